@@ -1,0 +1,25 @@
+//! Facet's engine: the pipeline file, its validation ("compiler"), the stage
+//! traits and registry, the memory budget and the timely-dataflow runtime.
+//!
+//! The engine knows nothing of images or models: stages live in `facet-stages`
+//! and depend on the engine, never the other way round.
+
+pub mod budget;
+pub mod compile;
+pub mod diagnostic;
+pub mod error;
+pub mod locate;
+pub mod runtime;
+pub mod spec;
+pub mod stage;
+#[cfg(test)]
+mod testkit;
+
+pub use budget::{Budget, Reservation};
+pub use compile::{Plan, PlannedStage, compile};
+pub use diagnostic::Diagnostic;
+pub use error::{FacetError, StageError};
+pub use stage::{
+    BuildCx, Built, Configured, DynStageKind, FileEntry, Failure, PlanCx, Source, Stage, StageCx,
+    StageKind, StagePlan,
+};

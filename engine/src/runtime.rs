@@ -1,0 +1,427 @@
+//! The runtime: photos flow as Arrow batches through the stages on timely
+//! dataflow workers, under admission control.
+//!
+//! The driver (the calling thread) scans, skips unchanged files, cuts the rest
+//! into batches and admits a batch only once its estimated memory is reserved
+//! from the [`Budget`]; a bounded channel hands admitted batches to the workers.
+//! Each worker feeds its timely input only as far as its probe shows the
+//! dataflow has caught up (timely's `flow_controlled` pattern), so at most one
+//! batch per worker is in flight and memory stays flat for any library size.
+//! Finished batches leave through the sink channel, working columns stripped,
+//! and the batch's reservation is released.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use arrow_array::{ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray, TimestampNanosecondArray};
+use arrow_schema::{Schema, SchemaRef};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use facet_config::FacetConfig;
+use timely::dataflow::operators::vec::Map;
+use timely::dataflow::operators::{Input, Probe};
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::{InputHandle, ProbeHandle};
+use std::cell::Cell;
+use std::rc::Rc;
+
+use crate::stage::{Found, ScanIssue};
+use crate::{Budget, BuildCx, Built, FacetError, Failure, FileEntry, Plan, Reservation, Stage, StageCx};
+
+/// Options of a run.
+pub struct RunOptions {
+    pub workers: usize,
+    pub store_dir: PathBuf,
+    pub config: Arc<FacetConfig>,
+    pub budget: Budget,
+    /// Rows per batch; `None` = chosen from the budget.
+    pub batch_rows: Option<usize>,
+}
+
+/// What leaves the dataflow: stored columns of the photos that went through, and the failures.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub photos: RecordBatch,
+    pub failures: Vec<Failure>,
+}
+
+/// Live counters for a progress display.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Files found by the scan.
+    pub found: AtomicU64,
+    /// Files skipped as unchanged.
+    pub skipped: AtomicU64,
+    /// Files admitted for analysis (known once the scan ends).
+    pub queued: AtomicU64,
+    /// Files through the dataflow (analysed or failed).
+    pub done: AtomicU64,
+    /// 1 once the scan has finished.
+    pub scan_done: AtomicU64,
+}
+
+/// Summary of a run.
+#[derive(Debug, Default)]
+pub struct RunStats {
+    pub found: u64,
+    pub skipped: u64,
+    pub queued: u64,
+    pub batch_rows: usize,
+    pub scan_issues: Vec<ScanIssue>,
+    pub peak_reserved: u64,
+}
+
+#[derive(Clone)]
+struct Item {
+    batch: RecordBatch,
+    failures: Vec<Failure>,
+    _reservation: Arc<Reservation>,
+}
+
+type WorkerStages = Vec<(String, Box<dyn Stage>)>;
+
+/// Runs `plan` over `roots`. `skip` says which files are already analysed;
+/// results go to `sink`. Returns when every admitted photo has left the dataflow.
+pub fn run(
+    plan: &Plan,
+    roots: &[PathBuf],
+    opts: RunOptions,
+    skip: &dyn Fn(&FileEntry) -> bool,
+    sink: Sender<Output>,
+    progress: Arc<Progress>,
+) -> Result<RunStats, FacetError> {
+    let workers = opts.workers.max(1);
+    let cx = |worker: usize, image_side: Option<u32>| BuildCx {
+        config: opts.config.clone(),
+        store_dir: opts.store_dir.clone(),
+        image_side,
+        budget: opts.budget.clone(),
+        worker,
+    };
+    let stage_err = |stage: &str, source| FacetError::Stage { stage: stage.to_string(), source };
+
+    // Build everything before the first photo: a missing model fails here.
+    let mut source = match plan.source.configured.build(&cx(0, None)).map_err(|e| stage_err(&plan.source.name, e))? {
+        Built::Source(s) => s,
+        Built::Transform(_) => return Err(FacetError::Internal(format!("stage `{}` is not a source", plan.source.name))),
+    };
+    let mut per_worker: Vec<Option<WorkerStages>> = Vec::new();
+    for w in 0..workers {
+        let mut stages = Vec::new();
+        for s in &plan.stages {
+            match s.configured.build(&cx(w, s.image_side)).map_err(|e| stage_err(&s.name, e))? {
+                Built::Transform(t) => stages.push((s.name.clone(), t)),
+                Built::Source(_) => return Err(FacetError::Internal(format!("stage `{}` is a second source", s.name))),
+            }
+        }
+        per_worker.push(Some(stages));
+    }
+    let per_worker = Arc::new(Mutex::new(per_worker));
+
+    // Batch size from the budget: half the budget admits batches, the other half
+    // is headroom for decodes larger than the estimate.
+    let per_photo = plan.bytes_per_photo();
+    let admit_limit = opts.budget.total() / 2;
+    let by_memory = (admit_limit / (per_photo * workers as u64 * 2).max(1)) as usize;
+    let batch_rows = opts.batch_rows.unwrap_or_else(|| by_memory.clamp(1, plan.batch_limit().unwrap_or(16)));
+
+    let (work_tx, work_rx) = crossbeam_channel::bounded::<Item>(workers);
+    let guards = {
+        let per_worker = per_worker.clone();
+        let progress = progress.clone();
+        timely::execute(timely::Config::process(workers), move |worker| {
+            let stages = per_worker.lock().expect("stages lock")[worker.index()].take().expect("stages for worker");
+            worker_loop(worker, stages, work_rx.clone(), sink.clone(), progress.clone())
+        })
+        .map_err(FacetError::Internal)?
+    };
+
+    let mut stats = RunStats { batch_rows, ..Default::default() };
+    let mut pending: Vec<FileEntry> = Vec::new();
+    let file_schema = file_schema();
+    let mut send_error = None;
+    {
+        let admit = |entries: &mut Vec<FileEntry>| -> Result<(), FacetError> {
+            let bytes = per_photo * entries.len() as u64;
+            let reservation = opts.budget.reserve_under(bytes, admit_limit).map_err(FacetError::Resource)?;
+            let batch = file_batch(&file_schema, entries);
+            entries.clear();
+            work_tx
+                .send(Item { batch, failures: Vec::new(), _reservation: Arc::new(reservation) })
+                .map_err(|_| FacetError::Internal("dataflow workers stopped early".into()))
+        };
+        for found in source.scan(roots) {
+            match found {
+                Found::Issue(issue) => stats.scan_issues.push(issue),
+                Found::File(entry) => {
+                    stats.found += 1;
+                    progress.found.fetch_add(1, Ordering::Relaxed);
+                    if skip(&entry) {
+                        stats.skipped += 1;
+                        progress.skipped.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                    stats.queued += 1;
+                    progress.queued.fetch_add(1, Ordering::Relaxed);
+                    pending.push(entry);
+                    if pending.len() >= batch_rows
+                        && let Err(e) = admit(&mut pending)
+                    {
+                        send_error = Some(e);
+                        break;
+                    }
+                }
+            }
+        }
+        progress.scan_done.store(1, Ordering::Relaxed);
+        if send_error.is_none() && !pending.is_empty() {
+            send_error = admit(&mut pending).err();
+        }
+    }
+    drop(work_tx);
+    let results = guards.join();
+    for r in results {
+        if let Err(e) = r {
+            return Err(FacetError::Internal(format!("dataflow worker: {e}")));
+        }
+    }
+    if let Some(e) = send_error {
+        return Err(e);
+    }
+    stats.peak_reserved = opts.budget.peak();
+    Ok(stats)
+}
+
+fn worker_loop(
+    worker: &mut timely::worker::Worker,
+    stages: WorkerStages,
+    work: Receiver<Item>,
+    sink: Sender<Output>,
+    progress: Arc<Progress>,
+) {
+    let mut input: InputHandle<u64, CapacityContainerBuilder<Vec<Item>>> = InputHandle::new();
+    // Photos that have left the dataflow on this worker (the local probe).
+    let completed = Rc::new(Cell::new(0u64));
+    let probe = ProbeHandle::new();
+    let names: Vec<String> = stages.iter().map(|(n, _)| n.clone()).collect();
+    let stages = Arc::new(Mutex::new(stages));
+    {
+        let stages = stages.clone();
+        worker.dataflow(|scope| {
+            let mut stream = scope.input_from(&mut input);
+            for i in 0..names.len() {
+                let stages = stages.clone();
+                stream = stream.map(move |item: Item| {
+                    let mut guard = stages.lock().expect("stage lock");
+                    let (name, stage) = &mut guard[i];
+                    apply(name, stage.as_mut(), item)
+                });
+            }
+            let sink = sink.clone();
+            let progress = progress.clone();
+            let completed = completed.clone();
+            stream
+                .map(move |item: Item| {
+                    let rows = item.batch.num_rows() + item.failures.len();
+                    let photos = strip_working_columns(&item.batch);
+                    // The receiver only goes away when the run is being torn down.
+                    let _ = sink.send(Output { photos, failures: item.failures });
+                    progress.done.fetch_add(rows as u64, Ordering::Relaxed);
+                    completed.set(completed.get() + 1);
+                })
+                .probe_with(&probe);
+        });
+    }
+    let mut epoch = 0u64;
+    loop {
+        match work.recv_timeout(Duration::from_millis(50)) {
+            Ok(item) => {
+                input.send(item);
+                epoch += 1;
+                input.advance_to(epoch);
+                // Flow control: the next batch enters only once this one is through.
+                // The global probe would also wait for the other workers' inputs
+                // (their epochs advance independently), so the wait is on the
+                // local count of batches out of the sink; the operators are all
+                // pipelined on this worker, so stepping is enough to drain it.
+                while completed.get() < epoch {
+                    worker.step();
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                worker.step();
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    drop(input);
+    while !probe.done() {
+        worker.step();
+    }
+    for (name, stage) in stages.lock().expect("stage lock").iter_mut() {
+        if let Err(e) = stage.finish() {
+            eprintln!("stage `{name}`: {e}");
+        }
+    }
+}
+
+/// Runs one stage over one batch; failed rows move to `item.failures`.
+fn apply(name: &str, stage: &mut dyn Stage, mut item: Item) -> Item {
+    let rows = item.batch.num_rows();
+    if rows == 0 {
+        return item;
+    }
+    let mut cx = StageCx::default();
+    let result = catch_unwind(AssertUnwindSafe(|| stage.process(item.batch.clone(), &mut cx)));
+    let (batch, failed): (RecordBatch, Vec<(usize, String)>) = match result {
+        Ok(Ok(batch)) if batch.num_rows() == rows => (batch, cx.take_failed()),
+        Ok(Ok(batch)) => {
+            let reason = format!("internal error (please report): stage returned {} rows for {rows}", batch.num_rows());
+            (item.batch.clone(), (0..rows).map(|r| (r, reason.clone())).collect())
+        }
+        Ok(Err(e)) => (item.batch.clone(), (0..rows).map(|r| (r, e.to_string())).collect()),
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown panic".into());
+            let reason = format!("internal error (please report): panic: {msg}");
+            (item.batch.clone(), (0..rows).map(|r| (r, reason.clone())).collect())
+        }
+    };
+    if failed.is_empty() {
+        item.batch = batch;
+        return item;
+    }
+    let mut keep = vec![true; rows];
+    let paths = string_column(&batch, "path");
+    let sizes = batch.column_by_name("file_size").and_then(|c| c.as_any().downcast_ref::<Int64Array>().cloned());
+    let mtimes = batch
+        .column_by_name("file_mtime")
+        .and_then(|c| c.as_any().downcast_ref::<TimestampNanosecondArray>().cloned());
+    for (row, reason) in failed {
+        if row >= rows || !keep[row] {
+            continue;
+        }
+        keep[row] = false;
+        item.failures.push(Failure {
+            path: paths.as_ref().map(|p| p.value(row).to_string()).unwrap_or_default(),
+            file_size: sizes.as_ref().map_or(0, |s| s.value(row)),
+            file_mtime_ns: mtimes.as_ref().map_or(0, |m| m.value(row)),
+            stage: name.to_string(),
+            reason,
+        });
+    }
+    let mask = BooleanArray::from(keep);
+    item.batch = arrow_select::filter::filter_record_batch(&batch, &mask).expect("filter rows of a valid batch");
+    item
+}
+
+fn string_column(batch: &RecordBatch, name: &str) -> Option<StringArray> {
+    batch.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned())
+}
+
+/// Drops working columns (`_image`, …): they are never stored.
+pub fn strip_working_columns(batch: &RecordBatch) -> RecordBatch {
+    let keep: Vec<usize> = batch
+        .schema()
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| !f.name().starts_with('_'))
+        .map(|(i, _)| i)
+        .collect();
+    batch.project(&keep).expect("projection of existing columns")
+}
+
+/// Schema of the batches a source produces: the file identity columns.
+pub fn file_schema() -> SchemaRef {
+    let photos = facet_schemas::photos();
+    Arc::new(Schema::new(
+        ["path", "file_size", "file_mtime"]
+            .iter()
+            .map(|n| photos.column(n).expect("file identity column").field())
+            .collect::<Vec<_>>(),
+    ))
+}
+
+fn file_batch(schema: &SchemaRef, entries: &[FileEntry]) -> RecordBatch {
+    let paths: ArrayRef = Arc::new(StringArray::from_iter_values(entries.iter().map(|e| e.path.to_string_lossy())));
+    let sizes: ArrayRef = Arc::new(Int64Array::from_iter_values(entries.iter().map(|e| e.size as i64)));
+    let mtimes: ArrayRef =
+        Arc::new(TimestampNanosecondArray::from_iter_values(entries.iter().map(|e| e.mtime_ns)).with_timezone("UTC"));
+    RecordBatch::try_new(schema.clone(), vec![paths, sizes, mtimes]).expect("file batch matches its schema")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(bytes: u64) -> Plan {
+        let text = format!(
+            "version: 1\nstages:\n  f: {{ uses: files }}\n  l: {{ uses: load, after: [f], with: {{ bytes: {bytes} }} }}\n  m: {{ uses: measure, after: [l] }}\n"
+        );
+        crate::compile(&text, &crate::testkit::registry(), &FacetConfig::default()).unwrap()
+    }
+
+    fn run_dir(names: &[&str], budget: u64, workers: usize) -> (RunStats, Vec<Output>) {
+        let dir = tempfile::tempdir().unwrap();
+        for n in names {
+            std::fs::write(dir.path().join(n), b"x").unwrap();
+        }
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let opts = RunOptions {
+            workers,
+            store_dir: dir.path().into(),
+            config: Arc::new(FacetConfig::default()),
+            budget: Budget::new(budget),
+            batch_rows: None,
+        };
+        let skip = |e: &FileEntry| e.path.to_string_lossy().ends_with("skip");
+        let stats = run(&plan(100_000), &[dir.path().to_path_buf()], opts, &skip, tx, Arc::new(Progress::default())).unwrap();
+        (stats, rx.into_iter().collect())
+    }
+
+    #[test]
+    fn every_photo_comes_out_once_and_failures_do_not_stop_the_run() {
+        let names: Vec<String> = (0..40).map(|i| format!("p{i:02}")).chain(["x.bad".into(), "y.skip".into(), "z.panic".into()]).collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let (stats, outs) = run_dir(&refs, 1 << 30, 3);
+        assert_eq!((stats.found, stats.skipped, stats.queued), (43, 1, 42));
+        let mut paths: Vec<String> = outs
+            .iter()
+            .flat_map(|o| o.photos.column_by_name("path").unwrap().as_any().downcast_ref::<StringArray>().unwrap().iter().map(|p| p.unwrap().to_string()).collect::<Vec<_>>())
+            .collect();
+        paths.sort();
+        let failures: Vec<&Failure> = outs.iter().flat_map(|o| o.failures.iter()).collect();
+        assert!(failures.iter().any(|f| f.path.ends_with("x.bad") && f.stage == "l" && f.reason == "bad input"));
+        assert!(failures.iter().any(|f| f.path.ends_with("z.panic") && f.stage == "m" && f.reason.contains("panic: boom")));
+        // Rows batched with the panicking photo fail with it; every photo is accounted for once.
+        assert_eq!(paths.len() + failures.len(), 42);
+        let mut all: Vec<String> = paths.iter().cloned().chain(failures.iter().map(|f| f.path.clone())).collect();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), 42);
+        for o in &outs {
+            assert!(o.photos.schema().fields().iter().all(|f| !f.name().starts_with('_')), "working columns are stripped");
+            if o.photos.num_rows() > 0 {
+                assert!(o.photos.column_by_name("size").is_some());
+            }
+        }
+    }
+
+    #[test]
+    fn memory_stays_within_the_budget() {
+        // 100 kB per photo, 2 MB budget: half admits batches, so at most 10 photos in flight.
+        let names: Vec<String> = (0..200).map(|i| format!("p{i:03}")).collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let (stats, outs) = run_dir(&refs, 2_000_000, 2);
+        let rows: usize = outs.iter().map(|o| o.photos.num_rows()).sum();
+        assert_eq!(rows, 200);
+        assert!(stats.peak_reserved <= 1_000_000, "peak {}", stats.peak_reserved);
+        assert!(stats.batch_rows >= 1 && stats.batch_rows <= 2, "batch {}", stats.batch_rows);
+    }
+}

@@ -1,0 +1,147 @@
+//! Small stage kinds for the engine's own tests: a directory source, a stage
+//! that writes a working column, and one that reads it (and fails or panics on
+//! request). No images involved.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arrow_array::builder::{BinaryBuilder, Int64Builder};
+use arrow_array::{Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
+use serde::Deserialize;
+
+use crate::stage::{Found, register};
+use crate::{BuildCx, Built, Diagnostic, DynStageKind, FileEntry, PlanCx, Source, Stage, StageCx, StageError, StageKind, StagePlan};
+
+pub struct Files;
+pub struct Load;
+pub struct Measure;
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct NoConfig {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadConfig {
+    /// Bytes per photo.
+    pub bytes: u64,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct MeasureConfig {
+    #[serde(default)]
+    pub side: Option<u32>,
+}
+
+fn file_fields() -> Vec<Field> {
+    crate::runtime::file_schema().fields().iter().map(|f| f.as_ref().clone()).collect()
+}
+
+impl StageKind for Files {
+    const NAME: &'static str = "files";
+    const DOC: &'static str = "test source";
+    type Config = NoConfig;
+    fn plan(&self, _: &NoConfig, _: &PlanCx) -> Result<StagePlan, Vec<Diagnostic>> {
+        Ok(StagePlan { writes: file_fields(), source: true, ..Default::default() })
+    }
+    fn build(&self, _: &NoConfig, _: &BuildCx) -> Result<Built, StageError> {
+        Ok(Built::Source(Box::new(DirSource)))
+    }
+}
+
+struct DirSource;
+impl Source for DirSource {
+    fn scan<'a>(&'a mut self, roots: &'a [PathBuf]) -> Box<dyn Iterator<Item = Found> + 'a> {
+        let mut files: Vec<PathBuf> = roots.iter().flat_map(|r| std::fs::read_dir(r).unwrap().map(|e| e.unwrap().path())).collect();
+        files.sort();
+        Box::new(files.into_iter().map(|path| {
+            let size = std::fs::metadata(&path).unwrap().len();
+            Found::File(FileEntry { path, size, mtime_ns: 1 })
+        }))
+    }
+}
+
+impl StageKind for Load {
+    const NAME: &'static str = "load";
+    const DOC: &'static str = "test: writes _blob";
+    type Config = LoadConfig;
+    fn plan(&self, cfg: &LoadConfig, _: &PlanCx) -> Result<StagePlan, Vec<Diagnostic>> {
+        if cfg.bytes == 0 {
+            return Err(vec![Diagnostic::new("bytes", "must be positive")]);
+        }
+        Ok(StagePlan {
+            reads: vec![Field::new("path", DataType::Utf8, false)],
+            writes: vec![Field::new("_blob", DataType::Binary, true)],
+            bytes_per_photo: cfg.bytes,
+            ..Default::default()
+        })
+    }
+    fn build(&self, cfg: &LoadConfig, _: &BuildCx) -> Result<Built, StageError> {
+        Ok(Built::Transform(Box::new(LoadStage(cfg.bytes as usize))))
+    }
+}
+
+struct LoadStage(usize);
+impl Stage for LoadStage {
+    fn process(&mut self, batch: RecordBatch, cx: &mut StageCx) -> Result<RecordBatch, StageError> {
+        let paths = batch.column_by_name("path").unwrap().as_any().downcast_ref::<StringArray>().unwrap().clone();
+        let mut b = BinaryBuilder::new();
+        for (row, p) in paths.iter().enumerate() {
+            let p = p.unwrap();
+            if p.ends_with("bad") {
+                cx.fail(row, "bad input");
+                b.append_null();
+            } else {
+                b.append_value(vec![7u8; self.0]);
+            }
+        }
+        append(batch, Field::new("_blob", DataType::Binary, true), Arc::new(b.finish()))
+    }
+}
+
+impl StageKind for Measure {
+    const NAME: &'static str = "measure";
+    const DOC: &'static str = "test: reads _blob, writes size";
+    type Config = MeasureConfig;
+    fn plan(&self, cfg: &MeasureConfig, _: &PlanCx) -> Result<StagePlan, Vec<Diagnostic>> {
+        Ok(StagePlan {
+            reads: vec![Field::new("_blob", DataType::Binary, true)],
+            writes: vec![Field::new("size", DataType::Int64, true)],
+            image_side: cfg.side,
+            ..Default::default()
+        })
+    }
+    fn build(&self, _: &MeasureConfig, _: &BuildCx) -> Result<Built, StageError> {
+        Ok(Built::Transform(Box::new(MeasureStage)))
+    }
+}
+
+struct MeasureStage;
+impl Stage for MeasureStage {
+    fn process(&mut self, batch: RecordBatch, _: &mut StageCx) -> Result<RecordBatch, StageError> {
+        let paths = batch.column_by_name("path").unwrap().as_any().downcast_ref::<StringArray>().unwrap();
+        if paths.iter().any(|p| p.unwrap().ends_with("panic")) {
+            panic!("boom");
+        }
+        let blobs = batch.column_by_name("_blob").unwrap().as_any().downcast_ref::<arrow_array::BinaryArray>().unwrap();
+        let mut b = Int64Builder::new();
+        for i in 0..blobs.len() {
+            b.append_value(blobs.value(i).len() as i64);
+        }
+        append(batch, Field::new("size", DataType::Int64, true), Arc::new(b.finish()))
+    }
+}
+
+fn append(batch: RecordBatch, field: Field, col: arrow_array::ArrayRef) -> Result<RecordBatch, StageError> {
+    let mut fields: Vec<Field> = batch.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+    let mut cols = batch.columns().to_vec();
+    fields.push(field);
+    cols.push(col);
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).map_err(|e| StageError::Internal(e.to_string()))
+}
+
+pub fn registry() -> Vec<Box<dyn DynStageKind>> {
+    vec![register(Files), register(Load), register(Measure)]
+}

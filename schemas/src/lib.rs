@@ -1,0 +1,170 @@
+//! Arrow schemas of Facet's tables: their column names are a public interface
+//! (`facet sql`, Parquet export, the gallery), so they are defined and documented
+//! here, once. `facet schema` prints these tables as Markdown.
+
+use std::sync::Arc;
+
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+
+/// One documented column of a table.
+#[derive(Debug, Clone)]
+pub struct Column {
+    pub name: &'static str,
+    pub data_type: DataType,
+    pub nullable: bool,
+    pub doc: &'static str,
+}
+
+impl Column {
+    pub fn field(&self) -> Field {
+        Field::new(self.name, self.data_type.clone(), self.nullable)
+    }
+}
+
+/// A documented table.
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub name: &'static str,
+    pub doc: &'static str,
+    pub key: &'static str,
+    pub columns: Vec<Column>,
+}
+
+impl Table {
+    pub fn schema(&self) -> SchemaRef {
+        Arc::new(Schema::new(self.columns.iter().map(Column::field).collect::<Vec<_>>()))
+    }
+
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// Markdown documentation of the table.
+    pub fn markdown(&self) -> String {
+        let mut out = format!(
+            "## `{}`\n\n{}\n\nKey: `{}`.\n\n| column | type | doc |\n|---|---|---|\n",
+            self.name, self.doc, self.key
+        );
+        for c in &self.columns {
+            out.push_str(&format!(
+                "| `{}` | {}{} | {} |\n",
+                c.name,
+                c.data_type,
+                if c.nullable { "" } else { " (not null)" },
+                c.doc
+            ));
+        }
+        out
+    }
+}
+
+fn col(name: &'static str, data_type: DataType, doc: &'static str) -> Column {
+    Column { name, data_type, nullable: true, doc }
+}
+
+fn key(name: &'static str, data_type: DataType, doc: &'static str) -> Column {
+    Column { name, data_type, nullable: false, doc }
+}
+
+/// Nanosecond UTC timestamps: file modification times are compared exactly.
+pub fn timestamp() -> DataType {
+    DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()))
+}
+
+/// The file identity columns every table keyed by photo carries: a file whose
+/// path, size and modification time are unchanged is not analysed again.
+fn file_identity() -> Vec<Column> {
+    vec![
+        key("path", DataType::Utf8, "Absolute path of the photo (the key)."),
+        key("file_size", DataType::Int64, "File size in bytes when analysed."),
+        key("file_mtime", timestamp(), "File modification time when analysed."),
+    ]
+}
+
+/// `photos`: one row per analysed photo.
+pub fn photos() -> Table {
+    let mut columns = file_identity();
+    columns.extend([
+        col("format", DataType::Utf8, "Container format by content: jpeg, png, tiff, webp, heif, avif, jxl, or raw-<ext>."),
+        col("width", DataType::Int32, "Pixel width of the original, after EXIF orientation."),
+        col("height", DataType::Int32, "Pixel height of the original, after EXIF orientation."),
+        col("decode_scale", DataType::Float32, "Working-image size / original size (DCT-domain scaling for JPEG)."),
+        col("camera_make", DataType::Utf8, "EXIF Make."),
+        col("camera_model", DataType::Utf8, "EXIF Model."),
+        col("lens", DataType::Utf8, "EXIF LensModel (or LensMake + LensModel)."),
+        col("iso", DataType::Int64, "EXIF PhotographicSensitivity (ISO)."),
+        col("f_number", DataType::Float64, "Aperture, EXIF FNumber."),
+        col("shutter_speed", DataType::Float64, "Exposure time in seconds."),
+        col("shutter_speed_text", DataType::Utf8, "Exposure time as photographers write it: 1/250, 0.5, 30."),
+        col("focal_length", DataType::Float64, "Focal length in mm."),
+        col("focal_length_35mm", DataType::Float64, "35 mm-equivalent focal length in mm."),
+        col("date_taken", DataType::Utf8, "Capture time, ISO 8601 local time with sub-seconds and UTC offset when recorded (2019-06-01T14:03:22.45+02:00)."),
+        col("gps_lat", DataType::Float64, "Latitude, signed decimal degrees (south negative)."),
+        col("gps_lon", DataType::Float64, "Longitude, signed decimal degrees (west negative)."),
+        col("gps_alt", DataType::Float64, "Altitude in metres (below sea level negative)."),
+        col("orientation", DataType::Int32, "EXIF orientation 1-8 as recorded."),
+        col("phash", DataType::Int64, "64-bit DCT perceptual hash (bit pattern stored as a signed integer)."),
+        col("thumbnail", DataType::Binary, "JPEG thumbnail (storage.mode = database)."),
+        col("thumbnail_path", DataType::Utf8, "Thumbnail file (storage.mode = filesystem)."),
+        col("analyzed_at", timestamp(), "When this row was written."),
+    ]);
+    Table {
+        name: "photos",
+        doc: "One row per analysed photo: file identity, metadata and every stored metric.",
+        key: "path",
+        columns,
+    }
+}
+
+/// `failures`: one row per photo that could not be analysed, with the reason.
+pub fn failures() -> Table {
+    let mut columns = file_identity();
+    columns.extend([
+        key("stage", DataType::Utf8, "The pipeline stage that rejected the photo."),
+        key("reason", DataType::Utf8, "Why, in words."),
+        col("failed_at", timestamp(), "When the failure was recorded."),
+    ]);
+    Table {
+        name: "failures",
+        doc: "Photos a run could not analyse (corrupt, truncated, unsupported, …), with the stage and reason. A later successful analysis removes the row.",
+        key: "path",
+        columns,
+    }
+}
+
+/// Every table of the store.
+pub fn tables() -> Vec<Table> {
+    vec![photos(), failures()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn column_names_are_unique_snake_case() {
+        for t in tables() {
+            let mut seen = HashSet::new();
+            for c in &t.columns {
+                assert!(seen.insert(c.name), "{}.{} twice", t.name, c.name);
+                assert!(
+                    c.name.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_'),
+                    "{}.{} is not snake_case",
+                    t.name,
+                    c.name
+                );
+            }
+            assert!(t.column(t.key).is_some_and(|c| !c.nullable));
+        }
+    }
+
+    #[test]
+    fn markdown_lists_every_column() {
+        let t = photos();
+        let md = t.markdown();
+        for c in &t.columns {
+            assert!(md.contains(&format!("`{}`", c.name)));
+        }
+    }
+}

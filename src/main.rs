@@ -1,0 +1,139 @@
+//! `facet`: tells you which photos are worth keeping.
+
+mod run;
+mod sql;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use facet_config::FacetConfig;
+
+/// The default pipeline, embedded so that `facet run <folder>` needs no file.
+pub const DEFAULT_PIPELINE: &str = include_str!("../pipelines/cpu.yaml");
+pub const DEFAULT_STORE: &str = "./facet-data";
+
+#[derive(Parser)]
+#[command(name = "facet", version, about = "Tells you which photos are worth keeping")]
+struct Cli {
+    /// scoring_config.json (or .yaml); default ./scoring_config.json when present.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Analyse photos: `facet run [PIPELINE.yaml] <paths…>` (default pipeline: cpu).
+    Run(run::RunArgs),
+    /// Check a pipeline file and report every problem, with paths and lines.
+    Check {
+        pipeline: PathBuf,
+    },
+    /// Run SQL over the store's tables (photos, failures).
+    Sql(sql::SqlArgs),
+    /// Export the store.
+    Export {
+        #[command(subcommand)]
+        what: Export,
+    },
+    /// List the stage kinds pipelines can use.
+    Stages,
+    /// Print the tables' schemas as Markdown.
+    Schema,
+}
+
+#[derive(Subcommand)]
+enum Export {
+    /// Write each table as <dir>/<table>.parquet.
+    Parquet {
+        dir: PathBuf,
+        #[arg(long)]
+        store: Option<PathBuf>,
+    },
+}
+
+fn load_config(path: Option<&PathBuf>) -> Result<FacetConfig> {
+    let path = match path {
+        Some(p) => p.clone(),
+        None => {
+            let default = PathBuf::from("scoring_config.json");
+            if !default.exists() {
+                return Ok(FacetConfig::default());
+            }
+            default
+        }
+    };
+    let loaded = FacetConfig::load(&path)?;
+    for w in &loaded.warnings {
+        eprintln!("warning: {}: {w}", path.display());
+    }
+    Ok(loaded.config)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<ExitCode> {
+    let config = load_config(cli.config.as_ref())?;
+    match cli.command {
+        Command::Run(args) => run::run(args, config),
+        Command::Check { pipeline } => {
+            let text = std::fs::read_to_string(&pipeline).with_context(|| format!("cannot read {}", pipeline.display()))?;
+            match facet_engine::compile(&text, &facet_stages::registry(), &config) {
+                Ok(plan) => {
+                    println!(
+                        "{}: ok ({} stages: {})",
+                        pipeline.display(),
+                        plan.stages.len() + 1,
+                        std::iter::once(plan.source.name.as_str())
+                            .chain(plan.stages.iter().map(|s| s.name.as_str()))
+                            .collect::<Vec<_>>()
+                            .join(" -> ")
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(diags) => {
+                    eprintln!("{}: {} problem(s)", pipeline.display(), diags.len());
+                    for d in diags {
+                        eprintln!("  {}:{d}", pipeline.display());
+                    }
+                    Ok(ExitCode::from(2))
+                }
+            }
+        }
+        Command::Sql(args) => sql::sql(args),
+        Command::Export { what: Export::Parquet { dir, store } } => {
+            let store = store.unwrap_or_else(|| PathBuf::from(DEFAULT_STORE));
+            let rt = tokio::runtime::Runtime::new()?;
+            let store = facet_store::Store::open(&store)?;
+            let files = rt.block_on(store.export_parquet(&dir))?;
+            for f in files {
+                println!("{}", f.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Stages => {
+            for k in facet_stages::registry() {
+                println!("{:<12} {}", k.name(), k.doc());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Schema => {
+            for t in facet_schemas::tables() {
+                println!("{}", t.markdown());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
