@@ -93,7 +93,12 @@ pub fn compile(
             diags.push(Diagnostic::new(if path == "." { "(top level)".into() } else { path }, e.into_inner().to_string()));
             // Go on with the stages so that their problems are reported too.
             match value.get("stages").and_then(|s| serde_yaml::from_value(s.clone()).ok()) {
-                Some(stages) => PipelineSpec { version: spec::VERSION, store: None, budget: Default::default(), stages },
+                Some(stages) => PipelineSpec {
+                    version: value.get("version").and_then(|v| v.as_u64()).map_or(spec::VERSION, |v| v as u32),
+                    store: None,
+                    budget: Default::default(),
+                    stages,
+                },
                 None => return Err(finish(diags)),
             }
         }
@@ -200,7 +205,7 @@ pub fn compile(
         let names: Vec<&str> = cycle.iter().map(|&i| parsed[i].0.as_str()).collect();
         diags.push(Diagnostic::new(
             format!("stages.{}.after", names[0]),
-            format!("cycle: {} -> {}", names.join(" -> "), names[0]),
+            format!("cycle: {} after {}", names.join(" after "), names[0]),
         ));
     }
 
@@ -312,9 +317,7 @@ fn find_cycle(stuck: &[usize], deps: &[Vec<usize>]) -> Option<Vec<usize>> {
         let last = *path.last()?;
         let next = *deps[last].iter().find(|d| stuck_set.contains(d))?;
         if let Some(pos) = path.iter().position(|&p| p == next) {
-            let mut cycle = path[pos..].to_vec();
-            cycle.reverse();
-            return Some(cycle);
+            return Some(path[pos..].to_vec());
         }
         path.push(next);
     }

@@ -1,1 +1,8 @@
+//! Facet's integration tests: one binary (each extra test binary links Lance again).
+//! They drive the real `facet` binary on real files, a real Lance store and real DataFusion.
 
+mod check;
+mod common;
+mod kill;
+mod run;
+mod shared_photos;

@@ -129,14 +129,19 @@ impl Store {
         Ok(out)
     }
 
-    /// A DataFusion session with every written table registered by name.
+    /// A DataFusion session with every table registered by name (empty
+    /// until first written, so that queries never depend on what a run met).
     pub async fn session(&self) -> Result<SessionContext> {
         let ctx = SessionContext::new();
         for table in facet_schemas::tables() {
-            if let Some(ds) = self.dataset(table.name).await? {
-                let provider = lance::datafusion::LanceTableProvider::new(Arc::new(ds), false, false);
-                ctx.register_table(table.name, Arc::new(provider)).map_err(|e| StoreError::Query(e.to_string()))?;
-            }
+            let provider: Arc<dyn datafusion::catalog::TableProvider> = match self.dataset(table.name).await? {
+                Some(ds) => Arc::new(lance::datafusion::LanceTableProvider::new(Arc::new(ds), false, false)),
+                None => Arc::new(
+                    datafusion::datasource::MemTable::try_new(table.schema(), vec![vec![]])
+                        .map_err(|e| StoreError::Query(e.to_string()))?,
+                ),
+            };
+            ctx.register_table(table.name, provider).map_err(|e| StoreError::Query(e.to_string()))?;
         }
         Ok(ctx)
     }
@@ -243,6 +248,9 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let e = store.sql("SELEC nothing").await.unwrap_err();
         assert!(matches!(e, StoreError::Query(_)), "{e}");
+        // Tables not written yet are there, empty.
+        let (_, batches) = store.sql("SELECT path, reason FROM failures").await.unwrap();
+        assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 0);
     }
 
     #[tokio::test]

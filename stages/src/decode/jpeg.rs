@@ -2,9 +2,63 @@
 //! the decoder produces 1/2, 1/4 or 1/8 of the size directly, which is the
 //! largest single speed lever of the whole pipeline.
 
+use std::cell::RefCell;
+use std::os::raw::c_int;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use mozjpeg_sys::jpeg_common_struct;
+
 use crate::working::Rgb;
+
+thread_local! {
+    /// libjpeg's warnings during the current decode on this thread.
+    static WARNINGS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
+
+fn message(cinfo: &mut jpeg_common_struct) -> String {
+    // SAFETY: `err` points to the error manager libjpeg was set up with; its
+    // format_message writes at most 80 bytes into the buffer (JMSG_LENGTH_MAX).
+    unsafe {
+        let Some(format) = cinfo.err.as_ref().and_then(|e| e.format_message) else { return "libjpeg error".into() };
+        let mut buffer = [0u8; 80];
+        let format: unsafe extern "C-unwind" fn(&mut jpeg_common_struct, &mut [u8; 80]) = std::mem::transmute(format);
+        format(cinfo, &mut buffer);
+        let end = buffer.iter().position(|&b| b == 0).unwrap_or(buffer.len());
+        String::from_utf8_lossy(&buffer[..end]).into_owned()
+    }
+}
+
+unsafe extern "C-unwind" fn on_message(cinfo: &mut jpeg_common_struct, level: c_int) {
+    if level < 0 {
+        let m = message(cinfo);
+        WARNINGS.with(|w| w.borrow_mut().push(m));
+    }
+}
+
+unsafe extern "C-unwind" fn on_error(cinfo: &mut jpeg_common_struct) {
+    // libjpeg must not continue after a fatal error: unwind to the catch_unwind below.
+    std::panic::resume_unwind(Box::new(message(cinfo)));
+}
+
+fn error_manager() -> mozjpeg_sys::jpeg_error_mgr {
+    // SAFETY: jpeg_std_error initialises every field of a zeroed error manager.
+    let mut err: mozjpeg_sys::jpeg_error_mgr = unsafe { std::mem::zeroed() };
+    unsafe { mozjpeg_sys::jpeg_std_error(&mut err) };
+    err.error_exit = Some(on_error);
+    err.emit_message = Some(on_message);
+    err
+}
+
+/// Warnings that mean the image data itself is damaged (libjpeg would paint
+/// the rest grey), as opposed to harmless ones (extraneous bytes, odd JFIF versions).
+fn is_damage(warning: &str) -> bool {
+    let w = warning.to_ascii_lowercase();
+    w.contains("premature end") || w.contains("bad huffman") || w.contains("resync") || w.contains("corrupt jpeg data: bad")
+}
+
+fn decompress(bytes: &[u8]) -> Result<mozjpeg::Decompress<&[u8]>, String> {
+    mozjpeg::Decompress::with_err(error_manager()).from_mem(bytes).map_err(|e| e.to_string())
+}
 
 /// Header facts, read without decoding.
 #[derive(Debug, Clone, Copy)]
@@ -20,7 +74,7 @@ fn unwind_message(p: Box<dyn std::any::Any + Send>) -> String {
 /// Reads the header (libjpeg reports errors by unwinding; caught here).
 pub fn header(bytes: &[u8]) -> Result<Header, String> {
     catch_unwind(AssertUnwindSafe(|| -> Result<Header, String> {
-        let d = mozjpeg::Decompress::new_mem(bytes).map_err(|e| e.to_string())?;
+        let d = decompress(bytes)?;
         Ok(Header { width: d.width() as u32, height: d.height() as u32 })
     }))
     .map_err(unwind_message)?
@@ -40,8 +94,9 @@ pub fn scale_numerator(width: u32, height: u32, target: u32) -> u8 {
 
 /// Decodes at `numerator/8` of full size to RGB.
 pub fn decode_scaled(bytes: &[u8], numerator: u8) -> Result<Rgb, String> {
-    catch_unwind(AssertUnwindSafe(|| -> Result<Rgb, String> {
-        let mut d = mozjpeg::Decompress::new_mem(bytes).map_err(|e| e.to_string())?;
+    WARNINGS.with(|w| w.borrow_mut().clear());
+    let rgb = catch_unwind(AssertUnwindSafe(|| -> Result<Rgb, String> {
+        let mut d = decompress(bytes)?;
         d.scale(numerator);
         let mut started = d.rgb().map_err(|e| e.to_string())?;
         let width = started.width() as u32;
@@ -53,7 +108,12 @@ pub fn decode_scaled(bytes: &[u8], numerator: u8) -> Result<Rgb, String> {
         started.finish().map_err(|e| e.to_string())?;
         Ok(Rgb { width, height, pixels })
     }))
-    .map_err(unwind_message)?
+    .map_err(unwind_message)??;
+    let damage = WARNINGS.with(|w| w.borrow_mut().drain(..).find(|m| is_damage(m)));
+    match damage {
+        Some(warning) => Err(format!("damaged image data: {warning}")),
+        None => Ok(rgb),
+    }
 }
 
 /// Whether the entropy-coded data of the (first) image ends with an EOI
@@ -109,6 +169,18 @@ mod tests {
         let img = decode_scaled(&data, 2).unwrap();
         assert_eq!((img.width, img.height), (200, 150));
         assert!(is_complete(&data));
+    }
+
+    #[test]
+    fn damaged_entropy_data_is_an_error() {
+        // Cut a piece out of the scan data: libjpeg warns and paints grey; Facet fails the photo.
+        let mut data = jpeg(640, 480);
+        let mid = data.len() / 2;
+        data.drain(mid..mid + 4000);
+        let e = decode_scaled(&data, 1).unwrap_err();
+        assert!(e.contains("damaged image data"), "{e}");
+        // The same decoder still works afterwards (warnings are per decode).
+        assert!(decode_scaled(&jpeg(64, 64), 8).is_ok());
     }
 
     #[test]

@@ -1,0 +1,157 @@
+//! Helpers: running the `facet` binary, making photos with known EXIF.
+
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn facet() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_facet"))
+}
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `../shared/photos`, or `None` with a note on stderr (tests then say they skipped).
+pub fn shared_photos() -> Option<PathBuf> {
+    let p = root().join("../shared/photos");
+    if p.is_dir() {
+        Some(p.canonicalize().unwrap())
+    } else {
+        eprintln!("SKIPPED: {} is absent; this test needs the shared photos", p.display());
+        None
+    }
+}
+
+pub struct Ran {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn ran(out: Output) -> Ran {
+    Ran {
+        status: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// `facet <args>` in `cwd`.
+pub fn run_in(cwd: &Path, args: &[&str]) -> Ran {
+    ran(facet().current_dir(cwd).args(args).output().expect("facet runs"))
+}
+
+/// `facet sql --format json` → rows.
+pub fn sql_json(store: &Path, query: &str) -> Vec<serde_json::Map<String, serde_json::Value>> {
+    let r = ran(facet().args(["sql", "--format", "json", "--store"]).arg(store).arg(query).output().unwrap());
+    assert_eq!(r.status, 0, "sql failed: {}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
+    v.as_array().unwrap().iter().map(|r| r.as_object().unwrap().clone()).collect()
+}
+
+/// A textured JPEG (noise-free but detailed, so that hashes differ by seed).
+pub fn jpeg(width: u32, height: u32, seed: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(width, height, |x, y| {
+        let v = ((x * (3 + seed) + y * (5 + seed * 2)) % 256) as u8;
+        let w = (((x / 16 + y / 16 + seed) % 2) * 200) as u8;
+        image::Rgb([v, w, v.wrapping_add(w)])
+    });
+    let mut c = Cursor::new(Vec::new());
+    img.write_to(&mut c, image::ImageFormat::Jpeg).unwrap();
+    c.into_inner()
+}
+
+/// Known EXIF written into test photos.
+pub struct Meta {
+    pub make: &'static str,
+    pub model: &'static str,
+    pub lens: &'static str,
+    pub iso: u16,
+    pub f_number: (u32, u32),
+    pub exposure: (u32, u32),
+    pub focal: (u32, u32),
+    pub focal35: u16,
+    pub date: &'static str,
+    pub subsec: &'static str,
+    pub offset: &'static str,
+    /// degrees, minutes, seconds×100, ref
+    pub lat: (u32, u32, u32, &'static str),
+    pub lon: (u32, u32, u32, &'static str),
+    pub alt: (u32, u32, u8),
+    pub orientation: u16,
+}
+
+pub const META: Meta = Meta {
+    make: "Canon",
+    model: "Canon EOS R5",
+    lens: "RF24-70mm F2.8 L IS USM",
+    iso: 400,
+    f_number: (28, 10),
+    exposure: (1, 250),
+    focal: (50, 1),
+    focal35: 50,
+    date: "2021:07:14 09:30:05",
+    subsec: "25",
+    offset: "+02:00",
+    lat: (33, 51, 3180, "S"),
+    lon: (151, 12, 3060, "E"),
+    alt: (125, 10, 1),
+    orientation: 1,
+};
+
+/// A JPEG carrying `m` as EXIF (written with kamadak-exif's writer).
+pub fn jpeg_with_exif(width: u32, height: u32, seed: u32, m: &Meta) -> Vec<u8> {
+    use exif::{Field, In, Rational, Tag, Value};
+    let ascii = |s: &str| Value::Ascii(vec![s.as_bytes().to_vec()]);
+    let rat = |(n, d): (u32, u32)| Rational { num: n, denom: d };
+    let fields = vec![
+        Field { tag: Tag::Make, ifd_num: In::PRIMARY, value: ascii(m.make) },
+        Field { tag: Tag::Model, ifd_num: In::PRIMARY, value: ascii(m.model) },
+        Field { tag: Tag::Orientation, ifd_num: In::PRIMARY, value: Value::Short(vec![m.orientation]) },
+        Field { tag: Tag::LensModel, ifd_num: In::PRIMARY, value: ascii(m.lens) },
+        Field { tag: Tag::PhotographicSensitivity, ifd_num: In::PRIMARY, value: Value::Short(vec![m.iso]) },
+        Field { tag: Tag::FNumber, ifd_num: In::PRIMARY, value: Value::Rational(vec![rat(m.f_number)]) },
+        Field { tag: Tag::ExposureTime, ifd_num: In::PRIMARY, value: Value::Rational(vec![rat(m.exposure)]) },
+        Field { tag: Tag::FocalLength, ifd_num: In::PRIMARY, value: Value::Rational(vec![rat(m.focal)]) },
+        Field { tag: Tag::FocalLengthIn35mmFilm, ifd_num: In::PRIMARY, value: Value::Short(vec![m.focal35]) },
+        Field { tag: Tag::DateTimeOriginal, ifd_num: In::PRIMARY, value: ascii(m.date) },
+        Field { tag: Tag::SubSecTimeOriginal, ifd_num: In::PRIMARY, value: ascii(m.subsec) },
+        Field { tag: Tag::OffsetTimeOriginal, ifd_num: In::PRIMARY, value: ascii(m.offset) },
+        Field { tag: Tag::GPSLatitudeRef, ifd_num: In::PRIMARY, value: ascii(m.lat.3) },
+        Field {
+            tag: Tag::GPSLatitude,
+            ifd_num: In::PRIMARY,
+            value: Value::Rational(vec![rat((m.lat.0, 1)), rat((m.lat.1, 1)), rat((m.lat.2, 100))]),
+        },
+        Field { tag: Tag::GPSLongitudeRef, ifd_num: In::PRIMARY, value: ascii(m.lon.3) },
+        Field {
+            tag: Tag::GPSLongitude,
+            ifd_num: In::PRIMARY,
+            value: Value::Rational(vec![rat((m.lon.0, 1)), rat((m.lon.1, 1)), rat((m.lon.2, 100))]),
+        },
+        Field { tag: Tag::GPSAltitudeRef, ifd_num: In::PRIMARY, value: Value::Byte(vec![m.alt.2]) },
+        Field { tag: Tag::GPSAltitude, ifd_num: In::PRIMARY, value: Value::Rational(vec![rat((m.alt.0, m.alt.1))]) },
+    ];
+    let mut w = exif::experimental::Writer::new();
+    for f in &fields {
+        w.push_field(f);
+    }
+    let mut tiff = Cursor::new(Vec::new());
+    w.write(&mut tiff, false).unwrap();
+    let tiff = tiff.into_inner();
+    let base = jpeg(width, height, seed);
+    let mut out = base[..2].to_vec();
+    out.extend([0xFF, 0xE1]);
+    out.extend(((tiff.len() + 8) as u16).to_be_bytes());
+    out.extend(b"Exif\0\0");
+    out.extend(&tiff);
+    out.extend(&base[2..]);
+    out
+}
+
+/// The signed decimal degrees of a (d, m, s×100, ref) triple.
+pub fn degrees((d, m, s100, r): (u32, u32, u32, &str)) -> f64 {
+    let v = d as f64 + m as f64 / 60.0 + s100 as f64 / 100.0 / 3600.0;
+    if r == "S" || r == "W" { -v } else { v }
+}
