@@ -8,7 +8,11 @@ use std::process::Command;
 
 fn photo(seed: u32) -> Vec<u8> {
     let img = image::RgbImage::from_fn(1024, 768, |x, y| {
-        image::Rgb([((x + seed) % 256) as u8, ((y * 3 + seed) % 256) as u8, ((x ^ y) % 256) as u8])
+        image::Rgb([
+            ((x + seed) % 256) as u8,
+            ((y * 3 + seed) % 256) as u8,
+            ((x ^ y) % 256) as u8,
+        ])
     });
     let mut out = std::io::Cursor::new(Vec::new());
     img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
@@ -54,14 +58,27 @@ fn main() {
     let mut results = Vec::new();
     for n in sizes {
         while made < n {
-            std::fs::write(photos.join(format!("p{made:06}.jpg")), &variants[(made % 50) as usize]).unwrap();
+            std::fs::write(
+                photos.join(format!("p{made:06}.jpg")),
+                &variants[(made % 50) as usize],
+            )
+            .unwrap();
             made += 1;
         }
         let (kib, secs) = peak_rss(&photos, &dir.path().join(format!("store{n}")));
-        println!("photos {n:>6}: peak RSS {:>7.1} MiB, {secs:.1} s ({:.0} photos/s)", kib as f64 / 1024.0, n as f64 / secs);
+        println!(
+            "photos {n:>6}: peak RSS {:>7.1} MiB, {secs:.1} s ({:.0} photos/s)",
+            kib as f64 / 1024.0,
+            n as f64 / secs
+        );
         results.push((n, kib));
     }
     if let (Some(first), Some(last)) = (results.first(), results.last()) {
-        println!("peak RSS ratio {} vs {} photos: {:.2}", last.0, first.0, last.1 as f64 / first.1 as f64);
+        println!(
+            "peak RSS ratio {} vs {} photos: {:.2}",
+            last.0,
+            first.0,
+            last.1 as f64 / first.1 as f64
+        );
     }
 }

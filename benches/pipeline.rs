@@ -28,7 +28,9 @@ fn photo(seed: u32) -> Vec<u8> {
         image::Rgb([v, (n as u8).wrapping_add(v / 2), ((x * y) >> 8) as u8])
     });
     let mut out = std::io::Cursor::new(Vec::new());
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90).encode_image(&img).unwrap();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
+        .encode_image(&img)
+        .unwrap();
     out.into_inner()
 }
 
@@ -47,7 +49,12 @@ fn library() -> (tempfile::TempDir, Vec<PathBuf>) {
 fn run_pipeline(dir: &Path) {
     let store = tempfile::tempdir().unwrap();
     let config = FacetConfig::default();
-    let plan = facet_engine::compile(include_str!("../pipelines/cpu.yaml"), &facet_stages::registry(), &config).unwrap();
+    let plan = facet_engine::compile(
+        include_str!("../pipelines/cpu.yaml"),
+        &facet_stages::registry(),
+        &config,
+    )
+    .unwrap();
     let (tx, rx) = crossbeam_channel::unbounded();
     let opts = RunOptions {
         workers: 2,
@@ -59,11 +66,20 @@ fn run_pipeline(dir: &Path) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let s = facet_store::Store::open(store.path()).unwrap();
     let writer = std::thread::spawn(move || rx.into_iter().collect::<Vec<_>>());
-    let stats = facet_engine::runtime::run(&plan, &[dir.to_path_buf()], opts, &|_| false, tx, Arc::new(Progress::default())).unwrap();
+    let stats = facet_engine::runtime::run(
+        &plan,
+        &[dir.to_path_buf()],
+        opts,
+        &|_| false,
+        tx,
+        Arc::new(Progress::default()),
+    )
+    .unwrap();
     assert_eq!(stats.queued, FILES as u64);
     for out in writer.join().unwrap() {
         assert!(out.failures.is_empty(), "{:?}", out.failures);
-        rt.block_on(s.upsert(&facet_schemas::photos(), out.photos)).unwrap();
+        rt.block_on(s.upsert(&facet_schemas::photos(), out.photos))
+            .unwrap();
     }
 }
 

@@ -15,7 +15,11 @@ pub const DEFAULT_PIPELINE: &str = include_str!("../pipelines/cpu.yaml");
 pub const DEFAULT_STORE: &str = "./facet-data";
 
 #[derive(Parser)]
-#[command(name = "facet", version, about = "Tells you which photos are worth keeping")]
+#[command(
+    name = "facet",
+    version,
+    about = "Tells you which photos are worth keeping"
+)]
 struct Cli {
     /// scoring_config.json (or .yaml); default ./scoring_config.json when present.
     #[arg(long, global = true)]
@@ -29,9 +33,7 @@ enum Command {
     /// Analyse photos: `facet run [PIPELINE.yaml] <paths…>` (default pipeline: cpu).
     Run(run::RunArgs),
     /// Check a pipeline file and report every problem, with paths and lines.
-    Check {
-        pipeline: PathBuf,
-    },
+    Check { pipeline: PathBuf },
     /// Run SQL over the store's tables (photos, failures).
     Sql(sql::SqlArgs),
     /// Export the store.
@@ -89,7 +91,8 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Run(args) => run::run(args, config),
         Command::Check { pipeline } => {
-            let text = std::fs::read_to_string(&pipeline).with_context(|| format!("cannot read {}", pipeline.display()))?;
+            let text = std::fs::read_to_string(&pipeline)
+                .with_context(|| format!("cannot read {}", pipeline.display()))?;
             match facet_engine::compile(&text, &facet_stages::registry(), &config) {
                 Ok(plan) => {
                     println!(
@@ -113,7 +116,9 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Sql(args) => sql::sql(args),
-        Command::Export { what: Export::Parquet { dir, store } } => {
+        Command::Export {
+            what: Export::Parquet { dir, store },
+        } => {
             let store = store.unwrap_or_else(|| PathBuf::from(DEFAULT_STORE));
             let rt = tokio::runtime::Runtime::new()?;
             let store = facet_store::Store::open(&store)?;

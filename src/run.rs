@@ -47,10 +47,15 @@ pub struct RunArgs {
 pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
     let (pipeline_name, text, roots) = match args.inputs.first() {
         Some(p) if matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("cannot read pipeline {}", p.display()))?;
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read pipeline {}", p.display()))?;
             (p.display().to_string(), text, args.inputs[1..].to_vec())
         }
-        _ => ("pipelines/cpu.yaml (embedded)".to_string(), crate::DEFAULT_PIPELINE.to_string(), args.inputs.clone()),
+        _ => (
+            "pipelines/cpu.yaml (embedded)".to_string(),
+            crate::DEFAULT_PIPELINE.to_string(),
+            args.inputs.clone(),
+        ),
     };
     if roots.is_empty() {
         bail!("no photo folders given: facet run [PIPELINE.yaml] <folder>…");
@@ -71,14 +76,22 @@ pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let store_dir = args.store.clone().or(plan.store.as_ref().map(PathBuf::from)).unwrap_or_else(|| PathBuf::from(crate::DEFAULT_STORE));
+    let store_dir = args
+        .store
+        .clone()
+        .or(plan.store.as_ref().map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(crate::DEFAULT_STORE));
     let store = Arc::new(Store::open(&store_dir)?);
     let rt = tokio::runtime::Runtime::new()?;
 
     // What is already analysed (or already failed) and unchanged is skipped.
     let photos_t = facet_schemas::photos();
     let failures_t = facet_schemas::failures();
-    let mut known = if args.force { Default::default() } else { rt.block_on(store.file_index(&photos_t))? };
+    let mut known = if args.force {
+        Default::default()
+    } else {
+        rt.block_on(store.file_index(&photos_t))?
+    };
     let failed_before = rt.block_on(store.file_index(&failures_t))?;
     if !args.force {
         for (k, v) in &failed_before {
@@ -87,13 +100,24 @@ pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
     }
     let failed_paths: HashSet<String> = failed_before.keys().cloned().collect();
     let skip = move |e: &facet_engine::FileEntry| {
-        known.get(e.path.to_string_lossy().as_ref()).is_some_and(|&(size, mtime)| size == e.size as i64 && mtime == e.mtime_ns)
+        known
+            .get(e.path.to_string_lossy().as_ref())
+            .is_some_and(|&(size, mtime)| size == e.size as i64 && mtime == e.mtime_ns)
     };
 
     let config = Arc::new(config);
-    let budget = Budget::from_system(config.processing.auto_tuning.memory_limit_percent, plan.budget.ram);
+    let budget = Budget::from_system(
+        config.processing.auto_tuning.memory_limit_percent,
+        plan.budget.ram,
+    );
     let workers = args.workers.unwrap_or(config.processing.num_workers).max(1);
-    let opts = RunOptions { workers, store_dir: store.dir().to_path_buf(), config: config.clone(), budget: budget.clone(), batch_rows: args.batch };
+    let opts = RunOptions {
+        workers,
+        store_dir: store.dir().to_path_buf(),
+        config: config.clone(),
+        budget: budget.clone(),
+        batch_rows: args.batch,
+    };
 
     let progress = Arc::new(Progress::default());
     let (sink_tx, sink_rx) = crossbeam_channel_bounded(workers * 2);
@@ -103,11 +127,14 @@ pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
         let commit_every = args.commit_every.max(1);
         std::thread::spawn(move || write_loop(&handle, &store, sink_rx, commit_every, failed_paths))
     };
-    let bar = (!args.quiet && std::io::stderr().is_terminal()).then(|| spawn_progress(progress.clone()));
+    let bar =
+        (!args.quiet && std::io::stderr().is_terminal()).then(|| spawn_progress(progress.clone()));
 
     let started = Instant::now();
     let result = facet_engine::runtime::run(&plan, &roots, opts, &skip, sink_tx, progress.clone());
-    let written = writer.join().map_err(|_| anyhow::anyhow!("store writer panicked"))?;
+    let written = writer
+        .join()
+        .map_err(|_| anyhow::anyhow!("store writer panicked"))?;
     if let Some((stop, handle)) = bar {
         stop.store(true, Ordering::Relaxed);
         let _ = handle.join();
@@ -123,7 +150,10 @@ pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
         eprintln!("failed: {}: {}: {}", f.path, f.stage, f.reason);
     }
     if summary.failures.len() > 50 {
-        eprintln!("… and {} more: facet sql \"SELECT path, stage, reason FROM failures\"", summary.failures.len() - 50);
+        eprintln!(
+            "… and {} more: facet sql \"SELECT path, stage, reason FROM failures\"",
+            summary.failures.len() - 50
+        );
     }
     println!(
         "{} found, {} analysed, {} skipped (unchanged), {} failed in {:.1}s ({:.1} photos/s; {} workers, batches of {}, peak reserved {}) -> {}",
@@ -145,7 +175,12 @@ fn bytesize(b: u64) -> String {
     format!("{:.1} MiB", b as f64 / (1 << 20) as f64)
 }
 
-fn crossbeam_channel_bounded(n: usize) -> (crossbeam_channel::Sender<Output>, crossbeam_channel::Receiver<Output>) {
+fn crossbeam_channel_bounded(
+    n: usize,
+) -> (
+    crossbeam_channel::Sender<Output>,
+    crossbeam_channel::Receiver<Output>,
+) {
     crossbeam_channel::bounded(n)
 }
 
@@ -168,13 +203,23 @@ fn write_loop(
     let mut failures: Vec<Failure> = Vec::new();
     let mut buffered = 0usize;
     let mut last = Instant::now();
-    let mut flush = |photos: &mut Vec<RecordBatch>, failures: &mut Vec<Failure>, written: &mut Written| -> Result<()> {
+    let mut flush = |photos: &mut Vec<RecordBatch>,
+                     failures: &mut Vec<Failure>,
+                     written: &mut Written|
+     -> Result<()> {
         if !photos.is_empty() {
-            let batch = with_analyzed_at(arrow::compute::concat_batches(&photos[0].schema(), photos.iter())?)?;
+            let batch = with_analyzed_at(arrow::compute::concat_batches(
+                &photos[0].schema(),
+                photos.iter(),
+            )?)?;
             let paths: Vec<String> = string_values(&batch, "path");
             rt.block_on(store.upsert(&facet_schemas::photos(), batch))?;
             // Photos that used to fail and now went through leave the failures table.
-            let recovered: Vec<String> = paths.iter().filter(|p| failed_paths.remove(*p)).cloned().collect();
+            let recovered: Vec<String> = paths
+                .iter()
+                .filter(|p| failed_paths.remove(*p))
+                .cloned()
+                .collect();
             rt.block_on(store.delete_keys(&facet_schemas::failures(), &recovered))?;
             written.analysed += paths.len() as u64;
             photos.clear();
@@ -220,35 +265,70 @@ fn string_values(batch: &RecordBatch, name: &str) -> Vec<String> {
 }
 
 fn now_ns() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64)
 }
 
 fn with_analyzed_at(batch: RecordBatch) -> Result<RecordBatch> {
-    let field = facet_schemas::photos().column("analyzed_at").expect("declared").field();
+    let field = facet_schemas::photos()
+        .column("analyzed_at")
+        .expect("declared")
+        .field();
     let now = now_ns();
-    let col: ArrayRef = Arc::new(TimestampNanosecondArray::from_iter_values((0..batch.num_rows()).map(|_| now)).with_timezone("UTC"));
-    let mut fields: Vec<Field> = batch.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+    let col: ArrayRef = Arc::new(
+        TimestampNanosecondArray::from_iter_values((0..batch.num_rows()).map(|_| now))
+            .with_timezone("UTC"),
+    );
+    let mut fields: Vec<Field> = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
     let mut columns = batch.columns().to_vec();
     fields.push(field);
     columns.push(col);
-    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?)
+    Ok(RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns,
+    )?)
 }
 
 fn failures_batch(failures: &[Failure]) -> RecordBatch {
     let t = facet_schemas::failures();
     let now = now_ns();
     let columns: Vec<ArrayRef> = vec![
-        Arc::new(StringArray::from_iter_values(failures.iter().map(|f| f.path.as_str()))),
-        Arc::new(Int64Array::from_iter_values(failures.iter().map(|f| f.file_size))),
-        Arc::new(TimestampNanosecondArray::from_iter_values(failures.iter().map(|f| f.file_mtime_ns)).with_timezone("UTC")),
-        Arc::new(StringArray::from_iter_values(failures.iter().map(|f| f.stage.as_str()))),
-        Arc::new(StringArray::from_iter_values(failures.iter().map(|f| f.reason.as_str()))),
-        Arc::new(TimestampNanosecondArray::from_iter_values(failures.iter().map(|_| now)).with_timezone("UTC")),
+        Arc::new(StringArray::from_iter_values(
+            failures.iter().map(|f| f.path.as_str()),
+        )),
+        Arc::new(Int64Array::from_iter_values(
+            failures.iter().map(|f| f.file_size),
+        )),
+        Arc::new(
+            TimestampNanosecondArray::from_iter_values(failures.iter().map(|f| f.file_mtime_ns))
+                .with_timezone("UTC"),
+        ),
+        Arc::new(StringArray::from_iter_values(
+            failures.iter().map(|f| f.stage.as_str()),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            failures.iter().map(|f| f.reason.as_str()),
+        )),
+        Arc::new(
+            TimestampNanosecondArray::from_iter_values(failures.iter().map(|_| now))
+                .with_timezone("UTC"),
+        ),
     ];
     RecordBatch::try_new(t.schema(), columns).expect("failures batch matches schemas/")
 }
 
-fn spawn_progress(p: Arc<Progress>) -> (Arc<std::sync::atomic::AtomicBool>, std::thread::JoinHandle<()>) {
+fn spawn_progress(
+    p: Arc<Progress>,
+) -> (
+    Arc<std::sync::atomic::AtomicBool>,
+    std::thread::JoinHandle<()>,
+) {
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let stop2 = stop.clone();
     let handle = std::thread::spawn(move || {
@@ -264,7 +344,11 @@ fn spawn_progress(p: Arc<Progress>) -> (Arc<std::sync::atomic::AtomicBool>, std:
             let scanning = p.scan_done.load(Ordering::Relaxed) == 0;
             bar.set_message(format!(
                 "{}{} skipped",
-                if scanning { format!("scanning… {} found, ", p.found.load(Ordering::Relaxed)) } else { String::new() },
+                if scanning {
+                    format!("scanning… {} found, ", p.found.load(Ordering::Relaxed))
+                } else {
+                    String::new()
+                },
                 p.skipped.load(Ordering::Relaxed)
             ));
             std::thread::sleep(Duration::from_millis(200));

@@ -25,7 +25,9 @@ enum Format {
 }
 
 pub fn sql(args: SqlArgs) -> Result<ExitCode> {
-    let dir = args.store.unwrap_or_else(|| PathBuf::from(crate::DEFAULT_STORE));
+    let dir = args
+        .store
+        .unwrap_or_else(|| PathBuf::from(crate::DEFAULT_STORE));
     let rt = tokio::runtime::Runtime::new()?;
     let store = facet_store::Store::open(&dir)?;
     let (schema, batches) = match rt.block_on(store.sql(&args.query)) {
@@ -41,15 +43,30 @@ pub fn sql(args: SqlArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn write(out: &mut impl std::io::Write, format: Format, schema: &arrow::datatypes::SchemaRef, batches: &[RecordBatch]) -> Result<()> {
+fn write(
+    out: &mut impl std::io::Write,
+    format: Format,
+    schema: &arrow::datatypes::SchemaRef,
+    batches: &[RecordBatch],
+) -> Result<()> {
     match format {
         Format::Table => {
             let empty = [RecordBatch::new_empty(schema.clone())];
-            let shown = if batches.is_empty() { &empty[..] } else { batches };
-            writeln!(out, "{}", arrow::util::pretty::pretty_format_batches(shown)?)?;
+            let shown = if batches.is_empty() {
+                &empty[..]
+            } else {
+                batches
+            };
+            writeln!(
+                out,
+                "{}",
+                arrow::util::pretty::pretty_format_batches(shown)?
+            )?;
         }
         Format::Csv => {
-            let mut w = arrow::csv::WriterBuilder::new().with_header(true).build(&mut *out);
+            let mut w = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(&mut *out);
             if batches.is_empty() {
                 w.write(&RecordBatch::new_empty(schema.clone()))?;
             }

@@ -16,12 +16,38 @@ pub use sections::*;
 /// Sections typed in this crate are read and validated; the others are kept as
 /// JSON for the features that read them.
 pub const KNOWN_SECTIONS: &[&str] = &[
-    "users", "shared_directories", "scanning", "categories", "scoring", "thresholds",
-    "composition", "exif_adjustments", "exposure", "penalties", "normalization", "models",
-    "processing", "burst_detection", "burst_scoring", "duplicate_detection", "face_detection",
-    "face_clustering", "face_processing", "monochrome_detection", "tagging", "standalone_tags",
-    "analysis", "viewer", "performance", "storage", "plugins", "capsules", "similarity_groups",
-    "timeline", "map", "translation",
+    "users",
+    "shared_directories",
+    "scanning",
+    "categories",
+    "scoring",
+    "thresholds",
+    "composition",
+    "exif_adjustments",
+    "exposure",
+    "penalties",
+    "normalization",
+    "models",
+    "processing",
+    "burst_detection",
+    "burst_scoring",
+    "duplicate_detection",
+    "face_detection",
+    "face_clustering",
+    "face_processing",
+    "monochrome_detection",
+    "tagging",
+    "standalone_tags",
+    "analysis",
+    "viewer",
+    "performance",
+    "storage",
+    "plugins",
+    "capsules",
+    "similarity_groups",
+    "timeline",
+    "map",
+    "translation",
 ];
 
 /// The effective configuration, defaults filled in.
@@ -40,11 +66,18 @@ pub struct FacetConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{path}: cannot read: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{file}: {message}")]
     Parse { file: String, message: String },
     #[error("{file}: {path}: {message}")]
-    Invalid { file: String, path: String, message: String },
+    Invalid {
+        file: String,
+        path: String,
+        message: String,
+    },
 }
 
 /// A configuration plus the warnings found while reading it.
@@ -57,32 +90,40 @@ pub struct Loaded {
 impl FacetConfig {
     /// Reads a JSON (or, by extension, YAML) configuration file.
     pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
-        let yaml = matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"));
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let yaml = matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        );
         Self::parse(&text, &path.display().to_string(), yaml)
     }
 
     /// Parses configuration text; `file` names it in messages.
     pub fn parse(text: &str, file: &str, yaml: bool) -> Result<Loaded, ConfigError> {
         let value: serde_json::Value = if yaml {
-            serde_yaml::from_str(text)
-                .map_err(|e| ConfigError::Parse { file: file.into(), message: e.to_string() })?
+            serde_yaml::from_str(text).map_err(|e| ConfigError::Parse {
+                file: file.into(),
+                message: e.to_string(),
+            })?
         } else {
-            serde_json::from_str(text)
-                .map_err(|e| ConfigError::Parse { file: file.into(), message: e.to_string() })?
+            serde_json::from_str(text).map_err(|e| ConfigError::Parse {
+                file: file.into(),
+                message: e.to_string(),
+            })?
         };
         let mut warnings = Vec::new();
         let mut ignored = Vec::new();
         let mut track = |p: serde_ignored::Path| ignored.push(p.to_string());
         let de = serde_ignored::Deserializer::new(&value, &mut track);
-        let config: FacetConfig = serde_path_to_error::deserialize(de).map_err(|e| {
-            ConfigError::Invalid {
+        let config: FacetConfig =
+            serde_path_to_error::deserialize(de).map_err(|e| ConfigError::Invalid {
                 file: file.into(),
                 path: e.path().to_string(),
                 message: e.inner().to_string(),
-            }
-        })?;
+            })?;
         for key in config.other.keys() {
             if !KNOWN_SECTIONS.contains(&key.as_str()) {
                 warnings.push(unknown_key(key, key, KNOWN_SECTIONS));
@@ -93,11 +134,13 @@ impl FacetConfig {
             let known = sections::known_keys(parent);
             warnings.push(unknown_key(&path, leaf, known));
         }
-        config.validate().map_err(|(path, message)| ConfigError::Invalid {
-            file: file.into(),
-            path,
-            message,
-        })?;
+        config
+            .validate()
+            .map_err(|(path, message)| ConfigError::Invalid {
+                file: file.into(),
+                path,
+                message,
+            })?;
         Ok(Loaded { config, warnings })
     }
 
@@ -105,22 +148,48 @@ impl FacetConfig {
     fn validate(&self) -> Result<(), (String, String)> {
         let p = &self.processing;
         let t = &p.thumbnails;
-        check_range("processing.thumbnails.photo_quality", t.photo_quality as f64, 1.0, 100.0)?;
-        check_range("processing.thumbnails.photo_size", t.photo_size as f64, 16.0, 8192.0)?;
+        check_range(
+            "processing.thumbnails.photo_quality",
+            t.photo_quality as f64,
+            1.0,
+            100.0,
+        )?;
+        check_range(
+            "processing.thumbnails.photo_size",
+            t.photo_size as f64,
+            16.0,
+            8192.0,
+        )?;
         check_range("processing.num_workers", p.num_workers as f64, 1.0, 1024.0)?;
         let a = &p.auto_tuning;
-        check_range("processing.auto_tuning.memory_limit_percent", a.memory_limit_percent, 1.0, 100.0)?;
-        check_range("processing.auto_tuning.cpu_target_percent", a.cpu_target_percent, 1.0, 100.0)?;
+        check_range(
+            "processing.auto_tuning.memory_limit_percent",
+            a.memory_limit_percent,
+            1.0,
+            100.0,
+        )?;
+        check_range(
+            "processing.auto_tuning.cpu_target_percent",
+            a.cpu_target_percent,
+            1.0,
+            100.0,
+        )?;
         if a.min_processing_workers > a.max_processing_workers {
             return Err((
                 "processing.auto_tuning.min_processing_workers".into(),
-                format!("{} is above max_processing_workers {}", a.min_processing_workers, a.max_processing_workers),
+                format!(
+                    "{} is above max_processing_workers {}",
+                    a.min_processing_workers, a.max_processing_workers
+                ),
             ));
         }
         if a.min_ram_chunk_size > a.max_ram_chunk_size {
             return Err((
                 "processing.auto_tuning.min_ram_chunk_size".into(),
-                format!("{} is above max_ram_chunk_size {}", a.min_ram_chunk_size, a.max_ram_chunk_size),
+                format!(
+                    "{} is above max_ram_chunk_size {}",
+                    a.min_ram_chunk_size, a.max_ram_chunk_size
+                ),
             ));
         }
         Ok(())
@@ -173,30 +242,62 @@ mod tests {
             false,
         )
         .unwrap();
-        assert!(l.warnings.iter().any(|w| w.contains("scanning.skip_hiden_directories") && w.contains("skip_hidden_directories")), "{:?}", l.warnings);
-        assert!(l.warnings.iter().any(|w| w.contains("procesing") && w.contains("`processing`")), "{:?}", l.warnings);
-        assert!(l.config.scanning.skip_hidden_directories, "misspelt key must not apply");
+        assert!(
+            l.warnings
+                .iter()
+                .any(|w| w.contains("scanning.skip_hiden_directories")
+                    && w.contains("skip_hidden_directories")),
+            "{:?}",
+            l.warnings
+        );
+        assert!(
+            l.warnings
+                .iter()
+                .any(|w| w.contains("procesing") && w.contains("`processing`")),
+            "{:?}",
+            l.warnings
+        );
+        assert!(
+            l.config.scanning.skip_hidden_directories,
+            "misspelt key must not apply"
+        );
     }
 
     #[test]
     fn wrong_type_names_the_path() {
-        let e = FacetConfig::parse(r#"{"processing": {"thumbnails": {"photo_size": "big"}}}"#, "c.json", false)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("c.json: processing.thumbnails.photo_size"), "{e}");
+        let e = FacetConfig::parse(
+            r#"{"processing": {"thumbnails": {"photo_size": "big"}}}"#,
+            "c.json",
+            false,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("c.json: processing.thumbnails.photo_size"),
+            "{e}"
+        );
     }
 
     #[test]
     fn out_of_range_is_an_error() {
-        let e = FacetConfig::parse(r#"{"processing": {"thumbnails": {"photo_quality": 0}}}"#, "c.json", false)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("processing.thumbnails.photo_quality") && e.contains("out of range"), "{e}");
+        let e = FacetConfig::parse(
+            r#"{"processing": {"thumbnails": {"photo_quality": 0}}}"#,
+            "c.json",
+            false,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("processing.thumbnails.photo_quality") && e.contains("out of range"),
+            "{e}"
+        );
     }
 
     #[test]
     fn yaml_is_accepted() {
-        let c = FacetConfig::parse("storage:\n  mode: filesystem\n", "c.yaml", true).unwrap().config;
+        let c = FacetConfig::parse("storage:\n  mode: filesystem\n", "c.yaml", true)
+            .unwrap()
+            .config;
         assert_eq!(c.storage.mode, StorageMode::Filesystem);
     }
 }

@@ -9,15 +9,37 @@ use serde::{Deserialize, Serialize};
 pub fn known_keys(section: &str) -> &'static [&'static str] {
     match section {
         "scanning" => &["skip_hidden_directories"],
-        "processing" => &["mode", "gpu_batch_size", "ram_chunk_size", "num_workers", "auto_tuning", "thumbnails"],
+        "processing" => &[
+            "mode",
+            "gpu_batch_size",
+            "ram_chunk_size",
+            "num_workers",
+            "auto_tuning",
+            "thumbnails",
+        ],
         "processing.auto_tuning" => &[
-            "enabled", "monitor_interval_seconds", "tuning_interval_images", "min_processing_workers",
-            "max_processing_workers", "min_gpu_batch_size", "max_gpu_batch_size", "min_ram_chunk_size",
-            "max_ram_chunk_size", "memory_limit_percent", "cpu_target_percent", "metrics_print_interval_seconds",
+            "enabled",
+            "monitor_interval_seconds",
+            "tuning_interval_images",
+            "min_processing_workers",
+            "max_processing_workers",
+            "min_gpu_batch_size",
+            "max_gpu_batch_size",
+            "min_ram_chunk_size",
+            "max_ram_chunk_size",
+            "memory_limit_percent",
+            "cpu_target_percent",
+            "metrics_print_interval_seconds",
         ],
         "processing.thumbnails" => &["photo_size", "photo_quality", "face_padding_ratio"],
         "storage" => &["mode", "filesystem_path"],
-        "performance" => &["mmap_size_mb", "cache_size_mb", "pool_size", "thumbnail_cache_size", "face_cache_size"],
+        "performance" => &[
+            "mmap_size_mb",
+            "cache_size_mb",
+            "pool_size",
+            "thumbnail_cache_size",
+            "face_cache_size",
+        ],
         _ => &[],
     }
 }
@@ -32,7 +54,9 @@ pub struct Scanning {
 
 impl Default for Scanning {
     fn default() -> Self {
-        Self { skip_hidden_directories: true }
+        Self {
+            skip_hidden_directories: true,
+        }
     }
 }
 
@@ -141,7 +165,11 @@ pub struct Thumbnails {
 
 impl Default for Thumbnails {
     fn default() -> Self {
-        Self { photo_size: 640, photo_quality: 80, face_padding_ratio: 0.3 }
+        Self {
+            photo_size: 640,
+            photo_quality: 80,
+            face_padding_ratio: 0.3,
+        }
     }
 }
 
@@ -168,7 +196,10 @@ pub struct Storage {
 
 impl Default for Storage {
     fn default() -> Self {
-        Self { mode: StorageMode::Database, filesystem_path: PathBuf::from("./storage") }
+        Self {
+            mode: StorageMode::Database,
+            filesystem_path: PathBuf::from("./storage"),
+        }
     }
 }
 
@@ -190,6 +221,12 @@ pub struct Performance {
 
 impl Default for Performance {
     fn default() -> Self {
-        Self { mmap_size_mb: 12288, cache_size_mb: 64, pool_size: 5, thumbnail_cache_size: 2000, face_cache_size: 500 }
+        Self {
+            mmap_size_mb: 12288,
+            cache_size_mb: 64,
+            pool_size: 5,
+            thumbnail_cache_size: 2000,
+            face_cache_size: 500,
+        }
     }
 }

@@ -43,7 +43,12 @@ impl Drop for Reservation {
 
 impl Budget {
     pub fn new(total: u64) -> Self {
-        Budget(Arc::new(Inner { total, used: Mutex::new(0), freed: Condvar::new(), peak: Mutex::new(0) }))
+        Budget(Arc::new(Inner {
+            total,
+            used: Mutex::new(0),
+            freed: Condvar::new(),
+            peak: Mutex::new(0),
+        }))
     }
 
     /// `limit_percent` of the memory this machine has available now, capped by `cap`.
@@ -90,7 +95,12 @@ impl Budget {
             if let Some(r) = self.take(&mut used, bytes, limit) {
                 return Ok(r);
             }
-            used = self.0.freed.wait_timeout(used, Duration::from_millis(200)).expect("budget lock").0;
+            used = self
+                .0
+                .freed
+                .wait_timeout(used, Duration::from_millis(200))
+                .expect("budget lock")
+                .0;
         }
     }
 
@@ -106,7 +116,10 @@ impl Budget {
         *used += bytes;
         let mut peak = self.0.peak.lock().expect("budget lock");
         *peak = (*peak).max(*used);
-        Some(Reservation { budget: self.clone(), bytes })
+        Some(Reservation {
+            budget: self.clone(),
+            bytes,
+        })
     }
 }
 

@@ -35,14 +35,22 @@ pub struct PlannedStage {
 
 impl std::fmt::Debug for PlannedStage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PlannedStage").field("name", &self.name).field("uses", &self.uses).field("image_side", &self.image_side).finish()
+        f.debug_struct("PlannedStage")
+            .field("name", &self.name)
+            .field("uses", &self.uses)
+            .field("image_side", &self.image_side)
+            .finish()
     }
 }
 
 impl Plan {
     /// Estimated peak bytes per photo in flight through the whole pipeline.
     pub fn bytes_per_photo(&self) -> u64 {
-        self.stages.iter().map(|s| s.configured.plan().bytes_per_photo).sum::<u64>().max(64 << 10)
+        self.stages
+            .iter()
+            .map(|s| s.configured.plan().bytes_per_photo)
+            .sum::<u64>()
+            .max(64 << 10)
     }
 
     /// Largest batch any stage allows (the smallest `batch:` set), if any.
@@ -90,11 +98,24 @@ pub fn compile(
         Ok(s) => s,
         Err(e) => {
             let path = e.path().to_string();
-            diags.push(Diagnostic::new(if path == "." { "(top level)".into() } else { path }, e.into_inner().to_string()));
+            diags.push(Diagnostic::new(
+                if path == "." {
+                    "(top level)".into()
+                } else {
+                    path
+                },
+                e.into_inner().to_string(),
+            ));
             // Go on with the stages so that their problems are reported too.
-            match value.get("stages").and_then(|s| serde_yaml::from_value(s.clone()).ok()) {
+            match value
+                .get("stages")
+                .and_then(|s| serde_yaml::from_value(s.clone()).ok())
+            {
                 Some(stages) => PipelineSpec {
-                    version: value.get("version").and_then(|v| v.as_u64()).map_or(spec::VERSION, |v| v as u32),
+                    version: value
+                        .get("version")
+                        .and_then(|v| v.as_u64())
+                        .map_or(spec::VERSION, |v| v as u32),
                     store: None,
                     budget: Default::default(),
                     stages,
@@ -104,10 +125,18 @@ pub fn compile(
         }
     };
     if spec.version != spec::VERSION {
-        diags.push(Diagnostic::new("version", format!("unsupported version {}, expected {}", spec.version, spec::VERSION)));
+        diags.push(Diagnostic::new(
+            "version",
+            format!(
+                "unsupported version {}, expected {}",
+                spec.version,
+                spec::VERSION
+            ),
+        ));
     }
 
-    let kinds: HashMap<&str, &dyn DynStageKind> = registry.iter().map(|k| (k.name(), k.as_ref())).collect();
+    let kinds: HashMap<&str, &dyn DynStageKind> =
+        registry.iter().map(|k| (k.name(), k.as_ref())).collect();
     let cx = PlanCx { config };
     let mut specs: Vec<(String, StageSpec)> = Vec::new();
     let mut parsed: Vec<(String, StageSpec, Arc<dyn Configured>)> = Vec::new();
@@ -118,7 +147,11 @@ pub fn compile(
             Ok(s) => s,
             Err(e) => {
                 let path = e.path().to_string();
-                let path = if path == "." { at.clone() } else { format!("{at}.{path}") };
+                let path = if path == "." {
+                    at.clone()
+                } else {
+                    format!("{at}.{path}")
+                };
                 diags.push(Diagnostic::new(path, e.into_inner().to_string()));
                 unconfigured += 1;
                 continue;
@@ -133,7 +166,11 @@ pub fn compile(
             known.sort();
             diags.push(Diagnostic::new(
                 format!("{at}.uses"),
-                format!("unknown stage kind `{}`{hint}; known kinds: {}", stage.uses, known.join(", ")),
+                format!(
+                    "unknown stage kind `{}`{hint}; known kinds: {}",
+                    stage.uses,
+                    known.join(", ")
+                ),
             ));
             unconfigured += 1;
             continue;
@@ -152,27 +189,45 @@ pub fn compile(
     for (name, stage) in &specs {
         for (i, dep) in stage.after.iter().enumerate() {
             if !names.contains(dep.as_str()) {
-                let hint = nearest(dep, names.iter().copied()).map(|n| format!(" (did you mean `{n}`?)")).unwrap_or_default();
-                diags.push(Diagnostic::new(format!("stages.{name}.after[{i}]"), format!("no stage named `{dep}`{hint}")));
+                let hint = nearest(dep, names.iter().copied())
+                    .map(|n| format!(" (did you mean `{n}`?)"))
+                    .unwrap_or_default();
+                diags.push(Diagnostic::new(
+                    format!("stages.{name}.after[{i}]"),
+                    format!("no stage named `{dep}`{hint}"),
+                ));
             } else if dep == name {
-                diags.push(Diagnostic::new(format!("stages.{name}.after[{i}]"), "a stage cannot run after itself"));
+                diags.push(Diagnostic::new(
+                    format!("stages.{name}.after[{i}]"),
+                    "a stage cannot run after itself",
+                ));
             }
         }
     }
     // Needs within the budget.
     for (name, stage) in &specs {
-        for (what, need, have) in [("ram", stage.needs.ram, spec.budget.ram), ("vram", stage.needs.vram, spec.budget.vram)] {
+        for (what, need, have) in [
+            ("ram", stage.needs.ram, spec.budget.ram),
+            ("vram", stage.needs.vram, spec.budget.vram),
+        ] {
             if let (Some(need), Some(have)) = (need, have)
                 && need > have
             {
                 diags.push(Diagnostic::new(
                     format!("stages.{name}.needs.{what}"),
-                    format!("needs {} but budget.{what} is {}", bytesize::ByteSize(need), bytesize::ByteSize(have)),
+                    format!(
+                        "needs {} but budget.{what} is {}",
+                        bytesize::ByteSize(need),
+                        bytesize::ByteSize(have)
+                    ),
                 ));
             }
         }
         if let Some(0) = stage.batch {
-            diags.push(Diagnostic::new(format!("stages.{name}.batch"), "must be at least 1"));
+            diags.push(Diagnostic::new(
+                format!("stages.{name}.batch"),
+                "must be at least 1",
+            ));
         }
     }
     // The graph and column checks need every stage configured; without that
@@ -182,15 +237,27 @@ pub fn compile(
     }
 
     // Topological order (Kahn); what is left over lies on a cycle.
-    let index: HashMap<&str, usize> = parsed.iter().enumerate().map(|(i, (n, _, _))| (n.as_str(), i)).collect();
+    let index: HashMap<&str, usize> = parsed
+        .iter()
+        .enumerate()
+        .map(|(i, (n, _, _))| (n.as_str(), i))
+        .collect();
     let deps: Vec<Vec<usize>> = parsed
         .iter()
-        .map(|(n, s, _)| s.after.iter().filter(|d| *d != n).filter_map(|d| index.get(d.as_str()).copied()).collect())
+        .map(|(n, s, _)| {
+            s.after
+                .iter()
+                .filter(|d| *d != n)
+                .filter_map(|d| index.get(d.as_str()).copied())
+                .collect()
+        })
         .collect();
     let mut order = Vec::new();
     let mut placed = vec![false; parsed.len()];
     loop {
-        let ready: Vec<usize> = (0..parsed.len()).filter(|&i| !placed[i] && deps[i].iter().all(|&d| placed[d])).collect();
+        let ready: Vec<usize> = (0..parsed.len())
+            .filter(|&i| !placed[i] && deps[i].iter().all(|&d| placed[d]))
+            .collect();
         if ready.is_empty() {
             break;
         }
@@ -225,7 +292,11 @@ pub fn compile(
             if let Some(&other) = writers.get(f.name().as_str()) {
                 diags.push(Diagnostic::new(
                     format!("stages.{}", parsed[i].0),
-                    format!("column `{}` is already written by stage `{}`", f.name(), parsed[other].0),
+                    format!(
+                        "column `{}` is already written by stage `{}`",
+                        f.name(),
+                        parsed[other].0
+                    ),
                 ));
             } else {
                 writers.insert(f.name(), i);
@@ -258,17 +329,26 @@ pub fn compile(
     }
 
     // Exactly one source, with no `after`.
-    let sources: Vec<usize> = (0..parsed.len()).filter(|&i| parsed[i].2.plan().source).collect();
+    let sources: Vec<usize> = (0..parsed.len())
+        .filter(|&i| parsed[i].2.plan().source)
+        .collect();
     match sources.as_slice() {
-        [] if !parsed.is_empty() => diags.push(Diagnostic::new("stages", "no source stage: add `scan: { uses: scan }`")),
+        [] if !parsed.is_empty() => diags.push(Diagnostic::new(
+            "stages",
+            "no source stage: add `scan: { uses: scan }`",
+        )),
         [] => diags.push(Diagnostic::new("stages", "the pipeline has no stages")),
-        [s] if !parsed[*s].1.after.is_empty() => {
-            diags.push(Diagnostic::new(format!("stages.{}.after", parsed[*s].0), "a source stage runs first and takes no `after`"))
-        }
+        [s] if !parsed[*s].1.after.is_empty() => diags.push(Diagnostic::new(
+            format!("stages.{}.after", parsed[*s].0),
+            "a source stage runs first and takes no `after`",
+        )),
         [_] => {}
         many => diags.push(Diagnostic::new(
             format!("stages.{}", parsed[many[1]].0),
-            format!("only one source stage is allowed (also `{}`)", parsed[many[0]].0),
+            format!(
+                "only one source stage is allowed (also `{}`)",
+                parsed[many[0]].0
+            ),
         )),
     }
 
@@ -305,8 +385,16 @@ pub fn compile(
         })
         .collect();
     let source = planned[sources[0]].take().expect("source");
-    let stages = order.into_iter().filter_map(|i| planned[i].take()).collect();
-    Ok(Plan { store: spec.store, budget: spec.budget, source, stages })
+    let stages = order
+        .into_iter()
+        .filter_map(|i| planned[i].take())
+        .collect();
+    Ok(Plan {
+        store: spec.store,
+        budget: spec.budget,
+        source,
+        stages,
+    })
 }
 
 fn find_cycle(stuck: &[usize], deps: &[Vec<usize>]) -> Option<Vec<usize>> {
@@ -341,8 +429,18 @@ mod tests {
         assert_eq!(plan.source.name, "f");
         let names: Vec<_> = plan.stages.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, ["l", "m"]);
-        assert_eq!(plan.stages[0].image_side, Some(300), "the writer of _blob learns the largest side read");
-        assert_eq!(plan.stored_columns().iter().map(|f| f.name().as_str()).collect::<Vec<_>>(), ["size"]);
+        assert_eq!(
+            plan.stages[0].image_side,
+            Some(300),
+            "the writer of _blob learns the largest side read"
+        );
+        assert_eq!(
+            plan.stored_columns()
+                .iter()
+                .map(|f| f.name().as_str())
+                .collect::<Vec<_>>(),
+            ["size"]
+        );
     }
 
     #[test]
@@ -350,25 +448,60 @@ mod tests {
         let text = "version: 1\nbudget: { ram: 1GiB }\nstages:\n  f: { uses: files }\n  l:\n    uses: lod\n  m:\n    uses: measure\n    after: [f, nope]\n    with:\n      sidee: 3\n";
         let diags = check(text).unwrap_err();
         let shown: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
-        assert!(shown.iter().any(|d| d.starts_with("line 6: stages.l.uses: unknown stage kind `lod` (did you mean `load`?)")), "{shown:#?}");
-        assert!(shown.iter().any(|d| d.starts_with("line 11: stages.m.with.sidee: unknown field `sidee`")), "{shown:#?}");
-        assert!(shown.iter().any(|d| d.starts_with("line 9: stages.m.after[1]: no stage named `nope`")), "{shown:#?}");
+        assert!(
+            shown.iter().any(|d| d.starts_with(
+                "line 6: stages.l.uses: unknown stage kind `lod` (did you mean `load`?)"
+            )),
+            "{shown:#?}"
+        );
+        assert!(
+            shown
+                .iter()
+                .any(|d| d.starts_with("line 11: stages.m.with.sidee: unknown field `sidee`")),
+            "{shown:#?}"
+        );
+        assert!(
+            shown
+                .iter()
+                .any(|d| d.starts_with("line 9: stages.m.after[1]: no stage named `nope`")),
+            "{shown:#?}"
+        );
     }
 
     #[test]
     fn cycles_missing_columns_and_budgets() {
         let text = "version: 1\nbudget: { ram: 1GiB }\nstages:\n  f: { uses: files }\n  a: { uses: load, after: [b], with: { bytes: 1 } }\n  b: { uses: load, after: [a], with: { bytes: 1 } }\n  m: { uses: measure, after: [f], needs: { ram: 2GiB } }\n";
-        let shown: Vec<String> = check(text).unwrap_err().iter().map(|d| d.to_string()).collect();
+        let shown: Vec<String> = check(text)
+            .unwrap_err()
+            .iter()
+            .map(|d| d.to_string())
+            .collect();
         assert!(shown.iter().any(|d| d.contains("cycle: ")), "{shown:#?}");
-        assert!(shown.iter().any(|d| d.contains("stages.m: reads column `_blob`, written by stage") || d.contains("which no earlier stage writes") || d.contains("not among its `after` ancestors")), "{shown:#?}");
-        assert!(shown.iter().any(|d| d.contains("stages.m.needs.ram: needs 2.0 GiB but budget.ram is 1.0 GiB")), "{shown:#?}");
+        assert!(
+            shown.iter().any(
+                |d| d.contains("stages.m: reads column `_blob`, written by stage")
+                    || d.contains("which no earlier stage writes")
+                    || d.contains("not among its `after` ancestors")
+            ),
+            "{shown:#?}"
+        );
+        assert!(
+            shown
+                .iter()
+                .any(|d| d.contains("stages.m.needs.ram: needs 2.0 GiB but budget.ram is 1.0 GiB")),
+            "{shown:#?}"
+        );
     }
 
     #[test]
     fn yaml_errors_name_the_line() {
         let d = check("version: 1\nstages:\n  f: { uses: files\n").unwrap_err();
         assert_eq!(d.len(), 1);
-        assert!(d[0].line.is_some() && d[0].message.contains("not valid YAML"), "{:?}", d[0]);
+        assert!(
+            d[0].line.is_some() && d[0].message.contains("not valid YAML"),
+            "{:?}",
+            d[0]
+        );
     }
 
     #[test]
@@ -378,13 +511,29 @@ mod tests {
             .iter()
             .map(|d| d.to_string())
             .collect();
-        assert!(shown.iter().any(|d| d.contains("unknown field `stroe`")), "{shown:#?}");
-        assert!(shown.iter().any(|d| d.contains("stages.l.with.bytes: must be positive")), "{shown:#?}");
+        assert!(
+            shown.iter().any(|d| d.contains("unknown field `stroe`")),
+            "{shown:#?}"
+        );
+        assert!(
+            shown
+                .iter()
+                .any(|d| d.contains("stages.l.with.bytes: must be positive")),
+            "{shown:#?}"
+        );
     }
 
     #[test]
     fn one_source_is_required() {
-        let shown: Vec<String> = check("version: 1\nstages:\n  l: { uses: load, with: { bytes: 1 } }\n").unwrap_err().iter().map(|d| d.to_string()).collect();
-        assert!(shown.iter().any(|d| d.contains("no source stage")), "{shown:#?}");
+        let shown: Vec<String> =
+            check("version: 1\nstages:\n  l: { uses: load, with: { bytes: 1 } }\n")
+                .unwrap_err()
+                .iter()
+                .map(|d| d.to_string())
+                .collect();
+        assert!(
+            shown.iter().any(|d| d.contains("no source stage")),
+            "{shown:#?}"
+        );
     }
 }

@@ -13,7 +13,11 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { path: path.into(), line: None, message: message.into() }
+        Self {
+            path: path.into(),
+            line: None,
+            message: message.into(),
+        }
     }
 
     /// Re-roots a diagnostic produced for a sub-document (`with:` of a stage).

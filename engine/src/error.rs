@@ -24,7 +24,10 @@ pub enum StageError {
 pub enum FacetError {
     /// The user's pipeline file: every problem at once.
     #[error("{file}: {} problem(s):\n{}", .diagnostics.len(), .diagnostics.iter().map(|d| format!("  {d}")).collect::<Vec<_>>().join("\n"))]
-    Pipeline { file: String, diagnostics: Vec<Diagnostic> },
+    Pipeline {
+        file: String,
+        diagnostics: Vec<Diagnostic>,
+    },
     /// An input the user gave (a folder that does not exist, say).
     #[error("input: {path}: {reason}")]
     Input { path: PathBuf, reason: String },

@@ -20,6 +20,6 @@ pub use compile::{Plan, PlannedStage, compile};
 pub use diagnostic::Diagnostic;
 pub use error::{FacetError, StageError};
 pub use stage::{
-    BuildCx, Built, Configured, DynStageKind, FileEntry, Failure, PlanCx, Source, Stage, StageCx,
+    BuildCx, Built, Configured, DynStageKind, Failure, FileEntry, PlanCx, Source, Stage, StageCx,
     StageKind, StagePlan,
 };

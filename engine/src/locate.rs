@@ -42,7 +42,9 @@ pub fn locate(text: &str, path: &str) -> Option<usize> {
                 found = Some(i);
                 start = i + 1;
                 parent_indent = indent;
-                let after = lines[i].trim_start()[key.len()..].trim_start_matches([':', '"', '\'']).trim();
+                let after = lines[i].trim_start()[key.len()..]
+                    .trim_start_matches([':', '"', '\''])
+                    .trim();
                 inline = (after.starts_with('{') || after.starts_with('[')).then_some(i);
             }
             None => break,
@@ -54,8 +56,11 @@ pub fn locate(text: &str, path: &str) -> Option<usize> {
 fn is_key(trimmed: &str, key: &str) -> bool {
     let t = trimmed.strip_prefix("- ").unwrap_or(trimmed);
     let t = t.trim_start_matches(['"', '\'']);
-    t.strip_prefix(key)
-        .is_some_and(|rest| rest.trim_start_matches(['"', '\'']).trim_start().starts_with(':'))
+    t.strip_prefix(key).is_some_and(|rest| {
+        rest.trim_start_matches(['"', '\''])
+            .trim_start()
+            .starts_with(':')
+    })
 }
 
 fn has_inline_key(line: &str, key: &str) -> bool {

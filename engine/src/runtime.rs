@@ -16,19 +16,23 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use arrow_array::{ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray, TimestampNanosecondArray};
+use arrow_array::{
+    ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray, TimestampNanosecondArray,
+};
 use arrow_schema::{Schema, SchemaRef};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use facet_config::FacetConfig;
-use timely::dataflow::operators::vec::Map;
-use timely::dataflow::operators::{Input, Probe};
-use timely::container::CapacityContainerBuilder;
-use timely::dataflow::{InputHandle, ProbeHandle};
 use std::cell::Cell;
 use std::rc::Rc;
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::operators::vec::Map;
+use timely::dataflow::operators::{Input, Probe};
+use timely::dataflow::{InputHandle, ProbeHandle};
 
 use crate::stage::{Found, ScanIssue};
-use crate::{Budget, BuildCx, Built, FacetError, Failure, FileEntry, Plan, Reservation, Stage, StageCx};
+use crate::{
+    Budget, BuildCx, Built, FacetError, Failure, FileEntry, Plan, Reservation, Stage, StageCx,
+};
 
 /// Options of a run.
 pub struct RunOptions {
@@ -100,20 +104,42 @@ pub fn run(
         budget: opts.budget.clone(),
         worker,
     };
-    let stage_err = |stage: &str, source| FacetError::Stage { stage: stage.to_string(), source };
+    let stage_err = |stage: &str, source| FacetError::Stage {
+        stage: stage.to_string(),
+        source,
+    };
 
     // Build everything before the first photo: a missing model fails here.
-    let mut source = match plan.source.configured.build(&cx(0, None)).map_err(|e| stage_err(&plan.source.name, e))? {
+    let mut source = match plan
+        .source
+        .configured
+        .build(&cx(0, None))
+        .map_err(|e| stage_err(&plan.source.name, e))?
+    {
         Built::Source(s) => s,
-        Built::Transform(_) => return Err(FacetError::Internal(format!("stage `{}` is not a source", plan.source.name))),
+        Built::Transform(_) => {
+            return Err(FacetError::Internal(format!(
+                "stage `{}` is not a source",
+                plan.source.name
+            )));
+        }
     };
     let mut per_worker: Vec<Option<WorkerStages>> = Vec::new();
     for w in 0..workers {
         let mut stages = Vec::new();
         for s in &plan.stages {
-            match s.configured.build(&cx(w, s.image_side)).map_err(|e| stage_err(&s.name, e))? {
+            match s
+                .configured
+                .build(&cx(w, s.image_side))
+                .map_err(|e| stage_err(&s.name, e))?
+            {
                 Built::Transform(t) => stages.push((s.name.clone(), t)),
-                Built::Source(_) => return Err(FacetError::Internal(format!("stage `{}` is a second source", s.name))),
+                Built::Source(_) => {
+                    return Err(FacetError::Internal(format!(
+                        "stage `{}` is a second source",
+                        s.name
+                    )));
+                }
             }
         }
         per_worker.push(Some(stages));
@@ -125,31 +151,51 @@ pub fn run(
     let per_photo = plan.bytes_per_photo();
     let admit_limit = opts.budget.total() / 2;
     let by_memory = (admit_limit / (per_photo * workers as u64 * 2).max(1)) as usize;
-    let batch_rows = opts.batch_rows.unwrap_or_else(|| by_memory.clamp(1, plan.batch_limit().unwrap_or(16)));
+    let batch_rows = opts
+        .batch_rows
+        .unwrap_or_else(|| by_memory.clamp(1, plan.batch_limit().unwrap_or(16)));
 
     let (work_tx, work_rx) = crossbeam_channel::bounded::<Item>(workers);
     let guards = {
         let per_worker = per_worker.clone();
         let progress = progress.clone();
         timely::execute(timely::Config::process(workers), move |worker| {
-            let stages = per_worker.lock().expect("stages lock")[worker.index()].take().expect("stages for worker");
-            worker_loop(worker, stages, work_rx.clone(), sink.clone(), progress.clone())
+            let stages = per_worker.lock().expect("stages lock")[worker.index()]
+                .take()
+                .expect("stages for worker");
+            worker_loop(
+                worker,
+                stages,
+                work_rx.clone(),
+                sink.clone(),
+                progress.clone(),
+            )
         })
         .map_err(FacetError::Internal)?
     };
 
-    let mut stats = RunStats { batch_rows, ..Default::default() };
+    let mut stats = RunStats {
+        batch_rows,
+        ..Default::default()
+    };
     let mut pending: Vec<FileEntry> = Vec::new();
     let file_schema = file_schema();
     let mut send_error = None;
     {
         let admit = |entries: &mut Vec<FileEntry>| -> Result<(), FacetError> {
             let bytes = per_photo * entries.len() as u64;
-            let reservation = opts.budget.reserve_under(bytes, admit_limit).map_err(FacetError::Resource)?;
+            let reservation = opts
+                .budget
+                .reserve_under(bytes, admit_limit)
+                .map_err(FacetError::Resource)?;
             let batch = file_batch(&file_schema, entries);
             entries.clear();
             work_tx
-                .send(Item { batch, failures: Vec::new(), _reservation: Arc::new(reservation) })
+                .send(Item {
+                    batch,
+                    failures: Vec::new(),
+                    _reservation: Arc::new(reservation),
+                })
                 .map_err(|_| FacetError::Internal("dataflow workers stopped early".into()))
         };
         for found in source.scan(roots) {
@@ -227,7 +273,10 @@ fn worker_loop(
                     let rows = item.batch.num_rows() + item.failures.len();
                     let photos = strip_working_columns(&item.batch);
                     // The receiver only goes away when the run is being torn down.
-                    let _ = sink.send(Output { photos, failures: item.failures });
+                    let _ = sink.send(Output {
+                        photos,
+                        failures: item.failures,
+                    });
                     progress.done.fetch_add(rows as u64, Ordering::Relaxed);
                     completed.set(completed.get() + 1);
                 })
@@ -274,14 +323,25 @@ fn apply(name: &str, stage: &mut dyn Stage, mut item: Item) -> Item {
         return item;
     }
     let mut cx = StageCx::default();
-    let result = catch_unwind(AssertUnwindSafe(|| stage.process(item.batch.clone(), &mut cx)));
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        stage.process(item.batch.clone(), &mut cx)
+    }));
     let (batch, failed): (RecordBatch, Vec<(usize, String)>) = match result {
         Ok(Ok(batch)) if batch.num_rows() == rows => (batch, cx.take_failed()),
         Ok(Ok(batch)) => {
-            let reason = format!("internal error (please report): stage returned {} rows for {rows}", batch.num_rows());
-            (item.batch.clone(), (0..rows).map(|r| (r, reason.clone())).collect())
+            let reason = format!(
+                "internal error (please report): stage returned {} rows for {rows}",
+                batch.num_rows()
+            );
+            (
+                item.batch.clone(),
+                (0..rows).map(|r| (r, reason.clone())).collect(),
+            )
         }
-        Ok(Err(e)) => (item.batch.clone(), (0..rows).map(|r| (r, e.to_string())).collect()),
+        Ok(Err(e)) => (
+            item.batch.clone(),
+            (0..rows).map(|r| (r, e.to_string())).collect(),
+        ),
         Err(panic) => {
             let msg = panic
                 .downcast_ref::<String>()
@@ -289,7 +349,10 @@ fn apply(name: &str, stage: &mut dyn Stage, mut item: Item) -> Item {
                 .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "unknown panic".into());
             let reason = format!("internal error (please report): panic: {msg}");
-            (item.batch.clone(), (0..rows).map(|r| (r, reason.clone())).collect())
+            (
+                item.batch.clone(),
+                (0..rows).map(|r| (r, reason.clone())).collect(),
+            )
         }
     };
     if failed.is_empty() {
@@ -298,17 +361,24 @@ fn apply(name: &str, stage: &mut dyn Stage, mut item: Item) -> Item {
     }
     let mut keep = vec![true; rows];
     let paths = string_column(&batch, "path");
-    let sizes = batch.column_by_name("file_size").and_then(|c| c.as_any().downcast_ref::<Int64Array>().cloned());
-    let mtimes = batch
-        .column_by_name("file_mtime")
-        .and_then(|c| c.as_any().downcast_ref::<TimestampNanosecondArray>().cloned());
+    let sizes = batch
+        .column_by_name("file_size")
+        .and_then(|c| c.as_any().downcast_ref::<Int64Array>().cloned());
+    let mtimes = batch.column_by_name("file_mtime").and_then(|c| {
+        c.as_any()
+            .downcast_ref::<TimestampNanosecondArray>()
+            .cloned()
+    });
     for (row, reason) in failed {
         if row >= rows || !keep[row] {
             continue;
         }
         keep[row] = false;
         item.failures.push(Failure {
-            path: paths.as_ref().map(|p| p.value(row).to_string()).unwrap_or_default(),
+            path: paths
+                .as_ref()
+                .map(|p| p.value(row).to_string())
+                .unwrap_or_default(),
             file_size: sizes.as_ref().map_or(0, |s| s.value(row)),
             file_mtime_ns: mtimes.as_ref().map_or(0, |m| m.value(row)),
             stage: name.to_string(),
@@ -316,12 +386,15 @@ fn apply(name: &str, stage: &mut dyn Stage, mut item: Item) -> Item {
         });
     }
     let mask = BooleanArray::from(keep);
-    item.batch = arrow_select::filter::filter_record_batch(&batch, &mask).expect("filter rows of a valid batch");
+    item.batch = arrow_select::filter::filter_record_batch(&batch, &mask)
+        .expect("filter rows of a valid batch");
     item
 }
 
 fn string_column(batch: &RecordBatch, name: &str) -> Option<StringArray> {
-    batch.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned())
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned())
 }
 
 /// Drops working columns (`_image`, …): they are never stored.
@@ -334,7 +407,9 @@ pub fn strip_working_columns(batch: &RecordBatch) -> RecordBatch {
         .filter(|(_, f)| !f.name().starts_with('_'))
         .map(|(i, _)| i)
         .collect();
-    batch.project(&keep).expect("projection of existing columns")
+    batch
+        .project(&keep)
+        .expect("projection of existing columns")
 }
 
 /// Schema of the batches a source produces: the file identity columns.
@@ -349,11 +424,18 @@ pub fn file_schema() -> SchemaRef {
 }
 
 fn file_batch(schema: &SchemaRef, entries: &[FileEntry]) -> RecordBatch {
-    let paths: ArrayRef = Arc::new(StringArray::from_iter_values(entries.iter().map(|e| e.path.to_string_lossy())));
-    let sizes: ArrayRef = Arc::new(Int64Array::from_iter_values(entries.iter().map(|e| e.size as i64)));
-    let mtimes: ArrayRef =
-        Arc::new(TimestampNanosecondArray::from_iter_values(entries.iter().map(|e| e.mtime_ns)).with_timezone("UTC"));
-    RecordBatch::try_new(schema.clone(), vec![paths, sizes, mtimes]).expect("file batch matches its schema")
+    let paths: ArrayRef = Arc::new(StringArray::from_iter_values(
+        entries.iter().map(|e| e.path.to_string_lossy()),
+    ));
+    let sizes: ArrayRef = Arc::new(Int64Array::from_iter_values(
+        entries.iter().map(|e| e.size as i64),
+    ));
+    let mtimes: ArrayRef = Arc::new(
+        TimestampNanosecondArray::from_iter_values(entries.iter().map(|e| e.mtime_ns))
+            .with_timezone("UTC"),
+    );
+    RecordBatch::try_new(schema.clone(), vec![paths, sizes, mtimes])
+        .expect("file batch matches its schema")
 }
 
 #[cfg(test)]
@@ -381,32 +463,70 @@ mod tests {
             batch_rows: None,
         };
         let skip = |e: &FileEntry| e.path.to_string_lossy().ends_with("skip");
-        let stats = run(&plan(100_000), &[dir.path().to_path_buf()], opts, &skip, tx, Arc::new(Progress::default())).unwrap();
+        let stats = run(
+            &plan(100_000),
+            &[dir.path().to_path_buf()],
+            opts,
+            &skip,
+            tx,
+            Arc::new(Progress::default()),
+        )
+        .unwrap();
         (stats, rx.into_iter().collect())
     }
 
     #[test]
     fn every_photo_comes_out_once_and_failures_do_not_stop_the_run() {
-        let names: Vec<String> = (0..40).map(|i| format!("p{i:02}")).chain(["x.bad".into(), "y.skip".into(), "z.panic".into()]).collect();
+        let names: Vec<String> = (0..40)
+            .map(|i| format!("p{i:02}"))
+            .chain(["x.bad".into(), "y.skip".into(), "z.panic".into()])
+            .collect();
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
         let (stats, outs) = run_dir(&refs, 1 << 30, 3);
         assert_eq!((stats.found, stats.skipped, stats.queued), (43, 1, 42));
         let mut paths: Vec<String> = outs
             .iter()
-            .flat_map(|o| o.photos.column_by_name("path").unwrap().as_any().downcast_ref::<StringArray>().unwrap().iter().map(|p| p.unwrap().to_string()).collect::<Vec<_>>())
+            .flat_map(|o| {
+                o.photos
+                    .column_by_name("path")
+                    .unwrap()
+                    .as_any()
+                    .downcast_ref::<StringArray>()
+                    .unwrap()
+                    .iter()
+                    .map(|p| p.unwrap().to_string())
+                    .collect::<Vec<_>>()
+            })
             .collect();
         paths.sort();
         let failures: Vec<&Failure> = outs.iter().flat_map(|o| o.failures.iter()).collect();
-        assert!(failures.iter().any(|f| f.path.ends_with("x.bad") && f.stage == "l" && f.reason == "bad input"));
-        assert!(failures.iter().any(|f| f.path.ends_with("z.panic") && f.stage == "m" && f.reason.contains("panic: boom")));
+        assert!(
+            failures
+                .iter()
+                .any(|f| f.path.ends_with("x.bad") && f.stage == "l" && f.reason == "bad input")
+        );
+        assert!(failures.iter().any(|f| f.path.ends_with("z.panic")
+            && f.stage == "m"
+            && f.reason.contains("panic: boom")));
         // Rows batched with the panicking photo fail with it; every photo is accounted for once.
         assert_eq!(paths.len() + failures.len(), 42);
-        let mut all: Vec<String> = paths.iter().cloned().chain(failures.iter().map(|f| f.path.clone())).collect();
+        let mut all: Vec<String> = paths
+            .iter()
+            .cloned()
+            .chain(failures.iter().map(|f| f.path.clone()))
+            .collect();
         all.sort();
         all.dedup();
         assert_eq!(all.len(), 42);
         for o in &outs {
-            assert!(o.photos.schema().fields().iter().all(|f| !f.name().starts_with('_')), "working columns are stripped");
+            assert!(
+                o.photos
+                    .schema()
+                    .fields()
+                    .iter()
+                    .all(|f| !f.name().starts_with('_')),
+                "working columns are stripped"
+            );
             if o.photos.num_rows() > 0 {
                 assert!(o.photos.column_by_name("size").is_some());
             }
@@ -421,7 +541,15 @@ mod tests {
         let (stats, outs) = run_dir(&refs, 2_000_000, 2);
         let rows: usize = outs.iter().map(|o| o.photos.num_rows()).sum();
         assert_eq!(rows, 200);
-        assert!(stats.peak_reserved <= 1_000_000, "peak {}", stats.peak_reserved);
-        assert!(stats.batch_rows >= 1 && stats.batch_rows <= 2, "batch {}", stats.batch_rows);
+        assert!(
+            stats.peak_reserved <= 1_000_000,
+            "peak {}",
+            stats.peak_reserved
+        );
+        assert!(
+            stats.batch_rows >= 1 && stats.batch_rows <= 2,
+            "batch {}",
+            stats.batch_rows
+        );
     }
 }

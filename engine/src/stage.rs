@@ -142,7 +142,11 @@ pub trait DynStageKind: Send + Sync {
     fn name(&self) -> &'static str;
     fn doc(&self) -> &'static str;
     /// Parses and checks `with:`; diagnostics are relative to `with`.
-    fn configure(&self, with: &serde_yaml::Value, cx: &PlanCx) -> Result<Arc<dyn Configured>, Vec<Diagnostic>>;
+    fn configure(
+        &self,
+        with: &serde_yaml::Value,
+        cx: &PlanCx,
+    ) -> Result<Arc<dyn Configured>, Vec<Diagnostic>>;
 }
 
 /// A stage kind with its parsed config.
@@ -180,16 +184,27 @@ impl<K: StageKind> DynStageKind for Registered<K> {
     fn doc(&self) -> &'static str {
         K::DOC
     }
-    fn configure(&self, with: &serde_yaml::Value, cx: &PlanCx) -> Result<Arc<dyn Configured>, Vec<Diagnostic>> {
+    fn configure(
+        &self,
+        with: &serde_yaml::Value,
+        cx: &PlanCx,
+    ) -> Result<Arc<dyn Configured>, Vec<Diagnostic>> {
         let with = match with {
             serde_yaml::Value::Null => serde_yaml::Value::Mapping(Default::default()),
             other => other.clone(),
         };
         let cfg: K::Config = serde_path_to_error::deserialize(with).map_err(|e| {
             let path = e.path().to_string();
-            vec![Diagnostic::new(if path == "." { String::new() } else { path }, e.into_inner().to_string())]
+            vec![Diagnostic::new(
+                if path == "." { String::new() } else { path },
+                e.into_inner().to_string(),
+            )]
         })?;
         let plan = self.0.plan(&cfg, cx)?;
-        Ok(Arc::new(ConfiguredKind { kind: self.0.clone(), cfg, plan }))
+        Ok(Arc::new(ConfiguredKind {
+            kind: self.0.clone(),
+            cfg,
+            plan,
+        }))
     }
 }

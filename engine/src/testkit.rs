@@ -11,7 +11,10 @@ use arrow_schema::{DataType, Field, Schema};
 use serde::Deserialize;
 
 use crate::stage::{Found, register};
-use crate::{BuildCx, Built, Diagnostic, DynStageKind, FileEntry, PlanCx, Source, Stage, StageCx, StageError, StageKind, StagePlan};
+use crate::{
+    BuildCx, Built, Diagnostic, DynStageKind, FileEntry, PlanCx, Source, Stage, StageCx,
+    StageError, StageKind, StagePlan,
+};
 
 pub struct Files;
 pub struct Load;
@@ -36,7 +39,11 @@ pub struct MeasureConfig {
 }
 
 fn file_fields() -> Vec<Field> {
-    crate::runtime::file_schema().fields().iter().map(|f| f.as_ref().clone()).collect()
+    crate::runtime::file_schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect()
 }
 
 impl StageKind for Files {
@@ -44,7 +51,11 @@ impl StageKind for Files {
     const DOC: &'static str = "test source";
     type Config = NoConfig;
     fn plan(&self, _: &NoConfig, _: &PlanCx) -> Result<StagePlan, Vec<Diagnostic>> {
-        Ok(StagePlan { writes: file_fields(), source: true, ..Default::default() })
+        Ok(StagePlan {
+            writes: file_fields(),
+            source: true,
+            ..Default::default()
+        })
     }
     fn build(&self, _: &NoConfig, _: &BuildCx) -> Result<Built, StageError> {
         Ok(Built::Source(Box::new(DirSource)))
@@ -54,11 +65,18 @@ impl StageKind for Files {
 struct DirSource;
 impl Source for DirSource {
     fn scan<'a>(&'a mut self, roots: &'a [PathBuf]) -> Box<dyn Iterator<Item = Found> + 'a> {
-        let mut files: Vec<PathBuf> = roots.iter().flat_map(|r| std::fs::read_dir(r).unwrap().map(|e| e.unwrap().path())).collect();
+        let mut files: Vec<PathBuf> = roots
+            .iter()
+            .flat_map(|r| std::fs::read_dir(r).unwrap().map(|e| e.unwrap().path()))
+            .collect();
         files.sort();
         Box::new(files.into_iter().map(|path| {
             let size = std::fs::metadata(&path).unwrap().len();
-            Found::File(FileEntry { path, size, mtime_ns: 1 })
+            Found::File(FileEntry {
+                path,
+                size,
+                mtime_ns: 1,
+            })
         }))
     }
 }
@@ -86,7 +104,13 @@ impl StageKind for Load {
 struct LoadStage(usize);
 impl Stage for LoadStage {
     fn process(&mut self, batch: RecordBatch, cx: &mut StageCx) -> Result<RecordBatch, StageError> {
-        let paths = batch.column_by_name("path").unwrap().as_any().downcast_ref::<StringArray>().unwrap().clone();
+        let paths = batch
+            .column_by_name("path")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap()
+            .clone();
         let mut b = BinaryBuilder::new();
         for (row, p) in paths.iter().enumerate() {
             let p = p.unwrap();
@@ -97,7 +121,11 @@ impl Stage for LoadStage {
                 b.append_value(vec![7u8; self.0]);
             }
         }
-        append(batch, Field::new("_blob", DataType::Binary, true), Arc::new(b.finish()))
+        append(
+            batch,
+            Field::new("_blob", DataType::Binary, true),
+            Arc::new(b.finish()),
+        )
     }
 }
 
@@ -121,25 +149,49 @@ impl StageKind for Measure {
 struct MeasureStage;
 impl Stage for MeasureStage {
     fn process(&mut self, batch: RecordBatch, _: &mut StageCx) -> Result<RecordBatch, StageError> {
-        let paths = batch.column_by_name("path").unwrap().as_any().downcast_ref::<StringArray>().unwrap();
+        let paths = batch
+            .column_by_name("path")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
         if paths.iter().any(|p| p.unwrap().ends_with("panic")) {
             panic!("boom");
         }
-        let blobs = batch.column_by_name("_blob").unwrap().as_any().downcast_ref::<arrow_array::BinaryArray>().unwrap();
+        let blobs = batch
+            .column_by_name("_blob")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<arrow_array::BinaryArray>()
+            .unwrap();
         let mut b = Int64Builder::new();
         for i in 0..blobs.len() {
             b.append_value(blobs.value(i).len() as i64);
         }
-        append(batch, Field::new("size", DataType::Int64, true), Arc::new(b.finish()))
+        append(
+            batch,
+            Field::new("size", DataType::Int64, true),
+            Arc::new(b.finish()),
+        )
     }
 }
 
-fn append(batch: RecordBatch, field: Field, col: arrow_array::ArrayRef) -> Result<RecordBatch, StageError> {
-    let mut fields: Vec<Field> = batch.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+fn append(
+    batch: RecordBatch,
+    field: Field,
+    col: arrow_array::ArrayRef,
+) -> Result<RecordBatch, StageError> {
+    let mut fields: Vec<Field> = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
     let mut cols = batch.columns().to_vec();
     fields.push(field);
     cols.push(col);
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).map_err(|e| StageError::Internal(e.to_string()))
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)
+        .map_err(|e| StageError::Internal(e.to_string()))
 }
 
 pub fn registry() -> Vec<Box<dyn DynStageKind>> {

@@ -32,7 +32,9 @@ pub struct Table {
 
 impl Table {
     pub fn schema(&self) -> SchemaRef {
-        Arc::new(Schema::new(self.columns.iter().map(Column::field).collect::<Vec<_>>()))
+        Arc::new(Schema::new(
+            self.columns.iter().map(Column::field).collect::<Vec<_>>(),
+        ))
     }
 
     pub fn column(&self, name: &str) -> Option<&Column> {
@@ -59,11 +61,21 @@ impl Table {
 }
 
 fn col(name: &'static str, data_type: DataType, doc: &'static str) -> Column {
-    Column { name, data_type, nullable: true, doc }
+    Column {
+        name,
+        data_type,
+        nullable: true,
+        doc,
+    }
 }
 
 fn key(name: &'static str, data_type: DataType, doc: &'static str) -> Column {
-    Column { name, data_type, nullable: false, doc }
+    Column {
+        name,
+        data_type,
+        nullable: false,
+        doc,
+    }
 }
 
 /// Nanosecond UTC timestamps: file modification times are compared exactly.
@@ -75,9 +87,21 @@ pub fn timestamp() -> DataType {
 /// path, size and modification time are unchanged is not analysed again.
 fn file_identity() -> Vec<Column> {
     vec![
-        key("path", DataType::Utf8, "Absolute path of the photo (the key)."),
-        key("file_size", DataType::Int64, "File size in bytes when analysed."),
-        key("file_mtime", timestamp(), "File modification time when analysed."),
+        key(
+            "path",
+            DataType::Utf8,
+            "Absolute path of the photo (the key).",
+        ),
+        key(
+            "file_size",
+            DataType::Int64,
+            "File size in bytes when analysed.",
+        ),
+        key(
+            "file_mtime",
+            timestamp(),
+            "File modification time when analysed.",
+        ),
     ]
 }
 
@@ -120,7 +144,11 @@ pub fn photos() -> Table {
 pub fn failures() -> Table {
     let mut columns = file_identity();
     columns.extend([
-        key("stage", DataType::Utf8, "The pipeline stage that rejected the photo."),
+        key(
+            "stage",
+            DataType::Utf8,
+            "The pipeline stage that rejected the photo.",
+        ),
         key("reason", DataType::Utf8, "Why, in words."),
         col("failed_at", timestamp(), "When the failure was recorded."),
     ]);
@@ -149,7 +177,9 @@ mod tests {
             for c in &t.columns {
                 assert!(seen.insert(c.name), "{}.{} twice", t.name, c.name);
                 assert!(
-                    c.name.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_'),
+                    c.name
+                        .chars()
+                        .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_'),
                     "{}.{} is not snake_case",
                     t.name,
                     c.name

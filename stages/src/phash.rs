@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use arrow_array::builder::Int64Builder;
-use facet_engine::{BuildCx, Built, Diagnostic, PlanCx, Stage, StageCx, StageError, StageKind, StagePlan};
+use facet_engine::{
+    BuildCx, Built, Diagnostic, PlanCx, Stage, StageCx, StageError, StageKind, StagePlan,
+};
 use fast_image_resize as fr;
 use rustdct::DctPlanner;
 use serde::Deserialize;
@@ -39,7 +41,10 @@ impl StageKind for Phash {
     }
 
     fn build(&self, _cfg: &PhashConfig, _cx: &BuildCx) -> Result<Built, StageError> {
-        Ok(Built::Transform(Box::new(Hasher { dct: DctPlanner::new().plan_dct2(N), resizer: fr::Resizer::new() })))
+        Ok(Built::Transform(Box::new(Hasher {
+            dct: DctPlanner::new().plan_dct2(N),
+            resizer: fr::Resizer::new(),
+        })))
     }
 }
 
@@ -55,10 +60,14 @@ impl Hasher {
             .chunks_exact(3)
             .map(|p| ((p[0] as u32 * 299 + p[1] as u32 * 587 + p[2] as u32 * 114) / 1000) as u8)
             .collect();
-        let src = fr::images::Image::from_vec_u8(img.width, img.height, grey, fr::PixelType::U8).map_err(|e| e.to_string())?;
+        let src = fr::images::Image::from_vec_u8(img.width, img.height, grey, fr::PixelType::U8)
+            .map_err(|e| e.to_string())?;
         let mut dst = fr::images::Image::new(N as u32, N as u32, fr::PixelType::U8);
-        let opts = fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Lanczos3));
-        self.resizer.resize(&src, &mut dst, &opts).map_err(|e| e.to_string())?;
+        let opts = fr::ResizeOptions::new()
+            .resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Lanczos3));
+        self.resizer
+            .resize(&src, &mut dst, &opts)
+            .map_err(|e| e.to_string())?;
         let mut m: Vec<f64> = dst.buffer().iter().map(|&v| v as f64).collect();
         Ok(phash_from_32x32(&mut m, self.dct.as_ref()))
     }
@@ -79,11 +88,15 @@ pub fn phash_from_32x32(m: &mut [f64], dct: &dyn rustdct::TransformType2And3<f64
             m[y * N + x] = col[y];
         }
     }
-    let low: Vec<f64> = (0..8).flat_map(|y| (0..8).map(move |x| (y, x))).map(|(y, x)| m[y * N + x]).collect();
+    let low: Vec<f64> = (0..8)
+        .flat_map(|y| (0..8).map(move |x| (y, x)))
+        .map(|(y, x)| m[y * N + x])
+        .collect();
     let mut sorted = low.clone();
     sorted.sort_by(f64::total_cmp);
     let median = (sorted[31] + sorted[32]) / 2.0;
-    low.iter().fold(0u64, |h, &v| (h << 1) | u64::from(v > median))
+    low.iter()
+        .fold(0u64, |h, &v| (h << 1) | u64::from(v > median))
 }
 
 impl Stage for Hasher {
@@ -100,7 +113,11 @@ impl Stage for Hasher {
                 None => out.append_null(),
             }
         }
-        with_columns(batch, vec![photos_field("phash")], vec![Arc::new(out.finish())])
+        with_columns(
+            batch,
+            vec![photos_field("phash")],
+            vec![Arc::new(out.finish())],
+        )
     }
 }
 
@@ -109,7 +126,10 @@ mod tests {
     use super::*;
 
     fn hasher() -> Hasher {
-        Hasher { dct: DctPlanner::new().plan_dct2(N), resizer: fr::Resizer::new() }
+        Hasher {
+            dct: DctPlanner::new().plan_dct2(N),
+            resizer: fr::Resizer::new(),
+        }
     }
 
     fn scene(w: u32, h: u32, shift: f64) -> Vec<u8> {
@@ -127,17 +147,49 @@ mod tests {
     #[test]
     fn resized_copies_hash_alike_and_different_scenes_do_not() {
         let mut h = hasher();
-        let a = h.hash(RgbRef { width: 640, height: 480, pixels: &scene(640, 480, 0.0) }).unwrap();
-        let b = h.hash(RgbRef { width: 320, height: 240, pixels: &scene(320, 240, 0.0) }).unwrap();
-        let c = h.hash(RgbRef { width: 640, height: 480, pixels: &scene(640, 480, 2.5) }).unwrap();
-        assert!((a ^ b).count_ones() <= 4, "resized copy differs by {}", (a ^ b).count_ones());
-        assert!((a ^ c).count_ones() > 12, "other scene differs by only {}", (a ^ c).count_ones());
+        let a = h
+            .hash(RgbRef {
+                width: 640,
+                height: 480,
+                pixels: &scene(640, 480, 0.0),
+            })
+            .unwrap();
+        let b = h
+            .hash(RgbRef {
+                width: 320,
+                height: 240,
+                pixels: &scene(320, 240, 0.0),
+            })
+            .unwrap();
+        let c = h
+            .hash(RgbRef {
+                width: 640,
+                height: 480,
+                pixels: &scene(640, 480, 2.5),
+            })
+            .unwrap();
+        assert!(
+            (a ^ b).count_ones() <= 4,
+            "resized copy differs by {}",
+            (a ^ b).count_ones()
+        );
+        assert!(
+            (a ^ c).count_ones() > 12,
+            "other scene differs by only {}",
+            (a ^ c).count_ones()
+        );
     }
 
     #[test]
     fn median_split_sets_half_the_bits() {
         let mut h = hasher();
-        let x = h.hash(RgbRef { width: 300, height: 200, pixels: &scene(300, 200, 1.0) }).unwrap();
+        let x = h
+            .hash(RgbRef {
+                width: 300,
+                height: 200,
+                pixels: &scene(300, 200, 1.0),
+            })
+            .unwrap();
         assert_eq!(x.count_ones(), 32);
     }
 }

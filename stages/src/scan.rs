@@ -10,14 +10,19 @@ use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
 use facet_engine::stage::{Found, ScanIssue};
-use facet_engine::{BuildCx, Built, Diagnostic, FileEntry, PlanCx, Source, StageError, StageKind, StagePlan};
+use facet_engine::{
+    BuildCx, Built, Diagnostic, FileEntry, PlanCx, Source, StageError, StageKind, StagePlan,
+};
 use serde::Deserialize;
 
 use crate::working::photos_field;
 
 pub const JPEG_EXTENSIONS: &[&str] = &["jpg", "jpeg", "jpe"];
-pub const RAW_EXTENSIONS: &[&str] = &["cr2", "cr3", "nef", "arw", "raf", "rw2", "dng", "orf", "srw", "pef"];
-pub const OTHER_EXTENSIONS: &[&str] = &["png", "tif", "tiff", "heic", "heif", "avif", "webp", "jxl"];
+pub const RAW_EXTENSIONS: &[&str] = &[
+    "cr2", "cr3", "nef", "arw", "raf", "rw2", "dng", "orf", "srw", "pef",
+];
+pub const OTHER_EXTENSIONS: &[&str] =
+    &["png", "tif", "tiff", "heic", "heif", "avif", "webp", "jxl"];
 
 pub struct Scan;
 
@@ -38,12 +43,16 @@ pub struct ScanConfig {
 
 impl StageKind for Scan {
     const NAME: &'static str = "scan";
-    const DOC: &'static str = "Finds photo files under the given paths (the source of every pipeline).";
+    const DOC: &'static str =
+        "Finds photo files under the given paths (the source of every pipeline).";
     type Config = ScanConfig;
 
     fn plan(&self, _cfg: &ScanConfig, _cx: &PlanCx) -> Result<StagePlan, Vec<Diagnostic>> {
         Ok(StagePlan {
-            writes: ["path", "file_size", "file_mtime"].iter().map(|n| photos_field(n)).collect(),
+            writes: ["path", "file_size", "file_mtime"]
+                .iter()
+                .map(|n| photos_field(n))
+                .collect(),
             source: true,
             ..Default::default()
         })
@@ -51,7 +60,9 @@ impl StageKind for Scan {
 
     fn build(&self, cfg: &ScanConfig, cx: &BuildCx) -> Result<Built, StageError> {
         Ok(Built::Source(Box::new(Scanner {
-            skip_hidden: cfg.skip_hidden_directories.unwrap_or(cx.config.scanning.skip_hidden_directories),
+            skip_hidden: cfg
+                .skip_hidden_directories
+                .unwrap_or(cx.config.scanning.skip_hidden_directories),
             follow_symlinks: cfg.follow_symlinks.unwrap_or(true),
             skip_raw_with_jpeg: cfg.skip_raw_with_jpeg.unwrap_or(true),
         })))
@@ -66,22 +77,31 @@ pub struct Scanner {
 }
 
 fn extension(path: &Path) -> Option<String> {
-    path.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase())
+    path.extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase())
 }
 
 /// Whether the file name looks like a photo Facet analyses.
 pub fn is_photo(path: &Path) -> bool {
     extension(path).is_some_and(|e| {
-        JPEG_EXTENSIONS.contains(&e.as_str()) || RAW_EXTENSIONS.contains(&e.as_str()) || OTHER_EXTENSIONS.contains(&e.as_str())
+        JPEG_EXTENSIONS.contains(&e.as_str())
+            || RAW_EXTENSIONS.contains(&e.as_str())
+            || OTHER_EXTENSIONS.contains(&e.as_str())
     })
 }
 
 fn has_jpeg_sibling(path: &Path) -> bool {
-    let (Some(dir), Some(stem)) = (path.parent(), path.file_stem()) else { return false };
-    let Ok(entries) = std::fs::read_dir(dir) else { return false };
+    let (Some(dir), Some(stem)) = (path.parent(), path.file_stem()) else {
+        return false;
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
     entries.flatten().any(|e| {
         let p = e.path();
-        p.file_stem() == Some(stem) && extension(&p).is_some_and(|x| JPEG_EXTENSIONS.contains(&x.as_str()))
+        p.file_stem() == Some(stem)
+            && extension(&p).is_some_and(|x| JPEG_EXTENSIONS.contains(&x.as_str()))
     })
 }
 
@@ -106,9 +126,14 @@ impl Source for Scanner {
                 Err(e) => {
                     let path = e.path().map(Path::to_path_buf).unwrap_or_default();
                     let reason = if e.loop_ancestor().is_some() {
-                        format!("symlink loop back to {}", e.loop_ancestor().unwrap_or(Path::new("?")).display())
+                        format!(
+                            "symlink loop back to {}",
+                            e.loop_ancestor().unwrap_or(Path::new("?")).display()
+                        )
                     } else {
-                        e.io_error().map(|io| io.to_string()).unwrap_or_else(|| e.to_string())
+                        e.io_error()
+                            .map(|io| io.to_string())
+                            .unwrap_or_else(|| e.to_string())
                     };
                     Some(Found::Issue(ScanIssue { path, reason }))
                 }
@@ -130,9 +155,16 @@ impl Source for Scanner {
                                     Err(before) => -(before.duration().as_nanos() as i64),
                                 })
                                 .unwrap_or(0);
-                            Some(Found::File(FileEntry { path, size: m.len(), mtime_ns }))
+                            Some(Found::File(FileEntry {
+                                path,
+                                size: m.len(),
+                                mtime_ns,
+                            }))
                         }
-                        Err(err) => Some(Found::Issue(ScanIssue { path, reason: err.to_string() })),
+                        Err(err) => Some(Found::Issue(ScanIssue {
+                            path,
+                            reason: err.to_string(),
+                        })),
                     }
                 }
                 Ok(_) => None,
@@ -151,7 +183,9 @@ mod tests {
         let mut i = Vec::new();
         for x in found {
             match x {
-                Found::File(e) => f.push(e.path.file_name().unwrap().to_string_lossy().into_owned()),
+                Found::File(e) => {
+                    f.push(e.path.file_name().unwrap().to_string_lossy().into_owned())
+                }
                 Found::Issue(s) => i.push(s.reason),
             }
         }
@@ -163,15 +197,31 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let r = d.path();
         fs::create_dir_all(r.join("a/.hidden")).unwrap();
-        for p in ["a/x.JPG", "a/x.NEF", "a/y.cr3", "a/notes.txt", "a/.hidden/z.png", "b.webp", "c.HEIC"] {
+        for p in [
+            "a/x.JPG",
+            "a/x.NEF",
+            "a/y.cr3",
+            "a/notes.txt",
+            "a/.hidden/z.png",
+            "b.webp",
+            "c.HEIC",
+        ] {
             fs::write(r.join(p), b"data").unwrap();
         }
-        let mut s = Scanner { skip_hidden: true, follow_symlinks: true, skip_raw_with_jpeg: true };
+        let mut s = Scanner {
+            skip_hidden: true,
+            follow_symlinks: true,
+            skip_raw_with_jpeg: true,
+        };
         let roots = vec![r.to_path_buf()];
         let (found, issues) = files(s.scan(&roots).collect());
         assert_eq!(found, ["x.JPG", "y.cr3", "b.webp", "c.HEIC"]);
         assert!(issues.is_empty());
-        let mut s = Scanner { skip_hidden: false, follow_symlinks: true, skip_raw_with_jpeg: false };
+        let mut s = Scanner {
+            skip_hidden: false,
+            follow_symlinks: true,
+            skip_raw_with_jpeg: false,
+        };
         let (found, _) = files(s.scan(&roots).collect());
         assert!(found.contains(&"z.png".to_string()) && found.contains(&"x.NEF".to_string()));
     }
@@ -184,11 +234,21 @@ mod tests {
         fs::create_dir_all(r.join("a")).unwrap();
         fs::write(r.join("a/p.jpg"), b"x").unwrap();
         std::os::unix::fs::symlink(r, r.join("a/loop")).unwrap();
-        let mut s = Scanner { skip_hidden: true, follow_symlinks: true, skip_raw_with_jpeg: true };
+        let mut s = Scanner {
+            skip_hidden: true,
+            follow_symlinks: true,
+            skip_raw_with_jpeg: true,
+        };
         let roots = vec![r.to_path_buf(), r.join("missing")];
         let (found, issues) = files(s.scan(&roots).collect());
         assert_eq!(found, ["p.jpg"]);
-        assert!(issues.iter().any(|i| i.contains("symlink loop")), "{issues:?}");
-        assert!(issues.iter().any(|i| i.contains("No such file")), "{issues:?}");
+        assert!(
+            issues.iter().any(|i| i.contains("symlink loop")),
+            "{issues:?}"
+        );
+        assert!(
+            issues.iter().any(|i| i.contains("No such file")),
+            "{issues:?}"
+        );
     }
 }

@@ -10,7 +10,9 @@ use std::sync::Arc;
 use arrow_array::builder::{BinaryBuilder, StringBuilder};
 use arrow_array::{ArrayRef, RecordBatch};
 use facet_config::StorageMode;
-use facet_engine::{BuildCx, Built, Diagnostic, PlanCx, Stage, StageCx, StageError, StageKind, StagePlan};
+use facet_engine::{
+    BuildCx, Built, Diagnostic, PlanCx, Stage, StageCx, StageError, StageKind, StagePlan,
+};
 use fast_image_resize as fr;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -34,19 +36,28 @@ pub struct ThumbnailConfig {
 
 impl StageKind for Thumbnail {
     const NAME: &'static str = "thumbnail";
-    const DOC: &'static str = "Encodes a JPEG thumbnail, stored in the table or as files per `storage.mode`.";
+    const DOC: &'static str =
+        "Encodes a JPEG thumbnail, stored in the table or as files per `storage.mode`.";
     type Config = ThumbnailConfig;
 
     fn plan(&self, cfg: &ThumbnailConfig, cx: &PlanCx) -> Result<StagePlan, Vec<Diagnostic>> {
-        let size = cfg.size.unwrap_or(cx.config.processing.thumbnails.photo_size);
+        let size = cfg
+            .size
+            .unwrap_or(cx.config.processing.thumbnails.photo_size);
         let mut problems = Vec::new();
         if !(16..=8192).contains(&size) {
-            problems.push(Diagnostic::new("size", format!("{size} is out of range 16..=8192")));
+            problems.push(Diagnostic::new(
+                "size",
+                format!("{size} is out of range 16..=8192"),
+            ));
         }
         if let Some(q) = cfg.quality
             && !(1..=100).contains(&q)
         {
-            problems.push(Diagnostic::new("quality", format!("{q} is out of range 1..=100")));
+            problems.push(Diagnostic::new(
+                "quality",
+                format!("{q} is out of range 1..=100"),
+            ));
         }
         if !problems.is_empty() {
             return Err(problems);
@@ -66,8 +77,12 @@ impl StageKind for Thumbnail {
             StorageMode::Database => None,
             StorageMode::Filesystem => {
                 let dir = cx.config.storage.filesystem_path.join("thumbnails");
-                std::fs::create_dir_all(&dir)
-                    .map_err(|e| StageError::Config(format!("storage.filesystem_path: cannot create {}: {e}", dir.display())))?;
+                std::fs::create_dir_all(&dir).map_err(|e| {
+                    StageError::Config(format!(
+                        "storage.filesystem_path: cannot create {}: {e}",
+                        dir.display()
+                    ))
+                })?;
                 Some(dir)
             }
         };
@@ -117,7 +132,11 @@ impl Thumbnailer {
         let f = self.size as f64 / longest as f64;
         let w = ((img.width as f64 * f).round() as u32).max(1);
         let h = ((img.height as f64 * f).round() as u32).max(1);
-        let owned = Rgb { width: img.width, height: img.height, pixels: img.pixels.to_vec() };
+        let owned = Rgb {
+            width: img.width,
+            height: img.height,
+            pixels: img.pixels.to_vec(),
+        };
         let small = resize(&mut self.resizer, &owned, w, h)?;
         encode_jpeg(small.as_ref(), self.quality)
     }
@@ -158,7 +177,11 @@ impl Stage for Thumbnailer {
             }
         }
         let columns: Vec<ArrayRef> = vec![Arc::new(blobs.finish()), Arc::new(files.finish())];
-        with_columns(batch, vec![photos_field("thumbnail"), photos_field("thumbnail_path")], columns)
+        with_columns(
+            batch,
+            vec![photos_field("thumbnail"), photos_field("thumbnail_path")],
+            columns,
+        )
     }
 }
 
@@ -169,8 +192,19 @@ mod tests {
     #[test]
     fn thumbnails_fit_and_decode() {
         let pixels: Vec<u8> = (0..1200 * 800 * 3).map(|i| (i % 251) as u8).collect();
-        let mut t = Thumbnailer { size: 640, quality: 80, dir: None, resizer: fr::Resizer::new() };
-        let jpeg = t.make(RgbRef { width: 1200, height: 800, pixels: &pixels }).unwrap();
+        let mut t = Thumbnailer {
+            size: 640,
+            quality: 80,
+            dir: None,
+            resizer: fr::Resizer::new(),
+        };
+        let jpeg = t
+            .make(RgbRef {
+                width: 1200,
+                height: 800,
+                pixels: &pixels,
+            })
+            .unwrap();
         let back = image::load_from_memory(&jpeg).unwrap();
         assert_eq!((back.width(), back.height()), (640, 427));
     }

@@ -39,7 +39,11 @@ pub struct RgbRef<'a> {
 
 impl Rgb {
     pub fn as_ref(&self) -> RgbRef<'_> {
-        RgbRef { width: self.width, height: self.height, pixels: &self.pixels }
+        RgbRef {
+            width: self.width,
+            height: self.height,
+            pixels: &self.pixels,
+        }
     }
 }
 
@@ -68,7 +72,11 @@ impl Builder {
     }
 
     pub fn finish(mut self) -> Vec<ArrayRef> {
-        vec![Arc::new(self.pixels.finish()), Arc::new(self.width.finish()), Arc::new(self.height.finish())]
+        vec![
+            Arc::new(self.pixels.finish()),
+            Arc::new(self.width.finish()),
+            Arc::new(self.height.finish()),
+        ]
     }
 }
 
@@ -81,14 +89,22 @@ pub struct Images<'a> {
 
 impl<'a> Images<'a> {
     pub fn of(batch: &'a RecordBatch) -> Result<Self, StageError> {
-        Ok(Images { pixels: column(batch, IMAGE)?, width: column(batch, IMAGE_WIDTH)?, height: column(batch, IMAGE_HEIGHT)? })
+        Ok(Images {
+            pixels: column(batch, IMAGE)?,
+            width: column(batch, IMAGE_WIDTH)?,
+            height: column(batch, IMAGE_HEIGHT)?,
+        })
     }
 
     pub fn get(&self, row: usize) -> Option<RgbRef<'a>> {
         if self.pixels.is_null(row) {
             return None;
         }
-        Some(RgbRef { width: self.width.value(row), height: self.height.value(row), pixels: self.pixels.value(row) })
+        Some(RgbRef {
+            width: self.width.value(row),
+            height: self.height.value(row),
+            pixels: self.pixels.value(row),
+        })
     }
 }
 
@@ -106,8 +122,17 @@ pub fn paths(batch: &RecordBatch) -> Result<&StringArray, StageError> {
 }
 
 /// `batch` with `columns` appended.
-pub fn with_columns(batch: RecordBatch, fields: Vec<Field>, columns: Vec<ArrayRef>) -> Result<RecordBatch, StageError> {
-    let mut all_fields: Vec<Field> = batch.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+pub fn with_columns(
+    batch: RecordBatch,
+    fields: Vec<Field>,
+    columns: Vec<ArrayRef>,
+) -> Result<RecordBatch, StageError> {
+    let mut all_fields: Vec<Field> = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
     let mut all_columns = batch.columns().to_vec();
     all_fields.extend(fields);
     all_columns.extend(columns);
@@ -117,5 +142,8 @@ pub fn with_columns(batch: RecordBatch, fields: Vec<Field>, columns: Vec<ArrayRe
 
 /// The field of a stored column, as `schemas/` declares it.
 pub fn photos_field(name: &str) -> Field {
-    facet_schemas::photos().column(name).unwrap_or_else(|| panic!("photos.{name} is not declared in schemas/")).field()
+    facet_schemas::photos()
+        .column(name)
+        .unwrap_or_else(|| panic!("photos.{name} is not declared in schemas/"))
+        .field()
 }

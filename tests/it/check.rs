@@ -23,12 +23,24 @@ fn broken_pipelines_report_every_problem() {
     for e in std::fs::read_dir(root().join("tests/pipelines")).unwrap() {
         let p = e.unwrap().path();
         let text = std::fs::read_to_string(&p).unwrap();
-        let expected: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("# fail: ")).collect();
-        assert!(!expected.is_empty(), "{} has no `# fail:` line", p.display());
+        let expected: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# fail: "))
+            .collect();
+        assert!(
+            !expected.is_empty(),
+            "{} has no `# fail:` line",
+            p.display()
+        );
         let r = ran(facet().arg("check").arg(&p).output().unwrap());
         assert_eq!(r.status, 2, "{}: {}", p.display(), r.stderr);
         for want in expected {
-            assert!(r.stderr.contains(want), "{}: expected `{want}` in:\n{}", p.display(), r.stderr);
+            assert!(
+                r.stderr.contains(want),
+                "{}: expected `{want}` in:\n{}",
+                p.display(),
+                r.stderr
+            );
         }
         n += 1;
     }

@@ -18,7 +18,10 @@ pub fn shared_photos() -> Option<PathBuf> {
     if p.is_dir() {
         Some(p.canonicalize().unwrap())
     } else {
-        eprintln!("SKIPPED: {} is absent; this test needs the shared photos", p.display());
+        eprintln!(
+            "SKIPPED: {} is absent; this test needs the shared photos",
+            p.display()
+        );
         None
     }
 }
@@ -39,15 +42,29 @@ pub fn ran(out: Output) -> Ran {
 
 /// `facet <args>` in `cwd`.
 pub fn run_in(cwd: &Path, args: &[&str]) -> Ran {
-    ran(facet().current_dir(cwd).args(args).output().expect("facet runs"))
+    ran(facet()
+        .current_dir(cwd)
+        .args(args)
+        .output()
+        .expect("facet runs"))
 }
 
 /// `facet sql --format json` → rows.
 pub fn sql_json(store: &Path, query: &str) -> Vec<serde_json::Map<String, serde_json::Value>> {
-    let r = ran(facet().args(["sql", "--format", "json", "--store"]).arg(store).arg(query).output().unwrap());
+    let r = ran(facet()
+        .args(["sql", "--format", "json", "--store"])
+        .arg(store)
+        .arg(query)
+        .output()
+        .unwrap());
     assert_eq!(r.status, 0, "sql failed: {}", r.stderr);
-    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
-    v.as_array().unwrap().iter().map(|r| r.as_object().unwrap().clone()).collect()
+    let v: serde_json::Value =
+        serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_object().unwrap().clone())
+        .collect()
 }
 
 /// A textured JPEG (noise-free but detailed, so that hashes differ by seed).
@@ -106,32 +123,104 @@ pub fn jpeg_with_exif(width: u32, height: u32, seed: u32, m: &Meta) -> Vec<u8> {
     let ascii = |s: &str| Value::Ascii(vec![s.as_bytes().to_vec()]);
     let rat = |(n, d): (u32, u32)| Rational { num: n, denom: d };
     let fields = vec![
-        Field { tag: Tag::Make, ifd_num: In::PRIMARY, value: ascii(m.make) },
-        Field { tag: Tag::Model, ifd_num: In::PRIMARY, value: ascii(m.model) },
-        Field { tag: Tag::Orientation, ifd_num: In::PRIMARY, value: Value::Short(vec![m.orientation]) },
-        Field { tag: Tag::LensModel, ifd_num: In::PRIMARY, value: ascii(m.lens) },
-        Field { tag: Tag::PhotographicSensitivity, ifd_num: In::PRIMARY, value: Value::Short(vec![m.iso]) },
-        Field { tag: Tag::FNumber, ifd_num: In::PRIMARY, value: Value::Rational(vec![rat(m.f_number)]) },
-        Field { tag: Tag::ExposureTime, ifd_num: In::PRIMARY, value: Value::Rational(vec![rat(m.exposure)]) },
-        Field { tag: Tag::FocalLength, ifd_num: In::PRIMARY, value: Value::Rational(vec![rat(m.focal)]) },
-        Field { tag: Tag::FocalLengthIn35mmFilm, ifd_num: In::PRIMARY, value: Value::Short(vec![m.focal35]) },
-        Field { tag: Tag::DateTimeOriginal, ifd_num: In::PRIMARY, value: ascii(m.date) },
-        Field { tag: Tag::SubSecTimeOriginal, ifd_num: In::PRIMARY, value: ascii(m.subsec) },
-        Field { tag: Tag::OffsetTimeOriginal, ifd_num: In::PRIMARY, value: ascii(m.offset) },
-        Field { tag: Tag::GPSLatitudeRef, ifd_num: In::PRIMARY, value: ascii(m.lat.3) },
+        Field {
+            tag: Tag::Make,
+            ifd_num: In::PRIMARY,
+            value: ascii(m.make),
+        },
+        Field {
+            tag: Tag::Model,
+            ifd_num: In::PRIMARY,
+            value: ascii(m.model),
+        },
+        Field {
+            tag: Tag::Orientation,
+            ifd_num: In::PRIMARY,
+            value: Value::Short(vec![m.orientation]),
+        },
+        Field {
+            tag: Tag::LensModel,
+            ifd_num: In::PRIMARY,
+            value: ascii(m.lens),
+        },
+        Field {
+            tag: Tag::PhotographicSensitivity,
+            ifd_num: In::PRIMARY,
+            value: Value::Short(vec![m.iso]),
+        },
+        Field {
+            tag: Tag::FNumber,
+            ifd_num: In::PRIMARY,
+            value: Value::Rational(vec![rat(m.f_number)]),
+        },
+        Field {
+            tag: Tag::ExposureTime,
+            ifd_num: In::PRIMARY,
+            value: Value::Rational(vec![rat(m.exposure)]),
+        },
+        Field {
+            tag: Tag::FocalLength,
+            ifd_num: In::PRIMARY,
+            value: Value::Rational(vec![rat(m.focal)]),
+        },
+        Field {
+            tag: Tag::FocalLengthIn35mmFilm,
+            ifd_num: In::PRIMARY,
+            value: Value::Short(vec![m.focal35]),
+        },
+        Field {
+            tag: Tag::DateTimeOriginal,
+            ifd_num: In::PRIMARY,
+            value: ascii(m.date),
+        },
+        Field {
+            tag: Tag::SubSecTimeOriginal,
+            ifd_num: In::PRIMARY,
+            value: ascii(m.subsec),
+        },
+        Field {
+            tag: Tag::OffsetTimeOriginal,
+            ifd_num: In::PRIMARY,
+            value: ascii(m.offset),
+        },
+        Field {
+            tag: Tag::GPSLatitudeRef,
+            ifd_num: In::PRIMARY,
+            value: ascii(m.lat.3),
+        },
         Field {
             tag: Tag::GPSLatitude,
             ifd_num: In::PRIMARY,
-            value: Value::Rational(vec![rat((m.lat.0, 1)), rat((m.lat.1, 1)), rat((m.lat.2, 100))]),
+            value: Value::Rational(vec![
+                rat((m.lat.0, 1)),
+                rat((m.lat.1, 1)),
+                rat((m.lat.2, 100)),
+            ]),
         },
-        Field { tag: Tag::GPSLongitudeRef, ifd_num: In::PRIMARY, value: ascii(m.lon.3) },
+        Field {
+            tag: Tag::GPSLongitudeRef,
+            ifd_num: In::PRIMARY,
+            value: ascii(m.lon.3),
+        },
         Field {
             tag: Tag::GPSLongitude,
             ifd_num: In::PRIMARY,
-            value: Value::Rational(vec![rat((m.lon.0, 1)), rat((m.lon.1, 1)), rat((m.lon.2, 100))]),
+            value: Value::Rational(vec![
+                rat((m.lon.0, 1)),
+                rat((m.lon.1, 1)),
+                rat((m.lon.2, 100)),
+            ]),
         },
-        Field { tag: Tag::GPSAltitudeRef, ifd_num: In::PRIMARY, value: Value::Byte(vec![m.alt.2]) },
-        Field { tag: Tag::GPSAltitude, ifd_num: In::PRIMARY, value: Value::Rational(vec![rat((m.alt.0, m.alt.1))]) },
+        Field {
+            tag: Tag::GPSAltitudeRef,
+            ifd_num: In::PRIMARY,
+            value: Value::Byte(vec![m.alt.2]),
+        },
+        Field {
+            tag: Tag::GPSAltitude,
+            ifd_num: In::PRIMARY,
+            value: Value::Rational(vec![rat((m.alt.0, m.alt.1))]),
+        },
     ];
     let mut w = exif::experimental::Writer::new();
     for f in &fields {

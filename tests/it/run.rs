@@ -8,7 +8,11 @@ use crate::common::*;
 fn library(dir: &Path) {
     fs::create_dir_all(dir.join(".cache")).unwrap();
     for seed in 0..6 {
-        fs::write(dir.join(format!("img{seed}.jpg")), jpeg_with_exif(800, 600, seed, &META)).unwrap();
+        fs::write(
+            dir.join(format!("img{seed}.jpg")),
+            jpeg_with_exif(800, 600, seed, &META),
+        )
+        .unwrap();
     }
     let png = image::RgbImage::from_fn(320, 200, |x, y| image::Rgb([x as u8, y as u8, 9]));
     png.save(dir.join("plain.png")).unwrap();
@@ -21,13 +25,23 @@ fn library(dir: &Path) {
 }
 
 fn pipeline() -> String {
-    root().join("pipelines/cpu.yaml").to_string_lossy().into_owned()
+    root()
+        .join("pipelines/cpu.yaml")
+        .to_string_lossy()
+        .into_owned()
 }
 
 fn run(tmp: &Path, extra: &[&str]) -> Ran {
     let store = tmp.join("store");
     let photos = tmp.join("photos");
-    let mut args = vec!["run", pipeline().leak() as &str, photos.to_str().unwrap(), "--store", store.to_str().unwrap(), "--quiet"];
+    let mut args = vec![
+        "run",
+        pipeline().leak() as &str,
+        photos.to_str().unwrap(),
+        "--store",
+        store.to_str().unwrap(),
+        "--quiet",
+    ];
     args.extend(extra);
     let r = run_in(tmp, &args);
     assert_eq!(r.status, 0, "facet run failed:\n{}\n{}", r.stdout, r.stderr);
@@ -42,8 +56,20 @@ fn generated_library_end_to_end() {
     let store = t.join("store");
 
     let first = run(t, &[]);
-    assert!(first.stdout.contains("10 found, 7 analysed, 0 skipped (unchanged), 3 failed"), "{}", first.stdout);
-    assert!(first.stderr.contains("empty.jpg: decode: empty file (0 bytes)"), "{}", first.stderr);
+    assert!(
+        first
+            .stdout
+            .contains("10 found, 7 analysed, 0 skipped (unchanged), 3 failed"),
+        "{}",
+        first.stdout
+    );
+    assert!(
+        first
+            .stderr
+            .contains("empty.jpg: decode: empty file (0 bytes)"),
+        "{}",
+        first.stderr
+    );
 
     // EXIF values, exactly as written.
     let rows = sql_json(
@@ -65,36 +91,77 @@ fn generated_library_end_to_end() {
         assert_eq!(r["focal_length"].as_f64().unwrap(), 50.0);
         assert_eq!(r["focal_length_35mm"].as_f64().unwrap(), 50.0);
         assert_eq!(r["date_taken"], "2021-07-14T09:30:05.25+02:00");
-        assert!((r["gps_lat"].as_f64().unwrap() - degrees(META.lat)).abs() < 1e-9, "{}", r["gps_lat"]);
+        assert!(
+            (r["gps_lat"].as_f64().unwrap() - degrees(META.lat)).abs() < 1e-9,
+            "{}",
+            r["gps_lat"]
+        );
         assert!((r["gps_lon"].as_f64().unwrap() - degrees(META.lon)).abs() < 1e-9);
-        assert!((r["gps_alt"].as_f64().unwrap() + 12.5).abs() < 1e-9, "below sea level: {}", r["gps_alt"]);
-        assert_eq!((r["width"].as_i64(), r["height"].as_i64()), (Some(800), Some(600)));
+        assert!(
+            (r["gps_alt"].as_f64().unwrap() + 12.5).abs() < 1e-9,
+            "below sea level: {}",
+            r["gps_alt"]
+        );
+        assert_eq!(
+            (r["width"].as_i64(), r["height"].as_i64()),
+            (Some(800), Some(600))
+        );
         assert_eq!(r["format"], "jpeg");
         assert_eq!(r["has_thumb"], true);
         hashes.insert(r["phash"].as_i64().unwrap());
     }
     assert_eq!(hashes.len(), 6, "different photos hash differently");
 
-    let failures = sql_json(&store, "SELECT path, stage, reason FROM failures ORDER BY path");
+    let failures = sql_json(
+        &store,
+        "SELECT path, stage, reason FROM failures ORDER BY path",
+    );
     let failed: Vec<(String, String)> = failures
         .iter()
-        .map(|r| (Path::new(r["path"].as_str().unwrap()).file_name().unwrap().to_string_lossy().into_owned(), r["reason"].as_str().unwrap().to_string()))
+        .map(|r| {
+            (
+                Path::new(r["path"].as_str().unwrap())
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned(),
+                r["reason"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     assert_eq!(failed.len(), 3, "{failed:?}");
-    assert!(failed[0].0 == "cut.jpg" && failed[0].1.contains("truncated"), "{failed:?}");
-    assert!(failed[1].0 == "empty.jpg" && failed[1].1.contains("0 bytes"), "{failed:?}");
-    assert!(failed[2].0 == "garbage.jpg" && failed[2].1.contains("not a recognised image format"), "{failed:?}");
+    assert!(
+        failed[0].0 == "cut.jpg" && failed[0].1.contains("truncated"),
+        "{failed:?}"
+    );
+    assert!(
+        failed[1].0 == "empty.jpg" && failed[1].1.contains("0 bytes"),
+        "{failed:?}"
+    );
+    assert!(
+        failed[2].0 == "garbage.jpg" && failed[2].1.contains("not a recognised image format"),
+        "{failed:?}"
+    );
 
     // A second run analyses nothing.
     let second = run(t, &[]);
-    assert!(second.stdout.contains("10 found, 0 analysed, 10 skipped (unchanged), 0 failed"), "{}", second.stdout);
+    assert!(
+        second
+            .stdout
+            .contains("10 found, 0 analysed, 10 skipped (unchanged), 0 failed"),
+        "{}",
+        second.stdout
+    );
 
     // A changed file is analysed again, and a fixed one leaves the failures table.
     fs::write(t.join("photos/img0.jpg"), jpeg(400, 300, 42)).unwrap();
     fs::write(t.join("photos/cut.jpg"), jpeg(640, 480, 9)).unwrap();
     let third = run(t, &[]);
     assert!(third.stdout.contains("2 analysed"), "{}", third.stdout);
-    let img0 = sql_json(&store, "SELECT width, camera_make FROM photos WHERE path LIKE '%img0.jpg'");
+    let img0 = sql_json(
+        &store,
+        "SELECT width, camera_make FROM photos WHERE path LIKE '%img0.jpg'",
+    );
     assert_eq!(img0.len(), 1);
     assert_eq!(img0[0]["width"], 400);
     assert!(img0[0].get("camera_make").is_none_or(|v| v.is_null()));
@@ -103,9 +170,15 @@ fn generated_library_end_to_end() {
     // --force analyses everything again, still one row per photo.
     let forced = run(t, &["--force"]);
     assert!(forced.stdout.contains("8 analysed"), "{}", forced.stdout);
-    let dup = sql_json(&store, "SELECT path, count(*) AS n FROM photos GROUP BY path HAVING count(*) > 1");
+    let dup = sql_json(
+        &store,
+        "SELECT path, count(*) AS n FROM photos GROUP BY path HAVING count(*) > 1",
+    );
     assert!(dup.is_empty(), "{dup:?}");
-    assert_eq!(sql_json(&store, "SELECT count(*) AS n FROM photos")[0]["n"], 8);
+    assert_eq!(
+        sql_json(&store, "SELECT count(*) AS n FROM photos")[0]["n"],
+        8
+    );
 }
 
 #[test]
@@ -115,16 +188,44 @@ fn sql_formats_and_errors() {
     library(&t.join("photos"));
     run(t, &[]);
     let store = t.join("store");
-    let csv = ran(facet().args(["sql", "--format", "csv", "--store"]).arg(&store).arg("SELECT iso, camera_make FROM photos WHERE iso IS NOT NULL ORDER BY path LIMIT 2").output().unwrap());
+    let csv = ran(facet()
+        .args(["sql", "--format", "csv", "--store"])
+        .arg(&store)
+        .arg("SELECT iso, camera_make FROM photos WHERE iso IS NOT NULL ORDER BY path LIMIT 2")
+        .output()
+        .unwrap());
     assert_eq!(csv.status, 0, "{}", csv.stderr);
     let lines: Vec<&str> = csv.stdout.lines().collect();
     assert_eq!(lines, ["iso,camera_make", "400,Canon", "400,Canon"]);
-    let table = ran(facet().args(["sql", "--store"]).arg(&store).arg("SELECT count(*) AS photos FROM photos").output().unwrap());
-    assert!(table.stdout.contains("| photos |") && table.stdout.contains("| 7      |"), "{}", table.stdout);
-    let bad = ran(facet().args(["sql", "--store"]).arg(&store).arg("SELECT nope FROM photos").output().unwrap());
+    let table = ran(facet()
+        .args(["sql", "--store"])
+        .arg(&store)
+        .arg("SELECT count(*) AS photos FROM photos")
+        .output()
+        .unwrap());
+    assert!(
+        table.stdout.contains("| photos |") && table.stdout.contains("| 7      |"),
+        "{}",
+        table.stdout
+    );
+    let bad = ran(facet()
+        .args(["sql", "--store"])
+        .arg(&store)
+        .arg("SELECT nope FROM photos")
+        .output()
+        .unwrap());
     assert_ne!(bad.status, 0);
-    assert!(bad.stderr.contains("nope"), "DataFusion's message names the column: {}", bad.stderr);
-    let syntax = ran(facet().args(["sql", "--store"]).arg(&store).arg("SELEKT 1").output().unwrap());
+    assert!(
+        bad.stderr.contains("nope"),
+        "DataFusion's message names the column: {}",
+        bad.stderr
+    );
+    let syntax = ran(facet()
+        .args(["sql", "--store"])
+        .arg(&store)
+        .arg("SELEKT 1")
+        .output()
+        .unwrap());
     assert_ne!(syntax.status, 0);
     assert!(syntax.stderr.contains("SELEKT"), "{}", syntax.stderr);
 }
@@ -136,11 +237,18 @@ fn parquet_export_reads_back() {
     library(&t.join("photos"));
     run(t, &[]);
     let out = t.join("export");
-    let r = ran(facet().args(["export", "parquet"]).arg(&out).arg("--store").arg(t.join("store")).output().unwrap());
+    let r = ran(facet()
+        .args(["export", "parquet"])
+        .arg(&out)
+        .arg("--store")
+        .arg(t.join("store"))
+        .output()
+        .unwrap());
     assert_eq!(r.status, 0, "{}", r.stderr);
     for (table, rows) in [("photos", 7), ("failures", 3)] {
         let f = fs::File::open(out.join(format!("{table}.parquet"))).unwrap();
-        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f).unwrap();
+        let reader =
+            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f).unwrap();
         assert!(reader.schema().field_with_name("path").is_ok());
         let n: usize = reader.build().unwrap().map(|b| b.unwrap().num_rows()).sum();
         assert_eq!(n, rows, "{table}");
@@ -156,7 +264,10 @@ fn filesystem_thumbnails_and_the_embedded_default_pipeline() {
     // No pipeline file: the embedded cpu pipeline, the default store ./facet-data.
     let r = run_in(t, &["run", "photos", "--quiet"]);
     assert_eq!(r.status, 0, "{}", r.stderr);
-    let rows = sql_json(&t.join("facet-data"), "SELECT thumbnail_path, thumbnail IS NULL AS no_blob FROM photos");
+    let rows = sql_json(
+        &t.join("facet-data"),
+        "SELECT thumbnail_path, thumbnail IS NULL AS no_blob FROM photos",
+    );
     assert_eq!(rows.len(), 7);
     for row in rows {
         assert_eq!(row["no_blob"], true);

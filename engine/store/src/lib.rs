@@ -10,12 +10,17 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, RecordBatchIterator, StringArray, TimestampNanosecondArray, new_null_array};
+use arrow_array::{
+    Array, ArrayRef, Int64Array, RecordBatch, RecordBatchIterator, StringArray,
+    TimestampNanosecondArray, new_null_array,
+};
 use arrow_schema::{ArrowError, Field, Schema, SchemaRef};
 use datafusion::prelude::SessionContext;
 use facet_schemas::Table;
 use lance::Dataset;
-use lance::dataset::{MergeInsertBuilder, NewColumnTransform, WhenMatched, WhenNotMatched, WriteMode, WriteParams};
+use lance::dataset::{
+    MergeInsertBuilder, NewColumnTransform, WhenMatched, WhenNotMatched, WriteMode, WriteParams,
+};
 use tokio::sync::Mutex;
 
 /// Store errors, by whose fault they are.
@@ -47,9 +52,18 @@ pub struct Store {
 impl Store {
     /// Opens (creating the directory if needed) the store at `dir`.
     pub fn open(dir: &Path) -> Result<Store> {
-        std::fs::create_dir_all(dir).map_err(|e| StoreError::Io { path: dir.to_owned(), reason: e.to_string() })?;
-        let dir = dir.canonicalize().map_err(|e| StoreError::Io { path: dir.to_owned(), reason: e.to_string() })?;
-        Ok(Store { dir, write_lock: Mutex::new(()) })
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Io {
+            path: dir.to_owned(),
+            reason: e.to_string(),
+        })?;
+        let dir = dir.canonicalize().map_err(|e| StoreError::Io {
+            path: dir.to_owned(),
+            reason: e.to_string(),
+        })?;
+        Ok(Store {
+            dir,
+            write_lock: Mutex::new(()),
+        })
     }
 
     pub fn dir(&self) -> &Path {
@@ -57,7 +71,10 @@ impl Store {
     }
 
     fn uri(&self, table: &str) -> String {
-        self.dir.join(format!("{table}.lance")).to_string_lossy().into_owned()
+        self.dir
+            .join(format!("{table}.lance"))
+            .to_string_lossy()
+            .into_owned()
     }
 
     /// The table's dataset at its latest version, if it has been written.
@@ -82,17 +99,32 @@ impl Store {
         let uri = self.uri(table.name);
         let reader = RecordBatchIterator::new(vec![Ok(batch)], schema.clone());
         let Some(mut ds) = self.dataset(table.name).await? else {
-            let params = WriteParams { mode: WriteMode::Create, ..Default::default() };
+            let params = WriteParams {
+                mode: WriteMode::Create,
+                ..Default::default()
+            };
             Dataset::write(reader, uri.as_str(), Some(params)).await?;
             return Ok(());
         };
         let have: Vec<String> = ds.schema().fields.iter().map(|f| f.name.clone()).collect();
-        let missing: Vec<Field> = schema.fields().iter().filter(|f| !have.contains(f.name())).map(|f| f.as_ref().clone()).collect();
+        let missing: Vec<Field> = schema
+            .fields()
+            .iter()
+            .filter(|f| !have.contains(f.name()))
+            .map(|f| f.as_ref().clone())
+            .collect();
         if !missing.is_empty() {
-            ds.add_columns(NewColumnTransform::AllNulls(Arc::new(Schema::new(missing))), None, None).await?;
+            ds.add_columns(
+                NewColumnTransform::AllNulls(Arc::new(Schema::new(missing))),
+                None,
+                None,
+            )
+            .await?;
         }
         let mut builder = MergeInsertBuilder::try_new(Arc::new(ds), vec![table.key.to_string()])?;
-        builder.when_matched(WhenMatched::UpdateAll).when_not_matched(WhenNotMatched::InsertAll);
+        builder
+            .when_matched(WhenMatched::UpdateAll)
+            .when_not_matched(WhenNotMatched::InsertAll);
         builder.try_build()?.execute_reader(reader).await?;
         Ok(())
     }
@@ -103,10 +135,16 @@ impl Store {
             return Ok(());
         }
         let _guard = self.write_lock.lock().await;
-        let Some(mut ds) = self.dataset(table.name).await? else { return Ok(()) };
+        let Some(mut ds) = self.dataset(table.name).await? else {
+            return Ok(());
+        };
         for chunk in keys.chunks(500) {
-            let list: Vec<String> = chunk.iter().map(|k| format!("'{}'", k.replace('\'', "''"))).collect();
-            ds.delete(&format!("{} IN ({})", table.key, list.join(", "))).await?;
+            let list: Vec<String> = chunk
+                .iter()
+                .map(|k| format!("'{}'", k.replace('\'', "''")))
+                .collect();
+            ds.delete(&format!("{} IN ({})", table.key, list.join(", ")))
+                .await?;
         }
         Ok(())
     }
@@ -114,16 +152,34 @@ impl Store {
     /// `path -> (file_size, file_mtime ns)` of every row of a file-keyed table.
     pub async fn file_index(&self, table: &Table) -> Result<HashMap<String, (i64, i64)>> {
         let mut out = HashMap::new();
-        let Some(ds) = self.dataset(table.name).await? else { return Ok(out) };
+        let Some(ds) = self.dataset(table.name).await? else {
+            return Ok(out);
+        };
         let mut scan = ds.scan();
         scan.project(&["path", "file_size", "file_mtime"])?;
-        let batches: Vec<RecordBatch> = futures::TryStreamExt::try_collect(scan.try_into_stream().await?).await?;
+        let batches: Vec<RecordBatch> =
+            futures::TryStreamExt::try_collect(scan.try_into_stream().await?).await?;
         for b in batches {
-            let paths = b.column(0).as_any().downcast_ref::<StringArray>().expect("path is utf8");
-            let sizes = b.column(1).as_any().downcast_ref::<Int64Array>().expect("file_size is int64");
-            let mtimes = b.column(2).as_any().downcast_ref::<TimestampNanosecondArray>().expect("file_mtime is timestamp");
+            let paths = b
+                .column(0)
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .expect("path is utf8");
+            let sizes = b
+                .column(1)
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .expect("file_size is int64");
+            let mtimes = b
+                .column(2)
+                .as_any()
+                .downcast_ref::<TimestampNanosecondArray>()
+                .expect("file_mtime is timestamp");
             for i in 0..b.num_rows() {
-                out.insert(paths.value(i).to_string(), (sizes.value(i), mtimes.value(i)));
+                out.insert(
+                    paths.value(i).to_string(),
+                    (sizes.value(i), mtimes.value(i)),
+                );
             }
         }
         Ok(out)
@@ -134,14 +190,20 @@ impl Store {
     pub async fn session(&self) -> Result<SessionContext> {
         let ctx = SessionContext::new();
         for table in facet_schemas::tables() {
-            let provider: Arc<dyn datafusion::catalog::TableProvider> = match self.dataset(table.name).await? {
-                Some(ds) => Arc::new(lance::datafusion::LanceTableProvider::new(Arc::new(ds), false, false)),
-                None => Arc::new(
-                    datafusion::datasource::MemTable::try_new(table.schema(), vec![vec![]])
-                        .map_err(|e| StoreError::Query(e.to_string()))?,
-                ),
-            };
-            ctx.register_table(table.name, provider).map_err(|e| StoreError::Query(e.to_string()))?;
+            let provider: Arc<dyn datafusion::catalog::TableProvider> =
+                match self.dataset(table.name).await? {
+                    Some(ds) => Arc::new(lance::datafusion::LanceTableProvider::new(
+                        Arc::new(ds),
+                        false,
+                        false,
+                    )),
+                    None => Arc::new(
+                        datafusion::datasource::MemTable::try_new(table.schema(), vec![vec![]])
+                            .map_err(|e| StoreError::Query(e.to_string()))?,
+                    ),
+                };
+            ctx.register_table(table.name, provider)
+                .map_err(|e| StoreError::Query(e.to_string()))?;
         }
         Ok(ctx)
     }
@@ -149,20 +211,34 @@ impl Store {
     /// Runs a SQL query over the store's tables.
     pub async fn sql(&self, query: &str) -> Result<(SchemaRef, Vec<RecordBatch>)> {
         let ctx = self.session().await?;
-        let df = ctx.sql(query).await.map_err(|e| StoreError::Query(e.to_string()))?;
+        let df = ctx
+            .sql(query)
+            .await
+            .map_err(|e| StoreError::Query(e.to_string()))?;
         let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-        let batches = df.collect().await.map_err(|e| StoreError::Query(e.to_string()))?;
+        let batches = df
+            .collect()
+            .await
+            .map_err(|e| StoreError::Query(e.to_string()))?;
         Ok((schema, batches))
     }
 
     /// Writes every table as `<dir>/<table>.parquet`; returns the files written.
     pub async fn export_parquet(&self, dir: &Path) -> Result<Vec<PathBuf>> {
-        std::fs::create_dir_all(dir).map_err(|e| StoreError::Io { path: dir.to_owned(), reason: e.to_string() })?;
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Io {
+            path: dir.to_owned(),
+            reason: e.to_string(),
+        })?;
         let mut written = Vec::new();
         for table in facet_schemas::tables() {
-            let Some(ds) = self.dataset(table.name).await? else { continue };
+            let Some(ds) = self.dataset(table.name).await? else {
+                continue;
+            };
             let path = dir.join(format!("{}.parquet", table.name));
-            let file = std::fs::File::create(&path).map_err(|e| StoreError::Io { path: path.clone(), reason: e.to_string() })?;
+            let file = std::fs::File::create(&path).map_err(|e| StoreError::Io {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
             let schema: SchemaRef = Arc::new(Schema::from(ds.schema()));
             let props = parquet::file::properties::WriterProperties::builder()
                 .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
@@ -209,14 +285,20 @@ mod tests {
     fn photos_batch(paths: &[&str], iso: i64) -> RecordBatch {
         let t = facet_schemas::photos();
         let schema = Arc::new(Schema::new(
-            ["path", "file_size", "file_mtime", "iso"].iter().map(|n| t.column(n).unwrap().field()).collect::<Vec<_>>(),
+            ["path", "file_size", "file_mtime", "iso"]
+                .iter()
+                .map(|n| t.column(n).unwrap().field())
+                .collect::<Vec<_>>(),
         ));
         RecordBatch::try_new(
             schema,
             vec![
                 Arc::new(StringArray::from_iter_values(paths.iter().copied())),
                 Arc::new(Int64Array::from_iter_values(paths.iter().map(|_| 10))),
-                Arc::new(TimestampNanosecondArray::from_iter_values(paths.iter().map(|_| 5)).with_timezone("UTC")),
+                Arc::new(
+                    TimestampNanosecondArray::from_iter_values(paths.iter().map(|_| 5))
+                        .with_timezone("UTC"),
+                ),
                 Arc::new(Int64Array::from_iter_values(paths.iter().map(|_| iso))),
             ],
         )
@@ -228,17 +310,32 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let t = facet_schemas::photos();
-        store.upsert(&t, photos_batch(&["/a.jpg", "/b.jpg"], 100)).await.unwrap();
-        store.upsert(&t, photos_batch(&["/b.jpg", "/c.jpg"], 200)).await.unwrap();
-        let (_, batches) = store.sql("SELECT path, iso FROM photos ORDER BY path").await.unwrap();
+        store
+            .upsert(&t, photos_batch(&["/a.jpg", "/b.jpg"], 100))
+            .await
+            .unwrap();
+        store
+            .upsert(&t, photos_batch(&["/b.jpg", "/c.jpg"], 200))
+            .await
+            .unwrap();
+        let (_, batches) = store
+            .sql("SELECT path, iso FROM photos ORDER BY path")
+            .await
+            .unwrap();
         let b = arrow_select::concat::concat_batches(&batches[0].schema(), &batches).unwrap();
         let paths = b.column(0).as_any().downcast_ref::<StringArray>().unwrap();
         let isos = b.column(1).as_any().downcast_ref::<Int64Array>().unwrap();
-        assert_eq!(paths.iter().flatten().collect::<Vec<_>>(), ["/a.jpg", "/b.jpg", "/c.jpg"]);
+        assert_eq!(
+            paths.iter().flatten().collect::<Vec<_>>(),
+            ["/a.jpg", "/b.jpg", "/c.jpg"]
+        );
         assert_eq!(isos.values().to_vec(), [100, 200, 200]);
         let index = store.file_index(&t).await.unwrap();
         assert_eq!(index.get("/a.jpg"), Some(&(10, 5)));
-        store.delete_keys(&t, &["/a.jpg".into(), "/it's.jpg".into()]).await.unwrap();
+        store
+            .delete_keys(&t, &["/a.jpg".into(), "/it's.jpg".into()])
+            .await
+            .unwrap();
         assert_eq!(store.file_index(&t).await.unwrap().len(), 2);
     }
 
@@ -249,7 +346,10 @@ mod tests {
         let e = store.sql("SELEC nothing").await.unwrap_err();
         assert!(matches!(e, StoreError::Query(_)), "{e}");
         // Tables not written yet are there, empty.
-        let (_, batches) = store.sql("SELECT path, reason FROM failures").await.unwrap();
+        let (_, batches) = store
+            .sql("SELECT path, reason FROM failures")
+            .await
+            .unwrap();
         assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 0);
     }
 
@@ -257,11 +357,17 @@ mod tests {
     async fn parquet_export_reads_back() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("s")).unwrap();
-        store.upsert(&facet_schemas::photos(), photos_batch(&["/a.jpg"], 1)).await.unwrap();
+        store
+            .upsert(&facet_schemas::photos(), photos_batch(&["/a.jpg"], 1))
+            .await
+            .unwrap();
         let files = store.export_parquet(&dir.path().join("out")).await.unwrap();
         assert_eq!(files.len(), 1);
         let f = std::fs::File::open(&files[0]).unwrap();
-        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f).unwrap().build().unwrap();
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+            .unwrap()
+            .build()
+            .unwrap();
         let rows: usize = reader.map(|b| b.unwrap().num_rows()).sum();
         assert_eq!(rows, 1);
     }

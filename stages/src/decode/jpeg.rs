@@ -19,9 +19,12 @@ fn message(cinfo: &mut jpeg_common_struct) -> String {
     // SAFETY: `err` points to the error manager libjpeg was set up with; its
     // format_message writes at most 80 bytes into the buffer (JMSG_LENGTH_MAX).
     unsafe {
-        let Some(format) = cinfo.err.as_ref().and_then(|e| e.format_message) else { return "libjpeg error".into() };
+        let Some(format) = cinfo.err.as_ref().and_then(|e| e.format_message) else {
+            return "libjpeg error".into();
+        };
         let mut buffer = [0u8; 80];
-        let format: unsafe extern "C-unwind" fn(&mut jpeg_common_struct, &mut [u8; 80]) = std::mem::transmute(format);
+        let format: unsafe extern "C-unwind" fn(&mut jpeg_common_struct, &mut [u8; 80]) =
+            std::mem::transmute(format);
         format(cinfo, &mut buffer);
         let end = buffer.iter().position(|&b| b == 0).unwrap_or(buffer.len());
         String::from_utf8_lossy(&buffer[..end]).into_owned()
@@ -53,11 +56,16 @@ fn error_manager() -> mozjpeg_sys::jpeg_error_mgr {
 /// the rest grey), as opposed to harmless ones (extraneous bytes, odd JFIF versions).
 fn is_damage(warning: &str) -> bool {
     let w = warning.to_ascii_lowercase();
-    w.contains("premature end") || w.contains("bad huffman") || w.contains("resync") || w.contains("corrupt jpeg data: bad")
+    w.contains("premature end")
+        || w.contains("bad huffman")
+        || w.contains("resync")
+        || w.contains("corrupt jpeg data: bad")
 }
 
 fn decompress(bytes: &[u8]) -> Result<mozjpeg::Decompress<&[u8]>, String> {
-    mozjpeg::Decompress::with_err(error_manager()).from_mem(bytes).map_err(|e| e.to_string())
+    mozjpeg::Decompress::with_err(error_manager())
+        .from_mem(bytes)
+        .map_err(|e| e.to_string())
 }
 
 /// Header facts, read without decoding.
@@ -68,14 +76,20 @@ pub struct Header {
 }
 
 fn unwind_message(p: Box<dyn std::any::Any + Send>) -> String {
-    p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_else(|| "decoder error".into())
+    p.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "decoder error".into())
 }
 
 /// Reads the header (libjpeg reports errors by unwinding; caught here).
 pub fn header(bytes: &[u8]) -> Result<Header, String> {
     catch_unwind(AssertUnwindSafe(|| -> Result<Header, String> {
         let d = decompress(bytes)?;
-        Ok(Header { width: d.width() as u32, height: d.height() as u32 })
+        Ok(Header {
+            width: d.width() as u32,
+            height: d.height() as u32,
+        })
     }))
     .map_err(unwind_message)?
 }
@@ -106,7 +120,11 @@ pub fn decode_scaled(bytes: &[u8], numerator: u8) -> Result<Rgb, String> {
             return Err("truncated image data".into());
         }
         started.finish().map_err(|e| e.to_string())?;
-        Ok(Rgb { width, height, pixels })
+        Ok(Rgb {
+            width,
+            height,
+            pixels,
+        })
     }))
     .map_err(unwind_message)??;
     let damage = WARNINGS.with(|w| w.borrow_mut().drain(..).find(|m| is_damage(m)));
@@ -147,7 +165,9 @@ mod tests {
     use super::*;
 
     fn jpeg(w: u32, h: u32) -> Vec<u8> {
-        let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 128]));
+        let img = image::RgbImage::from_fn(w, h, |x, y| {
+            image::Rgb([(x % 256) as u8, (y % 256) as u8, 128])
+        });
         let mut out = std::io::Cursor::new(Vec::new());
         img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
         out.into_inner()

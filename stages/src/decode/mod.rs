@@ -20,7 +20,9 @@ use std::sync::Arc;
 
 use arrow_array::builder::{Float32Builder, Int32Builder, StringBuilder};
 use arrow_array::{ArrayRef, RecordBatch};
-use facet_engine::{Budget, BuildCx, Built, Diagnostic, PlanCx, Stage, StageCx, StageError, StageKind, StagePlan};
+use facet_engine::{
+    Budget, BuildCx, Built, Diagnostic, PlanCx, Stage, StageCx, StageError, StageKind, StagePlan,
+};
 use fast_image_resize as fr;
 use serde::Deserialize;
 
@@ -51,13 +53,17 @@ fn default_max_pixels() -> f64 {
 
 impl StageKind for Decode {
     const NAME: &'static str = "decode";
-    const DOC: &'static str = "Decodes each photo once (DCT-scaled JPEG, RAW previews), applies EXIF orientation.";
+    const DOC: &'static str =
+        "Decodes each photo once (DCT-scaled JPEG, RAW previews), applies EXIF orientation.";
     type Config = DecodeConfig;
 
     fn plan(&self, cfg: &DecodeConfig, _cx: &PlanCx) -> Result<StagePlan, Vec<Diagnostic>> {
         let mut problems = Vec::new();
         if !(16..=16384).contains(&cfg.max_side) {
-            problems.push(Diagnostic::new("max_side", format!("{} is out of range 16..=16384", cfg.max_side)));
+            problems.push(Diagnostic::new(
+                "max_side",
+                format!("{} is out of range 16..=16384", cfg.max_side),
+            ));
         }
         if !(cfg.max_megapixels > 0.0) {
             problems.push(Diagnostic::new("max_megapixels", "must be positive"));
@@ -109,7 +115,12 @@ pub struct Decoder {
 impl Decoder {
     /// A decoder outside a pipeline (benchmarks, tests).
     pub fn new(side: u32, budget: Budget) -> Self {
-        Decoder { side, max_pixels: (default_max_pixels() * 1e6) as u64, budget, resizer: fr::Resizer::new() }
+        Decoder {
+            side,
+            max_pixels: (default_max_pixels() * 1e6) as u64,
+            budget,
+            resizer: fr::Resizer::new(),
+        }
     }
 
     /// Decodes one file; `Err` is the reason the photo fails.
@@ -122,7 +133,10 @@ impl Decoder {
             Ok(r) => r,
             Err(p) => Err(format!(
                 "decoder panicked: {}",
-                p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default()
+                p.downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default()
             )),
         }
     }
@@ -133,19 +147,32 @@ impl Decoder {
         let (image, full_w, full_h) = match format {
             Format::Jpeg => self.jpeg(bytes)?,
             Format::Raw => {
-                let (offset, _) = raw::largest_preview(bytes).ok_or("unsupported: RAW file without an embedded preview JPEG")?;
+                let (offset, _) = raw::largest_preview(bytes)
+                    .ok_or("unsupported: RAW file without an embedded preview JPEG")?;
                 self.jpeg(&bytes[offset..])?
             }
-            Format::Png | Format::Tiff | Format::Webp | Format::Gif | Format::Bmp => self.generic(bytes)?,
+            Format::Png | Format::Tiff | Format::Webp | Format::Gif | Format::Bmp => {
+                self.generic(bytes)?
+            }
             Format::Jxl => self.jxl(bytes)?,
-            Format::Heif => return Err("unsupported: HEIF/HEIC decoding is not built into Facet (its metadata is still read)".into()),
+            Format::Heif => {
+                return Err("unsupported: HEIF/HEIC decoding is not built into Facet".into());
+            }
             Format::Avif => return Err("unsupported: AVIF decoding is not built into Facet".into()),
-            Format::Unknown => return Err("unsupported or corrupt: not a recognised image format".into()),
+            Format::Unknown => {
+                return Err("unsupported or corrupt: not a recognised image format".into());
+            }
         };
         let image = self.fit(image)?;
         let (image, width, height) = orient(image, full_w, full_h, orientation);
         let scale = image.width.max(image.height) as f32 / width.max(height).max(1) as f32;
-        Ok(Decoded { format: format.name(path), width, height, image, scale })
+        Ok(Decoded {
+            format: format.name(path),
+            width,
+            height,
+            image,
+            scale,
+        })
     }
 
     fn check_dims(&self, w: u32, h: u32) -> Result<(), String> {
@@ -169,43 +196,79 @@ impl Decoder {
             return Err("truncated JPEG: the image data ends before its end marker".into());
         }
         let n = jpeg::scale_numerator(h.width, h.height, self.side);
-        let out_bytes = (h.width as u64 * n as u64).div_ceil(8) * (h.height as u64 * n as u64).div_ceil(8) * 3;
+        let out_bytes =
+            (h.width as u64 * n as u64).div_ceil(8) * (h.height as u64 * n as u64).div_ceil(8) * 3;
         let _r = self.budget.reserve(out_bytes)?;
         match jpeg::decode_scaled(bytes, n) {
             Ok(img) => Ok((img, h.width, h.height)),
             // CMYK and other colour spaces libjpeg will not convert to RGB.
-            Err(e) if e.contains("color") || e.contains("colour") || e.contains("Unsupported") => self.generic(bytes),
+            Err(e) if e.contains("color") || e.contains("colour") || e.contains("Unsupported") => {
+                self.generic(bytes)
+            }
             Err(e) => Err(format!("corrupt JPEG: {e}")),
         }
     }
 
     fn generic(&mut self, bytes: &[u8]) -> Result<(Rgb, u32, u32), String> {
-        let reader = image::ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|e| e.to_string())?;
-        let (w, h) = reader.into_dimensions().map_err(|e| format!("corrupt: {e}"))?;
+        let reader = image::ImageReader::new(Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| e.to_string())?;
+        let (w, h) = reader
+            .into_dimensions()
+            .map_err(|e| format!("corrupt: {e}"))?;
         self.check_dims(w, h)?;
         let _r = self.budget.reserve(w as u64 * h as u64 * 8)?;
-        let mut reader = image::ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|e| e.to_string())?;
+        let mut reader = image::ImageReader::new(Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| e.to_string())?;
         reader.no_limits();
-        let img = reader.decode().map_err(|e| format!("corrupt: {e}"))?.to_rgb8();
-        Ok((Rgb { width: w, height: h, pixels: img.into_raw() }, w, h))
+        let img = reader
+            .decode()
+            .map_err(|e| format!("corrupt: {e}"))?
+            .to_rgb8();
+        Ok((
+            Rgb {
+                width: w,
+                height: h,
+                pixels: img.into_raw(),
+            },
+            w,
+            h,
+        ))
     }
 
     fn jxl(&mut self, bytes: &[u8]) -> Result<(Rgb, u32, u32), String> {
-        let image = jxl_oxide::JxlImage::builder().read(Cursor::new(bytes)).map_err(|e| format!("corrupt JPEG XL: {e}"))?;
+        let image = jxl_oxide::JxlImage::builder()
+            .read(Cursor::new(bytes))
+            .map_err(|e| format!("corrupt JPEG XL: {e}"))?;
         let (w, h) = (image.width(), image.height());
         self.check_dims(w, h)?;
         let _r = self.budget.reserve(w as u64 * h as u64 * 16)?;
-        let render = image.render_frame(0).map_err(|e| format!("corrupt JPEG XL: {e}"))?;
+        let render = image
+            .render_frame(0)
+            .map_err(|e| format!("corrupt JPEG XL: {e}"))?;
         let fb = render.image_all_channels();
         let channels = fb.channels();
         let (fw, fh) = (fb.width() as u32, fb.height() as u32);
         let buf = fb.buf();
         let mut pixels = Vec::with_capacity(fw as usize * fh as usize * 3);
         for px in buf.chunks_exact(channels) {
-            let (r, g, b) = if channels >= 3 { (px[0], px[1], px[2]) } else { (px[0], px[0], px[0]) };
+            let (r, g, b) = if channels >= 3 {
+                (px[0], px[1], px[2])
+            } else {
+                (px[0], px[0], px[0])
+            };
             pixels.extend([r, g, b].map(|v| (v.clamp(0.0, 1.0) * 255.0 + 0.5) as u8));
         }
-        Ok((Rgb { width: fw, height: fh, pixels }, w, h))
+        Ok((
+            Rgb {
+                width: fw,
+                height: fh,
+                pixels,
+            },
+            w,
+            h,
+        ))
     }
 
     /// Resizes so that the longest side is at most `self.side`.
@@ -223,11 +286,19 @@ impl Decoder {
 
 /// Resizes an RGB image with a bilinear convolution (area-aware when shrinking).
 pub fn resize(resizer: &mut fr::Resizer, img: &Rgb, w: u32, h: u32) -> Result<Rgb, String> {
-    let src = fr::images::ImageRef::new(img.width, img.height, &img.pixels, fr::PixelType::U8x3).map_err(|e| e.to_string())?;
+    let src = fr::images::ImageRef::new(img.width, img.height, &img.pixels, fr::PixelType::U8x3)
+        .map_err(|e| e.to_string())?;
     let mut dst = fr::images::Image::new(w, h, fr::PixelType::U8x3);
-    let opts = fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Bilinear));
-    resizer.resize(&src, &mut dst, &opts).map_err(|e| e.to_string())?;
-    Ok(Rgb { width: w, height: h, pixels: dst.into_vec() })
+    let opts =
+        fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Bilinear));
+    resizer
+        .resize(&src, &mut dst, &opts)
+        .map_err(|e| e.to_string())?;
+    Ok(Rgb {
+        width: w,
+        height: h,
+        pixels: dst.into_vec(),
+    })
 }
 
 /// The EXIF orientation (1 when absent).
@@ -235,7 +306,10 @@ pub fn orientation(bytes: &[u8]) -> u8 {
     exif::Reader::new()
         .read_from_container(&mut Cursor::new(bytes))
         .ok()
-        .and_then(|e| e.get_field(exif::Tag::Orientation, exif::In::PRIMARY).and_then(|f| f.value.get_uint(0)))
+        .and_then(|e| {
+            e.get_field(exif::Tag::Orientation, exif::In::PRIMARY)
+                .and_then(|f| f.value.get_uint(0))
+        })
         .map(|o| o as u8)
         .filter(|o| (1..=8).contains(o))
         .unwrap_or(1)
@@ -243,16 +317,27 @@ pub fn orientation(bytes: &[u8]) -> u8 {
 
 /// Applies an EXIF orientation to the working image and the original size.
 fn orient(img: Rgb, w: u32, h: u32, orientation: u8) -> (Rgb, u32, u32) {
-    let Some(o) = image::metadata::Orientation::from_exif(orientation) else { return (img, w, h) };
+    let Some(o) = image::metadata::Orientation::from_exif(orientation) else {
+        return (img, w, h);
+    };
     if orientation == 1 {
         return (img, w, h);
     }
-    let buf = image::RgbImage::from_raw(img.width, img.height, img.pixels).expect("buffer matches its size");
+    let buf = image::RgbImage::from_raw(img.width, img.height, img.pixels)
+        .expect("buffer matches its size");
     let mut dynimg = image::DynamicImage::ImageRgb8(buf);
     dynimg.apply_orientation(o);
     let out = dynimg.into_rgb8();
     let (ow, oh) = if orientation >= 5 { (h, w) } else { (w, h) };
-    (Rgb { width: out.width(), height: out.height(), pixels: out.into_raw() }, ow, oh)
+    (
+        Rgb {
+            width: out.width(),
+            height: out.height(),
+            pixels: out.into_raw(),
+        },
+        ow,
+        oh,
+    )
 }
 
 impl Stage for Decoder {
@@ -312,7 +397,9 @@ mod tests {
     #[test]
     fn jpeg_is_scaled_to_the_working_side() {
         let img = image::RgbImage::from_fn(3000, 2000, |x, _| image::Rgb([(x / 12) as u8, 0, 0]));
-        let d = decoder(640).decode_bytes(&encode(&img, image::ImageFormat::Jpeg), Path::new("a.jpg")).unwrap();
+        let d = decoder(640)
+            .decode_bytes(&encode(&img, image::ImageFormat::Jpeg), Path::new("a.jpg"))
+            .unwrap();
         assert_eq!((d.width, d.height), (3000, 2000));
         assert_eq!((d.image.width, d.image.height), (640, 427));
         assert_eq!(d.format, "jpeg");
@@ -321,7 +408,9 @@ mod tests {
     #[test]
     fn png_and_small_images_keep_their_size() {
         let img = image::RgbImage::from_fn(300, 200, |x, y| image::Rgb([x as u8, y as u8, 7]));
-        let d = decoder(640).decode_bytes(&encode(&img, image::ImageFormat::Png), Path::new("a.png")).unwrap();
+        let d = decoder(640)
+            .decode_bytes(&encode(&img, image::ImageFormat::Png), Path::new("a.png"))
+            .unwrap();
         assert_eq!((d.image.width, d.image.height), (300, 200));
         assert_eq!(d.image.pixels, img.into_raw());
     }
@@ -335,10 +424,26 @@ mod tests {
         assert!(d.decode_file(&empty).unwrap_err().contains("0 bytes"));
         let img = image::RgbImage::from_fn(400, 300, |x, y| image::Rgb([x as u8, y as u8, 0]));
         let data = encode(&img, image::ImageFormat::Jpeg);
-        assert!(d.decode_bytes(&data[..data.len() / 2], Path::new("t.jpg")).unwrap_err().contains("truncated"));
-        assert!(d.decode_bytes(b"\xFF\xD8\xFF\xE0 not really", Path::new("c.jpg")).unwrap_err().contains("corrupt"));
-        assert!(d.decode_bytes(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic", Path::new("x.heic")).unwrap_err().contains("unsupported"));
-        assert!(d.decode_bytes(b"hello world", Path::new("x.jpg")).unwrap_err().contains("not a recognised"));
+        assert!(
+            d.decode_bytes(&data[..data.len() / 2], Path::new("t.jpg"))
+                .unwrap_err()
+                .contains("truncated")
+        );
+        assert!(
+            d.decode_bytes(b"\xFF\xD8\xFF\xE0 not really", Path::new("c.jpg"))
+                .unwrap_err()
+                .contains("corrupt")
+        );
+        assert!(
+            d.decode_bytes(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic", Path::new("x.heic"))
+                .unwrap_err()
+                .contains("unsupported")
+        );
+        assert!(
+            d.decode_bytes(b"hello world", Path::new("x.jpg"))
+                .unwrap_err()
+                .contains("not a recognised")
+        );
     }
 
     #[test]
@@ -352,13 +457,19 @@ mod tests {
         // An empty IDAT so that the header parses completely.
         png.extend(b"\0\0\0\0IDAT");
         png.extend(crc32fast::hash(b"IDAT").to_be_bytes());
-        let e = decoder(640).decode_bytes(&png, Path::new("huge.png")).unwrap_err();
+        let e = decoder(640)
+            .decode_bytes(&png, Path::new("huge.png"))
+            .unwrap_err();
         assert!(e.contains("absurd dimensions 100000x100000"), "{e}");
     }
 
     #[test]
     fn orientation_rotates_image_and_size() {
-        let img = Rgb { width: 4, height: 2, pixels: vec![0; 24] };
+        let img = Rgb {
+            width: 4,
+            height: 2,
+            pixels: vec![0; 24],
+        };
         let (o, w, h) = orient(img, 400, 200, 6);
         assert_eq!((o.width, o.height, w, h), (2, 4, 200, 400));
     }

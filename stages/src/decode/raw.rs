@@ -11,7 +11,9 @@ pub fn largest_preview(bytes: &[u8]) -> Option<(usize, jpeg::Header)> {
         let start = i + off;
         if let Ok(h) = jpeg::header(&bytes[start..])
             && h.width >= 160
-            && best.is_none_or(|(_, b)| h.width as u64 * h.height as u64 > b.width as u64 * b.height as u64)
+            && best.is_none_or(|(_, b)| {
+                h.width as u64 * h.height as u64 > b.width as u64 * b.height as u64
+            })
         {
             best = Some((start, h));
         }

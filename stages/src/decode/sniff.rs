@@ -32,7 +32,10 @@ impl Format {
             Format::Jxl => "jxl".into(),
             Format::Raw => format!(
                 "raw-{}",
-                path.extension().and_then(|e| e.to_str()).unwrap_or("?").to_ascii_lowercase()
+                path.extension()
+                    .and_then(|e| e.to_str())
+                    .unwrap_or("?")
+                    .to_ascii_lowercase()
             ),
             Format::Unknown => "unknown".into(),
         }
@@ -41,7 +44,11 @@ impl Format {
 
 /// Identifies `bytes` (the whole file or its beginning).
 pub fn sniff(bytes: &[u8], path: &Path) -> Format {
-    let ext = path.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase()).unwrap_or_default();
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase())
+        .unwrap_or_default();
     if crate::scan::RAW_EXTENSIONS.contains(&ext.as_str()) {
         return Format::Raw;
     }
@@ -49,7 +56,21 @@ pub fn sniff(bytes: &[u8], path: &Path) -> Format {
         [0xFF, 0xD8, 0xFF, ..] => Format::Jpeg,
         [0x89, b'P', b'N', b'G', ..] => Format::Png,
         [b'I', b'I', 42, 0, ..] | [b'M', b'M', 0, 42, ..] => Format::Tiff,
-        [b'R', b'I', b'F', b'F', _, _, _, _, b'W', b'E', b'B', b'P', ..] => Format::Webp,
+        [
+            b'R',
+            b'I',
+            b'F',
+            b'F',
+            _,
+            _,
+            _,
+            _,
+            b'W',
+            b'E',
+            b'B',
+            b'P',
+            ..,
+        ] => Format::Webp,
         [b'G', b'I', b'F', b'8', ..] => Format::Gif,
         [b'B', b'M', ..] => Format::Bmp,
         [0xFF, 0x0A, ..] | [0, 0, 0, 0x0C, b'J', b'X', b'L', b' ', ..] => Format::Jxl,
@@ -58,7 +79,12 @@ pub fn sniff(bytes: &[u8], path: &Path) -> Format {
             let brands = &rest[..rest.len().min(32)];
             if brands.windows(4).any(|w| w == b"avif" || w == b"avis") {
                 Format::Avif
-            } else if brands.windows(4).any(|w| matches!(w, b"heic" | b"heix" | b"mif1" | b"msf1" | b"heim" | b"heis" | b"hevc")) {
+            } else if brands.windows(4).any(|w| {
+                matches!(
+                    w,
+                    b"heic" | b"heix" | b"mif1" | b"msf1" | b"heim" | b"heis" | b"hevc"
+                )
+            }) {
                 Format::Heif
             } else {
                 Format::Unknown
@@ -77,8 +103,14 @@ mod tests {
         let p = Path::new("x.bin");
         assert_eq!(sniff(&[0xFF, 0xD8, 0xFF, 0xE0], p), Format::Jpeg);
         assert_eq!(sniff(b"\x89PNG\r\n", p), Format::Png);
-        assert_eq!(sniff(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic", p), Format::Heif);
-        assert_eq!(sniff(b"\0\0\0\x1cftypavif\0\0\0\0avifmif1", p), Format::Avif);
+        assert_eq!(
+            sniff(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic", p),
+            Format::Heif
+        );
+        assert_eq!(
+            sniff(b"\0\0\0\x1cftypavif\0\0\0\0avifmif1", p),
+            Format::Avif
+        );
         assert_eq!(sniff(b"II*\0", Path::new("x.NEF")), Format::Raw);
         assert_eq!(sniff(b"hello", p), Format::Unknown);
         assert_eq!(Format::Raw.name(Path::new("a.NEF")), "raw-nef");

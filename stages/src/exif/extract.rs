@@ -132,7 +132,11 @@ fn tiff_like(bytes: &[u8]) -> Option<Vec<u8>> {
         42 => Some(bytes.to_vec()),
         0x4F52 | 0x5352 | 0x0055 => {
             let mut copy = bytes.to_vec();
-            let forty_two = if le { 42u16.to_le_bytes() } else { 42u16.to_be_bytes() };
+            let forty_two = if le {
+                42u16.to_le_bytes()
+            } else {
+                42u16.to_be_bytes()
+            };
             copy[2..4].copy_from_slice(&forty_two);
             Some(copy)
         }
@@ -377,7 +381,9 @@ fn f64s(value: &Value) -> Vec<Option<f64>> {
         Value::Double(v) => v.iter().map(|&x| finite(x)).collect(),
         // Some writers store numbers as text.
         Value::Ascii(_) => {
-            let Some(s) = text(value) else { return Vec::new() };
+            let Some(s) = text(value) else {
+                return Vec::new();
+            };
             s.split_whitespace()
                 .map(|t| t.parse::<f64>().ok().and_then(finite))
                 .collect()
@@ -419,7 +425,10 @@ fn lens_spec_text(value: &Value) -> Option<String> {
         return None;
     }
     // exiftool writes '?' for unknown (0/0 or x/0) values.
-    let words: Vec<String> = vals.iter().map(|v| v.map_or_else(|| "?".to_string(), fmt_g10)).collect();
+    let words: Vec<String> = vals
+        .iter()
+        .map(|v| v.map_or_else(|| "?".to_string(), fmt_g10))
+        .collect();
     let nonzero = |i: usize| words[i] != "0";
     let mut out = words[0].clone();
     if nonzero(1) && words[1] != words[0] {
@@ -444,7 +453,11 @@ fn fmt_g10(x: f64) -> String {
     let magnitude = x.abs().log10().floor() as i32;
     let decimals = usize::try_from((9 - magnitude).clamp(0, 20)).unwrap_or(0);
     let s = format!("{x:.decimals$}");
-    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s }
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
 }
 
 /// exiftool's PrintExposureTime: "1/N" below a quarter second, else one decimal without ".0".
@@ -458,7 +471,9 @@ fn exposure_text(seconds: f64) -> String {
 
 fn iso(exif: &Exif) -> Option<i64> {
     let positive_int = |v: Option<&Value>| {
-        v.and_then(first_f64).filter(|x| (1.0..1e9).contains(x)).map(|x| x.round() as i64)
+        v.and_then(first_f64)
+            .filter(|x| (1.0..1e9).contains(x))
+            .map(|x| x.round() as i64)
     };
     let recorded = positive_int(tag_field(exif, Tag::PhotographicSensitivity, EXIF_FIRST));
     if recorded.is_some_and(|iso| iso != 65535) {
@@ -493,10 +508,20 @@ fn dimension(exif: &Exif, exif_tag: Tag, tiff_tag: Tag) -> Option<u32> {
     tag_field(exif, exif_tag, &[Context::Exif])
         .and_then(first_u32)
         .filter(|&x| x > 0)
-        .or_else(|| tag_field(exif, tiff_tag, &[Context::Tiff]).and_then(first_u32).filter(|&x| x > 0))
+        .or_else(|| {
+            tag_field(exif, tiff_tag, &[Context::Tiff])
+                .and_then(first_u32)
+                .filter(|&x| x > 0)
+        })
 }
 
-fn gps_coordinate(exif: &Exif, value_tag: Tag, ref_tag: Tag, negative_ref: u8, max: f64) -> Option<f64> {
+fn gps_coordinate(
+    exif: &Exif,
+    value_tag: Tag,
+    ref_tag: Tag,
+    negative_ref: u8,
+    max: f64,
+) -> Option<f64> {
     let parts = f64s(tag_field(exif, value_tag, &[Context::Gps])?);
     if parts.is_empty() || parts.len() > 3 {
         return None;
@@ -512,7 +537,11 @@ fn gps_coordinate(exif: &Exif, value_tag: Tag, ref_tag: Tag, negative_ref: u8, m
     if !degrees.is_finite() || degrees > max {
         return None;
     }
-    Some(if negative_ref || negative_value { -degrees } else { degrees })
+    Some(if negative_ref || negative_value {
+        -degrees
+    } else {
+        degrees
+    })
 }
 
 fn gps_altitude(exif: &Exif) -> Option<f64> {
@@ -523,7 +552,11 @@ fn gps_altitude(exif: &Exif) -> Option<f64> {
             _ => first_f64(v),
         })
         .is_some_and(|r| r == 1.0);
-    Some(if below_sea_level { -altitude.abs() } else { altitude })
+    Some(if below_sea_level {
+        -altitude.abs()
+    } else {
+        altitude
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -532,31 +565,45 @@ fn gps_altitude(exif: &Exif) -> Option<f64> {
 
 fn date_taken(exif: &Exif) -> Option<String> {
     let candidates = [
-        (Tag::DateTimeOriginal, Tag::SubSecTimeOriginal, Tag::OffsetTimeOriginal, EXIF_FIRST),
-        (Tag::DateTimeDigitized, Tag::SubSecTimeDigitized, Tag::OffsetTimeDigitized, EXIF_FIRST),
+        (
+            Tag::DateTimeOriginal,
+            Tag::SubSecTimeOriginal,
+            Tag::OffsetTimeOriginal,
+            EXIF_FIRST,
+        ),
+        (
+            Tag::DateTimeDigitized,
+            Tag::SubSecTimeDigitized,
+            Tag::OffsetTimeDigitized,
+            EXIF_FIRST,
+        ),
         (Tag::DateTime, Tag::SubSecTime, Tag::OffsetTime, TIFF_FIRST),
     ];
-    candidates.iter().find_map(|&(date_tag, subsec_tag, offset_tag, contexts)| {
-        let raw = field(exif, contexts, date_tag.number()).and_then(text)?;
-        let parsed = parse_datetime(&raw)?;
-        let subsec = parsed.fraction.or_else(|| {
-            let s = tag_field(exif, subsec_tag, EXIF_FIRST).and_then(text)?;
-            s.bytes().all(|b| b.is_ascii_digit()).then_some(s)
-        });
-        let offset = parsed.offset.or_else(|| {
-            let s = tag_field(exif, offset_tag, EXIF_FIRST).and_then(text)?;
-            parse_offset(&s).filter(|(_, rest)| rest.is_empty()).map(|(o, _)| o)
-        });
-        let mut out = parsed.local;
-        if let Some(digits) = subsec {
-            out.push('.');
-            out.push_str(&digits);
-        }
-        if let Some(offset) = offset {
-            out.push_str(&offset);
-        }
-        Some(out)
-    })
+    candidates
+        .iter()
+        .find_map(|&(date_tag, subsec_tag, offset_tag, contexts)| {
+            let raw = field(exif, contexts, date_tag.number()).and_then(text)?;
+            let parsed = parse_datetime(&raw)?;
+            let subsec = parsed.fraction.or_else(|| {
+                let s = tag_field(exif, subsec_tag, EXIF_FIRST).and_then(text)?;
+                s.bytes().all(|b| b.is_ascii_digit()).then_some(s)
+            });
+            let offset = parsed.offset.or_else(|| {
+                let s = tag_field(exif, offset_tag, EXIF_FIRST).and_then(text)?;
+                parse_offset(&s)
+                    .filter(|(_, rest)| rest.is_empty())
+                    .map(|(o, _)| o)
+            });
+            let mut out = parsed.local;
+            if let Some(digits) = subsec {
+                out.push('.');
+                out.push_str(&digits);
+            }
+            if let Some(offset) = offset {
+                out.push_str(&offset);
+            }
+            Some(out)
+        })
 }
 
 struct ParsedDateTime {
@@ -578,15 +625,30 @@ fn parse_datetime(s: &str) -> Option<ParsedDateTime> {
     }
     let number = |range: std::ops::Range<usize>| -> Option<u32> {
         let digits = &s[range];
-        digits.bytes().all(|c| c.is_ascii_digit()).then(|| digits.parse().ok()).flatten()
+        digits
+            .bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| digits.parse().ok())
+            .flatten()
     };
     let date_sep = |c: u8| c == b':' || c == b'-';
-    if !(date_sep(b[4]) && date_sep(b[7]) && (b[10] == b' ' || b[10] == b'T') && b[13] == b':' && b[16] == b':') {
+    if !(date_sep(b[4])
+        && date_sep(b[7])
+        && (b[10] == b' ' || b[10] == b'T')
+        && b[13] == b':'
+        && b[16] == b':')
+    {
         return None;
     }
     let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
     let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
-    if year == 0 || !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+    if year == 0
+        || !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
         return None;
     }
     let local = format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}");
@@ -600,7 +662,11 @@ fn parse_datetime(s: &str) -> Option<ParsedDateTime> {
         }
     }
     let offset = parse_offset(rest).map(|(o, _)| o);
-    Some(ParsedDateTime { local, fraction, offset })
+    Some(ParsedDateTime {
+        local,
+        fraction,
+        offset,
+    })
 }
 
 /// "+HH:MM", "+HHMM", "-HH:MM" or "Z" at the start of `s`, normalised to "+HH:MM"; also returns
@@ -615,7 +681,11 @@ fn parse_offset(s: &str) -> Option<(String, &str)> {
         b'-' => '-',
         _ => return None,
     };
-    let digit = |i: usize| b.get(i).filter(|c| c.is_ascii_digit()).map(|c| u32::from(c - b'0'));
+    let digit = |i: usize| {
+        b.get(i)
+            .filter(|c| c.is_ascii_digit())
+            .map(|c| u32::from(c - b'0'))
+    };
     let hours = digit(1)? * 10 + digit(2)?;
     let (minutes, used) = if b.get(3) == Some(&b':') {
         (digit(4)? * 10 + digit(5)?, 6)
@@ -643,7 +713,11 @@ mod tests {
     // -----------------------------------------------------------------------------------------
 
     fn f(tag: Tag, value: Value) -> Field {
-        Field { tag, ifd_num: In::PRIMARY, value }
+        Field {
+            tag,
+            ifd_num: In::PRIMARY,
+            value,
+        }
     }
 
     fn ascii(s: &str) -> Value {
@@ -655,7 +729,12 @@ mod tests {
     }
 
     fn rationals(parts: &[(u32, u32)]) -> Value {
-        Value::Rational(parts.iter().map(|&(num, denom)| Rational { num, denom }).collect())
+        Value::Rational(
+            parts
+                .iter()
+                .map(|&(num, denom)| Rational { num, denom })
+                .collect(),
+        )
     }
 
     fn tiff_blob(fields: &[Field], little_endian: bool) -> Vec<u8> {
@@ -664,7 +743,9 @@ mod tests {
             writer.push_field(field);
         }
         let mut out = Cursor::new(Vec::new());
-        writer.write(&mut out, little_endian).expect("EXIF blob writes");
+        writer
+            .write(&mut out, little_endian)
+            .expect("EXIF blob writes");
         out.into_inner()
     }
 
@@ -685,7 +766,10 @@ mod tests {
 
     fn png_with(tiff: &[u8]) -> Vec<u8> {
         let chunk = |kind: &[u8], data: &[u8]| {
-            let mut c = u32::try_from(data.len()).expect("small").to_be_bytes().to_vec();
+            let mut c = u32::try_from(data.len())
+                .expect("small")
+                .to_be_bytes()
+                .to_vec();
             c.extend_from_slice(kind);
             c.extend_from_slice(data);
             c.extend_from_slice(&[0, 0, 0, 0]); // CRC is not checked
@@ -720,7 +804,11 @@ mod tests {
         let mut out = JXL_CONTAINER_SIG.to_vec();
         out.extend_from_slice(&20u32.to_be_bytes());
         out.extend_from_slice(b"ftypjxl \0\0\0\0jxl ");
-        out.extend_from_slice(&u32::try_from(8 + 4 + tiff.len()).expect("small").to_be_bytes());
+        out.extend_from_slice(
+            &u32::try_from(8 + 4 + tiff.len())
+                .expect("small")
+                .to_be_bytes(),
+        );
         out.extend_from_slice(b"Exif");
         out.extend_from_slice(&0u32.to_be_bytes());
         out.extend_from_slice(tiff);
@@ -747,9 +835,15 @@ mod tests {
             f(Tag::PixelXDimension, Value::Long(vec![6720])),
             f(Tag::PixelYDimension, Value::Long(vec![4480])),
             f(Tag::GPSLatitudeRef, ascii("S")),
-            f(Tag::GPSLatitude, rationals(&[(33, 1), (51, 1), (3540, 100)])),
+            f(
+                Tag::GPSLatitude,
+                rationals(&[(33, 1), (51, 1), (3540, 100)]),
+            ),
             f(Tag::GPSLongitudeRef, ascii("W")),
-            f(Tag::GPSLongitude, rationals(&[(70, 1), (39, 1), (3000, 100)])),
+            f(
+                Tag::GPSLongitude,
+                rationals(&[(70, 1), (39, 1), (3000, 100)]),
+            ),
             f(Tag::GPSAltitudeRef, Value::Byte(vec![1])),
             f(Tag::GPSAltitude, rational(125, 10)),
         ]
@@ -757,7 +851,10 @@ mod tests {
 
     fn assert_close(actual: Option<f64>, expected: f64, tolerance: f64) {
         let a = actual.unwrap_or_else(|| panic!("expected {expected}, got None"));
-        assert!((a - expected).abs() <= tolerance, "expected {expected}, got {a}");
+        assert!(
+            (a - expected).abs() <= tolerance,
+            "expected {expected}, got {a}"
+        );
     }
 
     fn check_full(data: &ExifData) {
@@ -770,7 +867,10 @@ mod tests {
         assert_eq!(data.shutter_speed_text.as_deref(), Some("1/250"));
         assert_close(data.focal_length, 50.0, 0.0);
         assert_close(data.focal_length_35mm, 50.0, 0.0);
-        assert_eq!(data.date_taken.as_deref(), Some("2019-06-01T14:03:22.45+02:00"));
+        assert_eq!(
+            data.date_taken.as_deref(),
+            Some("2019-06-01T14:03:22.45+02:00")
+        );
         assert_close(data.gps_lat, -(33.0 + 51.0 / 60.0 + 35.4 / 3600.0), 1e-12);
         assert_close(data.gps_lon, -(70.0 + 39.0 / 60.0 + 30.0 / 3600.0), 1e-12);
         assert_close(data.gps_alt, -12.5, 1e-12);
@@ -796,7 +896,10 @@ mod tests {
                 ("webp", webp_with(&tiff)),
                 ("jxl", jxl_with(&tiff)),
                 ("bare Exif blob", exif_blob),
-                ("png with Exif prefix", png_with(&[EXIF_ID, tiff.as_slice()].concat())),
+                (
+                    "png with Exif prefix",
+                    png_with(&[EXIF_ID, tiff.as_slice()].concat()),
+                ),
             ];
             for (name, bytes) in containers {
                 let data = extract(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -809,9 +912,15 @@ mod tests {
     fn northern_eastern_gps_and_altitude_above_sea_level() {
         let fields = vec![
             f(Tag::GPSLatitudeRef, ascii("N")),
-            f(Tag::GPSLatitude, rationals(&[(48, 1), (51, 1), (2988, 100)])),
+            f(
+                Tag::GPSLatitude,
+                rationals(&[(48, 1), (51, 1), (2988, 100)]),
+            ),
             f(Tag::GPSLongitudeRef, ascii("E")),
-            f(Tag::GPSLongitude, rationals(&[(2, 1), (17, 1), (4020, 100)])),
+            f(
+                Tag::GPSLongitude,
+                rationals(&[(2, 1), (17, 1), (4020, 100)]),
+            ),
             f(Tag::GPSAltitudeRef, Value::Byte(vec![0])),
             f(Tag::GPSAltitude, rational(35, 1)),
         ];
@@ -839,7 +948,11 @@ mod tests {
 
     #[test]
     fn date_fallbacks_and_formats() {
-        let date = |fields: Vec<Field>| extract(&tiff_blob(&fields, false)).expect("readable").date_taken;
+        let date = |fields: Vec<Field>| {
+            extract(&tiff_blob(&fields, false))
+                .expect("readable")
+                .date_taken
+        };
         // DateTimeDigitized when there is no DateTimeOriginal, with its own sub-seconds and offset.
         assert_eq!(
             date(vec![
@@ -868,18 +981,30 @@ mod tests {
         );
         // Plain, with non-numeric sub-seconds ignored.
         assert_eq!(
-            date(vec![f(Tag::DateTimeOriginal, ascii("2008:05:30 15:56:01")), f(Tag::SubSecTimeOriginal, ascii("ab"))]),
+            date(vec![
+                f(Tag::DateTimeOriginal, ascii("2008:05:30 15:56:01")),
+                f(Tag::SubSecTimeOriginal, ascii("ab"))
+            ]),
             Some("2008-05-30T15:56:01".to_string())
         );
-        assert_eq!(date(vec![f(Tag::DateTimeOriginal, ascii("2008:13:30 15:56:01"))]), None);
-        assert_eq!(date(vec![f(Tag::DateTimeOriginal, ascii("yesterday"))]), None);
+        assert_eq!(
+            date(vec![f(Tag::DateTimeOriginal, ascii("2008:13:30 15:56:01"))]),
+            None
+        );
+        assert_eq!(
+            date(vec![f(Tag::DateTimeOriginal, ascii("yesterday"))]),
+            None
+        );
     }
 
     #[test]
     fn garbage_values_become_none() {
         let fields = vec![
             f(Tag::Make, Value::Undefined(b"  \0\0\0".to_vec(), 0)),
-            f(Tag::Model, Value::Undefined(b"NIKON D70\0\0\0   ".to_vec(), 0)),
+            f(
+                Tag::Model,
+                Value::Undefined(b"NIKON D70\0\0\0   ".to_vec(), 0),
+            ),
             f(Tag::LensModel, ascii("   ")),
             f(Tag::PhotographicSensitivity, Value::Short(vec![0])),
             f(Tag::FNumber, rational(0, 10)),
@@ -895,7 +1020,10 @@ mod tests {
             f(Tag::GPSAltitude, rational(0, 0)),
         ];
         let data = extract(&jpeg_with(&tiff_blob(&fields, true))).expect("readable");
-        let expected = ExifData { camera_model: Some("NIKON D70".to_string()), ..ExifData::default() };
+        let expected = ExifData {
+            camera_model: Some("NIKON D70".to_string()),
+            ..ExifData::default()
+        };
         assert_eq!(data, expected);
     }
 
@@ -905,13 +1033,19 @@ mod tests {
             f(Tag::Make, Value::Short(vec![1, 2])),
             f(Tag::Model, Value::Byte(b"Model from bytes".to_vec())),
             f(Tag::PhotographicSensitivity, Value::Long(vec![800, 0])),
-            f(Tag::FNumber, Value::SRational(vec![SRational { num: 56, denom: 10 }])),
+            f(
+                Tag::FNumber,
+                Value::SRational(vec![SRational { num: 56, denom: 10 }]),
+            ),
             f(Tag::ExposureTime, ascii("0.5")),
             f(Tag::FocalLength, Value::Float(vec![35.0])),
             f(Tag::FocalLengthIn35mmFilm, Value::Long(vec![52])),
             f(Tag::Orientation, Value::Long(vec![3])),
             f(Tag::PixelXDimension, Value::Short(vec![640, 0])),
-            f(Tag::GPSLatitude, Value::SRational(vec![SRational { num: -12, denom: 1 }])),
+            f(
+                Tag::GPSLatitude,
+                Value::SRational(vec![SRational { num: -12, denom: 1 }]),
+            ),
             f(Tag::GPSAltitudeRef, ascii("1")),
             f(Tag::GPSAltitude, Value::Double(vec![3.5])),
         ];
@@ -951,7 +1085,13 @@ mod tests {
             Some(128_000)
         );
         // A real ISO 65535 without a sensitivity type stays as recorded.
-        assert_eq!(iso(vec![f(Tag::PhotographicSensitivity, Value::Short(vec![65535]))]), Some(65535));
+        assert_eq!(
+            iso(vec![f(
+                Tag::PhotographicSensitivity,
+                Value::Short(vec![65535])
+            )]),
+            Some(65535)
+        );
         // Below saturation the recorded value wins even if the other tags disagree.
         assert_eq!(
             iso(vec![
@@ -967,17 +1107,33 @@ mod tests {
     fn lens_falls_back_to_lens_specification() {
         let lens = |fields: Vec<Field>| extract(&tiff_blob(&fields, false)).expect("readable").lens;
         let spec = |v: &[(u32, u32)]| f(Tag::LensSpecification, rationals(v));
-        assert_eq!(lens(vec![spec(&[(24, 1), (70, 1), (4, 1), (4, 1)])]), Some("24-70mm f/4".to_string()));
         assert_eq!(
-            lens(vec![spec(&[(18, 1), (55, 1), (35, 10), (56, 10)]), f(Tag::LensMake, ascii("Canon"))]),
+            lens(vec![spec(&[(24, 1), (70, 1), (4, 1), (4, 1)])]),
+            Some("24-70mm f/4".to_string())
+        );
+        assert_eq!(
+            lens(vec![
+                spec(&[(18, 1), (55, 1), (35, 10), (56, 10)]),
+                f(Tag::LensMake, ascii("Canon"))
+            ]),
             Some("Canon 18-55mm f/3.5-5.6".to_string())
         );
-        assert_eq!(lens(vec![spec(&[(415, 100), (415, 100), (22, 10), (22, 10)])]), Some("4.15mm f/2.2".to_string()));
-        assert_eq!(lens(vec![spec(&[(50, 1), (0, 1), (18, 10), (0, 0)])]), Some("50mm f/1.8-?".to_string()));
+        assert_eq!(
+            lens(vec![spec(&[(415, 100), (415, 100), (22, 10), (22, 10)])]),
+            Some("4.15mm f/2.2".to_string())
+        );
+        assert_eq!(
+            lens(vec![spec(&[(50, 1), (0, 1), (18, 10), (0, 0)])]),
+            Some("50mm f/1.8-?".to_string())
+        );
         assert_eq!(lens(vec![spec(&[(0, 1), (0, 1), (0, 1), (0, 1)])]), None);
         // LensModel wins; LensMake is not prepended to it.
         assert_eq!(
-            lens(vec![spec(&[(24, 1), (70, 1), (4, 1), (4, 1)]), f(Tag::LensMake, ascii("Apple")), f(Tag::LensModel, ascii("iPhone 6 back camera 4.15mm f/2.2"))]),
+            lens(vec![
+                spec(&[(24, 1), (70, 1), (4, 1), (4, 1)]),
+                f(Tag::LensMake, ascii("Apple")),
+                f(Tag::LensModel, ascii("iPhone 6 back camera 4.15mm f/2.2"))
+            ]),
             Some("iPhone 6 back camera 4.15mm f/2.2".to_string())
         );
     }
@@ -1022,13 +1178,18 @@ mod tests {
         for magic in [*b"RO", *b"U\0"] {
             let mut raw = tiff.clone();
             raw[2..4].copy_from_slice(&magic);
-            assert_eq!(extract(&raw).expect("readable").camera_make.as_deref(), Some("OLYMPUS"));
+            assert_eq!(
+                extract(&raw).expect("readable").camera_make.as_deref(),
+                Some("OLYMPUS")
+            );
         }
     }
 
     #[test]
     fn files_without_exif_are_empty_not_errors() {
-        let no_exif_jpeg = [0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x04, 0, 0, 0xFF, 0xDA, 0x00, 0x02, 1, 2, 3];
+        let no_exif_jpeg = [
+            0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x04, 0, 0, 0xFF, 0xDA, 0x00, 0x02, 1, 2, 3,
+        ];
         let cases: Vec<(&str, Vec<u8>)> = vec![
             ("empty", Vec::new()),
             ("text", b"hello, world".to_vec()),
@@ -1079,7 +1240,13 @@ mod tests {
             .into_iter()
             .flat_map(|le| {
                 let tiff = tiff_blob(&full_fields(), le);
-                vec![jpeg_with(&tiff), tiff.clone(), png_with(&tiff), webp_with(&tiff), jxl_with(&tiff)]
+                vec![
+                    jpeg_with(&tiff),
+                    tiff.clone(),
+                    png_with(&tiff),
+                    webp_with(&tiff),
+                    jxl_with(&tiff),
+                ]
             })
             .collect();
         for round in 0..3000 {
@@ -1094,7 +1261,10 @@ mod tests {
                 bytes.truncate(keep);
             }
             let outcome = std::panic::catch_unwind(|| extract_inner(&bytes));
-            assert!(outcome.is_ok(), "panic on round {round}, input {bytes:02x?}");
+            assert!(
+                outcome.is_ok(),
+                "panic on round {round}, input {bytes:02x?}"
+            );
         }
     }
 
@@ -1112,7 +1282,8 @@ mod tests {
 
     /// The fixture is JSON; serde_yaml (already a dependency) reads it as YAML's JSON subset.
     fn load_fixture() -> BTreeMap<String, BTreeMap<String, serde_yaml::Value>> {
-        let text = std::fs::read_to_string(fixture_path()).expect("tests/fixtures/exiftool.json is readable");
+        let text = std::fs::read_to_string(fixture_path())
+            .expect("tests/fixtures/exiftool.json is readable");
         serde_yaml::from_str(&text).expect("tests/fixtures/exiftool.json parses")
     }
 
@@ -1139,8 +1310,26 @@ mod tests {
 
     fn actual_value(data: &ExifData, column: &str) -> Option<(Kind, Option<String>, Option<f64>)> {
         let text = |v: &Option<String>| Some((Kind::Text, v.clone(), None));
-        let rel = |v: Option<f64>| Some((Kind::Float { tolerance: 1e-3, absolute: false }, None, v));
-        let deg = |v: Option<f64>| Some((Kind::Float { tolerance: 1e-5, absolute: true }, None, v));
+        let rel = |v: Option<f64>| {
+            Some((
+                Kind::Float {
+                    tolerance: 1e-3,
+                    absolute: false,
+                },
+                None,
+                v,
+            ))
+        };
+        let deg = |v: Option<f64>| {
+            Some((
+                Kind::Float {
+                    tolerance: 1e-5,
+                    absolute: true,
+                },
+                None,
+                v,
+            ))
+        };
         match column {
             "camera_make" => text(&data.camera_make),
             "camera_model" => text(&data.camera_model),
@@ -1155,7 +1344,14 @@ mod tests {
             "gps_lat" => deg(data.gps_lat),
             "gps_lon" => deg(data.gps_lon),
             // Altitudes are metres; 1e-3 relative like the other measurements, 1 mm near 0.
-            "gps_alt" => Some((Kind::Float { tolerance: 1e-3, absolute: false }, None, data.gps_alt)),
+            "gps_alt" => Some((
+                Kind::Float {
+                    tolerance: 1e-3,
+                    absolute: false,
+                },
+                None,
+                data.gps_alt,
+            )),
             "orientation" => rel(data.orientation.map(f64::from)),
             "exif_width" => rel(data.exif_width.map(f64::from)),
             "exif_height" => rel(data.exif_height.map(f64::from)),
@@ -1164,27 +1360,38 @@ mod tests {
     }
 
     fn compare(column: &str, expected: &serde_yaml::Value, data: &ExifData) -> Result<(), String> {
-        let (kind, actual_text, actual_num) =
-            actual_value(data, column).ok_or_else(|| format!("unknown fixture column {column:?}"))?;
+        let (kind, actual_text, actual_num) = actual_value(data, column)
+            .ok_or_else(|| format!("unknown fixture column {column:?}"))?;
         match kind {
             Kind::Text => {
                 let want = fixture_str(expected);
                 if want != actual_text {
-                    return Err(format!("{column}: exiftool {want:?}, extract {actual_text:?}"));
+                    return Err(format!(
+                        "{column}: exiftool {want:?}, extract {actual_text:?}"
+                    ));
                 }
             }
-            Kind::Float { tolerance, absolute } => {
+            Kind::Float {
+                tolerance,
+                absolute,
+            } => {
                 let want = fixture_f64(expected);
                 let ok = match (want, actual_num) {
                     (None, None) => true,
                     (Some(w), Some(a)) => {
-                        let allowed = if absolute { tolerance } else { tolerance * w.abs().max(1e-3) };
+                        let allowed = if absolute {
+                            tolerance
+                        } else {
+                            tolerance * w.abs().max(1e-3)
+                        };
                         (w - a).abs() <= allowed
                     }
                     _ => false,
                 };
                 if !ok {
-                    return Err(format!("{column}: exiftool {want:?}, extract {actual_num:?}"));
+                    return Err(format!(
+                        "{column}: exiftool {want:?}, extract {actual_num:?}"
+                    ));
                 }
             }
         }
@@ -1202,7 +1409,11 @@ mod tests {
             return;
         }
         let fixture = load_fixture();
-        assert!(fixture.len() >= 100, "fixture unexpectedly small: {} files", fixture.len());
+        assert!(
+            fixture.len() >= 100,
+            "fixture unexpectedly small: {} files",
+            fixture.len()
+        );
         let mut failures = Vec::new();
         let mut compared = 0usize;
         for (relative, columns) in &fixture {
@@ -1219,7 +1430,9 @@ mod tests {
                 Err(e) => {
                     // A warning is fine only where exiftool saw no EXIF value either.
                     if columns.values().any(|v| !v.is_null()) {
-                        failures.push(format!("{relative}: extract failed ({e}) but exiftool read values"));
+                        failures.push(format!(
+                            "{relative}: extract failed ({e}) but exiftool read values"
+                        ));
                     }
                     continue;
                 }
@@ -1231,8 +1444,16 @@ mod tests {
                 }
             }
         }
-        eprintln!("compared {compared} values over {} files against exiftool", fixture.len());
-        assert!(failures.is_empty(), "{} mismatches with exiftool:\n{}", failures.len(), failures.join("\n"));
+        eprintln!(
+            "compared {compared} values over {} files against exiftool",
+            fixture.len()
+        );
+        assert!(
+            failures.is_empty(),
+            "{} mismatches with exiftool:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
     }
 
     /// Every file in the shared collection, including invalid ones and non-images, goes through
@@ -1241,11 +1462,17 @@ mod tests {
     fn every_shared_file_is_handled() {
         let photos = photos_dir();
         if !photos.is_dir() {
-            eprintln!("SKIPPED every_shared_file_is_handled: {} is absent", photos.display());
+            eprintln!(
+                "SKIPPED every_shared_file_is_handled: {} is absent",
+                photos.display()
+            );
             return;
         }
         let mut seen = 0;
-        for entry in walkdir::WalkDir::new(&photos).into_iter().filter_map(Result::ok) {
+        for entry in walkdir::WalkDir::new(&photos)
+            .into_iter()
+            .filter_map(Result::ok)
+        {
             if !entry.file_type().is_file() {
                 continue;
             }

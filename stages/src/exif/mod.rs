@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use arrow_array::builder::{Float64Builder, Int32Builder, Int64Builder, StringBuilder};
 use arrow_array::{ArrayRef, RecordBatch};
-use facet_engine::{BuildCx, Built, Diagnostic, PlanCx, Stage, StageCx, StageError, StageKind, StagePlan};
+use facet_engine::{
+    BuildCx, Built, Diagnostic, PlanCx, Stage, StageCx, StageError, StageKind, StagePlan,
+};
 use serde::Deserialize;
 
 pub use extract::{ExifData, extract};
@@ -26,13 +28,26 @@ pub struct ExifConfig {}
 
 /// The columns this stage writes.
 pub const COLUMNS: &[&str] = &[
-    "camera_make", "camera_model", "lens", "iso", "f_number", "shutter_speed", "shutter_speed_text",
-    "focal_length", "focal_length_35mm", "date_taken", "gps_lat", "gps_lon", "gps_alt", "orientation",
+    "camera_make",
+    "camera_model",
+    "lens",
+    "iso",
+    "f_number",
+    "shutter_speed",
+    "shutter_speed_text",
+    "focal_length",
+    "focal_length_35mm",
+    "date_taken",
+    "gps_lat",
+    "gps_lon",
+    "gps_alt",
+    "orientation",
 ];
 
 impl StageKind for Exif {
     const NAME: &'static str = "exif";
-    const DOC: &'static str = "Reads camera, lens, exposure, capture time and GPS from the photo's metadata.";
+    const DOC: &'static str =
+        "Reads camera, lens, exposure, capture time and GPS from the photo's metadata.";
     type Config = ExifConfig;
 
     fn plan(&self, _cfg: &ExifConfig, _cx: &PlanCx) -> Result<StagePlan, Vec<Diagnostic>> {
@@ -77,7 +92,8 @@ impl Builders {
         self.iso.append_option(e.iso);
         self.f_number.append_option(e.f_number);
         self.shutter.append_option(e.shutter_speed);
-        self.shutter_text.append_option(e.shutter_speed_text.as_deref());
+        self.shutter_text
+            .append_option(e.shutter_speed_text.as_deref());
         self.focal.append_option(e.focal_length);
         self.focal35.append_option(e.focal_length_35mm);
         self.date.append_option(e.date_taken.as_deref());
@@ -108,7 +124,11 @@ impl Builders {
 }
 
 impl Stage for ExifStage {
-    fn process(&mut self, batch: RecordBatch, _cx: &mut StageCx) -> Result<RecordBatch, StageError> {
+    fn process(
+        &mut self,
+        batch: RecordBatch,
+        _cx: &mut StageCx,
+    ) -> Result<RecordBatch, StageError> {
         let paths = working::paths(&batch)?;
         let mut b = Builders::default();
         for row in 0..batch.num_rows() {
@@ -119,6 +139,10 @@ impl Stage for ExifStage {
                 .unwrap_or_default();
             b.push(&data);
         }
-        with_columns(batch, COLUMNS.iter().map(|c| photos_field(c)).collect(), b.finish())
+        with_columns(
+            batch,
+            COLUMNS.iter().map(|c| photos_field(c)).collect(),
+            b.finish(),
+        )
     }
 }
