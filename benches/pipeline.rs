@@ -3,10 +3,11 @@
 //!
 //!   cargo bench --bench pipeline
 //!
-//! Baselines: `decode_full/libjpeg-turbo` (the fastest full decode here) and
-//! `decode_full/image-crate` (what a naive implementation would do). The
-//! pipeline (`pipeline/cpu`) runs scan → decode (DCT-scaled) → exif →
-//! thumbnail → phash on the timely runtime and writes a real Lance store.
+//! Baselines, single-threaded: `decode_full/libjpeg-turbo` and
+//! `decode_full/image-crate` (zune-jpeg), plus libjpeg-turbo's DCT-scaled
+//! decodes at 1/4 and 1/8. The pipeline (`pipeline/cpu-*`) runs the whole
+//! default pipeline on the timely runtime, one worker (compare per core with
+//! the decoders) and two.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,33 +21,76 @@ const FILES: u32 = 4;
 const WIDTH: u32 = 6000;
 const HEIGHT: u32 = 4000;
 
-fn photo(seed: u32) -> Vec<u8> {
-    // Detailed content (gradients, edges, texture) so entropy decoding is realistic.
-    let img = image::RgbImage::from_fn(WIDTH, HEIGHT, |x, y| {
-        let n = (x.wrapping_mul(2654435761) ^ y.wrapping_mul(40503) ^ seed.wrapping_mul(97)) >> 24;
-        let v = ((x / 7 + y / 5 + seed) % 256) as u8;
-        image::Rgb([v, (n as u8).wrapping_add(v / 2), ((x * y) >> 8) as u8])
-    });
-    let mut out = std::io::Cursor::new(Vec::new());
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
-        .encode_image(&img)
-        .unwrap();
-    out.into_inner()
+/// 24 MP test photos. Real content when `../shared/photos` is there (its
+/// largest JPEGs upscaled to 6000×4000 with a little sensor-like grain, so the
+/// entropy is that of a camera file); otherwise synthetic gradients and edges.
+fn photos() -> Vec<Vec<u8>> {
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/photos/cameras/jpg");
+    let mut sources: Vec<PathBuf> = [
+        "tests/42_IndexError.jpg",
+        "tests/Xiaomi_Mi_9T_KeyError.jpg",
+        "gps/DSCN0010.jpg",
+        "hdr/canon_hdr_YES.jpg",
+    ]
+    .iter()
+    .map(|p| shared.join(p))
+    .filter(|p| p.exists())
+    .collect();
+    if sources.is_empty() {
+        eprintln!("../shared/photos is absent: benchmarking synthetic 24 MP photos");
+    }
+    sources.truncate(FILES as usize);
+    (0..FILES)
+        .map(|i| {
+            let img = match sources.get(i as usize) {
+                Some(p) => {
+                    let src = image::open(p).unwrap().to_rgb8();
+                    let mut big = image::imageops::resize(
+                        &src,
+                        WIDTH,
+                        HEIGHT,
+                        image::imageops::FilterType::CatmullRom,
+                    );
+                    let mut state = 0x9E37_79B9u32.wrapping_add(i);
+                    for px in big.pixels_mut() {
+                        for c in px.0.iter_mut() {
+                            state ^= state << 13;
+                            state ^= state >> 17;
+                            state ^= state << 5;
+                            *c = c.saturating_add((state % 5) as u8).saturating_sub(2);
+                        }
+                    }
+                    big
+                }
+                None => image::RgbImage::from_fn(WIDTH, HEIGHT, |x, y| {
+                    let v = ((x / 7 + y / 5 + i) % 256) as u8;
+                    image::Rgb([v, (((x ^ y) >> 3) % 256) as u8, ((x * y) >> 12) as u8])
+                }),
+            };
+            let mut out = std::io::Cursor::new(Vec::new());
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 92)
+                .encode_image(&img)
+                .unwrap();
+            out.into_inner()
+        })
+        .collect()
 }
 
 fn library() -> (tempfile::TempDir, Vec<PathBuf>) {
     let dir = tempfile::tempdir().unwrap();
-    let files = (0..FILES)
-        .map(|i| {
+    let files = photos()
+        .into_iter()
+        .enumerate()
+        .map(|(i, bytes)| {
             let p = dir.path().join(format!("p{i}.jpg"));
-            std::fs::write(&p, photo(i)).unwrap();
+            std::fs::write(&p, bytes).unwrap();
             p
         })
         .collect();
     (dir, files)
 }
 
-fn run_pipeline(dir: &Path) {
+fn run_pipeline(dir: &Path, workers: usize) {
     let store = tempfile::tempdir().unwrap();
     let config = FacetConfig::default();
     let plan = facet_engine::compile(
@@ -57,7 +101,7 @@ fn run_pipeline(dir: &Path) {
     .unwrap();
     let (tx, rx) = crossbeam_channel::unbounded();
     let opts = RunOptions {
-        workers: 2,
+        workers,
         store_dir: store.path().into(),
         config: Arc::new(config),
         budget: facet_engine::Budget::new(2 << 30),
@@ -76,11 +120,16 @@ fn run_pipeline(dir: &Path) {
     )
     .unwrap();
     assert_eq!(stats.queued, FILES as u64);
-    for out in writer.join().unwrap() {
-        assert!(out.failures.is_empty(), "{:?}", out.failures);
-        rt.block_on(s.upsert(&facet_schemas::photos(), out.photos))
-            .unwrap();
-    }
+    // One commit, as `facet run` does for every `--commit-every` photos.
+    let outs = writer.join().unwrap();
+    assert!(
+        outs.iter().all(|o| o.failures.is_empty()),
+        "no photo may fail"
+    );
+    let batches: Vec<_> = outs.into_iter().map(|o| o.photos).collect();
+    let all = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+    rt.block_on(s.upsert(&facet_schemas::photos(), all))
+        .unwrap();
 }
 
 fn bench(c: &mut Criterion) {
@@ -97,6 +146,20 @@ fn bench(c: &mut Criterion) {
             }
         })
     });
+    for (name, n) in [
+        ("decode_quarter/libjpeg-turbo", 2u8),
+        ("decode_eighth/libjpeg-turbo", 1u8),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                for f in &files {
+                    let bytes = std::fs::read(f).unwrap();
+                    let img = facet_stages::decode::jpeg::decode_scaled(&bytes, n).unwrap();
+                    assert_eq!(img.width, WIDTH * n as u32 / 8);
+                }
+            })
+        });
+    }
     g.bench_function("decode_full/image-crate", |b| {
         b.iter(|| {
             for f in &files {
@@ -105,7 +168,12 @@ fn bench(c: &mut Criterion) {
             }
         })
     });
-    g.bench_function("pipeline/cpu", |b| b.iter(|| run_pipeline(dir.path())));
+    g.bench_function("pipeline/cpu-1-worker", |b| {
+        b.iter(|| run_pipeline(dir.path(), 1))
+    });
+    g.bench_function("pipeline/cpu-2-workers", |b| {
+        b.iter(|| run_pipeline(dir.path(), 2))
+    });
     g.finish();
 }
 

@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray, TimestampNanosecondArray};
-use arrow::datatypes::{Field, Schema};
 use clap::Args;
 use facet_config::FacetConfig;
 use facet_engine::runtime::{Output, Progress, RunOptions};
@@ -120,7 +119,7 @@ pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
     };
 
     let progress = Arc::new(Progress::default());
-    let (sink_tx, sink_rx) = crossbeam_channel_bounded(workers * 2);
+    let (sink_tx, sink_rx) = crossbeam_channel::bounded::<Output>(workers * 2);
     let writer = {
         let store = store.clone();
         let handle = rt.handle().clone();
@@ -173,15 +172,6 @@ pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
 
 fn bytesize(b: u64) -> String {
     format!("{:.1} MiB", b as f64 / (1 << 20) as f64)
-}
-
-fn crossbeam_channel_bounded(
-    n: usize,
-) -> (
-    crossbeam_channel::Sender<Output>,
-    crossbeam_channel::Receiver<Output>,
-) {
-    crossbeam_channel::bounded(n)
 }
 
 #[derive(Default)]
@@ -280,19 +270,7 @@ fn with_analyzed_at(batch: RecordBatch) -> Result<RecordBatch> {
         TimestampNanosecondArray::from_iter_values((0..batch.num_rows()).map(|_| now))
             .with_timezone("UTC"),
     );
-    let mut fields: Vec<Field> = batch
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.as_ref().clone())
-        .collect();
-    let mut columns = batch.columns().to_vec();
-    fields.push(field);
-    columns.push(col);
-    Ok(RecordBatch::try_new(
-        Arc::new(Schema::new(fields)),
-        columns,
-    )?)
+    Ok(facet_engine::with_columns(batch, vec![field], vec![col])?)
 }
 
 fn failures_batch(failures: &[Failure]) -> RecordBatch {

@@ -1,6 +1,7 @@
 //! The typed sections. Defaults are the reference's; every field is documented
 //! with the reference's description.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -40,9 +41,95 @@ pub fn known_keys(section: &str) -> &'static [&'static str] {
             "thumbnail_cache_size",
             "face_cache_size",
         ],
+        "categories[]" => crate::CATEGORY_KEYS,
+        "categories[].filters" => crate::FILTER_KEYS,
+        "categories[].modifiers" => crate::MODIFIER_KEYS,
+        "scoring" => &["score_min", "score_max", "score_precision"],
+        "thresholds" => &[
+            "portrait_face_ratio_percent",
+            "blink_penalty_percent",
+            "night_luminance_threshold",
+            "night_iso_threshold",
+            "long_exposure_shutter_threshold",
+            "astro_shutter_threshold",
+        ],
+        "composition" => &["power_point_weight", "line_weight"],
+        "exif_adjustments" => &["iso_sharpness_compensation", "aperture_isolation_boost"],
+        "exposure" => &[
+            "shadow_clip_threshold_percent",
+            "highlight_clip_threshold_percent",
+            "silhouette_detection",
+        ],
+        "penalties" => &[
+            "noise_sigma_threshold",
+            "noise_max_penalty_points",
+            "noise_penalty_per_sigma",
+            "bimodality_threshold",
+            "bimodality_penalty_points",
+            "leading_lines_blend_percent",
+            "oversaturation_threshold",
+            "oversaturation_pixel_percent",
+            "oversaturation_penalty_points",
+        ],
+        "normalization" => &[
+            "method",
+            "percentile_target",
+            "per_category",
+            "category_min_samples",
+        ],
+        "monochrome_detection" => &["saturation_threshold_percent"],
+        "analysis" => &[
+            "aesthetic_max_threshold",
+            "aesthetic_target",
+            "quality_avg_threshold",
+            "quality_weight_threshold_percent",
+            "correlation_dominant_threshold",
+            "category_min_samples",
+            "category_imbalance_threshold",
+            "score_clustering_std_threshold",
+            "top_score_threshold",
+            "exposure_avg_threshold",
+        ],
+        "viewer" => VIEWER_KEYS,
+        "viewer.photo_types" => &[
+            "top_picks_min_score",
+            "top_picks_min_face_ratio",
+            "top_picks_weights",
+            "low_light_max_luminance",
+        ],
+        "viewer.photo_types.top_picks_weights" => &[
+            "aggregate_percent",
+            "aesthetic_percent",
+            "composition_percent",
+            "face_quality_percent",
+        ],
         _ => &[],
     }
 }
+
+/// Keys the reference documents under `viewer`. Only `photo_types` is typed
+/// here; the others are kept as JSON in [`Viewer::other`].
+pub const VIEWER_KEYS: &[&str] = &[
+    "password",
+    "default_category",
+    "edition_password",
+    "comparison_mode",
+    "sort_options",
+    "pagination",
+    "dropdowns",
+    "raw_processor",
+    "display",
+    "face_thumbnails",
+    "quality_thresholds",
+    "photo_types",
+    "defaults",
+    "features",
+    "allowed_origins",
+    "cache_ttl_seconds",
+    "notification_duration_ms",
+    "path_mapping",
+    "performance",
+];
 
 /// `scanning`: directory scanning behaviour.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -229,4 +316,385 @@ impl Default for Performance {
             face_cache_size: 500,
         }
     }
+}
+
+/// `scoring`: the range and precision of every score.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Scoring {
+    /// Minimum possible score.
+    pub score_min: f64,
+    /// Maximum possible score.
+    pub score_max: f64,
+    /// Decimal places for scores.
+    pub score_precision: u32,
+}
+
+impl Default for Scoring {
+    fn default() -> Self {
+        Self {
+            score_min: 0.0,
+            score_max: 10.0,
+            score_precision: 2,
+        }
+    }
+}
+
+/// `thresholds`: detection thresholds for automatic categorization.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Thresholds {
+    /// Face area above this percent of the frame makes a portrait.
+    pub portrait_face_ratio_percent: f64,
+    /// Score multiplier, in percent, when a blink is detected (50 = 0.5x).
+    pub blink_penalty_percent: f64,
+    /// Mean luminance (0–1) below this is night.
+    pub night_luminance_threshold: f64,
+    /// ISO above this is low light.
+    pub night_iso_threshold: f64,
+    /// Shutter time (s) above this is a long exposure.
+    pub long_exposure_shutter_threshold: f64,
+    /// Shutter time (s) above this is astrophotography.
+    pub astro_shutter_threshold: f64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Self {
+            portrait_face_ratio_percent: 5.0,
+            blink_penalty_percent: 50.0,
+            night_luminance_threshold: 0.15,
+            night_iso_threshold: 3200.0,
+            long_exposure_shutter_threshold: 1.0,
+            astro_shutter_threshold: 10.0,
+        }
+    }
+}
+
+/// `composition`: rule-based composition scoring (used when SAMP-Net is not
+/// active).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Composition {
+    /// Weight for rule-of-thirds placement.
+    pub power_point_weight: f64,
+    /// Weight for leading lines.
+    pub line_weight: f64,
+}
+
+impl Default for Composition {
+    fn default() -> Self {
+        Self {
+            power_point_weight: 2.0,
+            line_weight: 1.0,
+        }
+    }
+}
+
+/// `exif_adjustments`: automatic scoring adjustments from camera settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ExifAdjustments {
+    /// Reduce the sharpness penalty for high-ISO photos.
+    pub iso_sharpness_compensation: bool,
+    /// Boost isolation for wide apertures (f/1.4–f/2.8).
+    pub aperture_isolation_boost: bool,
+}
+
+impl Default for ExifAdjustments {
+    fn default() -> Self {
+        Self {
+            iso_sharpness_compensation: true,
+            aperture_isolation_boost: true,
+        }
+    }
+}
+
+/// `exposure`: exposure analysis and clipping detection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Exposure {
+    /// Flag shadow clipping when more than this percent of pixels are pure black.
+    pub shadow_clip_threshold_percent: f64,
+    /// Flag highlight clipping when more than this percent of pixels are pure white.
+    pub highlight_clip_threshold_percent: f64,
+    /// Detect intentional silhouettes.
+    pub silhouette_detection: bool,
+}
+
+impl Default for Exposure {
+    fn default() -> Self {
+        Self {
+            shadow_clip_threshold_percent: 15.0,
+            highlight_clip_threshold_percent: 10.0,
+            silhouette_detection: true,
+        }
+    }
+}
+
+/// `penalties`: score penalties for technical issues. Noise penalty:
+/// `min(noise_max_penalty_points, (noise_sigma - noise_sigma_threshold) * noise_penalty_per_sigma)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Penalties {
+    /// Noise sigma above this triggers the noise penalty.
+    pub noise_sigma_threshold: f64,
+    /// Maximum noise penalty (points).
+    pub noise_max_penalty_points: f64,
+    /// Points per sigma above the threshold.
+    pub noise_penalty_per_sigma: f64,
+    /// Histogram bimodality coefficient above which the bimodality penalty applies.
+    pub bimodality_threshold: f64,
+    /// Penalty for bimodal histograms (points).
+    pub bimodality_penalty_points: f64,
+    /// Percent of the leading-lines score blended into the composition score.
+    pub leading_lines_blend_percent: f64,
+    /// Mean saturation (0–1) above which the oversaturation penalty applies.
+    pub oversaturation_threshold: f64,
+    /// Reserved by the reference for pixel-level detection.
+    pub oversaturation_pixel_percent: f64,
+    /// Oversaturation penalty (points).
+    pub oversaturation_penalty_points: f64,
+}
+
+impl Default for Penalties {
+    fn default() -> Self {
+        Self {
+            noise_sigma_threshold: 4.0,
+            noise_max_penalty_points: 1.5,
+            noise_penalty_per_sigma: 0.3,
+            bimodality_threshold: 2.5,
+            bimodality_penalty_points: 0.5,
+            leading_lines_blend_percent: 30.0,
+            oversaturation_threshold: 0.9,
+            oversaturation_pixel_percent: 5.0,
+            oversaturation_penalty_points: 0.5,
+        }
+    }
+}
+
+/// `normalization.method`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NormalizationMethod {
+    /// Raw metrics are scaled so the `percentile_target` percentile of the
+    /// library maps to 10.
+    #[default]
+    Percentile,
+}
+
+/// `normalization`: how raw metrics are scaled to 0–10 scores.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Normalization {
+    /// Normalization method (the reference has only `percentile`).
+    pub method: NormalizationMethod,
+    /// This percentile of a metric maps to a score of 10 (0 < p <= 100).
+    pub percentile_target: f64,
+    /// Normalize per category (for the metrics that benefit from it).
+    pub per_category: bool,
+    /// Minimum photos in a category for per-category normalization.
+    pub category_min_samples: u64,
+}
+
+impl Default for Normalization {
+    fn default() -> Self {
+        Self {
+            method: NormalizationMethod::Percentile,
+            percentile_target: 90.0,
+            per_category: true,
+            category_min_samples: 50,
+        }
+    }
+}
+
+/// `monochrome_detection`: black & white detection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MonochromeDetection {
+    /// Mean saturation below this percent makes a photo monochrome.
+    pub saturation_threshold_percent: f64,
+}
+
+impl Default for MonochromeDetection {
+    fn default() -> Self {
+        Self {
+            saturation_threshold_percent: 5.0,
+        }
+    }
+}
+
+/// `analysis`: thresholds for the scoring recommendations report
+/// (`--compute-recommendations` in the reference).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Analysis {
+    /// Warn if the maximum aesthetic score is below this.
+    pub aesthetic_max_threshold: f64,
+    /// Target for the aesthetic scale.
+    pub aesthetic_target: f64,
+    /// "High value" quality threshold.
+    pub quality_avg_threshold: f64,
+    /// Warn if the quality weight is at most this percent.
+    pub quality_weight_threshold_percent: f64,
+    /// Correlation above which a metric is a "dominant signal".
+    pub correlation_dominant_threshold: f64,
+    /// Minimum photos per category for its statistics.
+    pub category_min_samples: u64,
+    /// Score gap between categories that warns of imbalance.
+    pub category_imbalance_threshold: f64,
+    /// Warn if the score standard deviation is below this.
+    pub score_clustering_std_threshold: f64,
+    /// Warn if the maximum aggregate score is below this.
+    pub top_score_threshold: f64,
+    /// Warn if the average exposure score is above this.
+    pub exposure_avg_threshold: f64,
+}
+
+impl Default for Analysis {
+    fn default() -> Self {
+        Self {
+            aesthetic_max_threshold: 9.0,
+            aesthetic_target: 9.5,
+            quality_avg_threshold: 7.5,
+            quality_weight_threshold_percent: 10.0,
+            correlation_dominant_threshold: 0.5,
+            category_min_samples: 50,
+            category_imbalance_threshold: 0.5,
+            score_clustering_std_threshold: 1.0,
+            top_score_threshold: 8.5,
+            exposure_avg_threshold: 8.0,
+        }
+    }
+}
+
+/// `viewer`: the gallery's settings. Only `photo_types` (Top Picks and low
+/// light) is typed here; every other key is kept as JSON in `other`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Viewer {
+    /// `viewer.photo_types`: Top Picks and low light.
+    pub photo_types: PhotoTypes,
+    /// The other viewer settings (`display`, `defaults`, `features`, …), as
+    /// written.
+    #[serde(flatten)]
+    pub other: BTreeMap<String, serde_json::Value>,
+}
+
+/// `viewer.photo_types`: the Top Picks and low-light filters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PhotoTypes {
+    /// Minimum Top Picks score for a photo to be a Top Pick.
+    pub top_picks_min_score: f64,
+    /// Face ratio (0–1) from which `face_quality_percent` counts in the Top
+    /// Picks score; below it that weight goes to aesthetic and composition.
+    pub top_picks_min_face_ratio: f64,
+    /// The Top Picks score's weights.
+    pub top_picks_weights: TopPicksWeights,
+    /// Mean luminance (0–1) below which a photo is low light.
+    pub low_light_max_luminance: f64,
+}
+
+impl Default for PhotoTypes {
+    fn default() -> Self {
+        Self {
+            top_picks_min_score: 7.0,
+            top_picks_min_face_ratio: 0.2,
+            top_picks_weights: TopPicksWeights::default(),
+            low_light_max_luminance: 0.2,
+        }
+    }
+}
+
+/// `viewer.photo_types.top_picks_weights`, in percent (sum 100).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TopPicksWeights {
+    /// Weight of the aggregate score.
+    pub aggregate_percent: f64,
+    /// Weight of the aesthetic score.
+    pub aesthetic_percent: f64,
+    /// Weight of the composition score.
+    pub composition_percent: f64,
+    /// Weight of face quality (only with a face ratio of at least
+    /// `top_picks_min_face_ratio`).
+    pub face_quality_percent: f64,
+}
+
+impl Default for TopPicksWeights {
+    fn default() -> Self {
+        Self {
+            aggregate_percent: 30.0,
+            aesthetic_percent: 28.0,
+            composition_percent: 18.0,
+            face_quality_percent: 24.0,
+        }
+    }
+}
+
+/// The reference's default `standalone_tags`: tags not tied to a category
+/// (tag name -> synonyms), merged with the categories' tags into the full tag
+/// vocabulary.
+pub fn default_standalone_tags() -> BTreeMap<String, Vec<String>> {
+    let tags: &[(&str, &[&str])] = &[
+        (
+            "bokeh",
+            &[
+                "bokeh",
+                "shallow depth of field",
+                "background blur",
+                "out of focus",
+            ],
+        ),
+        (
+            "surreal",
+            &[
+                "surreal",
+                "dreamlike",
+                "fantasy",
+                "composite",
+                "double exposure",
+            ],
+        ),
+        (
+            "flat_lay",
+            &[
+                "flat lay",
+                "overhead shot",
+                "top down",
+                "bird's eye product",
+            ],
+        ),
+        (
+            "golden_hour",
+            &["golden hour", "magic hour", "warm light", "sunset light"],
+        ),
+        (
+            "portrait_tag",
+            &["portrait", "headshot", "face portrait", "close-up portrait"],
+        ),
+        (
+            "wedding",
+            &[
+                "wedding",
+                "bride",
+                "groom",
+                "ceremony",
+                "wedding photography",
+            ],
+        ),
+        (
+            "product",
+            &[
+                "product",
+                "product photography",
+                "commercial",
+                "studio product",
+            ],
+        ),
+    ];
+    tags.iter()
+        .map(|(k, v)| (k.to_string(), v.iter().map(|s| s.to_string()).collect()))
+        .collect()
 }

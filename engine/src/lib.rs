@@ -4,6 +4,7 @@
 //! The engine knows nothing of images or models: stages live in `facet-stages`
 //! and depend on the engine, never the other way round.
 
+pub mod batch;
 pub mod budget;
 pub mod compile;
 pub mod diagnostic;
@@ -15,6 +16,7 @@ pub mod stage;
 #[cfg(test)]
 mod testkit;
 
+pub use batch::with_columns;
 pub use budget::{Budget, Reservation};
 pub use compile::{Plan, PlannedStage, compile};
 pub use diagnostic::Diagnostic;

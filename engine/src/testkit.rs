@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use arrow_array::builder::{BinaryBuilder, Int64Builder};
 use arrow_array::{Array, RecordBatch, StringArray};
-use arrow_schema::{DataType, Field, Schema};
+use arrow_schema::{DataType, Field};
 use serde::Deserialize;
 
 use crate::stage::{Found, register};
@@ -181,16 +181,7 @@ fn append(
     field: Field,
     col: arrow_array::ArrayRef,
 ) -> Result<RecordBatch, StageError> {
-    let mut fields: Vec<Field> = batch
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.as_ref().clone())
-        .collect();
-    let mut cols = batch.columns().to_vec();
-    fields.push(field);
-    cols.push(col);
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)
+    crate::with_columns(batch, vec![field], vec![col])
         .map_err(|e| StageError::Internal(e.to_string()))
 }
 

@@ -86,24 +86,41 @@ impl Store {
         Ok(Some(Dataset::open(&uri).await?))
     }
 
-    /// Inserts or replaces rows by the table's key. Columns of the table that
-    /// `batch` lacks are stored as nulls; columns the dataset lacks (a newer
-    /// Facet) are added first.
+    /// Inserts or replaces rows by the table's key. Only the columns `batch`
+    /// carries are written: a matched row keeps its other columns (a pipeline
+    /// that computes fewer metrics does not erase the others), an inserted row
+    /// has nulls there. Columns the dataset lacks (a newer Facet) are added first.
     pub async fn upsert(&self, table: &Table, batch: RecordBatch) -> Result<()> {
+        self.merge(table, batch, WhenNotMatched::InsertAll).await
+    }
+
+    /// Updates columns of existing rows by key; keys not in the table are ignored.
+    pub async fn update_columns(&self, table: &Table, batch: RecordBatch) -> Result<()> {
+        self.merge(table, batch, WhenNotMatched::DoNothing).await
+    }
+
+    async fn merge(
+        &self,
+        table: &Table,
+        batch: RecordBatch,
+        not_matched: WhenNotMatched,
+    ) -> Result<()> {
         if batch.num_rows() == 0 {
             return Ok(());
         }
         let _guard = self.write_lock.lock().await;
         let schema = table.schema();
-        let batch = conform(&batch, &schema)?;
-        let uri = self.uri(table.name);
-        let reader = RecordBatchIterator::new(vec![Ok(batch)], schema.clone());
         let Some(mut ds) = self.dataset(table.name).await? else {
+            if not_matched == WhenNotMatched::DoNothing {
+                return Ok(());
+            }
+            let batch = conform(&batch, &schema, true)?;
+            let reader = RecordBatchIterator::new(vec![Ok(batch)], schema.clone());
             let params = WriteParams {
                 mode: WriteMode::Create,
                 ..Default::default()
             };
-            Dataset::write(reader, uri.as_str(), Some(params)).await?;
+            Dataset::write(reader, self.uri(table.name).as_str(), Some(params)).await?;
             return Ok(());
         };
         let have: Vec<String> = ds.schema().fields.iter().map(|f| f.name.clone()).collect();
@@ -121,10 +138,13 @@ impl Store {
             )
             .await?;
         }
+        let batch = conform(&batch, &schema, false)?;
+        let source_schema = batch.schema();
+        let reader = RecordBatchIterator::new(vec![Ok(batch)], source_schema);
         let mut builder = MergeInsertBuilder::try_new(Arc::new(ds), vec![table.key.to_string()])?;
         builder
             .when_matched(WhenMatched::UpdateAll)
-            .when_not_matched(WhenNotMatched::InsertAll);
+            .when_not_matched(not_matched);
         builder.try_build()?.execute_reader(reader).await?;
         Ok(())
     }
@@ -255,27 +275,45 @@ impl Store {
     }
 }
 
-/// Reorders `batch` to `schema`, filling absent columns with nulls.
-fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
-    let columns: Vec<ArrayRef> = schema
-        .fields()
-        .iter()
-        .map(|f| match batch.column_by_name(f.name()) {
-            Some(c) if c.data_type() == f.data_type() => Ok(c.clone()),
-            Some(c) => arrow_cast_compatible(c, f),
-            None => Ok(new_null_array(f.data_type(), batch.num_rows())),
-        })
-        .collect::<Result<_>>()?;
-    Ok(RecordBatch::try_new(schema.clone(), columns)?)
-}
-
-fn arrow_cast_compatible(c: &ArrayRef, f: &Field) -> Result<ArrayRef> {
-    Err(StoreError::Arrow(ArrowError::SchemaError(format!(
-        "column `{}` is {} but the table declares {}",
-        f.name(),
-        c.data_type(),
-        f.data_type()
-    ))))
+/// Orders `batch`'s columns as `schema` does, checking their types; columns
+/// the table does not declare are an error. With `pad`, absent columns are
+/// filled with nulls (a full-schema batch); without, they are left out.
+fn conform(batch: &RecordBatch, schema: &SchemaRef, pad: bool) -> Result<RecordBatch> {
+    for f in batch.schema().fields() {
+        if schema.field_with_name(f.name()).is_err() {
+            return Err(StoreError::Arrow(ArrowError::SchemaError(format!(
+                "column `{}` is not declared in schemas/",
+                f.name()
+            ))));
+        }
+    }
+    let mut fields = Vec::new();
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    for f in schema.fields() {
+        match batch.column_by_name(f.name()) {
+            Some(c) if c.data_type() == f.data_type() => {
+                fields.push(f.as_ref().clone());
+                columns.push(c.clone());
+            }
+            Some(c) => {
+                return Err(StoreError::Arrow(ArrowError::SchemaError(format!(
+                    "column `{}` is {} but the table declares {}",
+                    f.name(),
+                    c.data_type(),
+                    f.data_type()
+                ))));
+            }
+            None if pad => {
+                fields.push(f.as_ref().clone());
+                columns.push(new_null_array(f.data_type(), batch.num_rows()));
+            }
+            None => {}
+        }
+    }
+    Ok(RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns,
+    )?)
 }
 
 #[cfg(test)]
@@ -337,6 +375,61 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(store.file_index(&t).await.unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn partial_upserts_keep_the_other_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let t = facet_schemas::photos();
+        store
+            .upsert(&t, photos_batch(&["/a.jpg", "/b.jpg"], 100))
+            .await
+            .unwrap();
+        // A batch with the key and one other column only.
+        let only_make = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![
+                t.column("path").unwrap().field(),
+                t.column("camera_make").unwrap().field(),
+            ])),
+            vec![
+                Arc::new(StringArray::from(vec!["/b.jpg", "/zzz.jpg"])),
+                Arc::new(StringArray::from(vec!["Nikon", "Sony"])),
+            ],
+        )
+        .unwrap();
+        store.update_columns(&t, only_make).await.unwrap();
+        let (_, batches) = store
+            .sql("SELECT path, iso, camera_make FROM photos ORDER BY path")
+            .await
+            .unwrap();
+        let b = arrow_select::concat::concat_batches(&batches[0].schema(), &batches).unwrap();
+        assert_eq!(b.num_rows(), 2, "update_columns inserts nothing");
+        let isos = b.column(1).as_any().downcast_ref::<Int64Array>().unwrap();
+        let makes = b.column(2).as_any().downcast_ref::<StringArray>().unwrap();
+        assert_eq!(isos.values().to_vec(), [100, 100], "iso kept");
+        assert!(makes.is_null(0));
+        assert_eq!(makes.value(1), "Nikon");
+        // An undeclared column is refused.
+        let bad = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![
+                t.column("path").unwrap().field(),
+                Field::new("nope", arrow_schema::DataType::Int64, true),
+            ])),
+            vec![
+                Arc::new(StringArray::from(vec!["/a.jpg"])),
+                Arc::new(Int64Array::from(vec![1])),
+            ],
+        )
+        .unwrap();
+        assert!(
+            store
+                .upsert(&t, bad)
+                .await
+                .unwrap_err()
+                .to_string()
+                .contains("not declared")
+        );
     }
 
     #[tokio::test]
