@@ -127,16 +127,7 @@ pub fn with_columns(
     fields: Vec<Field>,
     columns: Vec<ArrayRef>,
 ) -> Result<RecordBatch, StageError> {
-    let mut all_fields: Vec<Field> = batch
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.as_ref().clone())
-        .collect();
-    let mut all_columns = batch.columns().to_vec();
-    all_fields.extend(fields);
-    all_columns.extend(columns);
-    RecordBatch::try_new(Arc::new(arrow_schema::Schema::new(all_fields)), all_columns)
+    facet_engine::with_columns(batch, fields, columns)
         .map_err(|e| StageError::Internal(format!("adding columns: {e}")))
 }
 
