@@ -1,7 +1,9 @@
 //! Peak RSS of `facet run` on 1,000 vs 10,000 photos: memory must not grow with
 //! the library. Each run is a child process; its peak RSS comes from wait4.
 //!
-//!   cargo bench --bench memory            (sizes: FACET_MEMORY_SIZES=1000,10000)
+//!   cargo bench --bench memory            (sizes: FACET_MEMORY_SIZES=1000,10000;
+//!                                          pipeline: FACET_MEMORY_PIPELINE=file.yaml,
+//!                                          default the embedded pipelines/cpu.yaml)
 
 use std::path::Path;
 use std::process::Command;
@@ -22,8 +24,12 @@ fn photo(seed: u32) -> Vec<u8> {
 /// Runs `facet run` and returns (peak RSS in KiB, wall seconds).
 fn peak_rss(photos: &Path, store: &Path) -> (i64, f64) {
     let start = std::time::Instant::now();
-    let child = Command::new(env!("CARGO_BIN_EXE_facet"))
-        .arg("run")
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_facet"));
+    cmd.arg("run");
+    if let Ok(pipeline) = std::env::var("FACET_MEMORY_PIPELINE") {
+        cmd.arg(pipeline);
+    }
+    let child = cmd
         .arg(photos)
         .args(["--quiet", "--store"])
         .arg(store)

@@ -1,5 +1,6 @@
 //! `facet`: tells you which photos are worth keeping.
 
+mod recompute;
 mod run;
 mod sql;
 
@@ -41,10 +42,28 @@ enum Command {
         #[command(subcommand)]
         what: Export,
     },
+    /// Re-score the library from stored metrics (after editing scoring_config.json).
+    Recompute {
+        #[arg(long)]
+        store: Option<PathBuf>,
+    },
+    /// The configuration.
+    Config {
+        #[command(subcommand)]
+        what: ConfigCommand,
+    },
     /// List the stage kinds pipelines can use.
     Stages,
     /// Print the tables' schemas as Markdown.
     Schema,
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print the effective configuration, defaults filled in.
+    Show,
+    /// Check the configuration and print every problem.
+    Check,
 }
 
 #[derive(Subcommand)]
@@ -126,6 +145,30 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             for f in files {
                 println!("{}", f.display());
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Recompute { store } => {
+            let store = store.unwrap_or_else(|| PathBuf::from(DEFAULT_STORE));
+            let rt = tokio::runtime::Runtime::new()?;
+            let store = facet_store::Store::open(&store)?;
+            let (n, secs) = recompute::recompute(&rt, &store, &config)?;
+            println!("{n} photos re-scored in {secs:.2}s");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Config {
+            what: ConfigCommand::Show,
+        } => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&config.effective_json())?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Config {
+            what: ConfigCommand::Check,
+        } => {
+            // Loading already checked it (errors and warnings are printed on the way).
+            println!("ok");
             Ok(ExitCode::SUCCESS)
         }
         Command::Stages => {

@@ -140,6 +140,8 @@ pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
     }
     let stats = result?;
     let summary = written?;
+    // Scores depend on the whole library (normalization): re-score it.
+    let (scored, score_secs) = crate::recompute::recompute(&rt, &store, &config)?;
     let secs = started.elapsed().as_secs_f64();
 
     for issue in &stats.scan_issues {
@@ -167,6 +169,7 @@ pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
         bytesize(stats.peak_reserved),
         store.dir().display()
     );
+    println!("{scored} photos scored in {score_secs:.2}s");
     Ok(ExitCode::SUCCESS)
 }
 

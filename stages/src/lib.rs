@@ -8,6 +8,8 @@ pub mod decode;
 pub mod exif;
 pub mod phash;
 pub mod scan;
+pub mod score;
+pub mod technical;
 pub mod thumbnail;
 pub mod working;
 
@@ -19,6 +21,7 @@ pub fn registry() -> Vec<Box<dyn DynStageKind>> {
         register(exif::Exif),
         register(thumbnail::Thumbnail),
         register(phash::Phash),
+        register(technical::Technical),
     ]
 }
 

@@ -5,4 +5,5 @@ mod check;
 mod common;
 mod kill;
 mod run;
+mod score;
 mod shared_photos;

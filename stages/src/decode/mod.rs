@@ -65,7 +65,7 @@ impl StageKind for Decode {
                 format!("{} is out of range 16..=16384", cfg.max_side),
             ));
         }
-        if !(cfg.max_megapixels > 0.0) {
+        if cfg.max_megapixels.is_nan() || cfg.max_megapixels <= 0.0 {
             problems.push(Diagnostic::new("max_megapixels", "must be positive"));
         }
         if !problems.is_empty() {

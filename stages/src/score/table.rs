@@ -1,0 +1,312 @@
+//! Scoring a whole table: the raw columns stored by the stages in, the
+//! category, aggregate, critique and Top Picks score of every photo out.
+//! Normalization statistics are those of the rows given (the whole library
+//! when `facet recompute` passes every photo), so they are always current.
+//! Pure Arrow in, Arrow out: the caller reads and writes the store.
+
+use std::sync::Arc;
+
+use arrow_array::builder::{BooleanBuilder, Float64Builder, StringBuilder};
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float32Type, Float64Type, Int32Type, Int64Type};
+use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Schema};
+use facet_config::{FacetConfig, PhotoFacts, category_for};
+
+use super::top_picks::{TopPicksInputs, is_top_pick, top_picks_score};
+use super::{NormStats, PhotoMetrics, ScoringInputs, score};
+use crate::working::photos_field;
+
+/// Stored columns the scoring model reads (absent columns count as missing values).
+pub const INPUT_COLUMNS: &[&str] = &[
+    "path",
+    "sharpness",
+    "color_score",
+    "exposure_score",
+    "composition_score",
+    "contrast_score",
+    "histogram_spread",
+    "leading_lines_score",
+    "noise_sigma",
+    "shadow_clipped",
+    "highlight_clipped",
+    "histogram_bimodality",
+    "mean_saturation",
+    "is_monochrome",
+    "luminance",
+    "dark_mass",
+    "bright_mass",
+    "iso",
+    "f_number",
+    "shutter_speed",
+    "focal_length",
+];
+
+/// Columns written by scoring.
+pub const OUTPUT_COLUMNS: &[&str] = &[
+    "path",
+    "category",
+    "aggregate",
+    "score_breakdown",
+    "top_picks_score",
+    "is_top_pick",
+];
+
+fn f64s(batch: &RecordBatch, name: &str) -> Vec<Option<f64>> {
+    let n = batch.num_rows();
+    let Some(c) = batch.column_by_name(name) else {
+        return vec![None; n];
+    };
+    let get = |i: usize| -> Option<f64> {
+        if c.is_null(i) {
+            return None;
+        }
+        match c.data_type() {
+            DataType::Float64 => Some(c.as_primitive::<Float64Type>().value(i)),
+            DataType::Float32 => Some(c.as_primitive::<Float32Type>().value(i) as f64),
+            DataType::Int64 => Some(c.as_primitive::<Int64Type>().value(i) as f64),
+            DataType::Int32 => Some(c.as_primitive::<Int32Type>().value(i) as f64),
+            DataType::Boolean => Some(if c.as_boolean().value(i) { 1.0 } else { 0.0 }),
+            _ => None,
+        }
+    };
+    (0..n).map(get).collect()
+}
+
+fn bools(batch: &RecordBatch, name: &str) -> Vec<Option<bool>> {
+    f64s(batch, name)
+        .into_iter()
+        .map(|v| v.map(|v| v != 0.0))
+        .collect()
+}
+
+/// Scores every row of `batch` (which must have `path`; see [`INPUT_COLUMNS`]).
+pub fn score_table(batch: &RecordBatch, config: &FacetConfig) -> Result<RecordBatch, String> {
+    let n = batch.num_rows();
+    let paths = batch
+        .column_by_name("path")
+        .and_then(|c| c.as_string_opt::<i32>())
+        .ok_or("the batch has no utf8 `path` column")?;
+    let col = |name: &str| f64s(batch, name);
+    let (sharp, color, exposure, comp, contrast, spread) = (
+        col("sharpness"),
+        col("color_score"),
+        col("exposure_score"),
+        col("composition_score"),
+        col("contrast_score"),
+        col("histogram_spread"),
+    );
+    let (lines, noise, bimodality, saturation, luminance) = (
+        col("leading_lines_score"),
+        col("noise_sigma"),
+        col("histogram_bimodality"),
+        col("mean_saturation"),
+        col("luminance"),
+    );
+    let (iso, f_number, shutter, focal) = (
+        col("iso"),
+        col("f_number"),
+        col("shutter_speed"),
+        col("focal_length"),
+    );
+    let (shadow, highlight, mono) = (
+        bools(batch, "shadow_clipped"),
+        bools(batch, "highlight_clipped"),
+        bools(batch, "is_monochrome"),
+    );
+
+    let mut metrics = Vec::with_capacity(n);
+    let mut categories = Vec::with_capacity(n);
+    for i in 0..n {
+        let m = PhotoMetrics {
+            tech_sharpness: sharp[i],
+            color: color[i],
+            exposure: exposure[i],
+            composition: comp[i],
+            contrast: contrast[i],
+            dynamic_range: spread[i],
+            leading_lines: lines[i],
+            noise_sigma: noise[i],
+            shadow_clipped: shadow[i],
+            highlight_clipped: highlight[i],
+            histogram_bimodality: bimodality[i],
+            mean_saturation: saturation[i],
+            is_monochrome: mono[i],
+            iso: iso[i],
+            f_number: f_number[i],
+            ..Default::default()
+        };
+        // Faces and tags come from later stages: unknown until then, and a
+        // filter on an unknown value does not match.
+        let facts = PhotoFacts {
+            luminance: luminance[i],
+            iso: iso[i],
+            shutter_speed: shutter[i],
+            focal_length: focal[i],
+            f_stop: f_number[i],
+            is_monochrome: mono[i],
+            ..Default::default()
+        };
+        categories.push(category_for(&config.categories, &facts));
+        metrics.push(m);
+    }
+    let inputs = ScoringInputs::from_config(config);
+    let norm = NormStats::build(
+        &config.normalization,
+        categories
+            .iter()
+            .zip(&metrics)
+            .map(|(c, m)| (c.name.as_str(), m)),
+    );
+
+    let mut category = StringBuilder::new();
+    let mut aggregate = Float64Builder::new();
+    let mut breakdown = StringBuilder::new();
+    let mut picks = Float64Builder::new();
+    let mut is_pick = BooleanBuilder::new();
+    for i in 0..n {
+        let s = score(categories[i], &metrics[i], &norm, &inputs);
+        let tp = top_picks_score(
+            &TopPicksInputs {
+                aggregate: Some(s.aggregate),
+                composition: comp[i],
+                ..Default::default()
+            },
+            &config.viewer.photo_types,
+        );
+        category.append_value(&s.category);
+        aggregate.append_value(s.aggregate);
+        breakdown.append_value(serde_json::to_string(&s.breakdown).map_err(|e| e.to_string())?);
+        picks.append_value(tp);
+        is_pick.append_value(is_top_pick(tp, &config.viewer.photo_types));
+    }
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(paths.clone()),
+        Arc::new(category.finish()),
+        Arc::new(aggregate.finish()),
+        Arc::new(breakdown.finish()),
+        Arc::new(picks.finish()),
+        Arc::new(is_pick.finish()),
+    ];
+    let schema = Arc::new(Schema::new(
+        OUTPUT_COLUMNS
+            .iter()
+            .map(|c| photos_field(c))
+            .collect::<Vec<_>>(),
+    ));
+    RecordBatch::try_new(schema, columns).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::{BooleanArray, Float64Array, StringArray};
+
+    fn table(rows: &[(&str, f64, f64, bool)]) -> RecordBatch {
+        // path, sharpness, luminance, is_monochrome
+        let schema = Arc::new(Schema::new(vec![
+            photos_field("path"),
+            photos_field("sharpness"),
+            photos_field("luminance"),
+            photos_field("is_monochrome"),
+            photos_field("exposure_score"),
+        ]));
+        RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0))),
+                Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.1))),
+                Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.2))),
+                Arc::new(BooleanArray::from(
+                    rows.iter().map(|r| r.3).collect::<Vec<_>>(),
+                )),
+                Arc::new(Float64Array::from_iter_values(rows.iter().map(|_| 7.0))),
+            ],
+        )
+        .unwrap()
+    }
+
+    fn scored(batch: &RecordBatch, config: &FacetConfig) -> Vec<(String, String, f64)> {
+        let out = score_table(batch, config).unwrap();
+        let p = out.column(0).as_string::<i32>();
+        let c = out.column(1).as_string::<i32>();
+        let a = out.column(2).as_primitive::<Float64Type>();
+        (0..out.num_rows())
+            .map(|i| (p.value(i).to_string(), c.value(i).to_string(), a.value(i)))
+            .collect()
+    }
+
+    #[test]
+    fn categories_follow_the_facts_and_breakdowns_are_stored() {
+        let config = FacetConfig::default();
+        let b = table(&[
+            ("/night.jpg", 100.0, 0.05, false),
+            ("/mono.jpg", 100.0, 0.5, true),
+            ("/day.jpg", 100.0, 0.5, false),
+        ]);
+        let rows = scored(&b, &config);
+        assert_eq!(rows[0].1, "night");
+        assert_eq!(rows[1].1, "monochrome");
+        assert_eq!(rows[2].1, "default");
+        let out = score_table(&b, &config).unwrap();
+        let critique: serde_json::Value =
+            serde_json::from_str(out.column(3).as_string::<i32>().value(2)).unwrap();
+        assert!(
+            critique
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|i| i["metric"] == "tech_sharpness"),
+            "{critique}"
+        );
+    }
+
+    #[test]
+    fn a_sharper_photo_scores_higher_in_the_same_category() {
+        let config = FacetConfig::default();
+        let rows = scored(
+            &table(&[
+                ("/soft.jpg", 20.0, 0.5, false),
+                ("/sharp.jpg", 400.0, 0.5, false),
+            ]),
+            &config,
+        );
+        assert!(rows[1].2 > rows[0].2, "{rows:?}");
+    }
+
+    #[test]
+    fn changing_one_category_weight_changes_only_that_category() {
+        let mut config = FacetConfig::default();
+        let b = table(&[
+            ("/night.jpg", 50.0, 0.05, false),
+            ("/day.jpg", 50.0, 0.5, false),
+            ("/day2.jpg", 500.0, 0.5, false),
+        ]);
+        let before = scored(&b, &config);
+        let night = config
+            .categories
+            .iter_mut()
+            .find(|c| c.name == "night")
+            .unwrap();
+        // Move weight from one metric to another, keeping the sum at 100.
+        let (from, to) = {
+            let mut ws: Vec<(String, f64)> =
+                night.weights.iter().map(|(k, v)| (k.clone(), *v)).collect();
+            ws.sort_by(|a, b| b.1.total_cmp(&a.1));
+            (
+                ws[0].0.clone(),
+                if ws[0].0 == "exposure_percent" {
+                    "contrast_percent".to_string()
+                } else {
+                    "exposure_percent".to_string()
+                },
+            )
+        };
+        let moved = 10.0_f64.min(night.weights[&from]);
+        *night.weights.get_mut(&from).unwrap() -= moved;
+        *night.weights.entry(to).or_insert(0.0) += moved;
+        let after = scored(&b, &config);
+        assert_ne!(before[0].2, after[0].2, "the night photo's score changes");
+        assert_eq!(before[1..], after[1..], "other categories' scores do not");
+    }
+}

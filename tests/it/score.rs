@@ -1,0 +1,160 @@
+//! Scores after a run, `facet recompute` after a weight edit, and bad configs.
+
+use std::fs;
+
+use crate::common::*;
+
+fn library(dir: &std::path::Path) {
+    fs::create_dir_all(dir).unwrap();
+    for seed in 0..5 {
+        fs::write(dir.join(format!("p{seed}.jpg")), jpeg(640, 480, seed)).unwrap();
+    }
+    // A dark photo: the `night` category (luminance ≤ 0.15).
+    let dark = image::RgbImage::from_fn(640, 480, |x, y| image::Rgb([((x ^ y) % 20) as u8, 5, 10]));
+    dark.save(dir.join("dark.png")).unwrap();
+}
+
+fn scores(store: &std::path::Path) -> Vec<(String, String, f64)> {
+    sql_json(
+        store,
+        "SELECT path, category, aggregate FROM photos ORDER BY path",
+    )
+    .iter()
+    .map(|r| {
+        (
+            r["path"].as_str().unwrap().to_string(),
+            r["category"].as_str().unwrap().to_string(),
+            r["aggregate"].as_f64().unwrap(),
+        )
+    })
+    .collect()
+}
+
+#[test]
+fn run_scores_and_recompute_follows_weight_edits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    library(&t.join("photos"));
+    let r = run_in(t, &["run", "photos", "--quiet"]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let store = t.join("facet-data");
+    let by_cat = sql_json(
+        &store,
+        "SELECT category, count(*) AS n, avg(aggregate) AS avg FROM photos GROUP BY category ORDER BY category",
+    );
+    assert!(!by_cat.is_empty());
+    let before = scores(&store);
+    assert_eq!(before.len(), 6);
+    assert!(
+        before
+            .iter()
+            .any(|(p, c, _)| p.ends_with("dark.png") && c == "night"),
+        "{before:?}"
+    );
+    for (_, _, a) in &before {
+        assert!((0.0..=10.0).contains(a));
+    }
+    let critiques = sql_json(&store, "SELECT score_breakdown FROM photos");
+    for c in critiques {
+        let items: serde_json::Value =
+            serde_json::from_str(c["score_breakdown"].as_str().unwrap()).unwrap();
+        assert!(
+            items
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|i| i["kind"] == "metric"),
+            "{items}"
+        );
+    }
+
+    // Shift weight within the `default` category and recompute: only default photos change.
+    let mut config = serde_json::json!({});
+    let mut cats: serde_json::Value = serde_json::from_str(
+        &fs::read_to_string(root().join("config/default_categories.json")).unwrap(),
+    )
+    .unwrap();
+    for c in cats.as_array_mut().unwrap() {
+        if c["name"] == "default" {
+            let w = c["weights"].as_object_mut().unwrap();
+            let (big, _) = w
+                .iter()
+                .max_by(|a, b| a.1.as_f64().unwrap().total_cmp(&b.1.as_f64().unwrap()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .unwrap();
+            let other = if big == "exposure_percent" {
+                "contrast_percent"
+            } else {
+                "exposure_percent"
+            };
+            let moved = 10.0_f64.min(w[&big].as_f64().unwrap());
+            w.insert(
+                big.clone(),
+                serde_json::json!(w[&big].as_f64().unwrap() - moved),
+            );
+            let o = w.get(other).and_then(|v| v.as_f64()).unwrap_or(0.0);
+            w.insert(other.to_string(), serde_json::json!(o + moved));
+        }
+    }
+    config["categories"] = cats;
+    fs::write(
+        t.join("scoring_config.json"),
+        serde_json::to_string_pretty(&config).unwrap(),
+    )
+    .unwrap();
+    let re = run_in(t, &["recompute"]);
+    assert_eq!(re.status, 0, "{}", re.stderr);
+    assert!(re.stdout.contains("6 photos re-scored"), "{}", re.stdout);
+    let after = scores(&store);
+    for (b, a) in before.iter().zip(&after) {
+        assert_eq!(b.1, a.1, "categories do not move");
+        if b.1 != "default" {
+            assert_eq!(b.2, a.2, "{} is not in the edited category", b.0);
+        }
+    }
+    assert!(
+        before
+            .iter()
+            .zip(&after)
+            .any(|(b, a)| b.1 == "default" && b.2 != a.2),
+        "some default photo changes: {before:?} {after:?}"
+    );
+}
+
+#[test]
+fn bad_config_stops_the_run_with_json_paths() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    library(&t.join("photos"));
+    let mut cats: serde_json::Value = serde_json::from_str(
+        &fs::read_to_string(root().join("config/default_categories.json")).unwrap(),
+    )
+    .unwrap();
+    let w = cats[0]["weights"].as_object_mut().unwrap();
+    let k = w.keys().next().unwrap().clone();
+    let v = w[&k].as_f64().unwrap();
+    w.insert(k, serde_json::json!(v + 7.0));
+    let config =
+        serde_json::json!({"categories": cats, "processing": {"thumbnails": {"photo_quality": 0}}});
+    fs::write(t.join("scoring_config.json"), config.to_string()).unwrap();
+    let r = run_in(t, &["run", "photos", "--quiet"]);
+    assert_ne!(r.status, 0);
+    assert!(r.stderr.contains("categories[0].weights"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("processing.thumbnails.photo_quality"),
+        "{}",
+        r.stderr
+    );
+    assert!(!t.join("facet-data").exists(), "the run did not start");
+    let show = run_in(
+        tmp.path(),
+        &["--config", "/nonexistent.json", "config", "show"],
+    );
+    assert_ne!(show.status, 0);
+    fs::remove_file(t.join("scoring_config.json")).unwrap();
+    let show = run_in(t, &["config", "show"]);
+    assert_eq!(show.status, 0);
+    let v: serde_json::Value = serde_json::from_str(&show.stdout).unwrap();
+    assert_eq!(v["processing"]["thumbnails"]["photo_size"], 640);
+    assert_eq!(v["categories"].as_array().unwrap().len(), 34);
+}
