@@ -10,7 +10,9 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray, TimestampNanosecondArray};
+use arrow::array::{
+    ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray, TimestampNanosecondArray,
+};
 use clap::Args;
 use facet_config::FacetConfig;
 use facet_engine::runtime::{Output, Progress, RunOptions};
@@ -86,18 +88,22 @@ pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
     // What is already analysed (or already failed) and unchanged is skipped.
     let photos_t = facet_schemas::photos();
     let failures_t = facet_schemas::failures();
+    let stored = rt.block_on(store.file_index(&photos_t))?;
+    let failed_before = rt.block_on(store.file_index(&failures_t))?;
+    // Photos already stored are merged by key; new ones are appended (no join
+    // with the stored rows, so a commit costs the same at any library size).
+    let stored_paths: HashSet<String> = stored.keys().cloned().collect();
+    let failed_paths: HashSet<String> = failed_before.keys().cloned().collect();
     let mut known = if args.force {
         Default::default()
     } else {
-        rt.block_on(store.file_index(&photos_t))?
+        stored
     };
-    let failed_before = rt.block_on(store.file_index(&failures_t))?;
     if !args.force {
         for (k, v) in &failed_before {
             known.entry(k.clone()).or_insert(*v);
         }
     }
-    let failed_paths: HashSet<String> = failed_before.keys().cloned().collect();
     let skip = move |e: &facet_engine::FileEntry| {
         known
             .get(e.path.to_string_lossy().as_ref())
@@ -124,7 +130,16 @@ pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
         let store = store.clone();
         let handle = rt.handle().clone();
         let commit_every = args.commit_every.max(1);
-        std::thread::spawn(move || write_loop(&handle, &store, sink_rx, commit_every, failed_paths))
+        std::thread::spawn(move || {
+            write_loop(
+                &handle,
+                &store,
+                sink_rx,
+                commit_every,
+                failed_paths,
+                stored_paths,
+            )
+        })
     };
     let bar =
         (!args.quiet && std::io::stderr().is_terminal()).then(|| spawn_progress(progress.clone()));
@@ -190,6 +205,7 @@ fn write_loop(
     rx: crossbeam_channel::Receiver<Output>,
     commit_every: usize,
     mut failed_paths: HashSet<String>,
+    mut stored_paths: HashSet<String>,
 ) -> Result<Written> {
     let mut written = Written::default();
     let mut photos: Vec<RecordBatch> = Vec::new();
@@ -206,7 +222,17 @@ fn write_loop(
                 photos.iter(),
             )?)?;
             let paths: Vec<String> = string_values(&batch, "path");
-            rt.block_on(store.upsert(&facet_schemas::photos(), batch))?;
+            let is_new = BooleanArray::from(
+                paths
+                    .iter()
+                    .map(|p| !stored_paths.contains(p))
+                    .collect::<Vec<_>>(),
+            );
+            let new = arrow::compute::filter_record_batch(&batch, &is_new)?;
+            let old = arrow::compute::filter_record_batch(&batch, &arrow::compute::not(&is_new)?)?;
+            rt.block_on(store.append(&facet_schemas::photos(), new))?;
+            rt.block_on(store.upsert(&facet_schemas::photos(), old))?;
+            stored_paths.extend(paths.iter().cloned());
             // Photos that used to fail and now went through leave the failures table.
             let recovered: Vec<String> = paths
                 .iter()
@@ -222,6 +248,9 @@ fn write_loop(
             // A changed photo that now fails must not keep its old results.
             let paths: Vec<String> = failures.iter().map(|f| f.path.clone()).collect();
             rt.block_on(store.delete_keys(&facet_schemas::photos(), &paths))?;
+            for p in &paths {
+                stored_paths.remove(p);
+            }
             failed_paths.extend(paths);
             written.failures.append(failures);
         }

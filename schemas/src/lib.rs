@@ -151,16 +151,36 @@ pub fn photos() -> Table {
         col("composition_score", DataType::Float64, "0–10 rule-of-thirds placement of the subject, with composition.power_point_weight and line_weight."),
         col("thumbnail", DataType::Binary, "JPEG thumbnail (storage.mode = database)."),
         col("thumbnail_path", DataType::Utf8, "Thumbnail file (storage.mode = filesystem)."),
-        col("category", DataType::Utf8, "Scoring category: the first (by priority) whose filters the photo meets."),
-        col("aggregate", DataType::Float64, "The 0-10 score: the category's weighted metrics, then penalties and bonuses (see score_breakdown)."),
-        col("score_breakdown", DataType::Utf8, "JSON critique: each metric's raw and 0-10 value, weight and points; each adjustment's points and reason."),
-        col("top_picks_score", DataType::Float64, "viewer.photo_types Top Picks blend of aggregate, aesthetic, composition and face quality."),
-        col("is_top_pick", DataType::Boolean, "top_picks_score at least viewer.photo_types.top_picks_min_score."),
         col("analyzed_at", timestamp(), "When this row was written."),
     ]);
     Table {
         name: "photos",
         doc: "One row per analysed photo: file identity, metadata and every stored metric.",
+        key: "path",
+        columns,
+    }
+}
+
+/// `scores`: derived from the stored metrics and the configuration by every
+/// re-score (`facet run`, `facet recompute`), replaced as a whole. In SQL,
+/// `photos` shows these columns too (a view joining `photos` and `scores`).
+pub fn scores() -> Table {
+    let mut columns = vec![key(
+        "path",
+        DataType::Utf8,
+        "Absolute path of the photo (the key).",
+    )];
+    columns.extend([
+        col("category", DataType::Utf8, "Scoring category: the first (by priority) whose filters the photo meets."),
+        col("aggregate", DataType::Float64, "The 0-10 score: the category's weighted metrics, then penalties and bonuses (see score_breakdown)."),
+        col("score_breakdown", DataType::Utf8, "JSON critique: each metric's raw and 0-10 value, weight and points; each adjustment's points and reason."),
+        col("top_picks_score", DataType::Float64, "viewer.photo_types Top Picks blend of aggregate, aesthetic, composition and face quality."),
+        col("is_top_pick", DataType::Boolean, "top_picks_score at least viewer.photo_types.top_picks_min_score."),
+        col("scored_at", timestamp(), "When the score was computed."),
+    ]);
+    Table {
+        name: "scores",
+        doc: "Category, aggregate score, critique and Top Picks score of every analysed photo.",
         key: "path",
         columns,
     }
@@ -188,7 +208,7 @@ pub fn failures() -> Table {
 
 /// Every table of the store.
 pub fn tables() -> Vec<Table> {
-    vec![photos(), failures()]
+    vec![photos(), scores(), failures()]
 }
 
 #[cfg(test)]

@@ -42,6 +42,9 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// The DataFusion name of the stored `photos` rows (`photos` is the view with scores).
+pub const PHOTOS_STORED: &str = "photos_stored";
+
 /// A store directory.
 pub struct Store {
     dir: PathBuf,
@@ -86,15 +89,71 @@ impl Store {
         Ok(Some(Dataset::open(&uri).await?))
     }
 
-    /// Inserts or replaces rows by the table's key. Only the columns `batch`
-    /// carries are written: a matched row keeps its other columns (a pipeline
-    /// that computes fewer metrics does not erase the others), an inserted row
-    /// has nulls there. Columns the dataset lacks (a newer Facet) are added first.
+    /// Appends rows that are known not to be in the table yet (new photos):
+    /// no join with the stored rows, so the cost does not grow with the table.
+    /// Columns `batch` lacks are stored as nulls.
+    pub async fn append(&self, table: &Table, batch: RecordBatch) -> Result<()> {
+        self.write(table, batch, WriteMode::Append).await
+    }
+
+    /// Replaces the whole table with `batch` in one atomic commit (derived
+    /// tables such as `scores`).
+    pub async fn replace(&self, table: &Table, batch: RecordBatch) -> Result<()> {
+        self.write(table, batch, WriteMode::Overwrite).await
+    }
+
+    async fn write(&self, table: &Table, batch: RecordBatch, mode: WriteMode) -> Result<()> {
+        let _guard = self.write_lock.lock().await;
+        let schema = table.schema();
+        let batch = conform(&batch, &schema, true)?;
+        let exists = self.dataset(table.name).await?.is_some();
+        if exists && matches!(mode, WriteMode::Append) {
+            self.add_missing_columns(table).await?;
+        }
+        let mode = if exists { mode } else { WriteMode::Create };
+        let reader = RecordBatchIterator::new(vec![Ok(batch)], schema.clone());
+        let params = WriteParams {
+            mode,
+            ..Default::default()
+        };
+        Dataset::write(reader, self.uri(table.name).as_str(), Some(params)).await?;
+        Ok(())
+    }
+
+    /// Adds the columns `schemas/` declares and the stored table lacks (a newer Facet).
+    async fn add_missing_columns(&self, table: &Table) -> Result<Option<Dataset>> {
+        let Some(mut ds) = self.dataset(table.name).await? else {
+            return Ok(None);
+        };
+        let have: Vec<String> = ds.schema().fields.iter().map(|f| f.name.clone()).collect();
+        let missing: Vec<Field> = table
+            .schema()
+            .fields()
+            .iter()
+            .filter(|f| !have.contains(f.name()))
+            .map(|f| f.as_ref().clone())
+            .collect();
+        if !missing.is_empty() {
+            ds.add_columns(
+                NewColumnTransform::AllNulls(Arc::new(Schema::new(missing))),
+                None,
+                None,
+            )
+            .await?;
+        }
+        Ok(Some(ds))
+    }
+
+    /// Inserts or replaces whole rows by the table's key (columns `batch`
+    /// lacks become null). Only the key column of the stored rows is read.
     pub async fn upsert(&self, table: &Table, batch: RecordBatch) -> Result<()> {
+        let batch = conform(&batch, &table.schema(), true)?;
         self.merge(table, batch, WhenNotMatched::InsertAll).await
     }
 
-    /// Updates columns of existing rows by key; keys not in the table are ignored.
+    /// Updates some columns of existing rows by key, keeping the others; keys
+    /// not in the table are ignored. Lance reads the other columns of the
+    /// stored rows to do this: meant for narrow tables.
     pub async fn update_columns(&self, table: &Table, batch: RecordBatch) -> Result<()> {
         self.merge(table, batch, WhenNotMatched::DoNothing).await
     }
@@ -110,7 +169,7 @@ impl Store {
         }
         let _guard = self.write_lock.lock().await;
         let schema = table.schema();
-        let Some(mut ds) = self.dataset(table.name).await? else {
+        let Some(ds) = self.add_missing_columns(table).await? else {
             if not_matched == WhenNotMatched::DoNothing {
                 return Ok(());
             }
@@ -123,21 +182,6 @@ impl Store {
             Dataset::write(reader, self.uri(table.name).as_str(), Some(params)).await?;
             return Ok(());
         };
-        let have: Vec<String> = ds.schema().fields.iter().map(|f| f.name.clone()).collect();
-        let missing: Vec<Field> = schema
-            .fields()
-            .iter()
-            .filter(|f| !have.contains(f.name()))
-            .map(|f| f.as_ref().clone())
-            .collect();
-        if !missing.is_empty() {
-            ds.add_columns(
-                NewColumnTransform::AllNulls(Arc::new(Schema::new(missing))),
-                None,
-                None,
-            )
-            .await?;
-        }
         let batch = conform(&batch, &schema, false)?;
         let source_schema = batch.schema();
         let reader = RecordBatchIterator::new(vec![Ok(batch)], source_schema);
@@ -207,8 +251,11 @@ impl Store {
 
     /// A DataFusion session with every table registered by name (empty
     /// until first written, so that queries never depend on what a run met).
+    /// `photos` is a view: the stored photo rows (`photos_stored`) with their
+    /// `scores` columns joined on `path`.
     pub async fn session(&self) -> Result<SessionContext> {
         let ctx = SessionContext::new();
+        let q = |e: datafusion::error::DataFusionError| StoreError::Query(e.to_string());
         for table in facet_schemas::tables() {
             let provider: Arc<dyn datafusion::catalog::TableProvider> =
                 match self.dataset(table.name).await? {
@@ -219,12 +266,29 @@ impl Store {
                     )),
                     None => Arc::new(
                         datafusion::datasource::MemTable::try_new(table.schema(), vec![vec![]])
-                            .map_err(|e| StoreError::Query(e.to_string()))?,
+                            .map_err(q)?,
                     ),
                 };
-            ctx.register_table(table.name, provider)
-                .map_err(|e| StoreError::Query(e.to_string()))?;
+            let name = if table.name == "photos" {
+                PHOTOS_STORED
+            } else {
+                table.name
+            };
+            ctx.register_table(name, provider).map_err(q)?;
         }
+        let scores = facet_schemas::scores();
+        let score_columns: Vec<String> = scores
+            .columns
+            .iter()
+            .filter(|c| c.name != scores.key)
+            .map(|c| format!("s.{}", c.name))
+            .collect();
+        ctx.sql(&format!(
+            "CREATE VIEW photos AS SELECT p.*, {} FROM {PHOTOS_STORED} p LEFT JOIN scores s ON p.path = s.path",
+            score_columns.join(", ")
+        ))
+        .await
+        .map_err(q)?;
         Ok(ctx)
     }
 

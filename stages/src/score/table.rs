@@ -15,7 +15,6 @@ use facet_config::{FacetConfig, PhotoFacts, category_for};
 
 use super::top_picks::{TopPicksInputs, is_top_pick, top_picks_score};
 use super::{NormStats, PhotoMetrics, ScoringInputs, score};
-use crate::working::photos_field;
 
 /// Stored columns the scoring model reads (absent columns count as missing values).
 pub const INPUT_COLUMNS: &[&str] = &[
@@ -188,10 +187,11 @@ pub fn score_table(batch: &RecordBatch, config: &FacetConfig) -> Result<RecordBa
         Arc::new(picks.finish()),
         Arc::new(is_pick.finish()),
     ];
+    let scores = facet_schemas::scores();
     let schema = Arc::new(Schema::new(
         OUTPUT_COLUMNS
             .iter()
-            .map(|c| photos_field(c))
+            .map(|c| scores.column(c).expect("declared in schemas/").field())
             .collect::<Vec<_>>(),
     ));
     RecordBatch::try_new(schema, columns).map_err(|e| e.to_string())
@@ -200,6 +200,7 @@ pub fn score_table(batch: &RecordBatch, config: &FacetConfig) -> Result<RecordBa
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::working::photos_field;
     use arrow_array::{BooleanArray, Float64Array, StringArray};
 
     fn table(rows: &[(&str, f64, f64, bool)]) -> RecordBatch {
