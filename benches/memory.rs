@@ -29,6 +29,8 @@ fn peak_rss(photos: &Path, store: &Path) -> (i64, f64) {
     if let Ok(pipeline) = std::env::var("FACET_MEMORY_PIPELINE") {
         cmd.arg(pipeline);
     }
+    // Reaped by wait4 below, which also reports the child's peak RSS.
+    #[allow(clippy::zombie_processes)]
     let child = cmd
         .arg(photos)
         .args(["--quiet", "--store"])

@@ -442,6 +442,63 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn appends_and_replaced_scores_show_in_the_photos_view() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let t = facet_schemas::photos();
+        store
+            .append(&t, photos_batch(&["/a.jpg"], 1))
+            .await
+            .unwrap();
+        store
+            .append(&t, photos_batch(&["/b.jpg"], 2))
+            .await
+            .unwrap();
+        let scores = facet_schemas::scores();
+        let batch = |agg: f64| {
+            RecordBatch::try_new(
+                Arc::new(Schema::new(vec![
+                    scores.column("path").unwrap().field(),
+                    scores.column("aggregate").unwrap().field(),
+                ])),
+                vec![
+                    Arc::new(StringArray::from(vec!["/a.jpg"])),
+                    Arc::new(arrow_array::Float64Array::from(vec![agg])),
+                ],
+            )
+            .unwrap()
+        };
+        store.replace(&scores, batch(3.0)).await.unwrap();
+        store.replace(&scores, batch(7.5)).await.unwrap();
+        let (_, batches) = store
+            .sql("SELECT path, iso, aggregate FROM photos ORDER BY path")
+            .await
+            .unwrap();
+        let b = arrow_select::concat::concat_batches(&batches[0].schema(), &batches).unwrap();
+        assert_eq!(b.num_rows(), 2);
+        let agg = b
+            .column(2)
+            .as_any()
+            .downcast_ref::<arrow_array::Float64Array>()
+            .unwrap();
+        assert_eq!(
+            agg.value(0),
+            7.5,
+            "the latest scores replace the earlier ones"
+        );
+        assert!(agg.is_null(1), "a photo without scores still shows");
+        let (_, n) = store.sql("SELECT count(*) FROM scores").await.unwrap();
+        assert_eq!(
+            n[0].column(0)
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .unwrap()
+                .value(0),
+            1
+        );
+    }
+
+    #[tokio::test]
     async fn partial_upserts_keep_the_other_columns() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
