@@ -40,6 +40,7 @@
 //!    `score_precision` decimals (half to even on the exact binary value, as
 //!    Python's `round`).
 
+pub mod incremental;
 pub mod normalize;
 pub mod table;
 pub mod top_picks;
