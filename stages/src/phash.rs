@@ -144,30 +144,21 @@ mod tests {
         px
     }
 
+    fn hash_scene(h: &mut Hasher, width: u32, height: u32, shift: f64) -> u64 {
+        h.hash(RgbRef {
+            width,
+            height,
+            pixels: &scene(width, height, shift),
+        })
+        .unwrap()
+    }
+
     #[test]
     fn resized_copies_hash_alike_and_different_scenes_do_not() {
         let mut h = hasher();
-        let a = h
-            .hash(RgbRef {
-                width: 640,
-                height: 480,
-                pixels: &scene(640, 480, 0.0),
-            })
-            .unwrap();
-        let b = h
-            .hash(RgbRef {
-                width: 320,
-                height: 240,
-                pixels: &scene(320, 240, 0.0),
-            })
-            .unwrap();
-        let c = h
-            .hash(RgbRef {
-                width: 640,
-                height: 480,
-                pixels: &scene(640, 480, 2.5),
-            })
-            .unwrap();
+        let a = hash_scene(&mut h, 640, 480, 0.0);
+        let b = hash_scene(&mut h, 320, 240, 0.0);
+        let c = hash_scene(&mut h, 640, 480, 2.5);
         assert!(
             (a ^ b).count_ones() <= 4,
             "resized copy differs by {}",

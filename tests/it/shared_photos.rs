@@ -15,17 +15,20 @@ fn shared_photos_are_stored_or_explained_and_match_exiftool() {
     let tmp = tempfile::tempdir().unwrap();
     let store = tmp.path().join("store");
     let pipeline = root().join("pipelines/cpu.yaml");
-    let r = run_in(
-        tmp.path(),
-        &[
-            "run",
-            pipeline.to_str().unwrap(),
-            shared.to_str().unwrap(),
-            "--quiet",
-            "--store",
-            store.to_str().unwrap(),
-        ],
-    );
+    let run = || {
+        run_in(
+            tmp.path(),
+            &[
+                "run",
+                pipeline.to_str().unwrap(),
+                shared.to_str().unwrap(),
+                "--quiet",
+                "--store",
+                store.to_str().unwrap(),
+            ],
+        )
+    };
+    let r = run();
     assert_eq!(r.status, 0, "{}\n{}", r.stdout, r.stderr);
 
     let stored: Vec<String> = sql_json(&store, "SELECT path FROM photos")
@@ -136,17 +139,7 @@ fn shared_photos_are_stored_or_explained_and_match_exiftool() {
     assert!(compared > 100, "only {compared} values compared");
 
     // A second run analyses nothing.
-    let again = run_in(
-        tmp.path(),
-        &[
-            "run",
-            pipeline.to_str().unwrap(),
-            shared.to_str().unwrap(),
-            "--quiet",
-            "--store",
-            store.to_str().unwrap(),
-        ],
-    );
+    let again = run();
     assert_eq!(again.status, 0);
     assert!(
         again.stdout.contains(" 0 analysed") && again.stdout.contains(" 0 failed"),
