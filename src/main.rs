@@ -1,5 +1,6 @@
 //! `facet`: tells you which photos are worth keeping.
 
+mod recommend;
 mod recompute;
 mod run;
 mod sql;
@@ -46,6 +47,15 @@ enum Command {
     Recompute {
         #[arg(long)]
         store: Option<PathBuf>,
+    },
+    /// The Analysis checks: findings about the scored library and concrete
+    /// changes to scoring_config.json.
+    Recommend {
+        #[arg(long)]
+        store: Option<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// The configuration.
     Config {
@@ -147,12 +157,22 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Recommend { store, json } => {
+            let store = store.unwrap_or_else(|| PathBuf::from(DEFAULT_STORE));
+            let rt = tokio::runtime::Runtime::new()?;
+            let store = facet_store::Store::open(&store)?;
+            recommend::recommend(&rt, &store, &config, json)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Recompute { store } => {
             let store = store.unwrap_or_else(|| PathBuf::from(DEFAULT_STORE));
             let rt = tokio::runtime::Runtime::new()?;
             let store = facet_store::Store::open(&store)?;
-            let (n, secs) = recompute::recompute(&rt, &store, &config)?;
-            println!("{n} photos re-scored in {secs:.2}s");
+            let r = recompute::recompute(&rt, &store, &config)?;
+            println!(
+                "{} photos re-scored, {} unchanged, {} removed in {:.2}s",
+                r.scored, r.kept, r.removed, r.seconds
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Config {

@@ -86,7 +86,7 @@ pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
     let rt = tokio::runtime::Runtime::new()?;
 
     // What is already analysed (or already failed) and unchanged is skipped.
-    let photos_t = facet_schemas::photos();
+    let photos_t = plan.photos_table();
     let failures_t = facet_schemas::failures();
     let stored = rt.block_on(store.file_index(&photos_t))?;
     let failed_before = rt.block_on(store.file_index(&failures_t))?;
@@ -130,10 +130,12 @@ pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
         let store = store.clone();
         let handle = rt.handle().clone();
         let commit_every = args.commit_every.max(1);
+        let photos_w = photos_t.clone();
         std::thread::spawn(move || {
             write_loop(
                 &handle,
                 &store,
+                &photos_w,
                 sink_rx,
                 commit_every,
                 failed_paths,
@@ -156,7 +158,7 @@ pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
     let stats = result?;
     let summary = written?;
     // Scores depend on the whole library (normalization): re-score it.
-    let (scored, score_secs) = crate::recompute::recompute(&rt, &store, &config)?;
+    let rescore = crate::recompute::recompute(&rt, &store, &config)?;
     let secs = started.elapsed().as_secs_f64();
 
     for issue in &stats.scan_issues {
@@ -184,7 +186,10 @@ pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
         bytesize(stats.peak_reserved),
         store.dir().display()
     );
-    println!("{scored} photos scored in {score_secs:.2}s");
+    println!(
+        "{} photos scored ({} already current) in {:.2}s",
+        rescore.scored, rescore.kept, rescore.seconds
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -202,6 +207,7 @@ struct Written {
 fn write_loop(
     rt: &tokio::runtime::Handle,
     store: &Store,
+    photos_t: &facet_schemas::Table,
     rx: crossbeam_channel::Receiver<Output>,
     commit_every: usize,
     mut failed_paths: HashSet<String>,
@@ -230,8 +236,8 @@ fn write_loop(
             );
             let new = arrow::compute::filter_record_batch(&batch, &is_new)?;
             let old = arrow::compute::filter_record_batch(&batch, &arrow::compute::not(&is_new)?)?;
-            rt.block_on(store.append(&facet_schemas::photos(), new))?;
-            rt.block_on(store.upsert(&facet_schemas::photos(), old))?;
+            rt.block_on(store.append(photos_t, new))?;
+            rt.block_on(store.upsert(photos_t, old))?;
             stored_paths.extend(paths.iter().cloned());
             // Photos that used to fail and now went through leave the failures table.
             let recovered: Vec<String> = paths
@@ -247,7 +253,7 @@ fn write_loop(
             rt.block_on(store.upsert(&facet_schemas::failures(), failures_batch(failures)))?;
             // A changed photo that now fails must not keep its old results.
             let paths: Vec<String> = failures.iter().map(|f| f.path.clone()).collect();
-            rt.block_on(store.delete_keys(&facet_schemas::photos(), &paths))?;
+            rt.block_on(store.delete_keys(photos_t, &paths))?;
             for p in &paths {
                 stored_paths.remove(p);
             }

@@ -58,6 +58,25 @@ impl Plan {
         self.stages.iter().filter_map(|s| s.batch).min()
     }
 
+    /// The `photos` table this plan writes: the columns `schemas/` declares
+    /// and those the pipeline's stages add (a model's outputs, say).
+    pub fn photos_table(&self) -> facet_schemas::Table {
+        let extra = self.stages.iter().flat_map(|s| {
+            s.configured
+                .plan()
+                .writes
+                .iter()
+                .filter(|f| !f.name().starts_with('_'))
+                .map(|f| {
+                    facet_schemas::Column::extra(
+                        f,
+                        format!("Written by pipeline stage `{}` ({}).", s.name, s.uses),
+                    )
+                })
+        });
+        facet_schemas::photos().with_extra(extra)
+    }
+
     /// Every column that will be stored (working columns excluded).
     pub fn stored_columns(&self) -> Vec<Field> {
         self.stages
@@ -286,6 +305,7 @@ pub fn compile(
         }
         ancestors[i] = set;
     }
+    let photos_declared = facet_schemas::photos();
     let mut writers: BTreeMap<&str, usize> = BTreeMap::new();
     for &i in &order {
         for f in &parsed[i].2.plan().writes {
@@ -300,6 +320,20 @@ pub fn compile(
                 ));
             } else {
                 writers.insert(f.name(), i);
+            }
+            if let Some(declared) = photos_declared.column(f.name())
+                && !f.name().starts_with('_')
+                && declared.data_type != *f.data_type()
+            {
+                diags.push(Diagnostic::new(
+                    format!("stages.{}", parsed[i].0),
+                    format!(
+                        "writes column `{}` as {}, but the photos table declares it as {} (schemas/)",
+                        f.name(),
+                        f.data_type(),
+                        declared.data_type
+                    ),
+                ));
             }
         }
     }

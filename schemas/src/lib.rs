@@ -2,6 +2,7 @@
 //! (`facet sql`, Parquet export, the gallery), so they are defined and documented
 //! here, once. `facet schema` prints these tables as Markdown.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
@@ -9,15 +10,26 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 /// One documented column of a table.
 #[derive(Debug, Clone)]
 pub struct Column {
-    pub name: &'static str,
+    pub name: Cow<'static, str>,
     pub data_type: DataType,
     pub nullable: bool,
-    pub doc: &'static str,
+    pub doc: Cow<'static, str>,
 }
 
 impl Column {
     pub fn field(&self) -> Field {
-        Field::new(self.name, self.data_type.clone(), self.nullable)
+        Field::new(self.name.as_ref(), self.data_type.clone(), self.nullable)
+    }
+
+    /// A nullable column that `schemas/` does not declare: one a pipeline's
+    /// stage writes (a model's output, say), documented by `doc`.
+    pub fn extra(field: &Field, doc: impl Into<String>) -> Column {
+        Column {
+            name: Cow::Owned(field.name().clone()),
+            data_type: field.data_type().clone(),
+            nullable: true,
+            doc: Cow::Owned(doc.into()),
+        }
     }
 }
 
@@ -41,6 +53,16 @@ impl Table {
         self.columns.iter().find(|c| c.name == name)
     }
 
+    /// The table with `extra` columns appended, except those it already has.
+    pub fn with_extra(mut self, extra: impl IntoIterator<Item = Column>) -> Table {
+        for c in extra {
+            if self.column(&c.name).is_none() {
+                self.columns.push(c);
+            }
+        }
+        self
+    }
+
     /// Markdown documentation of the table.
     pub fn markdown(&self) -> String {
         let mut out = format!(
@@ -62,19 +84,19 @@ impl Table {
 
 fn col(name: &'static str, data_type: DataType, doc: &'static str) -> Column {
     Column {
-        name,
+        name: Cow::Borrowed(name),
         data_type,
         nullable: true,
-        doc,
+        doc: Cow::Borrowed(doc),
     }
 }
 
 fn key(name: &'static str, data_type: DataType, doc: &'static str) -> Column {
     Column {
-        name,
+        name: Cow::Borrowed(name),
         data_type,
         nullable: false,
-        doc,
+        doc: Cow::Borrowed(doc),
     }
 }
 
@@ -176,6 +198,7 @@ pub fn scores() -> Table {
         col("score_breakdown", DataType::Utf8, "JSON critique: each metric's raw and 0-10 value, weight and points; each adjustment's points and reason."),
         col("top_picks_score", DataType::Float64, "viewer.photo_types Top Picks blend of aggregate, aesthetic, composition and face quality."),
         col("is_top_pick", DataType::Boolean, "top_picks_score at least viewer.photo_types.top_picks_min_score."),
+        col("scored_with", DataType::Utf8, "Fingerprint of what the score depends on besides the photo's metrics (scoring settings, the category's weights, the percentiles used): `facet recompute` re-scores only rows whose fingerprint changed."),
         col("scored_at", timestamp(), "When the score was computed."),
     ]);
     Table {
@@ -221,7 +244,7 @@ mod tests {
         for t in tables() {
             let mut seen = HashSet::new();
             for c in &t.columns {
-                assert!(seen.insert(c.name), "{}.{} twice", t.name, c.name);
+                assert!(seen.insert(c.name.clone()), "{}.{} twice", t.name, c.name);
                 assert!(
                     c.name
                         .chars()

@@ -102,9 +102,49 @@ fn run_scores_and_recompute_follows_weight_edits() {
         serde_json::to_string_pretty(&config).unwrap(),
     )
     .unwrap();
+    let scored_at = |store: &std::path::Path| -> Vec<(String, i64)> {
+        sql_json(
+            store,
+            "SELECT path, CAST(scored_at AS BIGINT) AS at FROM scores ORDER BY path",
+        )
+        .into_iter()
+        .map(|r| {
+            (
+                r["path"].as_str().unwrap().to_string(),
+                r["at"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+    };
+    let at_before = scored_at(&store);
+    let in_default = before.iter().filter(|(_, c, _)| c == "default").count();
+    assert!(in_default > 0 && in_default < before.len(), "{before:?}");
     let re = run_in(t, &["recompute"]);
     assert_eq!(re.status, 0, "{}", re.stderr);
-    assert!(re.stdout.contains("6 photos re-scored"), "{}", re.stdout);
+    assert!(
+        re.stdout.contains(&format!(
+            "{in_default} photos re-scored, {} unchanged",
+            before.len() - in_default
+        )),
+        "only the edited category is re-scored: {}",
+        re.stdout
+    );
+    let at_after = scored_at(&store);
+    for ((p, b), (_, a)) in at_before.iter().zip(&at_after) {
+        let cat = &before.iter().find(|r| &r.0 == p).unwrap().1;
+        assert_eq!(
+            cat == "default",
+            b != a,
+            "{p} ({cat}) rewritten: {}",
+            b != a
+        );
+    }
+    let again = run_in(t, &["recompute"]);
+    assert!(
+        again.stdout.contains("0 photos re-scored, 6 unchanged"),
+        "{}",
+        again.stdout
+    );
     let after = scores(&store);
     for (b, a) in before.iter().zip(&after) {
         assert_eq!(b.1, a.1, "categories do not move");
@@ -157,4 +197,36 @@ fn bad_config_stops_the_run_with_json_paths() {
     let v: serde_json::Value = serde_json::from_str(&show.stdout).unwrap();
     assert_eq!(v["processing"]["thumbnails"]["photo_size"], 640);
     assert_eq!(v["categories"].as_array().unwrap().len(), 34);
+}
+
+#[test]
+fn recommend_reports_on_the_scored_library() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    library(&t.join("photos"));
+    let r = run_in(t, &["run", "photos", "--quiet"]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let rec = run_in(t, &["recommend", "--json"]);
+    assert_eq!(rec.status, 0, "{}", rec.stderr);
+    let report: serde_json::Value = serde_json::from_str(&rec.stdout).unwrap();
+    assert_eq!(report["summary"]["photos"], 6, "{report}");
+    let checks: Vec<&serde_json::Value> = report["recommendations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .collect();
+    // No model measures aesthetics in the CPU pipeline: the report says so.
+    assert!(
+        checks.iter().any(|c| c["check"] == "missing_metric"
+            && c["finding"].as_str().unwrap().contains("aesthetic")),
+        "{report}"
+    );
+    // Six photos are fewer than any category's minimum sample.
+    assert!(
+        checks.iter().any(|c| c["check"] == "small_category"),
+        "{report}"
+    );
+    let text = run_in(t, &["recommend"]);
+    assert!(text.stdout.contains("6 scored photos"), "{}", text.stdout);
+    assert!(text.stdout.contains("recommendation(s)"), "{}", text.stdout);
 }

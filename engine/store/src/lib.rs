@@ -104,12 +104,14 @@ impl Store {
 
     async fn write(&self, table: &Table, batch: RecordBatch, mode: WriteMode) -> Result<()> {
         let _guard = self.write_lock.lock().await;
+        let exists = self.dataset(table.name).await?.is_some();
+        let table = if exists && matches!(mode, WriteMode::Append) {
+            self.evolve(table).await?.1
+        } else {
+            table.clone()
+        };
         let schema = table.schema();
         let batch = conform(&batch, &schema, true)?;
-        let exists = self.dataset(table.name).await?.is_some();
-        if exists && matches!(mode, WriteMode::Append) {
-            self.add_missing_columns(table).await?;
-        }
         let mode = if exists { mode } else { WriteMode::Create };
         let reader = RecordBatchIterator::new(vec![Ok(batch)], schema.clone());
         let params = WriteParams {
@@ -120,10 +122,14 @@ impl Store {
         Ok(())
     }
 
-    /// Adds the columns `schemas/` declares and the stored table lacks (a newer Facet).
-    async fn add_missing_columns(&self, table: &Table) -> Result<Option<Dataset>> {
+    /// Brings the stored table and `table` to the same columns: adds (as
+    /// nulls, a metadata-only change) the columns `table` declares and the
+    /// stored table lacks — a newer Facet, or a pipeline with a new model
+    /// output — and returns `table` extended with the stored columns it does
+    /// not declare (written by an earlier pipeline), which are kept.
+    async fn evolve(&self, table: &Table) -> Result<(Option<Dataset>, Table)> {
         let Some(mut ds) = self.dataset(table.name).await? else {
-            return Ok(None);
+            return Ok((None, table.clone()));
         };
         let have: Vec<String> = ds.schema().fields.iter().map(|f| f.name.clone()).collect();
         let missing: Vec<Field> = table
@@ -141,7 +147,14 @@ impl Store {
             )
             .await?;
         }
-        Ok(Some(ds))
+        let stored = Schema::from(ds.schema());
+        let effective = table.clone().with_extra(
+            stored
+                .fields()
+                .iter()
+                .map(|f| facet_schemas::Column::extra(f, "written by an earlier pipeline")),
+        );
+        Ok((Some(ds), effective))
     }
 
     /// Inserts or replaces whole rows by the table's key (columns `batch`
@@ -168,8 +181,9 @@ impl Store {
             return Ok(());
         }
         let _guard = self.write_lock.lock().await;
+        let (ds, table) = self.evolve(table).await?;
         let schema = table.schema();
-        let Some(ds) = self.add_missing_columns(table).await? else {
+        let Some(ds) = ds else {
             if not_matched == WhenNotMatched::DoNothing {
                 return Ok(());
             }

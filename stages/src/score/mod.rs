@@ -42,6 +42,7 @@
 
 pub mod incremental;
 pub mod normalize;
+pub mod recommend;
 pub mod table;
 pub mod top_picks;
 

@@ -11,8 +11,12 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Float32Type, Float64Type, Int32Type, Int64Type};
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Schema};
-use facet_config::{FacetConfig, PhotoFacts, category_for};
+use std::collections::HashMap;
 
+use facet_config::{Category, FacetConfig, PhotoFacts, category_for};
+
+use super::incremental::IncrementalNorm;
+use super::normalize::NORMALIZED_METRICS;
 use super::top_picks::{TopPicksInputs, is_top_pick, top_picks_score};
 use super::{NormStats, PhotoMetrics, ScoringInputs, score};
 
@@ -49,6 +53,7 @@ pub const OUTPUT_COLUMNS: &[&str] = &[
     "score_breakdown",
     "top_picks_score",
     "is_top_pick",
+    "scored_with",
 ];
 
 fn f64s(batch: &RecordBatch, name: &str) -> Vec<Option<f64>> {
@@ -79,13 +84,51 @@ fn bools(batch: &RecordBatch, name: &str) -> Vec<Option<bool>> {
         .collect()
 }
 
-/// Scores every row of `batch` (which must have `path`; see [`INPUT_COLUMNS`]).
-pub fn score_table(batch: &RecordBatch, config: &FacetConfig) -> Result<RecordBatch, String> {
+/// The scoring inputs of a table's rows: what [`score_rows`] needs, read once.
+pub struct Prepared<'c> {
+    paths: arrow_array::StringArray,
+    categories: Vec<&'c Category>,
+    metrics: Vec<PhotoMetrics>,
+    composition: Vec<Option<f64>>,
+}
+
+impl Prepared<'_> {
+    pub fn len(&self) -> usize {
+        self.metrics.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.metrics.is_empty()
+    }
+
+    /// The photo's path.
+    pub fn path(&self, row: usize) -> &str {
+        self.paths.value(row)
+    }
+
+    /// The category the photo is in now.
+    pub fn category(&self, row: usize) -> &str {
+        &self.categories[row].name
+    }
+
+    /// `(category, metrics)` of every row, as the normalization statistics read them.
+    pub fn photos(&self) -> impl Iterator<Item = (&str, &PhotoMetrics)> {
+        self.categories
+            .iter()
+            .zip(&self.metrics)
+            .map(|(c, m)| (c.name.as_str(), m))
+    }
+}
+
+/// Reads the scoring inputs of every row of `batch` (which must have `path`;
+/// see [`INPUT_COLUMNS`]) and assigns each photo its category.
+pub fn prepare<'c>(batch: &RecordBatch, config: &'c FacetConfig) -> Result<Prepared<'c>, String> {
     let n = batch.num_rows();
     let paths = batch
         .column_by_name("path")
         .and_then(|c| c.as_string_opt::<i32>())
-        .ok_or("the batch has no utf8 `path` column")?;
+        .ok_or("the batch has no utf8 `path` column")?
+        .clone();
     let col = |name: &str| f64s(batch, name);
     let (sharp, color, exposure, comp, contrast, spread) = (
         col("sharpness"),
@@ -149,30 +192,87 @@ pub fn score_table(batch: &RecordBatch, config: &FacetConfig) -> Result<RecordBa
         categories.push(category_for(&config.categories, &facts));
         metrics.push(m);
     }
-    let inputs = ScoringInputs::from_config(config);
-    let norm = NormStats::build(
-        &config.normalization,
-        categories
-            .iter()
-            .zip(&metrics)
-            .map(|(c, m)| (c.name.as_str(), m)),
-    );
+    Ok(Prepared {
+        paths,
+        categories,
+        metrics,
+        composition: comp,
+    })
+}
 
+/// The normalization statistics of the prepared rows, computed by the
+/// differential-dataflow collection of [`IncrementalNorm`] (equal to
+/// [`NormStats::build`], tested there).
+pub fn statistics(prepared: &Prepared<'_>, config: &FacetConfig) -> NormStats {
+    let mut norm = IncrementalNorm::new(&config.normalization);
+    norm.update(prepared.photos().map(|(c, m)| (c, m, 1)));
+    norm.stats()
+}
+
+/// What a photo's score depends on besides its own metrics, per category: the
+/// scoring sections, every category's place and filters (which decide the
+/// category), Top Picks settings, the category's weights and modifiers, and
+/// the percentiles its normalized metrics use. Two scores with the same
+/// fingerprint and the same metrics are equal, so `facet recompute` re-scores
+/// only the photos whose fingerprint (or metrics) changed.
+pub fn fingerprints(config: &FacetConfig, stats: &NormStats) -> HashMap<String, String> {
+    use sha2::{Digest, Sha256};
+    let global = serde_json::json!({
+        "inputs": [
+            &config.scoring, &config.thresholds, &config.penalties,
+            &config.exif_adjustments, &config.exposure, &config.normalization,
+        ],
+        "photo_types": &config.viewer.photo_types,
+        "assignment": config.categories.iter()
+            .map(|c| serde_json::json!([&c.name, c.priority, &c.filters]))
+            .collect::<Vec<_>>(),
+    });
+    let mut base = Sha256::new();
+    base.update(global.to_string());
+    config
+        .categories
+        .iter()
+        .map(|c| {
+            let mut h = base.clone();
+            h.update(serde_json::json!([&c.name, &c.weights, &c.modifiers]).to_string());
+            for metric in NORMALIZED_METRICS {
+                let p = stats.percentile(metric, &c.name);
+                h.update(format!("{metric}={:?};", p.map(f64::to_bits)));
+            }
+            (c.name.clone(), hex::encode(&h.finalize()[..12]))
+        })
+        .collect()
+}
+
+/// Scores the given rows: [`OUTPUT_COLUMNS`] plus `scored_with` (the row's
+/// category fingerprint from `fingerprints`).
+pub fn score_rows(
+    prepared: &Prepared<'_>,
+    rows: &[usize],
+    stats: &NormStats,
+    config: &FacetConfig,
+    fingerprints: &HashMap<String, String>,
+) -> Result<RecordBatch, String> {
+    let inputs = ScoringInputs::from_config(config);
+    let mut path = StringBuilder::new();
     let mut category = StringBuilder::new();
     let mut aggregate = Float64Builder::new();
     let mut breakdown = StringBuilder::new();
     let mut picks = Float64Builder::new();
     let mut is_pick = BooleanBuilder::new();
-    for i in 0..n {
-        let s = score(categories[i], &metrics[i], &norm, &inputs);
+    let mut scored_with = StringBuilder::new();
+    for &i in rows {
+        let s = score(prepared.categories[i], &prepared.metrics[i], stats, &inputs);
         let tp = top_picks_score(
             &TopPicksInputs {
                 aggregate: Some(s.aggregate),
-                composition: comp[i],
+                composition: prepared.composition[i],
                 ..Default::default()
             },
             &config.viewer.photo_types,
         );
+        path.append_value(prepared.path(i));
+        scored_with.append_option(fingerprints.get(&s.category));
         category.append_value(&s.category);
         aggregate.append_value(s.aggregate);
         breakdown.append_value(serde_json::to_string(&s.breakdown).map_err(|e| e.to_string())?);
@@ -180,12 +280,13 @@ pub fn score_table(batch: &RecordBatch, config: &FacetConfig) -> Result<RecordBa
         is_pick.append_value(is_top_pick(tp, &config.viewer.photo_types));
     }
     let columns: Vec<ArrayRef> = vec![
-        Arc::new(paths.clone()),
+        Arc::new(path.finish()),
         Arc::new(category.finish()),
         Arc::new(aggregate.finish()),
         Arc::new(breakdown.finish()),
         Arc::new(picks.finish()),
         Arc::new(is_pick.finish()),
+        Arc::new(scored_with.finish()),
     ];
     let scores = facet_schemas::scores();
     let schema = Arc::new(Schema::new(
@@ -195,6 +296,16 @@ pub fn score_table(batch: &RecordBatch, config: &FacetConfig) -> Result<RecordBa
             .collect::<Vec<_>>(),
     ));
     RecordBatch::try_new(schema, columns).map_err(|e| e.to_string())
+}
+
+/// Scores every row of `batch` (which must have `path`; see [`INPUT_COLUMNS`])
+/// with the statistics of those rows.
+pub fn score_table(batch: &RecordBatch, config: &FacetConfig) -> Result<RecordBatch, String> {
+    let prepared = prepare(batch, config)?;
+    let stats = NormStats::build(&config.normalization, prepared.photos());
+    let prints = fingerprints(config, &stats);
+    let all: Vec<usize> = (0..prepared.len()).collect();
+    score_rows(&prepared, &all, &stats, config, &prints)
 }
 
 #[cfg(test)]
