@@ -1,5 +1,6 @@
 //! `facet`: tells you which photos are worth keeping.
 
+mod models;
 mod recommend;
 mod recompute;
 mod run;
@@ -36,6 +37,11 @@ enum Command {
     Run(run::RunArgs),
     /// Check a pipeline file and report every problem, with paths and lines.
     Check { pipeline: PathBuf },
+    /// The model files a pipeline loads.
+    Models {
+        #[command(subcommand)]
+        what: ModelsCommand,
+    },
     /// Run SQL over the store's tables (photos, failures).
     Sql(sql::SqlArgs),
     /// Export the store.
@@ -66,6 +72,14 @@ enum Command {
     Stages,
     /// Print the tables' schemas as Markdown.
     Schema,
+}
+
+#[derive(Subcommand)]
+enum ModelsCommand {
+    /// Each model file: stage, size, status (present, missing, bad hash), path.
+    List { pipeline: PathBuf },
+    /// Download the missing model files from the pipeline's URLs, checking SHA-256.
+    Fetch { pipeline: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -122,7 +136,8 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Check { pipeline } => {
             let text = std::fs::read_to_string(&pipeline)
                 .with_context(|| format!("cannot read {}", pipeline.display()))?;
-            match facet_engine::compile(&text, &facet_stages::registry(), &config) {
+            let registry = facet_stages::registry();
+            match facet_engine::compile_at(&text, pipeline.parent(), &registry, &config) {
                 Ok(plan) => {
                     println!(
                         "{}: ok ({} stages: {})",
@@ -133,6 +148,17 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                             .collect::<Vec<_>>()
                             .join(" -> ")
                     );
+                    let missing = models::missing(&plan);
+                    for m in &missing {
+                        eprintln!("  warning: {}:{m}", pipeline.display());
+                    }
+                    if !missing.is_empty() {
+                        eprintln!(
+                            "  {} model file(s) missing: `facet models fetch {}` downloads those with a url",
+                            missing.len(),
+                            pipeline.display()
+                        );
+                    }
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(diags) => {
@@ -144,6 +170,20 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 }
             }
         }
+        Command::Models { what } => match what {
+            ModelsCommand::List { pipeline } => {
+                models::list(&models::compile_file(&pipeline, &config)?)?;
+                Ok(ExitCode::SUCCESS)
+            }
+            ModelsCommand::Fetch { pipeline } => {
+                let failed = models::fetch(&models::compile_file(&pipeline, &config)?);
+                Ok(if failed == 0 {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                })
+            }
+        },
         Command::Sql(args) => sql::sql(args),
         Command::Export {
             what: Export::Parquet { dir, store },

@@ -46,15 +46,21 @@ pub struct RunArgs {
 }
 
 pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
-    let (pipeline_name, text, roots) = match args.inputs.first() {
+    let (pipeline_name, text, dir, roots) = match args.inputs.first() {
         Some(p) if matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) => {
             let text = std::fs::read_to_string(p)
                 .with_context(|| format!("cannot read pipeline {}", p.display()))?;
-            (p.display().to_string(), text, args.inputs[1..].to_vec())
+            (
+                p.display().to_string(),
+                text,
+                p.parent().map(std::path::Path::to_path_buf),
+                args.inputs[1..].to_vec(),
+            )
         }
         _ => (
             "pipelines/cpu.yaml (embedded)".to_string(),
             crate::DEFAULT_PIPELINE.to_string(),
+            None,
             args.inputs.clone(),
         ),
     };
@@ -67,7 +73,7 @@ pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
         }
     }
     let registry = facet_stages::registry();
-    let plan = match facet_engine::compile(&text, &registry, &config) {
+    let plan = match facet_engine::compile_at(&text, dir.as_deref(), &registry, &config) {
         Ok(p) => p,
         Err(diags) => {
             eprintln!("{pipeline_name}: {} problem(s)", diags.len());
@@ -77,6 +83,26 @@ pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
+    // Everything the models need, before the first photo.
+    let missing = crate::models::missing(&plan);
+    if !missing.is_empty() {
+        eprintln!("{pipeline_name}: {} model file(s) missing:", missing.len());
+        for m in &missing {
+            eprintln!("  {m}");
+        }
+        eprintln!("`facet models fetch {pipeline_name}` downloads those with a url");
+        return Ok(ExitCode::from(2));
+    }
+    let onnx = plan.onnx_stages();
+    if !onnx.is_empty()
+        && let Err(e) = facet_stages::onnx::runtime::environment()
+    {
+        eprintln!(
+            "{pipeline_name}: stage(s) {} run models on ONNX Runtime, which cannot be loaded: {e}",
+            onnx.join(", ")
+        );
+        return Ok(ExitCode::from(2));
+    }
     let store_dir = args
         .store
         .clone()

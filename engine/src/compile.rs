@@ -16,6 +16,8 @@ use crate::{Configured, Diagnostic, DynStageKind, PlanCx};
 #[derive(Debug)]
 pub struct Plan {
     pub store: Option<String>,
+    /// Where relative model paths resolve (see [`PlanCx::models_dir`]).
+    pub models_dir: Option<std::path::PathBuf>,
     pub budget: BudgetSpec,
     /// The source stage (exactly one).
     pub source: PlannedStage,
@@ -77,6 +79,29 @@ impl Plan {
         facet_schemas::photos().with_extra(extra)
     }
 
+    /// Every model file of the pipeline, with the stage that loads it.
+    pub fn models(&self) -> Vec<(&str, &crate::stage::ModelFile)> {
+        self.stages
+            .iter()
+            .flat_map(|s| {
+                s.configured
+                    .plan()
+                    .models
+                    .iter()
+                    .map(|m| (s.name.as_str(), m))
+            })
+            .collect()
+    }
+
+    /// Stages that need ONNX Runtime.
+    pub fn onnx_stages(&self) -> Vec<&str> {
+        self.stages
+            .iter()
+            .filter(|s| s.configured.plan().onnx_runtime)
+            .map(|s| s.name.as_str())
+            .collect()
+    }
+
     /// Every column that will be stored (working columns excluded).
     pub fn stored_columns(&self) -> Vec<Field> {
         self.stages
@@ -91,6 +116,17 @@ impl Plan {
 /// Checks `text` (the contents of `file`) against the registry.
 pub fn compile(
     text: &str,
+    registry: &[Box<dyn DynStageKind>],
+    config: &FacetConfig,
+) -> Result<Plan, Vec<Diagnostic>> {
+    compile_at(text, None, registry, config)
+}
+
+/// [`compile`] for a pipeline read from a file in `dir`: relative model paths
+/// resolve against `dir` joined with the pipeline's `models_dir`.
+pub fn compile_at(
+    text: &str,
+    dir: Option<&std::path::Path>,
     registry: &[Box<dyn DynStageKind>],
     config: &FacetConfig,
 ) -> Result<Plan, Vec<Diagnostic>> {
@@ -136,6 +172,7 @@ pub fn compile(
                         .and_then(|v| v.as_u64())
                         .map_or(spec::VERSION, |v| v as u32),
                     store: None,
+                    models_dir: None,
                     budget: Default::default(),
                     stages,
                 },
@@ -156,7 +193,15 @@ pub fn compile(
 
     let kinds: HashMap<&str, &dyn DynStageKind> =
         registry.iter().map(|k| (k.name(), k.as_ref())).collect();
-    let cx = PlanCx { config };
+    let models_dir = match (&spec.models_dir, dir) {
+        (Some(m), Some(d)) => Some(d.join(m)),
+        (Some(m), None) => Some(std::path::PathBuf::from(m)),
+        (None, d) => d.map(std::path::Path::to_path_buf),
+    };
+    let cx = PlanCx {
+        config,
+        models_dir: models_dir.as_deref(),
+    };
     let mut specs: Vec<(String, StageSpec)> = Vec::new();
     let mut parsed: Vec<(String, StageSpec, Arc<dyn Configured>)> = Vec::new();
     let mut unconfigured = 0;
@@ -425,6 +470,7 @@ pub fn compile(
         .collect();
     Ok(Plan {
         store: spec.store,
+        models_dir,
         budget: spec.budget,
         source,
         stages,

@@ -18,10 +18,10 @@ mod testkit;
 
 pub use batch::with_columns;
 pub use budget::{Budget, Reservation};
-pub use compile::{Plan, PlannedStage, compile};
+pub use compile::{Plan, PlannedStage, compile, compile_at};
 pub use diagnostic::Diagnostic;
 pub use error::{FacetError, StageError};
 pub use stage::{
-    BuildCx, Built, Configured, DynStageKind, Failure, FileEntry, PlanCx, Source, Stage, StageCx,
-    StageKind, StagePlan,
+    BuildCx, Built, Configured, DynStageKind, Failure, FileEntry, ModelFile, PlanCx, Source, Stage,
+    StageCx, StageKind, StagePlan,
 };

@@ -103,6 +103,7 @@ pub fn run(
         image_side,
         budget: opts.budget.clone(),
         worker,
+        models_dir: plan.models_dir.clone(),
     };
     let stage_err = |stage: &str, source| FacetError::Stage {
         stage: stage.to_string(),

@@ -26,6 +26,10 @@ pub struct PipelineSpec {
     /// Store directory (relative to the working directory). Default `./facet-data`.
     #[serde(default)]
     pub store: Option<String>,
+    /// Folder that relative model paths are resolved against, relative to
+    /// the pipeline file. Default: the pipeline file's folder.
+    #[serde(default)]
+    pub models_dir: Option<String>,
     /// Resource budgets for the run.
     #[serde(default)]
     pub budget: BudgetSpec,

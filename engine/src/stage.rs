@@ -31,11 +31,45 @@ pub struct StagePlan {
     pub bytes_per_photo: u64,
     /// A source produces the photos (scan); every other stage transforms batches.
     pub source: bool,
+    /// Model files the stage loads: `facet check` warns of missing ones,
+    /// `facet models` lists and fetches them, `facet run` refuses to start
+    /// without them.
+    pub models: Vec<ModelFile>,
+    /// The stage runs models on ONNX Runtime, which `facet run` loads
+    /// (and checks) before the first photo.
+    pub onnx_runtime: bool,
+}
+
+/// A model file a stage loads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelFile {
+    /// Where the stage's config names it, relative to the stage (`with.model`).
+    pub field: String,
+    /// The file, resolved against the pipeline's `models_dir`.
+    pub path: PathBuf,
+    /// Where `facet models fetch` downloads it from.
+    pub url: Option<String>,
+    /// Expected SHA-256 (hex) of the file.
+    pub sha256: Option<String>,
 }
 
 /// What `plan` sees besides the stage's own config.
 pub struct PlanCx<'a> {
     pub config: &'a FacetConfig,
+    /// Relative model paths are resolved against this folder (the pipeline's
+    /// `models_dir`, relative to the pipeline file); `None`: the working directory.
+    pub models_dir: Option<&'a std::path::Path>,
+}
+
+impl PlanCx<'_> {
+    /// A model path as a pipeline writes it, resolved.
+    pub fn model_path(&self, path: &str) -> PathBuf {
+        let p = std::path::Path::new(path);
+        match self.models_dir {
+            Some(dir) if p.is_relative() => dir.join(p),
+            _ => p.to_path_buf(),
+        }
+    }
 }
 
 /// What `build` sees: one call per dataflow worker.
@@ -47,6 +81,8 @@ pub struct BuildCx {
     pub image_side: Option<u32>,
     pub budget: Budget,
     pub worker: usize,
+    /// The pipeline's models folder (see [`PlanCx::models_dir`]).
+    pub models_dir: Option<PathBuf>,
 }
 
 /// A stage kind, as its author writes it.

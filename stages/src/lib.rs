@@ -6,6 +6,7 @@ use facet_engine::stage::register;
 
 pub mod decode;
 pub mod exif;
+pub mod onnx;
 pub mod phash;
 pub mod scan;
 pub mod score;
@@ -22,6 +23,7 @@ pub fn registry() -> Vec<Box<dyn DynStageKind>> {
         register(thumbnail::Thumbnail),
         register(phash::Phash),
         register(technical::Technical),
+        register(onnx::Onnx),
     ]
 }
 

@@ -244,3 +244,45 @@ pub fn degrees((d, m, s100, r): (u32, u32, u32, &str)) -> f64 {
     let v = d as f64 + m as f64 / 60.0 + s100 as f64 / 100.0 / 3600.0;
     if r == "S" || r == "W" { -v } else { v }
 }
+
+/// `../shared/models`, or `None` with a note on stderr (tests then say they skipped).
+pub fn shared_models() -> Option<PathBuf> {
+    let p = root().join("../shared/models");
+    if p.is_dir() {
+        Some(p.canonicalize().unwrap())
+    } else {
+        eprintln!(
+            "SKIPPED: {} is absent; this test needs the shared models",
+            p.display()
+        );
+        None
+    }
+}
+
+/// ONNX Runtime for the model tests: `ORT_DYLIB_PATH`, else the library
+/// `tools/onnxruntime` obtains from PyPI (as the README's test command does).
+pub fn ort_dylib() -> PathBuf {
+    static PATH: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        if let Some(p) = std::env::var_os("ORT_DYLIB_PATH") {
+            return PathBuf::from(p);
+        }
+        let out = Command::new(root().join("tools/onnxruntime"))
+            .output()
+            .expect("tools/onnxruntime runs");
+        assert!(
+            out.status.success(),
+            "tools/onnxruntime could not obtain ONNX Runtime: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+    })
+    .clone()
+}
+
+/// `facet` with ONNX Runtime available.
+pub fn facet_ort() -> Command {
+    let mut c = facet();
+    c.env("ORT_DYLIB_PATH", ort_dylib());
+    c
+}

@@ -4,6 +4,7 @@
 mod check;
 mod common;
 mod kill;
+mod models;
 mod run;
 mod score;
 mod shared_photos;

@@ -240,7 +240,10 @@ fn clipping_flags_follow_the_thresholds() {
 #[test]
 fn plan_rejects_a_bad_side_and_asks_for_its_side() {
     let config = FacetConfig::default();
-    let cx = PlanCx { config: &config };
+    let cx = PlanCx {
+        config: &config,
+        models_dir: None,
+    };
     let plan = Technical
         .plan(&TechnicalConfig { side: 2048 }, &cx)
         .unwrap();

@@ -1,0 +1,275 @@
+//! Model stages on ONNX Runtime with the real models of `../shared/models`:
+//! added by YAML alone, checked before the run, fetched with checksums.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+
+use crate::common::*;
+
+const IMAGENET: &str = "tests/pipelines/models/imagenet.yaml";
+
+fn vector(v: &serde_json::Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not a list: {v}"))
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
+fn cosine(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+#[test]
+fn imagenet_tags_and_two_embeddings_from_yaml() {
+    let (Some(photos), Some(_)) = (shared_photos(), shared_models()) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let r = ran(facet_ort()
+        .current_dir(root())
+        .args(["run", IMAGENET])
+        .arg(photos.join("objects"))
+        .arg("--store")
+        .arg(&store)
+        .arg("--quiet")
+        .output()
+        .unwrap());
+    assert_eq!(r.status, 0, "{}\n{}", r.stdout, r.stderr);
+    let rows = sql_json(
+        &store,
+        "SELECT path, tags, embedding, face_embedding FROM photos ORDER BY path",
+    );
+    assert_eq!(rows.len(), 9, "{rows:?}");
+    let by_name = |name: &str| {
+        rows.iter()
+            .find(|r| r["path"].as_str().unwrap().ends_with(name))
+            .unwrap_or_else(|| panic!("{name} not stored"))
+    };
+    let tags = |name: &str| -> Vec<String> {
+        by_name(name)["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(
+        tags("chelsea.png").contains(&"cat".to_string()),
+        "{:?}",
+        tags("chelsea.png")
+    );
+    assert!(
+        tags("coffee.png").contains(&"coffee".to_string()),
+        "{:?}",
+        tags("coffee.png")
+    );
+    for r in &rows {
+        let name = r["path"].as_str().unwrap();
+        if !name.ends_with("chelsea.png") {
+            assert!(
+                !tags(name).contains(&"cat".to_string()),
+                "{name}: {:?}",
+                tags(name)
+            );
+        }
+        let e = vector(&r["embedding"]);
+        assert_eq!(e.len(), 1280, "{name}");
+        assert!(
+            (cosine(&e, &e) - 1.0).abs() < 1e-3,
+            "{name}: not unit length"
+        );
+        assert_eq!(vector(&r["face_embedding"]).len(), 1024, "{name}");
+    }
+    // The stereo pair of the motorcycle is closer than the motorcycle and the moon.
+    let e = |n: &str| vector(&by_name(n)["embedding"]);
+    let pair = cosine(&e("motorcycle_left.png"), &e("motorcycle_right.png"));
+    let apart = cosine(&e("motorcycle_left.png"), &e("moon.png"));
+    assert!(pair > apart + 0.2, "pair {pair:.3} vs unrelated {apart:.3}");
+    // A second run over the same photos skips them all (no model runs).
+    let again = ran(facet_ort()
+        .current_dir(root())
+        .args(["run", IMAGENET])
+        .arg(photos.join("objects"))
+        .arg("--store")
+        .arg(&store)
+        .arg("--quiet")
+        .output()
+        .unwrap());
+    assert!(again.stdout.contains("9 skipped"), "{}", again.stdout);
+}
+
+#[test]
+fn a_model_pipeline_without_onnx_runtime_stops_before_starting() {
+    let (Some(photos), Some(_)) = (shared_photos(), shared_models()) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let r = ran(facet()
+        .current_dir(root())
+        .env("ORT_DYLIB_PATH", tmp.path().join("libonnxruntime.so"))
+        .args(["run", IMAGENET])
+        .arg(photos.join("objects"))
+        .arg("--store")
+        .arg(tmp.path().join("store"))
+        .output()
+        .unwrap());
+    assert_eq!(r.status, 2, "{}", r.stderr);
+    for want in [
+        "classify",
+        "ORT_DYLIB_PATH",
+        "tools/onnxruntime",
+        "pip install onnxruntime",
+    ] {
+        assert!(r.stderr.contains(want), "`{want}` in {}", r.stderr);
+    }
+    assert!(!tmp.path().join("store").exists(), "nothing was written");
+}
+
+fn write_pipeline(dir: &Path, with: &str) -> std::path::PathBuf {
+    let p = dir.join("p.yaml");
+    std::fs::write(
+        &p,
+        format!(
+            "version: 1\nstages:\n  scan: {{ uses: scan }}\n  decode: {{ uses: decode, after: [scan] }}\n  m:\n    uses: onnx\n    after: [decode]\n    with: {with}\n"
+        ),
+    )
+    .unwrap();
+    p
+}
+
+#[test]
+fn missing_weights_are_a_warning_for_check_and_stop_the_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = write_pipeline(
+        tmp.path(),
+        "{ model: weights/absent.onnx, size: [64, 64], outputs: { out: { column: absent_score, as: scalar } } }",
+    );
+    let check = ran(facet().arg("check").arg(&p).output().unwrap());
+    assert_eq!(check.status, 0, "{}", check.stderr);
+    assert!(
+        check.stderr.contains("warning") && check.stderr.contains("stages.m.with.model"),
+        "{}",
+        check.stderr
+    );
+    let photos = tmp.path().join("photos");
+    std::fs::create_dir(&photos).unwrap();
+    let run = ran(facet()
+        .arg("run")
+        .arg(&p)
+        .arg(&photos)
+        .arg("--store")
+        .arg(tmp.path().join("store"))
+        .output()
+        .unwrap());
+    assert_eq!(run.status, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("weights/absent.onnx is missing"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("facet models fetch"), "{}", run.stderr);
+}
+
+#[test]
+fn a_size_the_model_does_not_take_is_named() {
+    let (Some(photos), Some(models)) = (shared_photos(), shared_models()) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let p = write_pipeline(
+        tmp.path(),
+        &format!(
+            "{{ model: {}, size: [128, 128], outputs: {{ logits: {{ column: top_label_score, as: scalar }} }} }}",
+            models.join("mobilenet_v2_imagenet.onnx").display()
+        ),
+    );
+    let r = ran(facet_ort()
+        .arg("run")
+        .arg(&p)
+        .arg(photos.join("objects/coffee.png"))
+        .arg("--store")
+        .arg(tmp.path().join("store"))
+        .output()
+        .unwrap());
+    assert_ne!(r.status, 0);
+    assert!(r.stderr.contains("[-1, 3, 224, 224]"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("check `size` and `layout`"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// Serves `body` at any path to `n` requests on a loopback port.
+fn serve(body: Vec<u8>, n: usize) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(n) {
+            let mut s = stream.unwrap();
+            let mut req = [0u8; 4096];
+            let _ = s.read(&mut req);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            s.write_all(head.as_bytes()).unwrap();
+            s.write_all(&body).unwrap();
+        }
+    });
+    port
+}
+
+#[test]
+fn models_fetch_downloads_and_verifies_checksums() {
+    let tmp = tempfile::tempdir().unwrap();
+    let body: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let sha = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(&body))
+    };
+    let port = serve(body.clone(), 2);
+    let with = |sha: &str| {
+        format!(
+            "{{ model: weights/m.onnx, url: \"http://127.0.0.1:{port}/m.onnx\", sha256: {sha}, size: [64, 64], outputs: {{ out: {{ column: m_score, as: scalar }} }} }}"
+        )
+    };
+    // A wrong checksum: refused, nothing kept.
+    let bad = write_pipeline(tmp.path(), &with(&"0".repeat(64)));
+    let r = ran(facet()
+        .args(["models", "fetch"])
+        .arg(&bad)
+        .output()
+        .unwrap());
+    assert_eq!(r.status, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("SHA-256"), "{}", r.stderr);
+    assert!(!tmp.path().join("weights/m.onnx").exists());
+
+    let good = write_pipeline(tmp.path(), &with(&sha));
+    let list = ran(facet()
+        .args(["models", "list"])
+        .arg(&good)
+        .output()
+        .unwrap());
+    assert!(list.stdout.contains("missing"), "{}", list.stdout);
+    let r = ran(facet()
+        .args(["models", "fetch"])
+        .arg(&good)
+        .output()
+        .unwrap());
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(
+        std::fs::read(tmp.path().join("weights/m.onnx")).unwrap(),
+        body
+    );
+    let list = ran(facet()
+        .args(["models", "list"])
+        .arg(&good)
+        .output()
+        .unwrap());
+    assert!(list.stdout.contains("present"), "{}", list.stdout);
+    assert!(list.stdout.contains("0.2 MiB"), "{}", list.stdout);
+}
