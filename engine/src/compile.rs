@@ -18,6 +18,8 @@ pub struct Plan {
     pub store: Option<String>,
     /// Where relative model paths resolve (see [`PlanCx::models_dir`]).
     pub models_dir: Option<std::path::PathBuf>,
+    /// The pipeline file's folder, when it was read from a file.
+    pub pipeline_dir: Option<std::path::PathBuf>,
     pub budget: BudgetSpec,
     /// The source stage (exactly one).
     pub source: PlannedStage,
@@ -201,6 +203,7 @@ pub fn compile_at(
     let cx = PlanCx {
         config,
         models_dir: models_dir.as_deref(),
+        pipeline_dir: dir,
     };
     let mut specs: Vec<(String, StageSpec)> = Vec::new();
     let mut parsed: Vec<(String, StageSpec, Arc<dyn Configured>)> = Vec::new();
@@ -471,6 +474,7 @@ pub fn compile_at(
     Ok(Plan {
         store: spec.store,
         models_dir,
+        pipeline_dir: dir.map(std::path::Path::to_path_buf),
         budget: spec.budget,
         source,
         stages,

@@ -104,6 +104,7 @@ pub fn run(
         budget: opts.budget.clone(),
         worker,
         models_dir: plan.models_dir.clone(),
+        pipeline_dir: plan.pipeline_dir.clone(),
     };
     let stage_err = |stage: &str, source| FacetError::Stage {
         stage: stage.to_string(),

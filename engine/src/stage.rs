@@ -59,9 +59,21 @@ pub struct PlanCx<'a> {
     /// Relative model paths are resolved against this folder (the pipeline's
     /// `models_dir`, relative to the pipeline file); `None`: the working directory.
     pub models_dir: Option<&'a std::path::Path>,
+    /// The pipeline file's folder: small files that ship with a pipeline
+    /// (label lists, tag mappings) are resolved against it.
+    pub pipeline_dir: Option<&'a std::path::Path>,
 }
 
 impl PlanCx<'_> {
+    /// A file that ships with the pipeline (labels, mappings), resolved.
+    pub fn asset_path(&self, path: &str) -> PathBuf {
+        let p = std::path::Path::new(path);
+        match self.pipeline_dir {
+            Some(dir) if p.is_relative() => dir.join(p),
+            _ => p.to_path_buf(),
+        }
+    }
+
     /// A model path as a pipeline writes it, resolved.
     pub fn model_path(&self, path: &str) -> PathBuf {
         let p = std::path::Path::new(path);
@@ -83,6 +95,8 @@ pub struct BuildCx {
     pub worker: usize,
     /// The pipeline's models folder (see [`PlanCx::models_dir`]).
     pub models_dir: Option<PathBuf>,
+    /// The pipeline file's folder (see [`PlanCx::pipeline_dir`]).
+    pub pipeline_dir: Option<PathBuf>,
 }
 
 /// A stage kind, as its author writes it.

@@ -4,6 +4,7 @@
 use facet_engine::DynStageKind;
 use facet_engine::stage::register;
 
+pub mod brisque;
 pub mod decode;
 pub mod exif;
 pub mod onnx;
@@ -24,6 +25,7 @@ pub fn registry() -> Vec<Box<dyn DynStageKind>> {
         register(phash::Phash),
         register(technical::Technical),
         register(onnx::Onnx),
+        register(brisque::BrisqueStage),
     ]
 }
 

@@ -273,3 +273,64 @@ fn models_fetch_downloads_and_verifies_checksums() {
     assert!(list.stdout.contains("present"), "{}", list.stdout);
     assert!(list.stdout.contains("0.2 MiB"), "{}", list.stdout);
 }
+
+#[test]
+fn brisque_ranks_a_blurred_copy_below_its_original_without_onnx_runtime() {
+    let (Some(photos), Some(_)) = (shared_photos(), shared_models()) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("photos");
+    std::fs::create_dir(&dir).unwrap();
+    for name in ["astronaut.png", "chelsea.png"] {
+        let img = image::open(photos.join("objects").join(name)).unwrap();
+        img.save(dir.join(name)).unwrap();
+        img.blur(2.5)
+            .save(dir.join(format!("blurred_{name}")))
+            .unwrap();
+    }
+    let store = tmp.path().join("store");
+    let r = ran(facet()
+        .current_dir(root())
+        .env("ORT_DYLIB_PATH", tmp.path().join("no-onnx-runtime.so"))
+        .args(["run", "tests/pipelines/models/brisque.yaml"])
+        .arg(&dir)
+        .arg("--store")
+        .arg(&store)
+        .arg("--quiet")
+        .output()
+        .unwrap());
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let rows = sql_json(
+        &store,
+        "SELECT path, brisque, aesthetic, score_breakdown FROM photos ORDER BY path",
+    );
+    assert_eq!(rows.len(), 4);
+    let get = |name: &str, col: &str| {
+        rows.iter()
+            .find(|r| r["path"].as_str().unwrap().ends_with(&format!("/{name}")))
+            .unwrap()[col]
+            .as_f64()
+            .unwrap()
+    };
+    for name in ["astronaut.png", "chelsea.png"] {
+        let blurred = format!("blurred_{name}");
+        assert!(
+            get(&blurred, "brisque") > get(name, "brisque") + 10.0,
+            "{name}: {} vs blurred {}",
+            get(name, "brisque"),
+            get(&blurred, "brisque")
+        );
+        assert!(get(&blurred, "aesthetic") < get(name, "aesthetic"));
+    }
+    // The score reads it: aesthetic is measured, not neutral.
+    let critique: serde_json::Value =
+        serde_json::from_str(rows[0]["score_breakdown"].as_str().unwrap()).unwrap();
+    let aesthetic = critique
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["metric"] == "aesthetic")
+        .unwrap();
+    assert_eq!(aesthetic["neutral"], false, "{aesthetic}");
+}

@@ -8,6 +8,7 @@
 //!   after: [decode]
 //!   with:
 //!     model: mobilenet_v2_imagenet.onnx    # relative to the pipeline's models_dir
+//!     # (labels and mapping files: relative to the pipeline file)
 //!     size: [224, 224]                     # width, height
 //!     resize: crop                         # squash | crop | letterbox
 //!     crop_fraction: 0.875
@@ -209,7 +210,7 @@ impl StageKind for Onnx {
                 if let Some(f) = file {
                     models.push(ModelFile {
                         field: format!("with.outputs.{tensor}.{field}"),
-                        path: cx.model_path(f),
+                        path: cx.asset_path(f),
                         url: None,
                         sha256: None,
                     });
@@ -233,6 +234,7 @@ impl StageKind for Onnx {
         let plan_cx = PlanCx {
             config: &cx.config,
             models_dir: cx.models_dir.as_deref(),
+            pipeline_dir: cx.pipeline_dir.as_deref(),
         };
         let plan = self.plan(cfg, &plan_cx).map_err(|d| {
             StageError::Config(
@@ -271,7 +273,7 @@ impl StageKind for Onnx {
                     available.join(", ")
                 )));
             }
-            let path = |f: &Option<String>| f.as_ref().map(|f| plan_cx.model_path(f));
+            let path = |f: &Option<String>| f.as_ref().map(|f| plan_cx.asset_path(f));
             outputs.push(
                 Output::load(
                     tensor,

@@ -67,10 +67,12 @@ pub struct OutputSpec {
     /// vector: divide by the L2 norm (default true).
     #[serde(default)]
     pub l2_normalize: Option<bool>,
-    /// label, tags: a text file, one label per line, in output order.
+    /// label, tags: a text file, one label per line, in output order
+    /// (relative to the pipeline file).
     #[serde(default)]
     pub labels: Option<String>,
-    /// tags: a YAML file `tag: [label, …]`; a tag's probability is the sum of
+    /// tags: a YAML file `tag: [label, …]` (relative to the pipeline file); a
+    /// tag's probability is the sum of
     /// its labels'. Without it the labels themselves are the tags.
     #[serde(default)]
     pub mapping: Option<String>,

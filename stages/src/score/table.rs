@@ -43,6 +43,8 @@ pub const INPUT_COLUMNS: &[&str] = &[
     "f_number",
     "shutter_speed",
     "focal_length",
+    "aesthetic",
+    "tags",
 ];
 
 /// Columns written by scoring.
@@ -75,6 +77,28 @@ fn f64s(batch: &RecordBatch, name: &str) -> Vec<Option<f64>> {
         }
     };
     (0..n).map(get).collect()
+}
+
+/// A list-of-strings column (tags) per row; empty where absent or null.
+fn string_lists(batch: &RecordBatch, name: &str) -> Vec<Vec<String>> {
+    let n = batch.num_rows();
+    let Some(list) = batch
+        .column_by_name(name)
+        .and_then(|c| c.as_list_opt::<i32>())
+    else {
+        return vec![Vec::new(); n];
+    };
+    (0..n)
+        .map(|i| {
+            if list.is_null(i) {
+                return Vec::new();
+            }
+            let v = list.value(i);
+            v.as_string_opt::<i32>()
+                .map(|s| s.iter().flatten().map(str::to_string).collect())
+                .unwrap_or_default()
+        })
+        .collect()
 }
 
 fn bools(batch: &RecordBatch, name: &str) -> Vec<Option<bool>> {
@@ -156,6 +180,8 @@ pub fn prepare<'c>(batch: &RecordBatch, config: &'c FacetConfig) -> Result<Prepa
         bools(batch, "highlight_clipped"),
         bools(batch, "is_monochrome"),
     );
+    let aesthetic = col("aesthetic");
+    let tags = string_lists(batch, "tags");
 
     let mut metrics = Vec::with_capacity(n);
     let mut categories = Vec::with_capacity(n);
@@ -176,9 +202,10 @@ pub fn prepare<'c>(batch: &RecordBatch, config: &'c FacetConfig) -> Result<Prepa
             is_monochrome: mono[i],
             iso: iso[i],
             f_number: f_number[i],
+            aesthetic: aesthetic[i],
             ..Default::default()
         };
-        // Faces and tags come from later stages: unknown until then, and a
+        // Faces come from later stages: unknown until then, and a
         // filter on an unknown value does not match.
         let facts = PhotoFacts {
             luminance: luminance[i],
@@ -187,6 +214,7 @@ pub fn prepare<'c>(batch: &RecordBatch, config: &'c FacetConfig) -> Result<Prepa
             focal_length: focal[i],
             f_stop: f_number[i],
             is_monochrome: mono[i],
+            tags: tags[i].clone(),
             ..Default::default()
         };
         categories.push(category_for(&config.categories, &facts));
@@ -420,5 +448,46 @@ mod tests {
         let after = scored(&b, &config);
         assert_ne!(before[0].2, after[0].2, "the night photo's score changes");
         assert_eq!(before[1..], after[1..], "other categories' scores do not");
+    }
+
+    #[test]
+    fn tags_and_aesthetic_from_model_stages_are_read() {
+        use arrow_array::builder::{ListBuilder, StringBuilder};
+        let config = FacetConfig::default();
+        let mut tags = ListBuilder::new(StringBuilder::new());
+        tags.values().append_value("vehicle");
+        tags.append(true);
+        tags.append(true);
+        let tags = tags.finish();
+        let schema = Arc::new(Schema::new(vec![
+            photos_field("path"),
+            photos_field("luminance"),
+            photos_field("aesthetic"),
+            photos_field("tags"),
+        ]));
+        let b = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(StringArray::from(vec!["/car.jpg", "/plain.jpg"])),
+                Arc::new(Float64Array::from(vec![0.5, 0.5])),
+                Arc::new(Float64Array::from(vec![Some(9.0), None])),
+                Arc::new(tags),
+            ],
+        )
+        .unwrap();
+        let out = score_table(&b, &config).unwrap();
+        let cats = out.column(1).as_string::<i32>();
+        assert_eq!(cats.value(0), "vehicle");
+        assert_eq!(cats.value(1), "default");
+        let critique: serde_json::Value =
+            serde_json::from_str(out.column(3).as_string::<i32>().value(0)).unwrap();
+        let aesthetic = critique
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["metric"] == "aesthetic")
+            .expect("vehicle weighs aesthetic");
+        assert_eq!(aesthetic["raw"], 9.0);
+        assert_eq!(aesthetic["neutral"], false);
     }
 }

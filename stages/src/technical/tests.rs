@@ -243,6 +243,7 @@ fn plan_rejects_a_bad_side_and_asks_for_its_side() {
     let cx = PlanCx {
         config: &config,
         models_dir: None,
+        pipeline_dir: None,
     };
     let plan = Technical
         .plan(&TechnicalConfig { side: 2048 }, &cx)
