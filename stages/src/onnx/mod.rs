@@ -309,6 +309,9 @@ pub fn open_session(
     let mut builder = Session::builder(env)
         .map_err(|e| err(e.to_string()))?
         .with_intra_threads(threads)
+        .map_err(|e| err(e.to_string()))?
+        // Idle ORT threads must not spin: decode and the other stages share the cores.
+        .with_intra_op_spinning(false)
         .map_err(|e| err(e.to_string()))?;
     match provider {
         Provider::Cpu => {}
