@@ -106,6 +106,7 @@ fn run_pipeline(dir: &Path, workers: usize) {
         config: Arc::new(config),
         budget: facet_engine::Budget::new(2 << 30),
         batch_rows: Some(1),
+        tuning: None,
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
     let s = facet_store::Store::open(store.path()).unwrap();

@@ -1,9 +1,11 @@
 //! `facet`: tells you which photos are worth keeping.
 
+mod groups;
 mod models;
 mod recommend;
 mod recompute;
 mod run;
+mod serve;
 mod sql;
 
 use std::path::PathBuf;
@@ -15,6 +17,13 @@ use facet_config::FacetConfig;
 
 /// The default pipeline, embedded so that `facet run <folder>` needs no file.
 pub const DEFAULT_PIPELINE: &str = include_str!("../pipelines/cpu.yaml");
+/// The VRAM profiles' pipelines, for `facet run --profile`.
+pub const PROFILES: [(&str, &str); 4] = [
+    ("legacy", include_str!("../pipelines/legacy.yaml")),
+    ("8gb", include_str!("../pipelines/8gb.yaml")),
+    ("16gb", include_str!("../pipelines/16gb.yaml")),
+    ("24gb", include_str!("../pipelines/24gb.yaml")),
+];
 pub const DEFAULT_STORE: &str = "./facet-data";
 
 #[derive(Parser)]
@@ -37,6 +46,18 @@ enum Command {
     Run(run::RunArgs),
     /// Check a pipeline file and report every problem, with paths and lines.
     Check { pipeline: PathBuf },
+    /// Detect bursts and duplicates again (also done at the end of every run).
+    DetectDuplicates {
+        #[arg(long)]
+        store: Option<PathBuf>,
+    },
+    /// Decide about a burst or duplicate group; decisions survive re-runs.
+    Groups {
+        #[command(subcommand)]
+        what: GroupsCommand,
+        #[arg(long, global = true)]
+        store: Option<PathBuf>,
+    },
     /// The model files a pipeline loads.
     Models {
         #[command(subcommand)]
@@ -68,10 +89,34 @@ enum Command {
         #[command(subcommand)]
         what: ConfigCommand,
     },
+    /// The gallery: browse, filter and rate the photos in a web browser.
+    Serve(serve::ServeArgs),
     /// List the stage kinds pipelines can use.
     Stages,
     /// Print the tables' schemas as Markdown.
     Schema,
+}
+
+#[derive(Subcommand)]
+enum GroupsCommand {
+    /// This photo leads its group.
+    Lead {
+        path: String,
+        #[arg(long, value_parser = ["burst", "duplicate"])]
+        kind: String,
+    },
+    /// Keep every photo of this photo's group.
+    KeepAll {
+        path: String,
+        #[arg(long, value_parser = ["burst", "duplicate"])]
+        kind: String,
+    },
+    /// Forget the decision about this photo.
+    Reset {
+        path: String,
+        #[arg(long, value_parser = ["burst", "duplicate"])]
+        kind: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -170,6 +215,37 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 }
             }
         }
+        Command::DetectDuplicates { store } => {
+            let store = store.unwrap_or_else(|| PathBuf::from(DEFAULT_STORE));
+            let rt = tokio::runtime::Runtime::new()?;
+            let store = facet_store::Store::open(&store)?;
+            let d = groups::detect(&rt, &store, &config)?;
+            println!(
+                "{} photos: {} duplicate group(s) of {} photos, {} burst(s) of {} photos in {:.2}s",
+                d.photos, d.duplicate_groups, d.duplicates, d.bursts, d.in_bursts, d.seconds
+            );
+            println!("facet sql \"SELECT * FROM groups ORDER BY kind, group_id\" lists them");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Groups { what, store } => {
+            let store = store.unwrap_or_else(|| PathBuf::from(DEFAULT_STORE));
+            let rt = tokio::runtime::Runtime::new()?;
+            let store = facet_store::Store::open(&store)?;
+            let (path, kind, decision) = match what {
+                GroupsCommand::Lead { path, kind } => {
+                    (path, kind, Some(facet_stages::groups::Decision::Lead))
+                }
+                GroupsCommand::KeepAll { path, kind } => {
+                    (path, kind, Some(facet_stages::groups::Decision::KeepAll))
+                }
+                GroupsCommand::Reset { path, kind } => (path, kind, None),
+            };
+            let kind = facet_stages::groups::Kind::parse(&kind).expect("clap checked it");
+            groups::decide(&rt, &store, kind, &path, decision)?;
+            groups::detect(&rt, &store, &config)?;
+            println!("ok");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Models { what } => match what {
             ModelsCommand::List { pipeline } => {
                 models::list(&models::compile_file(&pipeline, &config)?)?;
@@ -231,6 +307,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             println!("ok");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Serve(args) => serve::serve(args, config),
         Command::Stages => {
             for k in facet_stages::registry() {
                 println!("{:<12} {}", k.name(), k.doc());

@@ -28,6 +28,10 @@ pub struct RunArgs {
     /// Store directory (default: the pipeline's `store`, else ./facet-data).
     #[arg(long)]
     store: Option<PathBuf>,
+    /// A VRAM profile instead of a pipeline file: auto (by the VRAM NVML
+    /// reports), legacy, 8gb, 16gb, 24gb (pipelines/<profile>.yaml).
+    #[arg(long, value_parser = ["auto", "legacy", "8gb", "16gb", "24gb"])]
+    profile: Option<String>,
     /// Analyse every photo again, even unchanged ones.
     #[arg(long)]
     force: bool,
@@ -46,23 +50,52 @@ pub struct RunArgs {
 }
 
 pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
-    let (pipeline_name, text, dir, roots) = match args.inputs.first() {
-        Some(p) if matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("cannot read pipeline {}", p.display()))?;
+    let profile = args.profile.as_deref().map(|p| {
+        if p == "auto" {
+            let (picked, why) = facet_engine::tuning::pick_profile(facet_engine::tuning::gpu());
+            eprintln!("profile auto: {picked} ({why})");
+            picked
+        } else {
+            p
+        }
+    });
+    let (pipeline_name, text, dir, roots) = match (profile, args.inputs.first()) {
+        (Some(p), _) => {
+            // The checkout's pipelines/ when present, else the copy in the binary.
+            let file = PathBuf::from(format!("pipelines/{p}.yaml"));
+            let text = match std::fs::read_to_string(&file) {
+                Ok(t) => t,
+                Err(_) => crate::PROFILES
+                    .iter()
+                    .find(|(n, _)| *n == p)
+                    .map(|(_, t)| t.to_string())
+                    .expect("clap checked the profile"),
+            };
             (
-                p.display().to_string(),
+                file.display().to_string(),
                 text,
-                p.parent().map(std::path::Path::to_path_buf),
-                args.inputs[1..].to_vec(),
+                Some(PathBuf::from("pipelines")),
+                args.inputs.clone(),
             )
         }
-        _ => (
-            "pipelines/cpu.yaml (embedded)".to_string(),
-            crate::DEFAULT_PIPELINE.to_string(),
-            None,
-            args.inputs.clone(),
-        ),
+        (None, first) => match first {
+            Some(p) if matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) => {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read pipeline {}", p.display()))?;
+                (
+                    p.display().to_string(),
+                    text,
+                    p.parent().map(std::path::Path::to_path_buf),
+                    args.inputs[1..].to_vec(),
+                )
+            }
+            _ => (
+                "pipelines/cpu.yaml (embedded)".to_string(),
+                crate::DEFAULT_PIPELINE.to_string(),
+                None,
+                args.inputs.clone(),
+            ),
+        },
     };
     if roots.is_empty() {
         bail!("no photo folders given: facet run [PIPELINE.yaml] <folder>…");
@@ -148,6 +181,20 @@ pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
         config: config.clone(),
         budget: budget.clone(),
         batch_rows: args.batch,
+        tuning: Some(facet_engine::runtime::Tuning {
+            probe: {
+                let (probe, _) = facet_engine::tuning::SystemProbe::new();
+                Box::new(probe)
+            },
+            report: {
+                let quiet = args.quiet;
+                Box::new(move |msg: &str| {
+                    if !quiet {
+                        eprintln!("{msg}");
+                    }
+                })
+            },
+        }),
     };
 
     let progress = Arc::new(Progress::default());
@@ -185,6 +232,7 @@ pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
     let summary = written?;
     // Scores depend on the whole library (normalization): re-score it.
     let rescore = crate::recompute::recompute(&rt, &store, &config)?;
+    let groups = crate::groups::detect(&rt, &store, &config)?;
     let secs = started.elapsed().as_secs_f64();
 
     for issue in &stats.scan_issues {
@@ -213,8 +261,13 @@ pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
         store.dir().display()
     );
     println!(
-        "{} photos scored ({} already current) in {:.2}s",
-        rescore.scored, rescore.kept, rescore.seconds
+        "{} photos scored ({} already current) in {:.2}s; {} burst(s), {} duplicate group(s) in {:.2}s",
+        rescore.scored,
+        rescore.kept,
+        rescore.seconds,
+        groups.bursts,
+        groups.duplicate_groups,
+        groups.seconds
     );
     Ok(ExitCode::SUCCESS)
 }

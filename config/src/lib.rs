@@ -79,6 +79,10 @@ pub struct FacetConfig {
     pub storage: Storage,
     pub performance: Performance,
     pub viewer: Viewer,
+    pub burst_detection: BurstDetection,
+    pub burst_scoring: BurstScoring,
+    pub duplicate_detection: DuplicateDetection,
+    pub similarity_groups: SimilarityGroups,
     /// Sections read by features that type them themselves.
     #[serde(flatten)]
     pub other: BTreeMap<String, serde_json::Value>,
@@ -103,6 +107,10 @@ impl Default for FacetConfig {
             storage: Storage::default(),
             performance: Performance::default(),
             viewer: Viewer::default(),
+            burst_detection: BurstDetection::default(),
+            burst_scoring: BurstScoring::default(),
+            duplicate_detection: DuplicateDetection::default(),
+            similarity_groups: SimilarityGroups::default(),
             other: BTreeMap::new(),
         }
     }
@@ -247,6 +255,7 @@ impl FacetConfig {
         self.validate_processing(&mut v);
         self.validate_scoring(&mut v);
         self.validate_categories(&mut v);
+        self.validate_groups(&mut v);
         if v.0.is_empty() { Ok(()) } else { Err(v.0) }
     }
 
@@ -294,6 +303,61 @@ impl FacetConfig {
                 format!(
                     "{} is above max_ram_chunk_size {}",
                     a.min_ram_chunk_size, a.max_ram_chunk_size
+                ),
+            );
+        }
+    }
+
+    fn validate_groups(&self, v: &mut Checks) {
+        let b = &self.burst_detection;
+        v.percent(
+            "burst_detection.similarity_threshold_percent",
+            b.similarity_threshold_percent,
+        );
+        v.range(
+            "burst_detection.time_window_minutes",
+            b.time_window_minutes,
+            0.0,
+            f64::INFINITY,
+        );
+        v.range(
+            "burst_detection.rapid_burst_seconds",
+            b.rapid_burst_seconds,
+            0.0,
+            f64::INFINITY,
+        );
+        let s = &self.burst_scoring;
+        for (k, w) in [
+            ("weight_aggregate", s.weight_aggregate),
+            ("weight_aesthetic", s.weight_aesthetic),
+            ("weight_sharpness", s.weight_sharpness),
+            ("weight_blink", s.weight_blink),
+        ] {
+            v.range(&format!("burst_scoring.{k}"), w, 0.0, f64::INFINITY);
+        }
+        v.percent(
+            "duplicate_detection.similarity_threshold_percent",
+            self.duplicate_detection.similarity_threshold_percent,
+        );
+        let g = &self.similarity_groups;
+        v.range(
+            "similarity_groups.default_threshold",
+            g.default_threshold,
+            0.0,
+            1.0,
+        );
+        if g.min_group_size < 2 {
+            v.push(
+                "similarity_groups.min_group_size",
+                format!("{} is below 2", g.min_group_size),
+            );
+        }
+        if g.max_group_size < g.min_group_size {
+            v.push(
+                "similarity_groups.max_group_size",
+                format!(
+                    "{} is below min_group_size {}",
+                    g.max_group_size, g.min_group_size
                 ),
             );
         }

@@ -698,3 +698,100 @@ pub fn default_standalone_tags() -> BTreeMap<String, Vec<String>> {
         .map(|(k, v)| (k.to_string(), v.iter().map(|s| s.to_string()).collect()))
         .collect()
 }
+
+/// `burst_detection`: photos shot in quick succession, grouped so that only
+/// the best frame is shown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BurstDetection {
+    /// pHash similarity (percent of the 64 bits equal) for two consecutive
+    /// photos within `time_window_minutes` to join a burst.
+    pub similarity_threshold_percent: f64,
+    /// Maximum time between consecutive photos of a burst, in minutes.
+    pub time_window_minutes: f64,
+    /// Photos this close in time (seconds) join a burst whatever their hashes.
+    pub rapid_burst_seconds: f64,
+}
+
+impl Default for BurstDetection {
+    fn default() -> Self {
+        Self {
+            similarity_threshold_percent: 70.0,
+            time_window_minutes: 0.8,
+            rapid_burst_seconds: 0.4,
+        }
+    }
+}
+
+/// `burst_scoring`: how a burst's best frame (its lead) is chosen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BurstScoring {
+    /// Weight of the aggregate score.
+    pub weight_aggregate: f64,
+    /// Weight of the aesthetic score.
+    pub weight_aesthetic: f64,
+    /// Weight of sharpness (relative to the sharpest frame of the burst).
+    pub weight_sharpness: f64,
+    /// Weight of open eyes (10 without a blink, 0 with one).
+    pub weight_blink: f64,
+}
+
+impl Default for BurstScoring {
+    fn default() -> Self {
+        Self {
+            weight_aggregate: 0.4,
+            weight_aesthetic: 0.25,
+            weight_sharpness: 0.2,
+            weight_blink: 0.15,
+        }
+    }
+}
+
+/// `duplicate_detection`: copies of the same photo across the library.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DuplicateDetection {
+    /// pHash similarity (percent) from which two photos are duplicates:
+    /// 90 % is a Hamming distance of at most 6 of 64 bits.
+    pub similarity_threshold_percent: f64,
+}
+
+impl Default for DuplicateDetection {
+    fn default() -> Self {
+        Self {
+            similarity_threshold_percent: 90.0,
+        }
+    }
+}
+
+/// `similarity_groups`: visually similar photos by embedding.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SimilarityGroups {
+    /// Minimum cosine similarity (0–1) for two photos to be similar.
+    pub default_threshold: f64,
+    /// Minimum photos in a group.
+    pub min_group_size: u64,
+    /// Photos considered at most.
+    pub max_photos: u64,
+    /// Larger groups are split.
+    pub max_group_size: u64,
+}
+
+impl Default for SimilarityGroups {
+    fn default() -> Self {
+        Self {
+            default_threshold: 0.85,
+            min_group_size: 2,
+            max_photos: 10000,
+            max_group_size: 50,
+        }
+    }
+}
+
+/// Hamming distance (of 64 bits) that a pHash similarity percentage allows:
+/// `floor(64 · (100 − percent) / 100)` (90 % → 6).
+pub fn hamming_radius(similarity_percent: f64) -> u32 {
+    (64.0 * (100.0 - similarity_percent.clamp(0.0, 100.0)) / 100.0 + 1e-9).floor() as u32
+}

@@ -4,8 +4,6 @@
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use sysinfo::System;
-
 #[derive(Debug)]
 struct Inner {
     total: u64,
@@ -53,9 +51,8 @@ impl Budget {
 
     /// `limit_percent` of the memory this machine has available now, capped by `cap`.
     pub fn from_system(limit_percent: f64, cap: Option<u64>) -> Self {
-        let mut sys = System::new();
-        sys.refresh_memory();
-        let available = sys.available_memory().max(256 << 20);
+        // The cgroup's limit when Facet runs in a container, not the host's memory.
+        let available = crate::tuning::available_memory().max(256 << 20);
         let auto = (available as f64 * limit_percent / 100.0) as u64;
         Budget::new(cap.map_or(auto, |c| c.min(auto)))
     }

@@ -15,6 +15,7 @@ pub mod spec;
 pub mod stage;
 #[cfg(test)]
 mod testkit;
+pub mod tuning;
 
 pub use batch::with_columns;
 pub use budget::{Budget, Reservation};

@@ -12,7 +12,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -40,8 +40,17 @@ pub struct RunOptions {
     pub store_dir: PathBuf,
     pub config: Arc<FacetConfig>,
     pub budget: Budget,
-    /// Rows per batch; `None` = chosen from the budget.
+    /// Rows per batch; `None` = chosen from the budget (and auto-tuned).
     pub batch_rows: Option<usize>,
+    /// Auto-tuning (`processing.auto_tuning`), when wanted.
+    pub tuning: Option<Tuning>,
+}
+
+/// Auto-tuning during a run: where samples come from and where decisions go.
+pub struct Tuning {
+    pub probe: Box<dyn crate::tuning::Probe>,
+    /// Receives each decision and the periodic metrics line.
+    pub report: Box<dyn Fn(&str) + Send>,
 }
 
 /// What leaves the dataflow: stored columns of the photos that went through, and the failures.
@@ -86,6 +95,62 @@ struct Item {
 
 type WorkerStages = Vec<(String, Box<dyn Stage>)>;
 
+/// The auto-tuning loop: samples every `monitor_interval_seconds`, moves the
+/// knobs, reports decisions and, every `metrics_print_interval_seconds`, a
+/// metrics line.
+fn tune(
+    t: Tuning,
+    cfg: facet_config::AutoTuning,
+    chunk: Arc<AtomicUsize>,
+    gpu_batch: Arc<AtomicUsize>,
+    most: usize,
+    stop: Arc<AtomicBool>,
+    progress: Arc<Progress>,
+) {
+    let Tuning { mut probe, report } = t;
+    let mut tuner = crate::tuning::Tuner::new(
+        &cfg,
+        crate::tuning::Knobs {
+            chunk: chunk.load(Ordering::Relaxed),
+            gpu_batch: gpu_batch.load(Ordering::Relaxed),
+        },
+    );
+    let interval = std::time::Duration::from_secs_f64(cfg.monitor_interval_seconds.max(0.05));
+    let mut last_print = std::time::Instant::now();
+    let mut gpu_said = false;
+    while !stop.load(Ordering::Relaxed) {
+        let wake = std::time::Instant::now() + interval;
+        while std::time::Instant::now() < wake {
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let s = probe.sample();
+        if s.gpu_used_percent.is_none() && !gpu_said {
+            report("no GPU: auto-tuning in RAM-only mode");
+            gpu_said = true;
+        }
+        for msg in tuner.observe(s) {
+            report(&format!("auto-tuning: {msg}"));
+        }
+        chunk.store(tuner.knobs.chunk.min(most), Ordering::Relaxed);
+        gpu_batch.store(tuner.knobs.gpu_batch, Ordering::Relaxed);
+        if last_print.elapsed().as_secs_f64() >= cfg.metrics_print_interval_seconds {
+            last_print = std::time::Instant::now();
+            report(&format!(
+                "metrics: RAM {:.0} %, GPU {}, chunk {}, GPU batch {}, {} photos done",
+                s.ram_used_percent,
+                s.gpu_used_percent
+                    .map_or("-".to_string(), |g| format!("{g:.0} %")),
+                chunk.load(Ordering::Relaxed),
+                tuner.knobs.gpu_batch,
+                progress.done.load(Ordering::Relaxed)
+            ));
+        }
+    }
+}
+
 /// Runs `plan` over `roots`. `skip` says which files are already analysed;
 /// results go to `sink`. Returns when every admitted photo has left the dataflow.
 pub fn run(
@@ -96,7 +161,11 @@ pub fn run(
     sink: Sender<Output>,
     progress: Arc<Progress>,
 ) -> Result<RunStats, FacetError> {
+    let mut opts = opts;
     let workers = opts.workers.max(1);
+    let gpu_batch = Arc::new(AtomicUsize::new(
+        opts.config.processing.gpu_batch_size.max(1),
+    ));
     let cx = |worker: usize, image_side: Option<u32>| BuildCx {
         config: opts.config.clone(),
         store_dir: opts.store_dir.clone(),
@@ -105,6 +174,7 @@ pub fn run(
         worker,
         models_dir: plan.models_dir.clone(),
         pipeline_dir: plan.pipeline_dir.clone(),
+        gpu_batch: gpu_batch.clone(),
     };
     let stage_err = |stage: &str, source| FacetError::Stage {
         stage: stage.to_string(),
@@ -156,6 +226,27 @@ pub fn run(
     let batch_rows = opts
         .batch_rows
         .unwrap_or_else(|| by_memory.clamp(1, plan.batch_limit().unwrap_or(16)));
+
+    // The admitted batch size, moved by the auto-tuner (never above what the
+    // memory budget admits).
+    let chunk = Arc::new(AtomicUsize::new(batch_rows));
+    let stop_tuner = Arc::new(AtomicBool::new(false));
+    let tuner = match opts.tuning.take() {
+        Some(t) if opts.config.processing.auto_tuning.enabled && opts.batch_rows.is_none() => {
+            let cfg = opts.config.processing.auto_tuning.clone();
+            let (chunk, gpu_batch, stop, progress) = (
+                chunk.clone(),
+                gpu_batch.clone(),
+                stop_tuner.clone(),
+                progress.clone(),
+            );
+            let most = by_memory.max(1);
+            Some(std::thread::spawn(move || {
+                tune(t, cfg, chunk, gpu_batch, most, stop, progress)
+            }))
+        }
+        _ => None,
+    };
 
     let (work_tx, work_rx) = crossbeam_channel::bounded::<Item>(workers);
     let guards = {
@@ -214,7 +305,7 @@ pub fn run(
                     stats.queued += 1;
                     progress.queued.fetch_add(1, Ordering::Relaxed);
                     pending.push(entry);
-                    if pending.len() >= batch_rows
+                    if pending.len() >= chunk.load(Ordering::Relaxed)
                         && let Err(e) = admit(&mut pending)
                     {
                         send_error = Some(e);
@@ -230,6 +321,10 @@ pub fn run(
     }
     drop(work_tx);
     let results = guards.join();
+    stop_tuner.store(true, Ordering::Relaxed);
+    if let Some(t) = tuner {
+        let _ = t.join();
+    }
     for r in results {
         if let Err(e) = r {
             return Err(FacetError::Internal(format!("dataflow worker: {e}")));
@@ -463,6 +558,7 @@ mod tests {
             config: Arc::new(FacetConfig::default()),
             budget: Budget::new(budget),
             batch_rows: None,
+            tuning: None,
         };
         let skip = |e: &FileEntry| e.path.to_string_lossy().ends_with("skip");
         let stats = run(

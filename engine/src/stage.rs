@@ -97,6 +97,9 @@ pub struct BuildCx {
     pub models_dir: Option<PathBuf>,
     /// The pipeline file's folder (see [`PlanCx::pipeline_dir`]).
     pub pipeline_dir: Option<PathBuf>,
+    /// Images per GPU inference call, moved by the auto-tuner while the run
+    /// goes (`processing.gpu_batch_size` at the start).
+    pub gpu_batch: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// A stage kind, as its author writes it.

@@ -233,9 +233,127 @@ pub fn failures() -> Table {
     }
 }
 
+/// `photo_groups`: one row per photo in a burst or duplicate group (derived:
+/// replaced at every detection).
+pub fn photo_groups() -> Table {
+    let columns = vec![
+        key(
+            "path",
+            DataType::Utf8,
+            "Absolute path of the photo (the key).",
+        ),
+        col(
+            "burst_group_id",
+            DataType::Utf8,
+            "The burst the photo belongs to (b-…), null outside bursts.",
+        ),
+        col(
+            "is_burst_lead",
+            DataType::Boolean,
+            "The burst's best frame (burst_scoring), or chosen by the user.",
+        ),
+        col(
+            "burst_lead_reason",
+            DataType::Utf8,
+            "Why this photo leads its burst.",
+        ),
+        col("burst_size", DataType::Int32, "Photos in the burst."),
+        col(
+            "duplicate_group_id",
+            DataType::Utf8,
+            "The duplicate group (d-…): copies of one exposure.",
+        ),
+        col(
+            "is_duplicate_lead",
+            DataType::Boolean,
+            "The best copy (resolution, aggregate, format), or chosen by the user.",
+        ),
+        col(
+            "duplicate_lead_reason",
+            DataType::Utf8,
+            "Why this copy leads its group.",
+        ),
+        col("duplicate_size", DataType::Int32, "Copies in the group."),
+        col("grouped_at", timestamp(), "When the groups were detected."),
+    ];
+    Table {
+        name: "photo_groups",
+        doc: "Burst and duplicate groups with their leads (see the `groups` view for one row per member and group).",
+        key: "path",
+        columns,
+    }
+}
+
+/// `group_decisions`: what a user decided about a group; never rewritten by detection.
+pub fn group_decisions() -> Table {
+    let columns = vec![
+        key("decision_key", DataType::Utf8, "`<kind>:<path>` (the key)."),
+        col("kind", DataType::Utf8, "burst or duplicate."),
+        col("path", DataType::Utf8, "The photo the decision is about."),
+        col(
+            "decision",
+            DataType::Utf8,
+            "`lead`: this photo leads its group; `keep_all`: keep every photo of its group.",
+        ),
+        col("decided_at", timestamp(), "When the user decided."),
+    ];
+    Table {
+        name: "group_decisions",
+        doc: "Users' choices of lead and keep-all for burst and duplicate groups; applied at every detection.",
+        key: "decision_key",
+        columns,
+    }
+}
+
+/// `user_state`: what the user said about a photo in the gallery (rating,
+/// favourite, reject). Its own table, written only by the gallery: re-scans and
+/// re-scores never rewrite it. In SQL, `photos` shows these columns too.
+pub fn user_state() -> Table {
+    let columns = vec![
+        key(
+            "path",
+            DataType::Utf8,
+            "Absolute path of the photo (the key).",
+        ),
+        col(
+            "rating",
+            DataType::Int32,
+            "Star rating 0-5 given in the gallery (0: not rated).",
+        ),
+        col(
+            "favorite",
+            DataType::Boolean,
+            "Marked as a favourite in the gallery.",
+        ),
+        col(
+            "rejected",
+            DataType::Boolean,
+            "Rejected in the gallery (hidden while viewer.defaults.hide_rejected).",
+        ),
+        col(
+            "updated_at",
+            timestamp(),
+            "When the user last changed the rating, favourite or reject.",
+        ),
+    ];
+    Table {
+        name: "user_state",
+        doc: "Ratings, favourites and rejects from the gallery, kept across re-scans.",
+        key: "path",
+        columns,
+    }
+}
+
 /// Every table of the store.
 pub fn tables() -> Vec<Table> {
-    vec![photos(), scores(), failures()]
+    vec![
+        photos(),
+        scores(),
+        failures(),
+        photo_groups(),
+        group_decisions(),
+        user_state(),
+    ]
 }
 
 #[cfg(test)]

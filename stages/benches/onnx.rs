@@ -127,6 +127,7 @@ fn bench(c: &mut Criterion) {
         worker: 0,
         models_dir: None,
         pipeline_dir: None,
+        gpu_batch: Arc::new(std::sync::atomic::AtomicUsize::new(8)),
     };
     let Built::Transform(mut stage) = Onnx.build(&cfg, &cx).expect("the stage builds") else {
         unreachable!("onnx is a transform")

@@ -7,6 +7,7 @@ use facet_engine::stage::register;
 pub mod brisque;
 pub mod decode;
 pub mod exif;
+pub mod groups;
 pub mod onnx;
 pub mod phash;
 pub mod scan;

@@ -3,6 +3,8 @@
 
 mod check;
 mod common;
+mod gallery;
+mod groups;
 mod kill;
 mod models;
 mod run;

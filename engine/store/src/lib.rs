@@ -266,7 +266,8 @@ impl Store {
     /// A DataFusion session with every table registered by name (empty
     /// until first written, so that queries never depend on what a run met).
     /// `photos` is a view: the stored photo rows (`photos_stored`) with their
-    /// `scores` columns joined on `path`.
+    /// `scores` columns and the gallery's `user_state` (rating, favorite,
+    /// rejected) joined on `path`.
     pub async fn session(&self) -> Result<SessionContext> {
         let ctx = SessionContext::new();
         let q = |e: datafusion::error::DataFusionError| StoreError::Query(e.to_string());
@@ -297,10 +298,39 @@ impl Store {
             .filter(|c| c.name != scores.key)
             .map(|c| format!("s.{}", c.name))
             .collect();
+        // The gallery's ratings, favourites and rejects (`user_state`, never
+        // rewritten by a run).
+        let user_columns = ["rating", "favorite", "rejected"].map(|c| format!("u.{c}"));
+        // Burst and duplicate groups (`photo_groups`, replaced at every detection).
+        let groups = facet_schemas::photo_groups();
+        let group_columns: Vec<String> = groups
+            .columns
+            .iter()
+            .filter(|c| c.name != groups.key && c.name != "grouped_at")
+            .map(|c| format!("g.{}", c.name))
+            .collect();
         ctx.sql(&format!(
-            "CREATE VIEW photos AS SELECT p.*, {} FROM {PHOTOS_STORED} p LEFT JOIN scores s ON p.path = s.path",
-            score_columns.join(", ")
+            "CREATE VIEW photos AS SELECT p.*, {}, {}, {} FROM {PHOTOS_STORED} p \
+             LEFT JOIN scores s ON p.path = s.path \
+             LEFT JOIN user_state u ON p.path = u.path \
+             LEFT JOIN photo_groups g ON p.path = g.path",
+            score_columns.join(", "),
+            user_columns.join(", "),
+            group_columns.join(", ")
         ))
+        .await
+        .map_err(q)?;
+        // One row per member of each group, with the lead and why.
+        ctx.sql(
+            "CREATE VIEW groups AS \
+             SELECT 'burst' AS kind, burst_group_id AS group_id, path, is_burst_lead AS is_lead, \
+                    burst_lead_reason AS reason, burst_size AS size \
+             FROM photo_groups WHERE burst_group_id IS NOT NULL \
+             UNION ALL \
+             SELECT 'duplicate' AS kind, duplicate_group_id AS group_id, path, \
+                    is_duplicate_lead AS is_lead, duplicate_lead_reason AS reason, duplicate_size AS size \
+             FROM photo_groups WHERE duplicate_group_id IS NOT NULL",
+        )
         .await
         .map_err(q)?;
         Ok(ctx)

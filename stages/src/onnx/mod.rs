@@ -294,6 +294,8 @@ impl StageKind for Onnx {
             resizer: fr::Resizer::new(),
             checked: false,
             model: plan.models[0].path.clone(),
+            // On a GPU, the auto-tuner moves the batch unless the pipeline fixes it.
+            tuned_batch: (cfg.provider != Provider::Cpu).then(|| cx.gpu_batch.clone()),
         })))
     }
 }
@@ -393,6 +395,7 @@ struct Runner {
     resizer: fr::Resizer,
     checked: bool,
     model: PathBuf,
+    tuned_batch: Option<std::sync::Arc<std::sync::atomic::AtomicUsize>>,
 }
 
 impl Runner {
@@ -441,9 +444,14 @@ impl Stage for Runner {
         // Per output, per row: the values (None: no image, or it failed here).
         let mut results: Vec<Vec<Option<Vec<f32>>>> = vec![vec![None; n]; self.outputs.len()];
         let rows: Vec<usize> = (0..n).filter(|&r| images.get(r).is_some()).collect();
+        let tuned = self
+            .tuned_batch
+            .as_ref()
+            .map(|b| b.load(std::sync::atomic::Ordering::Relaxed));
         let chunk = self
             .fixed_batch
             .or(self.batch_size)
+            .or(tuned)
             .unwrap_or(rows.len())
             .max(1);
         for part in rows.chunks(chunk) {

@@ -1,0 +1,111 @@
+//! Duplicate detection at library scale, in one run:
+//!
+//!   cargo bench -p facet-stages --bench groups     (FACET_GROUPS_ROWS, default 1,000,000)
+//!
+//! * `full`: `groups::duplicates` over every photo — multi-index hash build,
+//!   a radius-6 query per photo, transitive grouping, leads.
+//! * `add_100`: 100 new photos against the index of the library: insert and
+//!   query only them (what an incremental detection does per new photo).
+//!
+//! Hashes are generated: clusters of near-copies (a few bits flipped) among
+//! unrelated photos, about 1 % of them in duplicate groups.
+
+use std::time::Duration;
+
+use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
+use facet_config::DuplicateDetection;
+use facet_stages::groups::hamming::HammingIndex;
+use facet_stages::groups::{Decisions, Photo, duplicates};
+
+fn rows() -> usize {
+    let default = if std::env::args().any(|a| a == "--bench") {
+        1_000_000
+    } else {
+        10_000
+    };
+    std::env::var("FACET_GROUPS_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03;
+    x ^= x >> 31;
+    x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x ^ (x >> 29)
+}
+
+/// Photo `i`: every 200th starts a cluster of 3 near-copies.
+fn hash(i: u64) -> u64 {
+    let cluster = i % 200 < 3;
+    if cluster {
+        mix(i / 200) ^ (1 << (i % 200)) ^ (1 << (20 + i % 7))
+    } else {
+        mix(i + 1_000_000_007)
+    }
+}
+
+fn photos(n: usize, offset: usize) -> Vec<Photo> {
+    (0..n)
+        .map(|i| {
+            let i = (i + offset) as u64;
+            Photo {
+                path: format!("/lib/{i:08}.jpg"),
+                phash: Some(hash(i)),
+                width: Some(4000),
+                height: Some(3000),
+                ..Default::default()
+            }
+        })
+        .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let n = rows();
+    let library = photos(n, 0);
+    let cfg = DuplicateDetection::default();
+    let groups = duplicates(&library, &cfg, &Decisions::new());
+    eprintln!("{n} photos: {} duplicate groups", groups.len());
+
+    let mut g = c.benchmark_group("duplicates");
+    g.sampling_mode(SamplingMode::Flat)
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(20));
+    g.bench_function(format!("full/{n}"), |b| {
+        b.iter(|| duplicates(&library, &cfg, &Decisions::new()).len())
+    });
+    let mut index = HammingIndex::new();
+    for p in &library {
+        index.insert(p.phash.unwrap());
+    }
+    let new = photos(100, n);
+    g.bench_function("add_100", |b| {
+        b.iter_batched(
+            || index_clone(&library),
+            |mut idx| {
+                let mut found = 0;
+                for p in &new {
+                    found += idx.within(p.phash.unwrap(), 6).len();
+                    idx.insert(p.phash.unwrap());
+                }
+                found
+            },
+            criterion::BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+    drop(index);
+}
+
+/// The library's index, built outside the measured part of `add_100`.
+fn index_clone(library: &[Photo]) -> HammingIndex {
+    let mut idx = HammingIndex::new();
+    for p in library {
+        idx.insert(p.phash.unwrap());
+    }
+    idx
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

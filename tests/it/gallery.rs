@@ -1,0 +1,610 @@
+//! The gallery end to end: `facet run` on shared photos, `facet serve` on a
+//! free port, and headless Chromium (Debian's `chromium`) driven over the
+//! DevTools protocol (`--remote-debugging-pipe`: JSON messages on file
+//! descriptors 3 and 4, no extra crate): open the gallery, filter by camera,
+//! sort by score, open a photo and read its score breakdown, rate it with the
+//! keyboard, reload and see the rating kept. Screenshots go to
+//! `<target>/gallery-screenshots/`.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::common::*;
+
+/// `facet serve` on a free port, killed when dropped.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(store: &Path, config: &Path) -> Server {
+        let mut child = facet()
+            .args(["serve", "--bind", "127.0.0.1:0", "--store"])
+            .arg(store)
+            .arg("--config")
+            .arg(config)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("facet serve starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("facet serve printed no address: {line:?}"))
+            .trim_end_matches('/')
+            .to_string();
+        Server { child, url }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The Chromium binary: `FACET_CHROMIUM`, else `chromium` (Debian), else
+/// `chromium-browser` or `google-chrome` on the PATH.
+fn chromium() -> PathBuf {
+    if let Some(p) = std::env::var_os("FACET_CHROMIUM") {
+        return PathBuf::from(p);
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for name in ["chromium", "chromium-browser", "google-chrome"] {
+        for dir in std::env::split_paths(&path) {
+            let p = dir.join(name);
+            if p.is_file() {
+                return p;
+            }
+        }
+    }
+    panic!(
+        "chromium not found: the gallery's end-to-end test drives headless Chromium. \
+         Install Debian's package (`apt-get install -y chromium`; .ci/run does this) \
+         or set FACET_CHROMIUM to a Chromium or Chrome binary."
+    );
+}
+
+/// A headless Chromium with one page, driven over the DevTools pipe.
+struct Browser {
+    child: Child,
+    to: std::io::PipeWriter,
+    from: Receiver<Value>,
+    next_id: u64,
+    session: String,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    fn launch() -> Browser {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::process::CommandExt;
+        let profile = tempfile::tempdir().unwrap();
+        // Chromium reads commands on fd 3 and writes replies and events on fd 4.
+        let (cmd_r, cmd_w) = std::io::pipe().unwrap();
+        let (evt_r, evt_w) = std::io::pipe().unwrap();
+        let (r, w) = (cmd_r.as_raw_fd(), evt_w.as_raw_fd());
+        let mut command = Command::new(chromium());
+        command
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--no-default-browser-check",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-dev-shm-usage",
+                "--disable-extensions",
+                "--hide-scrollbars",
+                "--remote-debugging-pipe",
+                "--window-size=1280,900",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg("about:blank")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        // SAFETY: only async-signal-safe calls (fcntl, dup2) between fork and
+        // exec. The pipe ends are first moved above 4 so that placing one
+        // cannot close the other.
+        unsafe {
+            command.pre_exec(move || {
+                let r = libc::fcntl(r, libc::F_DUPFD, 10);
+                let w = libc::fcntl(w, libc::F_DUPFD, 10);
+                if r < 0 || w < 0 || libc::dup2(r, 3) < 0 || libc::dup2(w, 4) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = command.spawn().expect("chromium starts");
+        drop((cmd_r, evt_w));
+        let (tx, from) = channel();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(evt_r);
+            let mut buf = Vec::new();
+            loop {
+                buf.clear();
+                match reader.read_until(0, &mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {
+                        if buf.last() == Some(&0) {
+                            buf.pop();
+                        }
+                        if let Ok(v) = serde_json::from_slice::<Value>(&buf)
+                            && tx.send(v).is_err()
+                        {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        let mut b = Browser {
+            child,
+            to: cmd_w,
+            from,
+            next_id: 0,
+            session: String::new(),
+            _profile: profile,
+        };
+        let target = b.send(None, "Target.createTarget", json!({"url": "about:blank"}));
+        let attached = b.send(
+            None,
+            "Target.attachToTarget",
+            json!({"targetId": target["targetId"], "flatten": true}),
+        );
+        b.session = attached["sessionId"].as_str().unwrap().to_string();
+        b.page("Page.enable", json!({}));
+        b.page("Runtime.enable", json!({}));
+        b.viewport(1280, 900, false);
+        b
+    }
+
+    /// Sends a command (to the page's session, or to the browser) and waits
+    /// for its reply; events in between are dropped.
+    fn send(&mut self, session: Option<&str>, method: &str, params: Value) -> Value {
+        self.next_id += 1;
+        let id = self.next_id;
+        let mut msg = json!({"id": id, "method": method, "params": params});
+        if let Some(s) = session {
+            msg["sessionId"] = json!(s);
+        }
+        let mut bytes = serde_json::to_vec(&msg).unwrap();
+        bytes.push(0);
+        self.to.write_all(&bytes).expect("chromium reads commands");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let v = self
+                .from
+                .recv_timeout(left)
+                .unwrap_or_else(|e| panic!("no reply from chromium to {method}: {e}"));
+            if v["id"] == json!(id) {
+                if let Some(e) = v.get("error") {
+                    panic!("{method}: {e}");
+                }
+                return v["result"].clone();
+            }
+        }
+    }
+
+    fn page(&mut self, method: &str, params: Value) -> Value {
+        let session = self.session.clone();
+        self.send(Some(&session), method, params)
+    }
+
+    fn viewport(&mut self, width: u32, height: u32, mobile: bool) {
+        self.page(
+            "Emulation.setDeviceMetricsOverride",
+            json!({"width": width, "height": height, "deviceScaleFactor": if mobile { 2 } else { 1 }, "mobile": mobile}),
+        );
+    }
+
+    /// The value of a JavaScript expression (promises awaited).
+    fn eval(&mut self, expression: &str) -> Value {
+        let r = self.page(
+            "Runtime.evaluate",
+            json!({"expression": expression, "returnByValue": true, "awaitPromise": true}),
+        );
+        if let Some(e) = r.get("exceptionDetails") {
+            panic!("{expression}: {e}");
+        }
+        r["result"]["value"].clone()
+    }
+
+    /// Waits until `expression` is truthy; returns its value.
+    fn wait(&mut self, expression: &str, what: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let v = self.eval(&format!(
+                "(() => {{ try {{ return {expression}; }} catch (e) {{ return null; }} }})()"
+            ));
+            let truthy =
+                !matches!(&v, Value::Null | Value::Bool(false)) && v != json!(0) && v != json!("");
+            if truthy {
+                return v;
+            }
+            if Instant::now() > deadline {
+                let html = self.eval("document.body ? document.body.outerHTML.slice(0, 3000) : ''");
+                panic!("timed out waiting for {what} ({expression}); page: {html}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn navigate(&mut self, url: &str) {
+        self.page("Page.navigate", json!({"url": url}));
+    }
+
+    /// A key press as the user makes it (keydown, char, keyup).
+    fn key(&mut self, key: &str, code: &str, vk: u32) {
+        let text = if key.chars().count() == 1 { key } else { "" };
+        self.page(
+            "Input.dispatchKeyEvent",
+            json!({"type": if text.is_empty() { "rawKeyDown" } else { "keyDown" }, "key": key, "code": code,
+                   "text": text, "windowsVirtualKeyCode": vk, "nativeVirtualKeyCode": vk}),
+        );
+        self.page(
+            "Input.dispatchKeyEvent",
+            json!({"type": "keyUp", "key": key, "code": code, "windowsVirtualKeyCode": vk, "nativeVirtualKeyCode": vk}),
+        );
+    }
+
+    /// A mouse click at the centre of the element `selector` finds.
+    fn click(&mut self, selector: &str) {
+        let js = format!(
+            "(() => {{ const e = document.querySelector({sel}); if (!e) return null; e.scrollIntoView({{block: 'center'}}); \
+             const r = e.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; }})()",
+            sel = json!(selector)
+        );
+        let at = self.eval(&js);
+        let (x, y) = (
+            at[0]
+                .as_f64()
+                .unwrap_or_else(|| panic!("nothing at {selector}")),
+            at[1].as_f64().unwrap(),
+        );
+        for t in ["mouseMoved", "mousePressed", "mouseReleased"] {
+            self.page(
+                "Input.dispatchMouseEvent",
+                json!({"type": t, "x": x, "y": y, "button": "left", "clickCount": 1}),
+            );
+        }
+    }
+
+    fn screenshot(&mut self, path: &Path) {
+        let r = self.page("Page.captureScreenshot", json!({"format": "png"}));
+        std::fs::write(path, base64(r["data"].as_str().unwrap())).unwrap();
+        eprintln!("screenshot: {}", path.display());
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let mut bytes = serde_json::to_vec(&json!({"id": 0, "method": "Browser.close"})).unwrap();
+        bytes.push(0);
+        let _ = self.to.write_all(&bytes);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn base64(s: &str) -> Vec<u8> {
+    let val = |c: u8| -> u32 {
+        match c {
+            b'A'..=b'Z' => (c - b'A') as u32,
+            b'a'..=b'z' => (c - b'a' + 26) as u32,
+            b'0'..=b'9' => (c - b'0' + 52) as u32,
+            b'+' => 62,
+            b'/' => 63,
+            _ => panic!("not base64: {c}"),
+        }
+    };
+    let bytes: Vec<u8> = s.bytes().filter(|&c| c != b'=' && c != b'\n').collect();
+    let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
+    for chunk in bytes.chunks(4) {
+        let mut n = 0u32;
+        for (i, &c) in chunk.iter().enumerate() {
+            n |= val(c) << (18 - 6 * i);
+        }
+        out.push((n >> 16) as u8);
+        if chunk.len() > 2 {
+            out.push((n >> 8) as u8);
+        }
+        if chunk.len() > 3 {
+            out.push(n as u8);
+        }
+    }
+    out
+}
+
+/// `<target>/gallery-screenshots/`: CARGO_TARGET_DIR, else the directory
+/// above this test binary's `debug/deps/`.
+fn screenshots_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let exe = std::env::current_exe().unwrap();
+            exe.ancestors().nth(3).unwrap().to_path_buf()
+        });
+    let dir = target.join("gallery-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Real photos: four from one camera (COOLPIX P6000) and three from others.
+const PHOTOS: &[&str] = &[
+    "cameras/jpg/gps/DSCN0010.jpg",
+    "cameras/jpg/gps/DSCN0012.jpg",
+    "cameras/jpg/gps/DSCN0021.jpg",
+    "cameras/jpg/gps/DSCN0025.jpg",
+    "cameras/jpg/Canon_40D.jpg",
+    "cameras/jpg/Nikon_D70.jpg",
+    "cameras/jpg/Pentax_K10D.jpg",
+];
+const CAMERA: &str = "COOLPIX P6000";
+
+#[test]
+fn gallery_in_headless_chromium_filter_sort_open_rate_reload() {
+    let Some(shared) = shared_photos() else {
+        return;
+    };
+    let chromium = chromium();
+    eprintln!("chromium: {}", chromium.display());
+    let tmp = tempfile::tempdir().unwrap();
+    let photos = tmp.path().join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    for p in PHOTOS {
+        let src = shared.join(p);
+        std::fs::copy(&src, photos.join(src.file_name().unwrap())).unwrap();
+    }
+    let store = tmp.path().join("store");
+    let r = run_in(
+        tmp.path(),
+        &[
+            "run",
+            photos.to_str().unwrap(),
+            "--quiet",
+            "--store",
+            store.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.status, 0, "{}\n{}", r.stdout, r.stderr);
+    let expected: Vec<(String, f64)> = sql_json(
+        &store,
+        &format!(
+            "SELECT path, aggregate FROM photos WHERE camera_model = '{CAMERA}' ORDER BY aggregate DESC"
+        ),
+    )
+    .iter()
+    .map(|r| {
+        (
+            r["path"].as_str().unwrap().to_string(),
+            r["aggregate"].as_f64().unwrap(),
+        )
+    })
+    .collect();
+    assert_eq!(expected.len(), 4);
+
+    // Pages of 3, so that the gallery pages in (infinite scroll) and the
+    // photo view's next/previous crosses pages.
+    let config = tmp.path().join("gallery.json");
+    std::fs::write(
+        &config,
+        r#"{"viewer": {"pagination": {"default_per_page": 3}}}"#,
+    )
+    .unwrap();
+    let server = Server::start(&store, &config);
+    let shots = screenshots_dir();
+    let mut b = Browser::launch();
+
+    // The gallery: every photo.
+    b.navigate(&format!("{}/", server.url));
+    b.wait("document.body.dataset.ready === '1'", "the gallery");
+    b.wait(
+        "document.getElementById('grid').dataset.ready === '1'",
+        "the grid",
+    );
+    // Pages load while the end of the grid is on screen.
+    b.wait(
+        &format!(
+            "document.querySelectorAll('[data-testid=card]').length === {}",
+            PHOTOS.len()
+        ),
+        "every page",
+    );
+    b.wait(
+        "[...document.querySelectorAll('[data-testid=card] img')].every(i => i.complete && i.naturalWidth > 0)",
+        "the thumbnails",
+    );
+    b.screenshot(&shots.join("01-gallery.png"));
+
+    // Filter by camera (the camera dropdown lists it with its count), then
+    // sort by date, then by score.
+    let options = b.eval(
+        "[...document.querySelectorAll('#f-camera option')].map(o => o.value).filter(Boolean)",
+    );
+    assert!(
+        options.as_array().unwrap().contains(&json!(CAMERA)),
+        "{options}"
+    );
+    let choose = |b: &mut Browser, id: &str, value: &str| {
+        b.eval(&format!(
+            "(() => {{ const s = document.getElementById({id}); s.focus(); s.value = {value}; \
+             s.dispatchEvent(new Event('change', {{bubbles: true}})); return s.value; }})()",
+            id = json!(id),
+            value = json!(value)
+        ));
+    };
+    choose(&mut b, "f-camera", CAMERA);
+    b.wait(
+        "document.getElementById('grid').dataset.ready === '1' && document.getElementById('grid').dataset.total === '4'",
+        "the camera filter",
+    );
+    choose(&mut b, "sort", "date");
+    b.wait(
+        "document.getElementById('grid').dataset.ready === '1' && location.search.includes('sort=date')",
+        "the date sort",
+    );
+    choose(&mut b, "sort", "aggregate");
+    b.wait(
+        "document.getElementById('grid').dataset.ready === '1' && location.search.includes('sort=aggregate') \
+         && document.getElementById('grid').dataset.loaded === '4'",
+        "the score sort",
+    );
+    let shown = b.eval(
+        "[...document.querySelectorAll('[data-testid=card]')].map(c => [c.dataset.path, c.dataset.camera, Number(c.dataset.aggregate)])",
+    );
+    let shown = shown.as_array().unwrap();
+    assert_eq!(shown.len(), 4, "{shown:?}");
+    for (card, (path, aggregate)) in shown.iter().zip(&expected) {
+        assert_eq!(card[1], json!(CAMERA), "{shown:?}");
+        assert_eq!(card[2].as_f64().unwrap(), *aggregate, "{shown:?}");
+        if expected.iter().filter(|(_, a)| a == aggregate).count() == 1 {
+            assert_eq!(card[0], json!(path), "{shown:?}");
+        }
+    }
+    b.screenshot(&shots.join("02-camera-by-score.png"));
+
+    // Open the best photo (a click on its card) and read its score breakdown.
+    b.click("[data-testid=card]");
+    b.wait(
+        "document.getElementById('viewer').dataset.ready === '1'",
+        "the photo view",
+    );
+    let path = b.eval("document.getElementById('viewer').dataset.path");
+    let path = path.as_str().unwrap().to_string();
+    assert_eq!(path, shown[0][0].as_str().unwrap());
+    b.wait(
+        "document.getElementById('v-image').complete && document.getElementById('v-image').src.includes('/image?')",
+        "the large image",
+    );
+    let rows = b.eval(
+        "[...document.querySelectorAll('[data-testid=breakdown-row]')].map(r => [...r.cells].map(c => c.textContent))",
+    );
+    let rows = rows.as_array().unwrap();
+    let stored = sql_json(
+        &store,
+        &format!(
+            "SELECT score_breakdown, aggregate FROM photos WHERE path = '{}'",
+            path.replace('\'', "''")
+        ),
+    );
+    let breakdown: Vec<Value> =
+        serde_json::from_str(stored[0]["score_breakdown"].as_str().unwrap()).unwrap();
+    let metrics: Vec<&Value> = breakdown.iter().filter(|i| i["kind"] == "metric").collect();
+    assert!(!metrics.is_empty());
+    assert_eq!(rows.len(), metrics.len(), "{rows:?}");
+    for (row, m) in rows.iter().zip(&metrics) {
+        assert_eq!(row[0], m["metric"], "{rows:?}");
+        let weight = format!("{:.0}%", m["weight_percent"].as_f64().unwrap());
+        assert_eq!(row[3].as_str().unwrap(), weight, "{rows:?}");
+    }
+    let score = b.eval("document.getElementById('v-score').textContent");
+    assert_eq!(
+        score,
+        json!(format!("{:.1}", stored[0]["aggregate"].as_f64().unwrap()))
+    );
+    assert_eq!(
+        b.eval("document.getElementById('v-rating').dataset.rating"),
+        json!("0")
+    );
+    b.screenshot(&shots.join("03-photo-breakdown.png"));
+
+    // Rate it 4 with the keyboard.
+    b.key("4", "Digit4", 52);
+    b.wait(
+        "document.getElementById('viewer').dataset.saved === '1' && document.getElementById('v-rating').dataset.rating === '4'",
+        "the rating to be saved",
+    );
+    b.screenshot(&shots.join("04-rated.png"));
+
+    // Reload: the same view (filters, sort and open photo are in the URL),
+    // the rating kept.
+    b.page("Page.reload", json!({"ignoreCache": true}));
+    b.wait(
+        "document.body.dataset.ready === '1' && document.getElementById('viewer').dataset.ready === '1'",
+        "the reloaded photo view",
+    );
+    assert_eq!(
+        b.eval("document.getElementById('viewer').dataset.path"),
+        json!(path)
+    );
+    assert_eq!(
+        b.eval("document.getElementById('v-rating').dataset.rating"),
+        json!("4")
+    );
+    assert_eq!(
+        b.eval("document.querySelectorAll('#v-rating button.on').length"),
+        json!(4)
+    );
+    assert_eq!(
+        b.eval(&format!(
+            "document.querySelector('[data-testid=card][data-path=' + CSS.escape({}) + ']').dataset.rating",
+            json!(path)
+        )),
+        json!("4")
+    );
+    b.screenshot(&shots.join("05-reloaded.png"));
+    let kept = sql_json(
+        &store,
+        &format!(
+            "SELECT rating FROM photos WHERE path = '{}'",
+            path.replace('\'', "''")
+        ),
+    );
+    assert_eq!(kept[0]["rating"], json!(4), "stored in user_state");
+
+    // Next photo with the arrow key, close with Esc.
+    b.key("ArrowRight", "ArrowRight", 39);
+    b.wait(
+        &format!(
+            "document.getElementById('viewer').dataset.ready === '1' && document.getElementById('viewer').dataset.path === {}",
+            json!(shown[1][0])
+        ),
+        "the next photo",
+    );
+    b.key("Escape", "Escape", 27);
+    b.wait(
+        "document.getElementById('viewer').hidden",
+        "the photo view to close",
+    );
+
+    // A phone: the grid fits the width, the photo view stacks.
+    b.viewport(390, 844, true);
+    b.wait(
+        "document.documentElement.scrollWidth <= window.innerWidth",
+        "no horizontal scrolling on a phone",
+    );
+    b.screenshot(&shots.join("06-phone-gallery.png"));
+    b.click("[data-testid=card]");
+    b.wait(
+        "document.getElementById('viewer').dataset.ready === '1'",
+        "the photo view on a phone",
+    );
+    b.screenshot(&shots.join("07-phone-photo.png"));
+    drop(b);
+    drop(server);
+}

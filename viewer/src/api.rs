@@ -1,0 +1,360 @@
+//! The JSON routes.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, AsArray, BooleanArray, Int32Array, RecordBatch, StringArray, TimestampNanosecondArray,
+};
+use arrow::datatypes::Int32Type;
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Query, State};
+use datafusion::prelude::*;
+use facet_store::PHOTOS_STORED;
+use serde_json::{Map, Value, json};
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::json::{filename, rows};
+use crate::query::{Filters, Page, Params, has_column, value_counts};
+
+/// The columns of a photo in `/api/photos` (never the thumbnail).
+pub const LIST_COLUMNS: &[&str] = &[
+    "path",
+    "category",
+    "aggregate",
+    "aesthetic",
+    "top_picks_score",
+    "is_top_pick",
+    "date_taken",
+    "camera_make",
+    "camera_model",
+    "lens",
+    "width",
+    "height",
+    "format",
+    "tags",
+    "rating",
+    "favorite",
+    "rejected",
+];
+
+/// Columns never sent: file locations outside the library.
+const HIDDEN: &[&str] = &["thumbnail_path"];
+
+/// The query string, or a 400.
+pub fn params(q: Result<Query<HashMap<String, String>>, QueryRejection>) -> ApiResult<Params> {
+    match q {
+        Ok(Query(m)) => Ok(Params(m)),
+        Err(e) => Err(ApiError::bad("query", e.body_text())),
+    }
+}
+
+/// A photo's row as the API shows it: `filename` added, the user state
+/// defaulted (0 stars, not favourite, not rejected).
+fn photo_json(mut row: Map<String, Value>) -> Map<String, Value> {
+    if let Some(p) = row.get("path").and_then(Value::as_str) {
+        let name = filename(p).to_string();
+        row.insert("filename".into(), Value::from(name));
+    }
+    for (k, default) in [
+        ("rating", json!(0)),
+        ("favorite", json!(false)),
+        ("rejected", json!(false)),
+    ] {
+        if row.get(k).is_none_or(Value::is_null) {
+            row.insert(k.into(), default);
+        }
+    }
+    for k in HIDDEN {
+        row.remove(*k);
+    }
+    row
+}
+
+/// `GET /api/config`: what the UI needs from the viewer settings.
+pub async fn config(State(state): State<AppState>) -> Json<Value> {
+    let s = state.settings();
+    Json(json!({
+        "pagination": {"default_per_page": s.default_per_page, "max_per_page": crate::settings::MAX_PER_PAGE},
+        "defaults": {"sort": s.default_sort, "sort_direction": s.default_dir, "hide_rejected": s.hide_rejected},
+        "display": {"thumbnail_slider": s.thumbnail_slider},
+        "quality_thresholds": s.quality_thresholds,
+        "top_picks_min_score": s.top_picks_min_score,
+        "sort_options": crate::query::SORTS.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
+    }))
+}
+
+/// `GET /api/photos`: one page of photos, filtered and sorted.
+pub async fn photos(
+    State(state): State<AppState>,
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    let p = params(q)?;
+    let filters = Filters::parse(&p, state.settings())?;
+    let page = Page::parse(&p, state.settings())?;
+    let ctx = state.store().session().await?;
+    let df = filters.apply(ctx.table("photos").await?)?;
+    let columns: Vec<&str> = LIST_COLUMNS
+        .iter()
+        .copied()
+        .filter(|c| has_column(&df, c))
+        .collect();
+    let order = page.order(&df);
+    let offset = (page.page - 1).saturating_mul(page.per_page);
+    let listed = df
+        .clone()
+        .sort(order)?
+        .limit(offset, Some(page.per_page))?
+        .select_columns(&columns)?;
+    let (total, batches) = tokio::try_join!(df.count(), listed.collect())?;
+    let photos: Vec<Value> = rows(&batches)
+        .into_iter()
+        .map(|r| Value::Object(photo_json(r)))
+        .collect();
+    Ok(Json(json!({
+        "photos": photos,
+        "total": total,
+        "page": page.page,
+        "per_page": page.per_page,
+        "sort": page.sort,
+        "dir": if page.asc { "asc" } else { "desc" },
+        "has_more": offset + photos.len() < total,
+    })))
+}
+
+/// The row of `path` in `table` (the `photos` view, or `photos_stored`
+/// when the scores are not needed: no join), with `columns` (those the store
+/// has; all with `None`), or 404. The path is compared as a value: no file is
+/// touched and nothing about the filesystem is revealed.
+pub async fn lookup(
+    state: &AppState,
+    table: &str,
+    path: &str,
+    columns: Option<&[&str]>,
+) -> ApiResult<RecordBatch> {
+    let ctx = state.store().session().await?;
+    let mut df = ctx
+        .table(table)
+        .await?
+        .filter(col("path").eq(lit(path.to_string())))?;
+    if let Some(columns) = columns {
+        let have: Vec<&str> = columns
+            .iter()
+            .copied()
+            .filter(|c| has_column(&df, c))
+            .collect();
+        df = df.select_columns(&have)?;
+    }
+    let batches = df.limit(0, Some(1))?.collect().await?;
+    match batches.into_iter().find(|b| b.num_rows() > 0) {
+        Some(b) => Ok(b.slice(0, 1)),
+        None => Err(ApiError::NotFound("no such photo".into())),
+    }
+}
+
+/// `GET /api/photo?path=`: every column of a photo except binary ones, the
+/// parsed score breakdown, the user state.
+pub async fn photo(
+    State(state): State<AppState>,
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    let p = params(q)?;
+    let path = p.path()?;
+    let batch = lookup(&state, "photos", path, None).await?;
+    let mut row = photo_json(rows(&[batch]).into_iter().next().unwrap_or_default());
+    if let Some(Value::String(s)) = row.get("score_breakdown") {
+        let parsed = serde_json::from_str::<Value>(s).unwrap_or(Value::Null);
+        row.insert("score_breakdown".into(), parsed);
+    }
+    Ok(Json(Value::Object(row)))
+}
+
+/// `GET /api/filter_options`: the dropdowns' values with their counts.
+pub async fn filter_options(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+    let s = state.settings();
+    let ctx = state.store().session().await?;
+    let df = ctx.table("photos").await?;
+    let (categories, cameras, lenses, tags) = tokio::try_join!(
+        value_counts(df.clone(), "category", false, Some(s.max_categories)),
+        value_counts(df.clone(), "camera_model", false, Some(s.max_cameras)),
+        value_counts(df.clone(), "lens", false, Some(s.max_lenses)),
+        value_counts(df, "tags", true, Some(s.max_tags)),
+    )?;
+    let list = |v: Vec<(String, i64)>| -> Vec<Value> {
+        v.into_iter()
+            .map(|(value, count)| json!({"value": value, "count": count}))
+            .collect()
+    };
+    Ok(Json(json!({
+        "categories": list(categories),
+        "cameras": list(cameras),
+        "lenses": list(lenses),
+        "tags": list(tags),
+    })))
+}
+
+/// `GET /api/type_counts`: all photos, Top Picks, and each category.
+pub async fn type_counts(
+    State(state): State<AppState>,
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    let p = params(q)?;
+    let filters = Filters::counts(&p, state.settings())?;
+    let ctx = state.store().session().await?;
+    let df = filters.apply(ctx.table("photos").await?)?;
+    let top = if has_column(&df, "is_top_pick") {
+        df.clone().filter(col("is_top_pick").is_true())?
+    } else {
+        df.clone().filter(lit(false))?
+    };
+    let (all, top_picks, categories) = tokio::try_join!(
+        async { Ok::<_, ApiError>(df.clone().count().await?) },
+        async { Ok(top.count().await?) },
+        value_counts(df.clone(), "category", false, None),
+    )?;
+    Ok(Json(json!({
+        "all": all,
+        "top_picks": top_picks,
+        "categories": categories
+            .into_iter()
+            .map(|(value, count)| json!({"value": value, "count": count}))
+            .collect::<Vec<_>>(),
+    })))
+}
+
+/// A JSON body, or a 400.
+fn body(b: Result<Json<Value>, JsonRejection>) -> ApiResult<Map<String, Value>> {
+    match b {
+        Ok(Json(Value::Object(m))) => Ok(m),
+        Ok(_) => Err(ApiError::bad("body", "expected a JSON object")),
+        Err(e) => Err(ApiError::bad("body", e.body_text())),
+    }
+}
+
+fn body_path(b: &Map<String, Value>) -> ApiResult<String> {
+    match b.get("path") {
+        Some(Value::String(p)) if !p.is_empty() => Ok(p.clone()),
+        _ => Err(ApiError::bad(
+            "path",
+            "required (the photo's path, a string)",
+        )),
+    }
+}
+
+fn body_bool(b: &Map<String, Value>, key: &str) -> ApiResult<bool> {
+    match b.get(key) {
+        Some(Value::Bool(v)) => Ok(*v),
+        _ => Err(ApiError::bad(key, "required: true or false")),
+    }
+}
+
+/// A change to a photo's user state.
+enum Change {
+    Rating(i32),
+    Favorite(bool),
+    Rejected(bool),
+}
+
+/// `POST /api/rating {"path", "rating": 0-5}`.
+pub async fn rating(
+    State(state): State<AppState>,
+    b: Result<Json<Value>, JsonRejection>,
+) -> ApiResult<Json<Value>> {
+    let b = body(b)?;
+    let path = body_path(&b)?;
+    let rating = match b.get("rating").and_then(Value::as_i64) {
+        Some(r) if (0..=5).contains(&r) => r as i32,
+        _ => {
+            return Err(ApiError::bad(
+                "rating",
+                "required: a whole number from 0 to 5",
+            ));
+        }
+    };
+    update(&state, &path, Change::Rating(rating)).await
+}
+
+/// `POST /api/favorite {"path", "favorite": bool}`.
+pub async fn favorite(
+    State(state): State<AppState>,
+    b: Result<Json<Value>, JsonRejection>,
+) -> ApiResult<Json<Value>> {
+    let b = body(b)?;
+    let path = body_path(&b)?;
+    let v = body_bool(&b, "favorite")?;
+    update(&state, &path, Change::Favorite(v)).await
+}
+
+/// `POST /api/reject {"path", "rejected": bool}`.
+pub async fn reject(
+    State(state): State<AppState>,
+    b: Result<Json<Value>, JsonRejection>,
+) -> ApiResult<Json<Value>> {
+    let b = body(b)?;
+    let path = body_path(&b)?;
+    let v = body_bool(&b, "rejected")?;
+    update(&state, &path, Change::Rejected(v)).await
+}
+
+/// Reads the photo's user state, applies `change`, writes the whole row to
+/// `user_state` (upsert by path). Serialised, so concurrent changes to one
+/// photo never lose each other.
+async fn update(state: &AppState, path: &str, change: Change) -> ApiResult<Json<Value>> {
+    let _guard = state.inner.user_state_lock.lock().await;
+    let ctx = state.store().session().await?;
+    let known = ctx
+        .table(PHOTOS_STORED)
+        .await?
+        .filter(col("path").eq(lit(path.to_string())))?
+        .count()
+        .await?;
+    if known == 0 {
+        return Err(ApiError::NotFound("no such photo".into()));
+    }
+    let current = ctx
+        .table("user_state")
+        .await?
+        .filter(col("path").eq(lit(path.to_string())))?
+        .select_columns(&["rating", "favorite", "rejected"])?
+        .collect()
+        .await?;
+    let (mut rating, mut favorite, mut rejected) = (0, false, false);
+    if let Some(b) = current.iter().find(|b| b.num_rows() > 0) {
+        let r = b.column(0).as_primitive::<Int32Type>();
+        let f = b.column(1).as_boolean();
+        let x = b.column(2).as_boolean();
+        rating = if r.is_valid(0) { r.value(0) } else { 0 };
+        favorite = f.is_valid(0) && f.value(0);
+        rejected = x.is_valid(0) && x.value(0);
+    }
+    match change {
+        Change::Rating(r) => rating = r,
+        Change::Favorite(v) => favorite = v,
+        Change::Rejected(v) => rejected = v,
+    }
+    let table = facet_schemas::user_state();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0);
+    let batch = RecordBatch::try_new(
+        table.schema(),
+        vec![
+            Arc::new(StringArray::from(vec![path.to_string()])),
+            Arc::new(Int32Array::from(vec![rating])),
+            Arc::new(BooleanArray::from(vec![favorite])),
+            Arc::new(BooleanArray::from(vec![rejected])),
+            Arc::new(TimestampNanosecondArray::from(vec![now]).with_timezone("UTC")),
+        ],
+    )
+    .map_err(ApiError::internal)?;
+    state.store().upsert(&table, batch).await?;
+    Ok(Json(json!({
+        "path": path,
+        "rating": rating,
+        "favorite": favorite,
+        "rejected": rejected,
+    })))
+}

@@ -1,0 +1,64 @@
+//! API errors: a bad parameter is a 400 naming it, an unknown photo a 404,
+//! anything else a 500 whose details go to the log, never to the client.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+#[derive(Debug)]
+pub enum ApiError {
+    /// 400: `param` is missing or invalid; `message` says why.
+    BadParam { param: String, message: String },
+    /// 404: no such photo (or route, or file).
+    NotFound(String),
+    /// 500: logged with its detail; the client sees only "internal error".
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn bad(param: impl Into<String>, message: impl Into<String>) -> ApiError {
+        ApiError::BadParam {
+            param: param.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn internal(e: impl std::fmt::Display) -> ApiError {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+impl From<facet_store::StoreError> for ApiError {
+    fn from(e: facet_store::StoreError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+impl From<datafusion::error::DataFusionError> for ApiError {
+    fn from(e: datafusion::error::DataFusionError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, body) = match self {
+            ApiError::BadParam { param, message } => (
+                StatusCode::BAD_REQUEST,
+                json!({"error": format!("{param}: {message}"), "param": param}),
+            ),
+            ApiError::NotFound(what) => (StatusCode::NOT_FOUND, json!({"error": what})),
+            ApiError::Internal(detail) => {
+                eprintln!("facet serve: internal error: {detail}");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    json!({"error": "internal error (see the server's log)"}),
+                )
+            }
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,228 @@
+//! Thumbnails, images and downloads. A file is read only for a path found in
+//! the store (`lookup`), at the location the store gives (after
+//! `viewer.path_mapping`): never at a path as the request wrote it.
+
+use std::collections::HashMap;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{Int64Type, TimestampNanosecondType};
+use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use facet_store::PHOTOS_STORED;
+
+use crate::AppState;
+use crate::api::{lookup, params};
+use crate::error::{ApiError, ApiResult};
+use crate::json::filename;
+
+const FILE_COLUMNS: &[&str] = &[
+    "path",
+    "format",
+    "file_size",
+    "file_mtime",
+    "thumbnail",
+    "thumbnail_path",
+];
+
+/// Browser-displayable formats (the stored `format`) and their media types.
+fn displayable(format: &str) -> Option<&'static str> {
+    match format {
+        "jpeg" => Some("image/jpeg"),
+        "png" => Some("image/png"),
+        "webp" => Some("image/webp"),
+        "gif" => Some("image/gif"),
+        "bmp" => Some("image/bmp"),
+        _ => None,
+    }
+}
+
+fn str_col<'a>(b: &'a RecordBatch, name: &str) -> Option<&'a str> {
+    let c = b.column_by_name(name)?;
+    if c.is_null(0) {
+        return None;
+    }
+    match c.data_type() {
+        arrow::datatypes::DataType::Utf8 => Some(c.as_string::<i32>().value(0)),
+        arrow::datatypes::DataType::LargeUtf8 => Some(c.as_string::<i64>().value(0)),
+        _ => None,
+    }
+}
+
+/// An entity tag from the file's identity: it changes when the photo is
+/// re-analysed after an edit.
+fn etag(b: &RecordBatch, what: &str) -> Option<String> {
+    let size = b.column_by_name("file_size")?;
+    let mtime = b.column_by_name("file_mtime")?;
+    if size.is_null(0) || mtime.is_null(0) {
+        return None;
+    }
+    let size = size.as_primitive_opt::<Int64Type>()?.value(0);
+    let mtime = mtime
+        .as_primitive_opt::<TimestampNanosecondType>()?
+        .value(0);
+    Some(format!("\"{what}-{size:x}-{mtime:x}\""))
+}
+
+fn not_modified(headers: &HeaderMap, tag: &Option<String>) -> bool {
+    match (headers.get(header::IF_NONE_MATCH), tag) {
+        (Some(v), Some(tag)) => v
+            .to_str()
+            .is_ok_and(|v| v.split(',').any(|t| t.trim() == tag)),
+        _ => false,
+    }
+}
+
+fn respond(
+    bytes: Vec<u8>,
+    content_type: &str,
+    tag: Option<String>,
+    extra: Option<(header::HeaderName, String)>,
+) -> Response {
+    let mut r = Response::new(Body::from(bytes));
+    let h = r.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(content_type) {
+        h.insert(header::CONTENT_TYPE, v);
+    }
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=3600"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if let Some(v) = tag.and_then(|t| HeaderValue::from_str(&t).ok()) {
+        h.insert(header::ETAG, v);
+    }
+    if let Some((k, v)) = extra
+        && let Ok(v) = HeaderValue::from_str(&v)
+    {
+        h.insert(k, v);
+    }
+    r
+}
+
+fn not_modified_response(tag: Option<String>) -> Response {
+    let mut r = StatusCode::NOT_MODIFIED.into_response();
+    if let Some(v) = tag.and_then(|t| HeaderValue::from_str(&t).ok()) {
+        r.headers_mut().insert(header::ETAG, v);
+    }
+    r
+}
+
+/// The thumbnail's JPEG: the `thumbnail` column, else the file at
+/// `thumbnail_path`.
+async fn thumbnail_bytes(b: &RecordBatch) -> ApiResult<Vec<u8>> {
+    if let Some(c) = b.column_by_name("thumbnail")
+        && !c.is_null(0)
+        && let Some(bin) = c.as_binary_opt::<i32>()
+    {
+        return Ok(bin.value(0).to_vec());
+    }
+    if let Some(p) = str_col(b, "thumbnail_path") {
+        return tokio::fs::read(p).await.map_err(|e| {
+            eprintln!("facet serve: thumbnail file {p}: {e}");
+            ApiError::NotFound("the photo's thumbnail file is missing".into())
+        });
+    }
+    Err(ApiError::NotFound("the photo has no thumbnail".into()))
+}
+
+/// The photo's original file.
+async fn original_bytes(state: &AppState, path: &str) -> ApiResult<Vec<u8>> {
+    let local = state.settings().local_path(path);
+    tokio::fs::read(&local).await.map_err(|e| {
+        eprintln!("facet serve: {}: {e}", local.display());
+        ApiError::NotFound("the photo's file is missing or unreadable".into())
+    })
+}
+
+/// `GET /thumbnail?path=`: the JPEG thumbnail.
+pub async fn thumbnail(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> ApiResult<Response> {
+    let p = params(q)?;
+    let b = lookup(&state, PHOTOS_STORED, p.path()?, Some(FILE_COLUMNS)).await?;
+    let tag = etag(&b, "t");
+    if not_modified(&headers, &tag) {
+        return Ok(not_modified_response(tag));
+    }
+    let bytes = thumbnail_bytes(&b).await?;
+    Ok(respond(bytes, "image/jpeg", tag, None))
+}
+
+/// `GET /image?path=`: the original for formats browsers display, else the
+/// thumbnail.
+pub async fn image(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> ApiResult<Response> {
+    let p = params(q)?;
+    let path = p.path()?;
+    let b = lookup(&state, PHOTOS_STORED, path, Some(FILE_COLUMNS)).await?;
+    let media = str_col(&b, "format").and_then(displayable);
+    let tag = etag(&b, if media.is_some() { "i" } else { "t" });
+    if not_modified(&headers, &tag) {
+        return Ok(not_modified_response(tag));
+    }
+    match media {
+        Some(media) => Ok(respond(
+            original_bytes(&state, path).await?,
+            media,
+            tag,
+            None,
+        )),
+        None => Ok(respond(thumbnail_bytes(&b).await?, "image/jpeg", tag, None)),
+    }
+}
+
+/// `Content-Disposition: attachment` with the file name (ASCII fallback and
+/// RFC 5987 UTF-8 form).
+fn attachment(name: &str) -> String {
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut encoded = String::new();
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            encoded.push(b as char);
+        } else {
+            encoded.push_str(&format!("%{b:02X}"));
+        }
+    }
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
+/// `GET /api/download?path=`: the original file as an attachment.
+pub async fn download(
+    State(state): State<AppState>,
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> ApiResult<Response> {
+    let p = params(q)?;
+    let path = p.path()?;
+    let b = lookup(&state, PHOTOS_STORED, path, Some(FILE_COLUMNS)).await?;
+    let media = str_col(&b, "format")
+        .and_then(displayable)
+        .unwrap_or("application/octet-stream");
+    let bytes = original_bytes(&state, path).await?;
+    Ok(respond(
+        bytes,
+        media,
+        None,
+        Some((header::CONTENT_DISPOSITION, attachment(filename(path)))),
+    ))
+}

@@ -1,0 +1,197 @@
+//! `GET /openapi.json`: the API, described as OpenAPI 3.
+
+use axum::Json;
+use serde_json::{Value, json};
+
+use crate::query::SORTS;
+
+fn q(name: &str, schema: Value, description: &str) -> Value {
+    json!({"name": name, "in": "query", "required": false, "schema": schema, "description": description})
+}
+
+fn path_param() -> Value {
+    json!({"name": "path", "in": "query", "required": true, "schema": {"type": "string"},
+           "description": "The photo's path as stored (URL-encoded); only stored photos are served."})
+}
+
+fn errors() -> Value {
+    let e = json!({"description": "", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+    let with = |d: &str| {
+        let mut v = e.clone();
+        v["description"] = json!(d);
+        v
+    };
+    json!({
+        "400": with("A bad parameter; the message names it."),
+        "404": with("No such photo."),
+        "500": with("Internal error (details in the server's log)."),
+    })
+}
+
+fn ok(description: &str, content: Value) -> Value {
+    let mut r = errors();
+    r["200"] = json!({"description": description, "content": content});
+    r
+}
+
+fn json_ref(name: &str) -> Value {
+    json!({"application/json": {"schema": {"$ref": format!("#/components/schemas/{name}")}}})
+}
+
+fn jpeg() -> Value {
+    json!({"image/jpeg": {"schema": {"type": "string", "format": "binary"}}})
+}
+
+fn post(summary: &str, field: &str, schema: Value) -> Value {
+    json!({"post": {
+        "summary": summary,
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["path", field],
+            "properties": {"path": {"type": "string"}, field: schema}}}}},
+        "responses": ok("The photo's user state after the change.", json_ref("UserState")),
+    }})
+}
+
+/// The document.
+pub fn spec() -> Value {
+    let sorts: Vec<&str> = SORTS.iter().map(|(k, _)| *k).collect();
+    let score = json!({"type": "number", "minimum": 0, "maximum": 10});
+    let boolean = json!({"type": "boolean"});
+    let text = json!({"type": "string"});
+    let date = json!({"type": "string", "format": "date"});
+    let filters = vec![
+        q("category", text.clone(), "Scoring category."),
+        q(
+            "camera",
+            text.clone(),
+            "EXIF camera model (`camera_model`).",
+        ),
+        q("lens", text.clone(), "EXIF lens model."),
+        q("tag", text.clone(), "Photos having this tag."),
+        q(
+            "date_from",
+            date.clone(),
+            "Taken on or after (YYYY-MM-DD, local time).",
+        ),
+        q(
+            "date_to",
+            date,
+            "Taken on or before (YYYY-MM-DD, local time).",
+        ),
+        q("min_score", score.clone(), "Aggregate at least."),
+        q("max_score", score.clone(), "Aggregate at most."),
+        q("min_aesthetic", score, "Aesthetic at least."),
+        q("top_picks", boolean.clone(), "Top Picks only."),
+        q(
+            "rating_min",
+            json!({"type": "integer", "minimum": 0, "maximum": 5}),
+            "Rated at least this many stars.",
+        ),
+        q("favorites", boolean.clone(), "Favourites only."),
+        q(
+            "hide_rejected",
+            boolean.clone(),
+            "Hide rejected photos (default viewer.defaults.hide_rejected).",
+        ),
+    ];
+    let mut list_params = filters;
+    list_params.extend([
+        q("page", json!({"type": "integer", "minimum": 1, "default": 1}), "Page, from 1."),
+        q("per_page", json!({"type": "integer", "minimum": 1, "maximum": crate::settings::MAX_PER_PAGE}),
+          "Photos per page (default viewer.pagination.default_per_page; larger values are capped)."),
+        q("sort", json!({"type": "string", "enum": sorts}), "Sort key (default viewer.defaults.sort)."),
+        q("dir", json!({"type": "string", "enum": ["asc", "desc"]}), "Direction (default viewer.defaults.sort_direction)."),
+    ]);
+    let nullable = |t: &str| json!({"type": [t, "null"]});
+    let photo = json!({
+        "type": "object",
+        "description": "A photo: the columns of the `photos` view (see `facet schema`) except binary ones, with `filename`.",
+        "properties": {
+            "path": {"type": "string"}, "filename": {"type": "string"},
+            "category": nullable("string"), "aggregate": nullable("number"), "aesthetic": nullable("number"),
+            "top_picks_score": nullable("number"), "is_top_pick": nullable("boolean"),
+            "date_taken": nullable("string"), "camera_make": nullable("string"), "camera_model": nullable("string"),
+            "lens": nullable("string"), "width": nullable("integer"), "height": nullable("integer"),
+            "format": nullable("string"), "tags": {"type": ["array", "null"], "items": {"type": "string"}},
+            "rating": {"type": "integer"}, "favorite": {"type": "boolean"}, "rejected": {"type": "boolean"},
+        },
+        "required": ["path", "filename", "rating", "favorite", "rejected"],
+    });
+    let counts = json!({"type": "array", "items": {"type": "object",
+        "properties": {"value": {"type": "string"}, "count": {"type": "integer"}}}});
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Facet gallery",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Browse, filter and curate the photos of a Facet store.",
+        },
+        "paths": {
+            "/api/photos": {"get": {
+                "summary": "A page of photos, filtered and sorted.",
+                "parameters": list_params,
+                "responses": ok("The page.", json_ref("PhotoPage")),
+            }},
+            "/api/photo": {"get": {
+                "summary": "One photo: every stored column except binary ones, EXIF, metrics, the parsed score breakdown and the user state.",
+                "parameters": [path_param()],
+                "responses": ok("The photo.", json_ref("PhotoDetail")),
+            }},
+            "/thumbnail": {"get": {
+                "summary": "The photo's JPEG thumbnail (cacheable; ETag).",
+                "parameters": [path_param()],
+                "responses": ok("The thumbnail.", jpeg()),
+            }},
+            "/image": {"get": {
+                "summary": "The original for JPEG, PNG, WebP, GIF and BMP; the thumbnail for other formats.",
+                "parameters": [path_param()],
+                "responses": ok("The image.", json!({"image/*": {"schema": {"type": "string", "format": "binary"}}})),
+            }},
+            "/api/download": {"get": {
+                "summary": "The original file, as an attachment.",
+                "parameters": [path_param()],
+                "responses": ok("The file.", json!({"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}})),
+            }},
+            "/api/filter_options": {"get": {
+                "summary": "The dropdowns' values with counts, most frequent first (viewer.dropdowns limits).",
+                "responses": ok("The options.", json_ref("FilterOptions")),
+            }},
+            "/api/type_counts": {"get": {
+                "summary": "Counts of all photos, Top Picks and each category.",
+                "parameters": [q("hide_rejected", boolean, "Leave rejected photos out of the counts.")],
+                "responses": ok("The counts.", json_ref("TypeCounts")),
+            }},
+            "/api/config": {"get": {
+                "summary": "The viewer settings the UI uses (pagination, defaults, thumbnail slider, quality thresholds).",
+                "responses": ok("The settings.", json!({"application/json": {"schema": {"type": "object"}}})),
+            }},
+            "/api/rating": post("Rate a photo (0 clears the rating).", "rating", json!({"type": "integer", "minimum": 0, "maximum": 5})),
+            "/api/favorite": post("Mark or unmark a favourite.", "favorite", json!({"type": "boolean"})),
+            "/api/reject": post("Reject or un-reject a photo.", "rejected", json!({"type": "boolean"})),
+            "/openapi.json": {"get": {"summary": "This document.", "responses": {"200": {"description": "OpenAPI 3"}}}},
+        },
+        "components": {"schemas": {
+            "Error": {"type": "object", "properties": {
+                "error": {"type": "string"},
+                "param": {"type": "string", "description": "The bad parameter (400 only)."}}},
+            "Photo": photo,
+            "PhotoPage": {"type": "object", "required": ["photos", "total", "page", "per_page"], "properties": {
+                "photos": {"type": "array", "items": {"$ref": "#/components/schemas/Photo"}},
+                "total": {"type": "integer"}, "page": {"type": "integer"}, "per_page": {"type": "integer"},
+                "sort": {"type": "string"}, "dir": {"type": "string"}, "has_more": {"type": "boolean"}}},
+            "PhotoDetail": {"allOf": [{"$ref": "#/components/schemas/Photo"}, {"type": "object", "properties": {
+                "score_breakdown": {"type": ["array", "null"], "description": "The critique: items of kind `metric` (metric, raw, normalized, weight_percent, points, neutral) and `adjustment` (name, points, reason)."}}}]},
+            "FilterOptions": {"type": "object", "properties": {
+                "categories": counts, "cameras": counts, "lenses": counts, "tags": counts}},
+            "TypeCounts": {"type": "object", "properties": {
+                "all": {"type": "integer"}, "top_picks": {"type": "integer"}, "categories": counts}},
+            "UserState": {"type": "object", "properties": {
+                "path": {"type": "string"}, "rating": {"type": "integer"},
+                "favorite": {"type": "boolean"}, "rejected": {"type": "boolean"}}},
+        }},
+    })
+}
+
+pub async fn document() -> Json<Value> {
+    Json(spec())
+}

@@ -1,0 +1,337 @@
+//! Query parameters → DataFusion expressions. User strings only ever become
+//! `lit()` values; column names come from fixed lists.
+
+use std::collections::HashMap;
+
+use datafusion::functions_aggregate::expr_fn::count;
+use datafusion::logical_expr::SortExpr;
+use datafusion::prelude::*;
+
+use crate::error::{ApiError, ApiResult};
+use crate::settings::{MAX_PER_PAGE, Settings};
+
+/// The sort keys of `/api/photos` and the column each orders by.
+pub const SORTS: &[(&str, &str)] = &[
+    ("aggregate", "aggregate"),
+    ("aesthetic", "aesthetic"),
+    ("date", "date_taken"),
+    ("sharpness", "sharpness"),
+    ("exposure", "exposure_score"),
+    ("color", "color_score"),
+    ("top_picks", "top_picks_score"),
+    ("rating", "rating"),
+    ("filename", "path"),
+];
+
+/// The column a sort key orders by, if it is one.
+pub fn sort_column(key: &str) -> Option<&'static str> {
+    SORTS.iter().find(|(k, _)| *k == key).map(|(_, c)| *c)
+}
+
+/// A request's query parameters, read with messages naming the parameter.
+pub struct Params(pub HashMap<String, String>);
+
+impl Params {
+    /// The trimmed value, `None` when absent or empty.
+    pub fn str(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(|s| s.trim()).filter(|s| !s.is_empty())
+    }
+
+    /// The `path` parameter (not trimmed: it is compared with the store as is).
+    pub fn path(&self) -> ApiResult<&str> {
+        match self.0.get("path") {
+            Some(p) if !p.is_empty() => Ok(p),
+            _ => Err(ApiError::bad("path", "required (the photo's path)")),
+        }
+    }
+
+    pub fn f64_in(&self, key: &str, lo: f64, hi: f64) -> ApiResult<Option<f64>> {
+        let Some(s) = self.str(key) else {
+            return Ok(None);
+        };
+        match s.parse::<f64>() {
+            Ok(v) if (lo..=hi).contains(&v) => Ok(Some(v)),
+            _ => Err(ApiError::bad(
+                key,
+                format!("expected a number from {lo} to {hi}, got {s:?}"),
+            )),
+        }
+    }
+
+    pub fn uint_in(&self, key: &str, lo: u64, hi: u64) -> ApiResult<Option<u64>> {
+        let Some(s) = self.str(key) else {
+            return Ok(None);
+        };
+        match s.parse::<u64>() {
+            Ok(v) if (lo..=hi).contains(&v) => Ok(Some(v)),
+            _ => Err(ApiError::bad(
+                key,
+                format!("expected a whole number from {lo} to {hi}, got {s:?}"),
+            )),
+        }
+    }
+
+    pub fn bool(&self, key: &str) -> ApiResult<Option<bool>> {
+        let Some(s) = self.str(key) else {
+            return Ok(None);
+        };
+        match s.to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Ok(Some(true)),
+            "0" | "false" | "no" | "off" => Ok(Some(false)),
+            _ => Err(ApiError::bad(
+                key,
+                format!("expected true or false, got {s:?}"),
+            )),
+        }
+    }
+
+    /// A `YYYY-MM-DD` date.
+    pub fn date(&self, key: &str) -> ApiResult<Option<String>> {
+        let Some(s) = self.str(key) else {
+            return Ok(None);
+        };
+        let b = s.as_bytes();
+        let ok = b.len() == 10
+            && b.iter().enumerate().all(|(i, c)| match i {
+                4 | 7 => *c == b'-',
+                _ => c.is_ascii_digit(),
+            })
+            && (1..=12).contains(&s[5..7].parse::<u32>().unwrap_or(0))
+            && (1..=31).contains(&s[8..10].parse::<u32>().unwrap_or(0));
+        if ok {
+            Ok(Some(s.to_string()))
+        } else {
+            Err(ApiError::bad(
+                key,
+                format!("expected a date YYYY-MM-DD, got {s:?}"),
+            ))
+        }
+    }
+}
+
+/// The photo filters of `/api/photos` (and of the counts).
+#[derive(Debug, Default)]
+pub struct Filters {
+    category: Option<String>,
+    camera: Option<String>,
+    lens: Option<String>,
+    tag: Option<String>,
+    date_from: Option<String>,
+    date_to: Option<String>,
+    min_score: Option<f64>,
+    max_score: Option<f64>,
+    min_aesthetic: Option<f64>,
+    top_picks: bool,
+    rating_min: Option<u64>,
+    favorites: bool,
+    hide_rejected: bool,
+}
+
+impl Filters {
+    pub fn parse(p: &Params, settings: &Settings) -> ApiResult<Filters> {
+        let owned = |k: &str| p.str(k).map(str::to_string);
+        let f = Filters {
+            category: owned("category"),
+            camera: owned("camera"),
+            lens: owned("lens"),
+            tag: owned("tag"),
+            date_from: p.date("date_from")?,
+            date_to: p.date("date_to")?,
+            min_score: p.f64_in("min_score", 0.0, 10.0)?,
+            max_score: p.f64_in("max_score", 0.0, 10.0)?,
+            min_aesthetic: p.f64_in("min_aesthetic", 0.0, 10.0)?,
+            top_picks: p.bool("top_picks")?.unwrap_or(false),
+            rating_min: p.uint_in("rating_min", 0, 5)?,
+            favorites: p.bool("favorites")?.unwrap_or(false),
+            hide_rejected: p.bool("hide_rejected")?.unwrap_or(settings.hide_rejected),
+        };
+        if let (Some(a), Some(b)) = (&f.date_from, &f.date_to)
+            && a > b
+        {
+            return Err(ApiError::bad("date_to", "is before date_from"));
+        }
+        if let (Some(a), Some(b)) = (f.min_score, f.max_score)
+            && a > b
+        {
+            return Err(ApiError::bad("max_score", "is below min_score"));
+        }
+        Ok(f)
+    }
+
+    /// Only the rejected flag: the filters of the type counts.
+    pub fn counts(p: &Params, settings: &Settings) -> ApiResult<Filters> {
+        Ok(Filters {
+            hide_rejected: p.bool("hide_rejected")?.unwrap_or(settings.hide_rejected),
+            ..Filters::default()
+        })
+    }
+
+    /// The predicate over the `photos` view, `None` when nothing filters.
+    /// A filter on a column this store lacks matches nothing.
+    pub fn predicate(&self, df: &DataFrame) -> Option<Expr> {
+        let has = |c: &str| has_column(df, c);
+        let on = |c: &str, e: Expr| if has(c) { e } else { lit(false) };
+        let mut all: Vec<Expr> = Vec::new();
+        let eq = |c: &str, v: &Option<String>| v.as_ref().map(|v| on(c, col(c).eq(lit(v.clone()))));
+        all.extend(eq("category", &self.category));
+        all.extend(eq("camera_model", &self.camera));
+        all.extend(eq("lens", &self.lens));
+        if let Some(t) = &self.tag {
+            all.push(on("tags", array_has(col("tags"), lit(t.clone()))));
+        }
+        if let Some(d) = &self.date_from {
+            all.push(on(
+                "date_taken",
+                left(col("date_taken"), lit(10i64)).gt_eq(lit(d.clone())),
+            ));
+        }
+        if let Some(d) = &self.date_to {
+            all.push(on(
+                "date_taken",
+                left(col("date_taken"), lit(10i64)).lt_eq(lit(d.clone())),
+            ));
+        }
+        if let Some(v) = self.min_score {
+            all.push(on("aggregate", col("aggregate").gt_eq(lit(v))));
+        }
+        if let Some(v) = self.max_score {
+            all.push(on("aggregate", col("aggregate").lt_eq(lit(v))));
+        }
+        if let Some(v) = self.min_aesthetic {
+            all.push(on("aesthetic", col("aesthetic").gt_eq(lit(v))));
+        }
+        if self.top_picks {
+            all.push(on("is_top_pick", col("is_top_pick").is_true()));
+        }
+        if let Some(r) = self.rating_min.filter(|&r| r > 0) {
+            all.push(on("rating", col("rating").gt_eq(lit(r as i32))));
+        }
+        if self.favorites {
+            all.push(on("favorite", col("favorite").is_true()));
+        }
+        if self.hide_rejected && has("rejected") {
+            all.push(col("rejected").is_not_true());
+        }
+        all.into_iter().reduce(Expr::and)
+    }
+
+    pub fn apply(&self, df: DataFrame) -> ApiResult<DataFrame> {
+        Ok(match self.predicate(&df) {
+            Some(p) => df.filter(p)?,
+            None => df,
+        })
+    }
+}
+
+pub fn has_column(df: &DataFrame, name: &str) -> bool {
+    df.schema().fields().iter().any(|f| f.name() == name)
+}
+
+/// Sort and page of `/api/photos`.
+pub struct Page {
+    pub sort: &'static str,
+    pub asc: bool,
+    pub page: usize,
+    pub per_page: usize,
+}
+
+impl Page {
+    pub fn parse(p: &Params, settings: &Settings) -> ApiResult<Page> {
+        let sort = p.str("sort").unwrap_or(&settings.default_sort);
+        let Some(&(sort, _)) = SORTS.iter().find(|(k, _)| *k == sort) else {
+            let keys: Vec<&str> = SORTS.iter().map(|(k, _)| *k).collect();
+            return Err(ApiError::bad(
+                "sort",
+                format!("expected one of {}, got {sort:?}", keys.join(", ")),
+            ));
+        };
+        let asc = match p
+            .str("dir")
+            .unwrap_or(&settings.default_dir)
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "asc" => true,
+            "desc" => false,
+            other => {
+                return Err(ApiError::bad(
+                    "dir",
+                    format!("expected asc or desc, got {other:?}"),
+                ));
+            }
+        };
+        let page = p.uint_in("page", 1, u32::MAX as u64)?.unwrap_or(1) as usize;
+        let per_page = match p.str("per_page") {
+            None => settings.default_per_page,
+            Some(s) => match s.parse::<u64>() {
+                Ok(n) if n >= 1 => (n as usize).min(MAX_PER_PAGE),
+                _ => {
+                    return Err(ApiError::bad(
+                        "per_page",
+                        format!(
+                            "expected a whole number from 1 (at most {MAX_PER_PAGE} are returned), got {s:?}"
+                        ),
+                    ));
+                }
+            },
+        };
+        Ok(Page {
+            sort,
+            asc,
+            page,
+            per_page,
+        })
+    }
+
+    /// The order: the sort key (nulls last), then the path, so that pages
+    /// never overlap.
+    pub fn order(&self, df: &DataFrame) -> Vec<SortExpr> {
+        let column = sort_column(self.sort).unwrap_or("aggregate");
+        let mut order = Vec::new();
+        if self.sort == "filename" {
+            order.push(
+                regexp_replace(col("path"), lit(r"^.*[/\\]"), lit(""), None).sort(self.asc, false),
+            );
+        } else if self.sort == "rating" && has_column(df, "rating") {
+            order.push(coalesce(vec![col("rating"), lit(0i32)]).sort(self.asc, false));
+        } else if has_column(df, column) {
+            order.push(col(column).sort(self.asc, false));
+        }
+        order.push(col("path").sort(self.asc, false));
+        order
+    }
+}
+
+/// `value, count` of a column's values (or of a list column's items), most
+/// frequent first, at most `limit` of them.
+pub async fn value_counts(
+    df: DataFrame,
+    column: &str,
+    list: bool,
+    limit: Option<usize>,
+) -> ApiResult<Vec<(String, i64)>> {
+    if !has_column(&df, column) {
+        return Ok(Vec::new());
+    }
+    let mut df = df.select(vec![col(column).alias("value")])?;
+    if list {
+        df = df.unnest_columns(&["value"])?;
+    }
+    let batches = df
+        .filter(col("value").is_not_null().and(col("value").not_eq(lit(""))))?
+        .aggregate(vec![col("value")], vec![count(lit(1)).alias("n")])?
+        .sort(vec![
+            col("n").sort(false, false),
+            col("value").sort(true, false),
+        ])?
+        .limit(0, limit)?
+        .collect()
+        .await?;
+    let mut out = Vec::new();
+    for row in crate::json::rows(&batches) {
+        if let (Some(v), Some(n)) = (row["value"].as_str(), row["n"].as_i64()) {
+            out.push((v.to_string(), n));
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,136 @@
+//! The viewer settings the gallery reads from `viewer` in scoring_config.json
+//! (kept there as JSON, see `facet_config::Viewer::other`), with the
+//! reference's defaults.
+
+use std::collections::BTreeMap;
+
+use facet_config::FacetConfig;
+use serde::Serialize;
+use serde_json::Value;
+
+/// Most photos one `/api/photos` page returns, whatever `per_page` asks.
+pub const MAX_PER_PAGE: usize = 500;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Settings {
+    /// `viewer.pagination.default_per_page` (64).
+    pub default_per_page: usize,
+    /// `viewer.dropdowns.max_cameras` / `max_lenses` / `max_tags` (50, 50, 20).
+    pub max_cameras: usize,
+    pub max_lenses: usize,
+    pub max_tags: usize,
+    /// Categories in the dropdown (not configurable in the reference).
+    pub max_categories: usize,
+    /// `viewer.defaults.sort` / `sort_direction` / `hide_rejected`.
+    pub default_sort: String,
+    pub default_dir: String,
+    pub hide_rejected: bool,
+    /// `viewer.display.thumbnail_slider` (120, 400, 168, 8).
+    pub thumbnail_slider: Slider,
+    /// `viewer.quality_thresholds` (6, 7, 8, 9).
+    pub quality_thresholds: BTreeMap<String, f64>,
+    /// `viewer.photo_types.top_picks_min_score`.
+    pub top_picks_min_score: f64,
+    /// `viewer.path_mapping`: stored path prefix → local prefix, applied only
+    /// when reading files.
+    #[serde(skip)]
+    pub path_mapping: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Slider {
+    pub min_px: u32,
+    pub max_px: u32,
+    pub default_px: u32,
+    pub step_px: u32,
+}
+
+fn get<'a>(other: &'a BTreeMap<String, Value>, path: &[&str]) -> Option<&'a Value> {
+    let mut v = other.get(path[0])?;
+    for k in &path[1..] {
+        v = v.get(k)?;
+    }
+    Some(v)
+}
+
+fn uint(other: &BTreeMap<String, Value>, path: &[&str], default: u64) -> u64 {
+    get(other, path)
+        .and_then(Value::as_u64)
+        .filter(|&n| n > 0)
+        .unwrap_or(default)
+}
+
+impl Settings {
+    pub fn from_config(config: &FacetConfig) -> Settings {
+        let o = &config.viewer.other;
+        let sort = get(o, &["defaults", "sort"])
+            .and_then(Value::as_str)
+            .filter(|s| crate::query::sort_column(s).is_some())
+            .unwrap_or("aggregate")
+            .to_string();
+        let dir = match get(o, &["defaults", "sort_direction"]).and_then(Value::as_str) {
+            Some(d) if d.eq_ignore_ascii_case("asc") => "asc",
+            _ => "desc",
+        }
+        .to_string();
+        let slider = |k: &str, d: u64| uint(o, &["display", "thumbnail_slider", k], d) as u32;
+        let mut quality_thresholds = BTreeMap::new();
+        for (k, d) in [
+            ("good", 6.0),
+            ("great", 7.0),
+            ("excellent", 8.0),
+            ("best", 9.0),
+        ] {
+            let v = get(o, &["quality_thresholds", k])
+                .and_then(Value::as_f64)
+                .unwrap_or(d);
+            quality_thresholds.insert(k.to_string(), v);
+        }
+        let path_mapping = get(o, &["path_mapping"])
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Settings {
+            default_per_page: (uint(o, &["pagination", "default_per_page"], 64) as usize)
+                .min(MAX_PER_PAGE),
+            max_cameras: uint(o, &["dropdowns", "max_cameras"], 50) as usize,
+            max_lenses: uint(o, &["dropdowns", "max_lenses"], 50) as usize,
+            max_tags: uint(o, &["dropdowns", "max_tags"], 20) as usize,
+            max_categories: 100,
+            default_sort: sort,
+            default_dir: dir,
+            hide_rejected: get(o, &["defaults", "hide_rejected"])
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
+            thumbnail_slider: Slider {
+                min_px: slider("min_px", 120),
+                max_px: slider("max_px", 400),
+                default_px: slider("default_px", 168),
+                step_px: slider("step_px", 8),
+            },
+            quality_thresholds,
+            top_picks_min_score: config.viewer.photo_types.top_picks_min_score,
+            path_mapping,
+        }
+    }
+
+    /// The local file of a stored path: the first `path_mapping` prefix that
+    /// matches (slashes normalised) is replaced.
+    pub fn local_path(&self, stored: &str) -> std::path::PathBuf {
+        let norm = |s: &str| s.replace('\\', "/");
+        let path = norm(stored);
+        for (from, to) in &self.path_mapping {
+            let from = norm(from);
+            if let Some(rest) = path.strip_prefix(from.trim_end_matches('/'))
+                && (rest.is_empty() || rest.starts_with('/'))
+            {
+                return std::path::PathBuf::from(format!("{}{rest}", to.trim_end_matches('/')));
+            }
+        }
+        std::path::PathBuf::from(stored)
+    }
+}
