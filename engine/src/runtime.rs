@@ -573,6 +573,77 @@ mod tests {
         (stats, rx.into_iter().collect())
     }
 
+    /// A machine whose RAM is always over the limit, without a GPU.
+    struct Full;
+    impl crate::tuning::Probe for Full {
+        fn sample(&mut self) -> crate::tuning::Sample {
+            crate::tuning::Sample {
+                ram_used_percent: 99.0,
+                gpu_used_percent: None,
+            }
+        }
+    }
+
+    #[test]
+    fn the_auto_tuner_reports_and_shrinks_batches_during_a_run() {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..120 {
+            std::fs::write(dir.path().join(format!("p{i:03}")), b"x").unwrap();
+        }
+        let mut config = FacetConfig::default();
+        config.processing.auto_tuning.monitor_interval_seconds = 0.05;
+        config.processing.auto_tuning.min_ram_chunk_size = 1;
+        let said = Arc::new(Mutex::new(Vec::<String>::new()));
+        let opts = RunOptions {
+            workers: 1,
+            store_dir: dir.path().into(),
+            config: Arc::new(config),
+            budget: Budget::new(1 << 30),
+            batch_rows: None,
+            tuning: Some(Tuning {
+                probe: Box::new(Full),
+                report: {
+                    let said = said.clone();
+                    Box::new(move |m: &str| said.lock().unwrap().push(m.to_string()))
+                },
+            }),
+        };
+        // A slow consumer keeps the run going long enough to be sampled.
+        let (tx, rx) = crossbeam_channel::bounded::<Output>(1);
+        let consumer = std::thread::spawn(move || {
+            let mut sizes = Vec::new();
+            for o in rx {
+                sizes.push(o.photos.num_rows() + o.failures.len());
+                std::thread::sleep(std::time::Duration::from_millis(15));
+            }
+            sizes
+        });
+        let stats = run(
+            &plan(1000),
+            &[dir.path().to_path_buf()],
+            opts,
+            &|_: &FileEntry| false,
+            tx,
+            Arc::new(Progress::default()),
+        )
+        .unwrap();
+        let sizes = consumer.join().unwrap();
+        assert_eq!(sizes.iter().sum::<usize>(), 120);
+        let said = said.lock().unwrap().clone();
+        assert_eq!(
+            said.iter().filter(|m| m.contains("RAM-only mode")).count(),
+            1,
+            "{said:?}"
+        );
+        assert!(
+            said.iter()
+                .any(|m| m.starts_with("auto-tuning: RAM 99 % > 85 %: chunk")),
+            "{said:?}"
+        );
+        // Later batches are smaller than the first.
+        assert!(sizes.last().unwrap() < &stats.batch_rows, "{sizes:?}");
+    }
+
     #[test]
     fn every_photo_comes_out_once_and_failures_do_not_stop_the_run() {
         let names: Vec<String> = (0..40)
