@@ -147,7 +147,7 @@ impl OnnxConfig {
         if !(self.crop_fraction > 0.0 && self.crop_fraction <= 1.0) {
             d.push(Diagnostic::new("crop_fraction", "must be in (0, 1]"));
         }
-        if self.std.iter().any(|&s| s == 0.0) {
+        if self.std.contains(&0.0) {
             d.push(Diagnostic::new(
                 "std",
                 "a standard deviation of 0 divides by zero",
@@ -255,7 +255,7 @@ impl StageKind for Onnx {
         }
         let threads = cfg.threads.unwrap_or_else(|| {
             let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-            (cores / cx.config.processing.num_workers.max(1) as usize).max(1)
+            (cores / cx.config.processing.num_workers.max(1)).max(1)
         });
         let session = open_session(&plan.models[0].path, cfg.provider, threads)?;
         let (input, fixed_batch) = check_input(&session, cfg)?;
