@@ -12,18 +12,23 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `../shared/photos`, or `None` with a note on stderr (tests then say they skipped).
-pub fn shared_photos() -> Option<PathBuf> {
-    let p = root().join("../shared/photos");
+/// `../shared/<what>`, or `None` with a note on stderr (tests then say they skipped).
+fn shared(what: &str) -> Option<PathBuf> {
+    let p = root().join("../shared").join(what);
     if p.is_dir() {
         Some(p.canonicalize().unwrap())
     } else {
         eprintln!(
-            "SKIPPED: {} is absent; this test needs the shared photos",
+            "SKIPPED: {} is absent; this test needs the shared {what}",
             p.display()
         );
         None
     }
+}
+
+/// `../shared/photos`, or `None` with a note on stderr.
+pub fn shared_photos() -> Option<PathBuf> {
+    shared("photos")
 }
 
 pub struct Ran {
@@ -245,18 +250,9 @@ pub fn degrees((d, m, s100, r): (u32, u32, u32, &str)) -> f64 {
     if r == "S" || r == "W" { -v } else { v }
 }
 
-/// `../shared/models`, or `None` with a note on stderr (tests then say they skipped).
+/// `../shared/models`, or `None` with a note on stderr.
 pub fn shared_models() -> Option<PathBuf> {
-    let p = root().join("../shared/models");
-    if p.is_dir() {
-        Some(p.canonicalize().unwrap())
-    } else {
-        eprintln!(
-            "SKIPPED: {} is absent; this test needs the shared models",
-            p.display()
-        );
-        None
-    }
+    shared("models")
 }
 
 /// ONNX Runtime for the model tests: `ORT_DYLIB_PATH`, else the library

@@ -4,11 +4,12 @@ use std::sync::Arc;
 
 use arrow_array::builder::{BooleanBuilder, Int32Builder, StringBuilder};
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Float32Type, Float64Type, Int32Type, Int64Type};
+use arrow_array::types::{Float32Type, Int64Type};
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Schema};
 
 use super::{Group, Kind, Photo, parse_taken};
+use crate::score::table::f64s;
 
 /// Columns read (from the `photos` view); any may be absent but `path`.
 pub const INPUT_COLUMNS: &[&str] = &[
@@ -39,27 +40,6 @@ fn strings(b: &RecordBatch, name: &str) -> Vec<Option<String>> {
     }
 }
 
-fn numbers(b: &RecordBatch, name: &str) -> Vec<Option<f64>> {
-    let n = b.num_rows();
-    let Some(c) = b.column_by_name(name) else {
-        return vec![None; n];
-    };
-    (0..n)
-        .map(|i| {
-            if c.is_null(i) {
-                return None;
-            }
-            match c.data_type() {
-                DataType::Float64 => Some(c.as_primitive::<Float64Type>().value(i)),
-                DataType::Float32 => Some(c.as_primitive::<Float32Type>().value(i) as f64),
-                DataType::Int64 => Some(c.as_primitive::<Int64Type>().value(i) as f64),
-                DataType::Int32 => Some(c.as_primitive::<Int32Type>().value(i) as f64),
-                _ => None,
-            }
-        })
-        .collect()
-}
-
 /// The photos of a batch with [`INPUT_COLUMNS`].
 pub fn photos_of(b: &RecordBatch) -> Result<Vec<Photo>, String> {
     let paths = strings(b, "path");
@@ -82,11 +62,11 @@ pub fn photos_of(b: &RecordBatch) -> Result<Vec<Photo>, String> {
         strings(b, "format"),
     );
     let (w, h, agg, aes, sharp) = (
-        numbers(b, "width"),
-        numbers(b, "height"),
-        numbers(b, "aggregate"),
-        numbers(b, "aesthetic"),
-        numbers(b, "sharpness"),
+        f64s(b, "width"),
+        f64s(b, "height"),
+        f64s(b, "aggregate"),
+        f64s(b, "aesthetic"),
+        f64s(b, "sharpness"),
     );
     let emb = b
         .column_by_name("embedding")

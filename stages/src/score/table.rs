@@ -58,7 +58,8 @@ pub const OUTPUT_COLUMNS: &[&str] = &[
     "scored_with",
 ];
 
-fn f64s(batch: &RecordBatch, name: &str) -> Vec<Option<f64>> {
+/// A numeric (or boolean) column as f64 per row; `None` where absent or null.
+pub(crate) fn f64s(batch: &RecordBatch, name: &str) -> Vec<Option<f64>> {
     let n = batch.num_rows();
     let Some(c) = batch.column_by_name(name) else {
         return vec![None; n];
