@@ -94,22 +94,11 @@ pub async fn photos(
     let p = params(q)?;
     let filters = Filters::parse(&p, state.settings())?;
     let page = Page::parse(&p, state.settings())?;
-    let ctx = state.store().session().await?;
-    let df = filters.apply(ctx.table("photos").await?)?;
-    let columns: Vec<&str> = LIST_COLUMNS
-        .iter()
-        .copied()
-        .filter(|c| has_column(&df, c))
-        .collect();
-    let order = page.order(&df);
+    let (listing, user) = state.listing().await?;
+    let (rows, total) = listing.page(&filters, &page, &user);
     let offset = (page.page - 1).saturating_mul(page.per_page);
-    let listed = df
-        .clone()
-        .sort(order)?
-        .limit(offset, Some(page.per_page))?
-        .select_columns(&columns)?;
-    let (total, batches) = tokio::try_join!(df.count(), listed.collect())?;
-    let photos: Vec<Value> = rows(&batches)
+    let photos: Vec<Value> = listing
+        .rows(&rows, &user)?
         .into_iter()
         .map(|r| Value::Object(photo_json(r)))
         .collect();
@@ -134,7 +123,7 @@ pub async fn lookup(
     path: &str,
     columns: Option<&[&str]>,
 ) -> ApiResult<RecordBatch> {
-    let ctx = state.store().session().await?;
+    let ctx = state.session().await?;
     let mut df = ctx
         .table(table)
         .await?
@@ -174,7 +163,7 @@ pub async fn photo(
 /// `GET /api/filter_options`: the dropdowns' values with their counts.
 pub async fn filter_options(State(state): State<AppState>) -> ApiResult<Json<Value>> {
     let s = state.settings();
-    let ctx = state.store().session().await?;
+    let ctx = state.session().await?;
     let df = ctx.table("photos").await?;
     let (categories, cameras, lenses, tags) = tokio::try_join!(
         value_counts(df.clone(), "category", false, Some(s.max_categories)),
@@ -202,7 +191,7 @@ pub async fn type_counts(
 ) -> ApiResult<Json<Value>> {
     let p = params(q)?;
     let filters = Filters::counts(&p, state.settings())?;
-    let ctx = state.store().session().await?;
+    let ctx = state.session().await?;
     let df = filters.apply(ctx.table("photos").await?)?;
     let top = if has_column(&df, "is_top_pick") {
         df.clone().filter(col("is_top_pick").is_true())?
@@ -303,7 +292,7 @@ pub async fn reject(
 /// photo never lose each other.
 async fn update(state: &AppState, path: &str, change: Change) -> ApiResult<Json<Value>> {
     let _guard = state.inner.user_state_lock.lock().await;
-    let ctx = state.store().session().await?;
+    let ctx = state.session().await?;
     let known = ctx
         .table(PHOTOS_STORED)
         .await?
@@ -356,5 +345,64 @@ async fn update(state: &AppState, path: &str, change: Change) -> ApiResult<Json<
         "rating": rating,
         "favorite": favorite,
         "rejected": rejected,
+    })))
+}
+
+/// `GET /api/groups?path=`: the photo's burst and duplicate groups, each
+/// with its members (path, filename, lead), its lead and why.
+pub async fn groups(
+    State(state): State<AppState>,
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    let p = params(q)?;
+    let path = p.path()?;
+    lookup(&state, PHOTOS_STORED, path, Some(&["path"])).await?;
+    let ctx = state.session().await?;
+    let groups = ctx.table("groups").await?;
+    let mine = groups
+        .clone()
+        .filter(col("path").eq(lit(path.to_string())))?
+        .select_columns(&["kind", "group_id"])?
+        .collect()
+        .await?;
+    let mut out = Map::new();
+    for row in rows(&mine) {
+        let (Some(kind), Some(id)) = (row["kind"].as_str(), row["group_id"].as_str()) else {
+            continue;
+        };
+        let members = groups
+            .clone()
+            .filter(
+                col("kind")
+                    .eq(lit(kind.to_string()))
+                    .and(col("group_id").eq(lit(id.to_string()))),
+            )?
+            .sort(vec![col("path").sort(true, false)])?
+            .collect()
+            .await?;
+        let members = rows(&members);
+        let lead = members
+            .iter()
+            .find(|m| m["is_lead"] == Value::Bool(true))
+            .cloned();
+        out.insert(
+            kind.to_string(),
+            json!({
+                "group_id": id,
+                "size": members.len(),
+                "lead": lead.as_ref().map(|m| m["path"].clone()),
+                "reason": lead.as_ref().map(|m| m["reason"].clone()),
+                "members": members.iter().map(|m| json!({
+                    "path": m["path"],
+                    "filename": filename(m["path"].as_str().unwrap_or("")),
+                    "is_lead": m["is_lead"] == Value::Bool(true),
+                })).collect::<Vec<_>>(),
+            }),
+        );
+    }
+    Ok(Json(json!({
+        "path": path,
+        "burst": out.remove("burst").unwrap_or(Value::Null),
+        "duplicate": out.remove("duplicate").unwrap_or(Value::Null),
     })))
 }

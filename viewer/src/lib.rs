@@ -13,6 +13,7 @@ mod assets;
 mod error;
 mod files;
 mod json;
+mod listing;
 mod openapi;
 mod query;
 mod settings;
@@ -25,7 +26,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::{get, post};
 use facet_config::FacetConfig;
-use facet_store::Store;
+use facet_store::{Snapshot, Store};
 
 pub use error::ApiError;
 pub use settings::Settings;
@@ -41,6 +42,15 @@ struct Inner {
     store: Store,
     settings: Settings,
     user_state_lock: tokio::sync::Mutex<()>,
+    cache: tokio::sync::Mutex<Cache>,
+}
+
+/// The session and the `/api/photos` listing, kept while no table changes.
+#[derive(Default)]
+struct Cache {
+    snapshot: Option<Snapshot>,
+    listing: Option<Arc<listing::Listing>>,
+    user: Option<Arc<listing::UserCols>>,
 }
 
 impl AppState {
@@ -50,6 +60,7 @@ impl AppState {
                 store,
                 settings: Settings::from_config(config),
                 user_state_lock: tokio::sync::Mutex::new(()),
+                cache: tokio::sync::Mutex::new(Cache::default()),
             }),
         }
     }
@@ -60,6 +71,53 @@ impl AppState {
 
     pub fn settings(&self) -> &Settings {
         &self.inner.settings
+    }
+
+    /// The cached snapshot, re-opened when a table has a newer version than
+    /// it reads (one directory listing per table: writes by the API, or a
+    /// run beside the server, show on the next request).
+    async fn fresh(&self, cache: &mut Cache) -> Result<Snapshot, ApiError> {
+        if let Some(s) = &cache.snapshot
+            && self.store().is_current(s).await?
+        {
+            return Ok(s.clone());
+        }
+        let s = self.store().snapshot().await?;
+        cache.snapshot = Some(s.clone());
+        Ok(s)
+    }
+
+    /// A DataFusion session over the tables' latest versions (cached).
+    pub async fn session(&self) -> Result<datafusion::prelude::SessionContext, ApiError> {
+        let mut cache = self.inner.cache.lock().await;
+        Ok(self.fresh(&mut cache).await?.ctx)
+    }
+
+    /// The `/api/photos` listing and user state for the latest versions,
+    /// rebuilt when a run changed the photos, scores or groups (the listing)
+    /// or the user state changed (only the user arrays).
+    async fn listing(&self) -> Result<(Arc<listing::Listing>, Arc<listing::UserCols>), ApiError> {
+        let mut cache = self.inner.cache.lock().await;
+        let snap = self.fresh(&mut cache).await?;
+        let key = listing::listing_key(&snap);
+        let listing = match &cache.listing {
+            Some(l) if l.key == key => l.clone(),
+            _ => {
+                cache.user = None;
+                let l = Arc::new(listing::Listing::build(&snap).await?);
+                cache.listing = Some(l.clone());
+                l
+            }
+        };
+        let user = match &cache.user {
+            Some(u) if u.version == snap.version("user_state") => u.clone(),
+            _ => {
+                let u = Arc::new(listing.user(&snap).await?);
+                cache.user = Some(u.clone());
+                u
+            }
+        };
+        Ok((listing, user))
     }
 }
 
@@ -72,6 +130,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/config", get(api::config))
         .route("/api/photos", get(api::photos))
         .route("/api/photo", get(api::photo))
+        .route("/api/groups", get(api::groups))
         .route("/api/filter_options", get(api::filter_options))
         .route("/api/type_counts", get(api::type_counts))
         .route("/api/rating", post(api::rating))

@@ -93,6 +93,21 @@ pub fn spec() -> Value {
             boolean.clone(),
             "Hide rejected photos (default viewer.defaults.hide_rejected).",
         ),
+        q(
+            "hide_bursts",
+            boolean.clone(),
+            "Only burst leads (default viewer.defaults.hide_bursts).",
+        ),
+        q(
+            "hide_duplicates",
+            boolean.clone(),
+            "Only duplicate leads (default viewer.defaults.hide_duplicates).",
+        ),
+        q(
+            "hide_blinks",
+            boolean.clone(),
+            "Accepted; no effect until blinks are detected (no face stage yet).",
+        ),
     ];
     let mut list_params = filters;
     list_params.extend([
@@ -136,6 +151,11 @@ pub fn spec() -> Value {
                 "summary": "One photo: every stored column except binary ones, EXIF, metrics, the parsed score breakdown and the user state.",
                 "parameters": [path_param()],
                 "responses": ok("The photo.", json_ref("PhotoDetail")),
+            }},
+            "/api/groups": {"get": {
+                "summary": "The photo's burst and duplicate groups: members, lead and why (null when in none).",
+                "parameters": [path_param()],
+                "responses": ok("The groups.", json!({"application/json": {"schema": {"type": "object"}}})),
             }},
             "/thumbnail": {"get": {
                 "summary": "The photo's JPEG thumbnail (cacheable; ETag).",

@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 
 use datafusion::functions_aggregate::expr_fn::count;
-use datafusion::logical_expr::SortExpr;
 use datafusion::prelude::*;
 
 use crate::error::{ApiError, ApiResult};
@@ -112,19 +111,23 @@ impl Params {
 /// The photo filters of `/api/photos` (and of the counts).
 #[derive(Debug, Default)]
 pub struct Filters {
-    category: Option<String>,
-    camera: Option<String>,
-    lens: Option<String>,
-    tag: Option<String>,
-    date_from: Option<String>,
-    date_to: Option<String>,
-    min_score: Option<f64>,
-    max_score: Option<f64>,
-    min_aesthetic: Option<f64>,
-    top_picks: bool,
-    rating_min: Option<u64>,
-    favorites: bool,
-    hide_rejected: bool,
+    pub(crate) category: Option<String>,
+    pub(crate) camera: Option<String>,
+    pub(crate) lens: Option<String>,
+    pub(crate) tag: Option<String>,
+    pub(crate) date_from: Option<String>,
+    pub(crate) date_to: Option<String>,
+    pub(crate) min_score: Option<f64>,
+    pub(crate) max_score: Option<f64>,
+    pub(crate) min_aesthetic: Option<f64>,
+    pub(crate) top_picks: bool,
+    pub(crate) rating_min: Option<u64>,
+    pub(crate) favorites: bool,
+    pub(crate) hide_rejected: bool,
+    /// Only burst leads (and photos in no burst).
+    pub(crate) hide_bursts: bool,
+    /// Only duplicate leads (and photos in no duplicate group).
+    pub(crate) hide_duplicates: bool,
 }
 
 impl Filters {
@@ -144,7 +147,14 @@ impl Filters {
             rating_min: p.uint_in("rating_min", 0, 5)?,
             favorites: p.bool("favorites")?.unwrap_or(false),
             hide_rejected: p.bool("hide_rejected")?.unwrap_or(settings.hide_rejected),
+            hide_bursts: p.bool("hide_bursts")?.unwrap_or(settings.hide_bursts),
+            hide_duplicates: p
+                .bool("hide_duplicates")?
+                .unwrap_or(settings.hide_duplicates),
         };
+        // Blinks need the face stage, which does not exist yet: the
+        // parameter is checked and otherwise ignored.
+        p.bool("hide_blinks")?;
         if let (Some(a), Some(b)) = (&f.date_from, &f.date_to)
             && a > b
         {
@@ -211,6 +221,18 @@ impl Filters {
         }
         if self.hide_rejected && has("rejected") {
             all.push(col("rejected").is_not_true());
+        }
+        for (on, lead, group) in [
+            (self.hide_bursts, "is_burst_lead", "burst_group_id"),
+            (
+                self.hide_duplicates,
+                "is_duplicate_lead",
+                "duplicate_group_id",
+            ),
+        ] {
+            if on && has(lead) && has(group) {
+                all.push(col(group).is_null().or(col(lead).is_true()));
+            }
         }
         all.into_iter().reduce(Expr::and)
     }
@@ -281,24 +303,6 @@ impl Page {
             page,
             per_page,
         })
-    }
-
-    /// The order: the sort key (nulls last), then the path, so that pages
-    /// never overlap.
-    pub fn order(&self, df: &DataFrame) -> Vec<SortExpr> {
-        let column = sort_column(self.sort).unwrap_or("aggregate");
-        let mut order = Vec::new();
-        if self.sort == "filename" {
-            order.push(
-                regexp_replace(col("path"), lit(r"^.*[/\\]"), lit(""), None).sort(self.asc, false),
-            );
-        } else if self.sort == "rating" && has_column(df, "rating") {
-            order.push(coalesce(vec![col("rating"), lit(0i32)]).sort(self.asc, false));
-        } else if has_column(df, column) {
-            order.push(col(column).sort(self.asc, false));
-        }
-        order.push(col("path").sort(self.asc, false));
-        order
     }
 }
 

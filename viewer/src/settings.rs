@@ -25,6 +25,13 @@ pub struct Settings {
     pub default_sort: String,
     pub default_dir: String,
     pub hide_rejected: bool,
+    /// `viewer.defaults.hide_bursts` / `hide_duplicates` / `hide_blinks`
+    /// (all true): only burst leads, only duplicate leads; blinks are not
+    /// detected yet (no face stage), so `hide_blinks` is accepted and has no
+    /// effect.
+    pub hide_bursts: bool,
+    pub hide_duplicates: bool,
+    pub hide_blinks: bool,
     /// `viewer.display.thumbnail_slider` (120, 400, 168, 8).
     pub thumbnail_slider: Slider,
     /// `viewer.quality_thresholds` (6, 7, 8, 9).
@@ -73,6 +80,11 @@ impl Settings {
             _ => "desc",
         }
         .to_string();
+        let flag = |k: &str| {
+            get(o, &["defaults", k])
+                .and_then(Value::as_bool)
+                .unwrap_or(true)
+        };
         let slider = |k: &str, d: u64| uint(o, &["display", "thumbnail_slider", k], d) as u32;
         let mut quality_thresholds = BTreeMap::new();
         for (k, d) in [
@@ -106,6 +118,9 @@ impl Settings {
             hide_rejected: get(o, &["defaults", "hide_rejected"])
                 .and_then(Value::as_bool)
                 .unwrap_or(true),
+            hide_bursts: flag("hide_bursts"),
+            hide_duplicates: flag("hide_duplicates"),
+            hide_blinks: flag("hide_blinks"),
             thumbnail_slider: Slider {
                 min_px: slider("min_px", 120),
                 max_px: slider("max_px", 400),

@@ -892,3 +892,50 @@ fn path_mapping_applies_to_file_reads() {
     assert_eq!(s.local_path("/old/x.jpg"), PathBuf::from("/new/x.jpg"));
     assert_eq!(s.local_path("/older/x.jpg"), PathBuf::from("/older/x.jpg"));
 }
+
+#[tokio::test]
+async fn groups_route_and_group_filters() {
+    let f = fixture().await;
+    let store = Store::open(&f.store_dir).unwrap();
+    let (a, b) = (f.path("a.jpg"), f.path("b.png"));
+    let groups = batch(vec![
+        (
+            "path",
+            Arc::new(StringArray::from(vec![a.clone(), b.clone()])),
+        ),
+        (
+            "burst_group_id",
+            Arc::new(StringArray::from(vec!["b-1", "b-1"])),
+        ),
+        (
+            "is_burst_lead",
+            Arc::new(BooleanArray::from(vec![true, false])),
+        ),
+        (
+            "burst_lead_reason",
+            Arc::new(StringArray::from(vec!["sharpest", "sharpest"])),
+        ),
+        ("burst_size", Arc::new(Int32Array::from(vec![2, 2]))),
+    ]);
+    store
+        .replace(&facet_schemas::photo_groups(), groups)
+        .await
+        .unwrap();
+    assert_eq!(list(&f, "hide_bursts=false").await.len(), 4);
+    let shown = list(&f, "").await;
+    assert!(!shown.contains(&"b.png".to_string()), "{shown:?}");
+    assert_eq!(shown.len(), 3);
+    assert_eq!(list(&f, "hide_blinks=true").await.len(), 3);
+    let (s, v) = get_json(&f.app, &format!("/api/groups?path={}", enc(&b))).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["burst"]["size"], 2);
+    assert_eq!(v["burst"]["lead"], json!(a));
+    assert_eq!(v["burst"]["reason"], "sharpest");
+    assert_eq!(v["duplicate"], Value::Null);
+    assert_bad(&f, "/api/photos?hide_bursts=maybe", "hide_bursts").await;
+    assert_bad(&f, "/api/photos?hide_duplicates=2", "hide_duplicates").await;
+    assert_bad(&f, "/api/photos?hide_blinks=x", "hide_blinks").await;
+    assert_bad(&f, "/api/groups", "path").await;
+    let (s, _) = get_json(&f.app, "/api/groups?path=%2Fnope.jpg").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}

@@ -118,8 +118,8 @@ impl Store {
             mode,
             ..Default::default()
         };
-        Dataset::write(reader, self.uri(table.name).as_str(), Some(params)).await?;
-        Ok(())
+        let mut ds = Dataset::write(reader, self.uri(table.name).as_str(), Some(params)).await?;
+        index_key(&mut ds, &table).await
     }
 
     /// Brings the stored table and `table` to the same columns: adds (as
@@ -193,8 +193,9 @@ impl Store {
                 mode: WriteMode::Create,
                 ..Default::default()
             };
-            Dataset::write(reader, self.uri(table.name).as_str(), Some(params)).await?;
-            return Ok(());
+            let mut ds =
+                Dataset::write(reader, self.uri(table.name).as_str(), Some(params)).await?;
+            return index_key(&mut ds, &table).await;
         };
         let batch = conform(&batch, &schema, false)?;
         let source_schema = batch.schema();
@@ -203,8 +204,9 @@ impl Store {
         builder
             .when_matched(WhenMatched::UpdateAll)
             .when_not_matched(not_matched);
-        builder.try_build()?.execute_reader(reader).await?;
-        Ok(())
+        let (ds, _) = builder.try_build()?.execute_reader(reader).await?;
+        let mut ds = Arc::unwrap_or_clone(ds);
+        index_key(&mut ds, &table).await
     }
 
     /// Deletes the rows whose key is in `keys`.
@@ -269,21 +271,26 @@ impl Store {
     /// `scores` columns and the gallery's `user_state` (rating, favorite,
     /// rejected) joined on `path`.
     pub async fn session(&self) -> Result<SessionContext> {
+        Ok(self.snapshot().await?.ctx)
+    }
+
+    /// [`Store::session`] with the table versions it reads, so that a
+    /// long-lived reader (the gallery) can keep it until a table changes
+    /// ([`Store::is_current`]).
+    pub async fn snapshot(&self) -> Result<Snapshot> {
         let ctx = SessionContext::new();
         let q = |e: datafusion::error::DataFusionError| StoreError::Query(e.to_string());
+        let mut datasets = Vec::new();
         for table in facet_schemas::tables() {
-            let provider: Arc<dyn datafusion::catalog::TableProvider> =
-                match self.dataset(table.name).await? {
-                    Some(ds) => Arc::new(lance::datafusion::LanceTableProvider::new(
-                        Arc::new(ds),
-                        false,
-                        false,
-                    )),
-                    None => Arc::new(
-                        datafusion::datasource::MemTable::try_new(table.schema(), vec![vec![]])
-                            .map_err(q)?,
-                    ),
-                };
+            let ds = self.dataset(table.name).await?.map(Arc::new);
+            datasets.push((table.name, ds.clone()));
+            let provider: Arc<dyn datafusion::catalog::TableProvider> = match ds {
+                Some(ds) => Arc::new(lance::datafusion::LanceTableProvider::new(ds, false, false)),
+                None => Arc::new(
+                    datafusion::datasource::MemTable::try_new(table.schema(), vec![vec![]])
+                        .map_err(q)?,
+                ),
+            };
             let name = if table.name == "photos" {
                 PHOTOS_STORED
             } else {
@@ -333,7 +340,27 @@ impl Store {
         )
         .await
         .map_err(q)?;
-        Ok(ctx)
+        Ok(Snapshot { ctx, datasets })
+    }
+
+    /// Whether no table of `snap` has been written (or created) since: a
+    /// directory listing per table, no manifest read.
+    pub async fn is_current(&self, snap: &Snapshot) -> Result<bool> {
+        for (name, ds) in &snap.datasets {
+            match ds {
+                Some(ds) => {
+                    if ds.latest_version_id().await? != ds.version().version {
+                        return Ok(false);
+                    }
+                }
+                None => {
+                    if Path::new(&self.uri(name)).exists() {
+                        return Ok(false);
+                    }
+                }
+            }
+        }
+        Ok(true)
     }
 
     /// Runs a SQL query over the store's tables.
@@ -381,6 +408,52 @@ impl Store {
         }
         Ok(written)
     }
+}
+
+/// A [`SessionContext`] over the tables at the versions it was made with.
+#[derive(Clone)]
+pub struct Snapshot {
+    pub ctx: SessionContext,
+    datasets: Vec<(&'static str, Option<Arc<Dataset>>)>,
+}
+
+impl Snapshot {
+    /// The version of `table` this snapshot reads (`None`: not written yet).
+    pub fn version(&self, table: &str) -> Option<u64> {
+        self.datasets
+            .iter()
+            .find(|(n, _)| *n == table)
+            .and_then(|(_, ds)| ds.as_ref().map(|d| d.version().version))
+    }
+}
+
+/// Gives a `path`-keyed table a BTree index on `path` when it has none, so
+/// that the gallery's lookups by path (thumbnails, details, user state) do
+/// not scan the table. Rows written after the index was built are scanned
+/// (Lance covers the unindexed fragments); `Store::optimize_indices` folds
+/// them in.
+async fn index_key(ds: &mut Dataset, table: &Table) -> Result<()> {
+    use lance::index::DatasetIndexExt;
+    if table.key != "path" {
+        return Ok(());
+    }
+    let indices = ds.load_indices().await?;
+    let path_field = ds.schema().field("path").map(|f| f.id);
+    if indices
+        .iter()
+        .any(|i| path_field.is_some_and(|id| i.fields.contains(&id)))
+    {
+        return Ok(());
+    }
+    ds.create_index(
+        &["path"],
+        lance_index::IndexType::BTree,
+        Some("path_idx".into()),
+        &lance_index::scalar::ScalarIndexParams::default(),
+        true,
+    )
+    .await?;
+    Ok(())
 }
 
 /// Orders `batch`'s columns as `schema` does, checking their types; columns

@@ -1,0 +1,443 @@
+//! `/api/photos` on a million rows: an in-memory listing of the `photos`
+//! view's list columns, built once per version of `photos_stored`, `scores`
+//! and `photo_groups` (a run), with the user state (`user_state`, written
+//! by every rating click) kept apart as dense per-row arrays rebuilt from its
+//! small table. A request filters the rows with a loop over interned ids and
+//! numbers, picks the page with a partial selection (no sort of the whole
+//! match set) and takes only the page's rows: no join, no scan, no sort of
+//! the library per request.
+//!
+//! The semantics are those of the DataFrame version ([`crate::query`]):
+//! a filter on a missing or null value matches nothing, sort keys put nulls
+//! last in both directions, ties go by path in the same direction.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray, RecordBatch, StringArray, UInt32Array};
+use arrow::compute::{concat_batches, take_record_batch};
+use arrow::datatypes::{DataType, Float64Type, Int32Type};
+use facet_store::Snapshot;
+
+use crate::api::LIST_COLUMNS;
+use crate::error::{ApiError, ApiResult};
+use crate::query::{Filters, Page, has_column};
+
+const USER: &[&str] = &["rating", "favorite", "rejected"];
+/// Columns read besides the listed ones: sort keys and group leads.
+const EXTRA: &[&str] = &[
+    "sharpness",
+    "exposure_score",
+    "color_score",
+    "burst_group_id",
+    "is_burst_lead",
+    "duplicate_group_id",
+    "is_duplicate_lead",
+];
+const NUMERIC: &[&str] = &[
+    "aggregate",
+    "aesthetic",
+    "sharpness",
+    "exposure_score",
+    "color_score",
+    "top_picks_score",
+];
+const NONE: u32 = u32::MAX;
+
+/// The versions a listing was built from.
+pub type ListingKey = [Option<u64>; 3];
+
+pub fn listing_key(s: &Snapshot) -> ListingKey {
+    [
+        s.version("photos"),
+        s.version("scores"),
+        s.version("photo_groups"),
+    ]
+}
+
+/// Interned strings of one column.
+#[derive(Default)]
+struct Dict {
+    ids: HashMap<String, u32>,
+}
+
+impl Dict {
+    fn id(&mut self, s: &str) -> u32 {
+        let n = self.ids.len() as u32;
+        *self.ids.entry(s.to_string()).or_insert(n)
+    }
+    fn get(&self, s: &str) -> u32 {
+        self.ids.get(s).copied().unwrap_or(NONE - 1)
+    }
+}
+
+pub struct Listing {
+    pub key: ListingKey,
+    /// The rows in path order, listed and extra columns.
+    batch: RecordBatch,
+    /// The indices of the listed columns in `batch`, in `LIST_COLUMNS` order.
+    listed: Vec<usize>,
+    /// Whether the view has the user columns (always, unless a store predates them).
+    user_columns: Vec<&'static str>,
+    paths: StringArray,
+    dates: Option<StringArray>,
+    category: (Dict, Vec<u32>),
+    camera: (Dict, Vec<u32>),
+    lens: (Dict, Vec<u32>),
+    tags: (Dict, Vec<u32>, Vec<u32>),
+    /// `left(date_taken, 10)`: the bytes and their count, `None` when null.
+    date10: Vec<Option<([u8; 10], u8)>>,
+    numbers: HashMap<&'static str, Vec<f64>>,
+    top_pick: Vec<bool>,
+    burst_ok: Vec<bool>,
+    duplicate_ok: Vec<bool>,
+}
+
+/// Ratings, favourites and rejects per listing row.
+pub struct UserCols {
+    pub version: Option<u64>,
+    rating: Vec<i32>,
+    favorite: Vec<bool>,
+    rejected: Vec<bool>,
+}
+
+fn strings(b: &RecordBatch, name: &str) -> Option<StringArray> {
+    let c = b.column_by_name(name)?;
+    let c = arrow::compute::cast(c, &DataType::Utf8).ok()?;
+    Some(c.as_string::<i32>().clone())
+}
+
+fn interned(b: &RecordBatch, name: &str) -> (Dict, Vec<u32>) {
+    let mut d = Dict::default();
+    let ids = match strings(b, name) {
+        Some(a) => a.iter().map(|v| v.map_or(NONE, |s| d.id(s))).collect(),
+        None => vec![NONE; b.num_rows()],
+    };
+    (d, ids)
+}
+
+fn bools(b: &RecordBatch, name: &str) -> Vec<Option<bool>> {
+    match b.column_by_name(name).and_then(|c| c.as_boolean_opt()) {
+        Some(a) => a.iter().collect(),
+        None => vec![None; b.num_rows()],
+    }
+}
+
+fn nulls(b: &RecordBatch, name: &str) -> Vec<bool> {
+    match b.column_by_name(name) {
+        Some(c) => (0..c.len()).map(|i| c.is_null(i)).collect(),
+        None => vec![true; b.num_rows()],
+    }
+}
+
+impl Listing {
+    pub async fn build(snap: &Snapshot) -> ApiResult<Listing> {
+        let df = snap.ctx.table("photos").await?;
+        let listed_names: Vec<&str> = LIST_COLUMNS
+            .iter()
+            .copied()
+            .filter(|c| !USER.contains(c) && has_column(&df, c))
+            .collect();
+        let user_columns: Vec<&'static str> = USER
+            .iter()
+            .copied()
+            .filter(|c| has_column(&df, c))
+            .collect();
+        let mut wanted = listed_names.clone();
+        wanted.extend(EXTRA.iter().copied().filter(|c| has_column(&df, c)));
+        let df = df.select_columns(&wanted)?;
+        let schema = Arc::new(df.schema().as_arrow().clone());
+        let batches = df.collect().await?;
+        let batch = concat_batches(&schema, &batches).map_err(ApiError::internal)?;
+        // Path order: user state rows are found by binary search.
+        let paths = strings(&batch, "path").ok_or_else(|| ApiError::internal("no path column"))?;
+        let mut order: Vec<u32> = (0..batch.num_rows() as u32).collect();
+        order.sort_unstable_by(|&a, &b| paths.value(a as usize).cmp(paths.value(b as usize)));
+        let batch =
+            take_record_batch(&batch, &UInt32Array::from(order)).map_err(ApiError::internal)?;
+        let paths = strings(&batch, "path").ok_or_else(|| ApiError::internal("no path column"))?;
+        let n = batch.num_rows();
+        let listed = listed_names
+            .iter()
+            .map(|c| batch.schema().index_of(c).map_err(ApiError::internal))
+            .collect::<ApiResult<Vec<_>>>()?;
+        let dates = strings(&batch, "date_taken");
+        let date10 = match &dates {
+            Some(a) => a
+                .iter()
+                .map(|v| {
+                    v.map(|s| {
+                        // `left(s, 10)` counts characters.
+                        let end = s.char_indices().nth(10).map_or(s.len(), |(i, _)| i);
+                        let mut out = [0u8; 10];
+                        let bytes = &s.as_bytes()[..end.min(10)];
+                        out[..bytes.len()].copy_from_slice(bytes);
+                        // Longer than 10 bytes (non-ASCII): compare the first 10 bytes.
+                        (out, bytes.len() as u8)
+                    })
+                })
+                .collect(),
+            None => vec![None; n],
+        };
+        let mut tag_dict = Dict::default();
+        let (mut offsets, mut tag_ids) = (vec![0u32], Vec::new());
+        if let Some(list) = batch
+            .column_by_name("tags")
+            .and_then(|c| c.as_list_opt::<i32>())
+        {
+            let values =
+                arrow::compute::cast(list.values(), &DataType::Utf8).map_err(ApiError::internal)?;
+            let values = values.as_string::<i32>();
+            let offs = list.value_offsets();
+            for i in 0..n {
+                if list.is_valid(i) {
+                    for j in offs[i] as usize..offs[i + 1] as usize {
+                        if values.is_valid(j) {
+                            tag_ids.push(tag_dict.id(values.value(j)));
+                        }
+                    }
+                }
+                offsets.push(tag_ids.len() as u32);
+            }
+        } else {
+            offsets.resize(n + 1, 0);
+        }
+        let mut numbers = HashMap::new();
+        for c in NUMERIC {
+            let v = match batch
+                .column_by_name(c)
+                .and_then(|a| arrow::compute::cast(a, &DataType::Float64).ok())
+            {
+                Some(a) => a
+                    .as_primitive::<Float64Type>()
+                    .iter()
+                    .map(|v| v.unwrap_or(f64::NAN))
+                    .collect(),
+                None => vec![f64::NAN; n],
+            };
+            numbers.insert(*c, v);
+        }
+        let top_pick = bools(&batch, "is_top_pick")
+            .into_iter()
+            .map(|v| v == Some(true))
+            .collect();
+        let lead_or_alone = |lead: &str, group: &str| -> Vec<bool> {
+            bools(&batch, lead)
+                .into_iter()
+                .zip(nulls(&batch, group))
+                .map(|(l, alone)| alone || l == Some(true))
+                .collect()
+        };
+        Ok(Listing {
+            key: listing_key(snap),
+            category: interned(&batch, "category"),
+            camera: interned(&batch, "camera_model"),
+            lens: interned(&batch, "lens"),
+            tags: (tag_dict, offsets, tag_ids),
+            burst_ok: lead_or_alone("is_burst_lead", "burst_group_id"),
+            duplicate_ok: lead_or_alone("is_duplicate_lead", "duplicate_group_id"),
+            top_pick,
+            numbers,
+            date10,
+            dates,
+            paths,
+            listed,
+            user_columns,
+            batch,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.batch.num_rows()
+    }
+
+    /// The user state from the `user_state` table of `snap`.
+    pub async fn user(&self, snap: &Snapshot) -> ApiResult<UserCols> {
+        let n = self.len();
+        let mut u = UserCols {
+            version: snap.version("user_state"),
+            rating: vec![0; n],
+            favorite: vec![false; n],
+            rejected: vec![false; n],
+        };
+        let batches = snap
+            .ctx
+            .table("user_state")
+            .await?
+            .select_columns(&["path", "rating", "favorite", "rejected"])?
+            .collect()
+            .await?;
+        for b in batches {
+            let (Some(p), r, f, x) = (
+                strings(&b, "path"),
+                b.column(1).as_primitive_opt::<Int32Type>(),
+                b.column(2).as_boolean_opt(),
+                b.column(3).as_boolean_opt(),
+            ) else {
+                continue;
+            };
+            for k in 0..b.num_rows() {
+                if p.is_null(k) {
+                    continue;
+                }
+                let path = p.value(k);
+                let Ok(i) = self.find(path) else { continue };
+                if let Some(r) = r.filter(|r| r.is_valid(k)) {
+                    u.rating[i] = r.value(k);
+                }
+                u.favorite[i] = f.is_some_and(|f| f.is_valid(k) && f.value(k));
+                u.rejected[i] = x.is_some_and(|x| x.is_valid(k) && x.value(k));
+            }
+        }
+        Ok(u)
+    }
+
+    fn find(&self, path: &str) -> Result<usize, usize> {
+        let (mut lo, mut hi) = (0, self.len());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            match self.paths.value(mid).cmp(path) {
+                Ordering::Less => lo = mid + 1,
+                Ordering::Greater => hi = mid,
+                Ordering::Equal => return Ok(mid),
+            }
+        }
+        Err(lo)
+    }
+
+    fn num(&self, c: &str) -> &[f64] {
+        &self.numbers[c]
+    }
+
+    /// The rows `filters` keep, in no order.
+    fn matching(&self, f: &Filters, u: &UserCols) -> Vec<u32> {
+        let id = |d: &Dict, v: &Option<String>| v.as_ref().map(|s| d.get(s));
+        let category = id(&self.category.0, &f.category);
+        let camera = id(&self.camera.0, &f.camera);
+        let lens = id(&self.lens.0, &f.lens);
+        let tag = id(&self.tags.0, &f.tag);
+        let date_from = f.date_from.as_deref().map(str::as_bytes);
+        let date_to = f.date_to.as_deref().map(str::as_bytes);
+        let agg = self.num("aggregate");
+        let aes = self.num("aesthetic");
+        let ge = |v: f64, min: Option<f64>| min.is_none_or(|m| !v.is_nan() && v >= m);
+        let le = |v: f64, max: Option<f64>| max.is_none_or(|m| !v.is_nan() && v <= m);
+        let has_user = |c: &str| self.user_columns.contains(&c);
+        let rating_min = f.rating_min.filter(|&r| r > 0).map(|r| r as i32);
+        let (offsets, tag_ids) = (&self.tags.1, &self.tags.2);
+        let keep = |i: usize| -> bool {
+            category.is_none_or(|c| self.category.1[i] == c)
+                && camera.is_none_or(|c| self.camera.1[i] == c)
+                && lens.is_none_or(|c| self.lens.1[i] == c)
+                && tag.is_none_or(|t| {
+                    tag_ids[offsets[i] as usize..offsets[i + 1] as usize].contains(&t)
+                })
+                && (date_from.is_none() && date_to.is_none()
+                    || self.date10[i].is_some_and(|(d, len)| {
+                        let d = &d[..len as usize];
+                        date_from.is_none_or(|from| d >= from) && date_to.is_none_or(|to| d <= to)
+                    }))
+                && ge(agg[i], f.min_score)
+                && le(agg[i], f.max_score)
+                && ge(aes[i], f.min_aesthetic)
+                && (!f.top_picks || self.top_pick[i])
+                && rating_min.is_none_or(|r| has_user("rating") && u.rating[i] >= r)
+                && (!f.favorites || has_user("favorite") && u.favorite[i])
+                && (!f.hide_rejected || !u.rejected[i])
+                && (!f.hide_bursts || self.burst_ok[i])
+                && (!f.hide_duplicates || self.duplicate_ok[i])
+        };
+        (0..self.len() as u32)
+            .filter(|&i| keep(i as usize))
+            .collect()
+    }
+
+    fn filename(&self, i: u32) -> &str {
+        let p = self.paths.value(i as usize);
+        p.rfind(['/', '\\']).map_or(p, |k| &p[k + 1..])
+    }
+
+    /// The rows of one page and the count of all matching rows.
+    pub fn page(&self, f: &Filters, page: &Page, u: &UserCols) -> (Vec<u32>, usize) {
+        let mut rows = self.matching(f, u);
+        let total = rows.len();
+        let offset = (page.page - 1).saturating_mul(page.per_page);
+        if offset >= total {
+            return (Vec::new(), total);
+        }
+        let end = offset.saturating_add(page.per_page).min(total);
+        let column = crate::query::sort_column(page.sort).unwrap_or("aggregate");
+        let asc = page.asc;
+        let dir = |o: Ordering| if asc { o } else { o.reverse() };
+        let by_path = |a: u32, b: u32| {
+            dir(self
+                .paths
+                .value(a as usize)
+                .cmp(self.paths.value(b as usize)))
+        };
+        // Nulls last whatever the direction.
+        let opt = |a: Option<Ordering>, x: bool, y: bool| match (x, y) {
+            (true, true) => Ordering::Equal,
+            (true, false) => Ordering::Greater,
+            (false, true) => Ordering::Less,
+            (false, false) => dir(a.unwrap_or(Ordering::Equal)),
+        };
+        let cmp: Box<dyn Fn(&u32, &u32) -> Ordering + '_> = if page.sort == "filename" {
+            Box::new(move |&a, &b| {
+                dir(self.filename(a).cmp(self.filename(b))).then_with(|| by_path(a, b))
+            })
+        } else if page.sort == "rating" && self.user_columns.contains(&"rating") {
+            Box::new(move |&a, &b| {
+                dir(u.rating[a as usize].cmp(&u.rating[b as usize])).then_with(|| by_path(a, b))
+            })
+        } else if page.sort == "date" {
+            match &self.dates {
+                Some(d) => Box::new(move |&a, &b| {
+                    let (a, b) = (a as usize, b as usize);
+                    opt(Some(d.value(a).cmp(d.value(b))), d.is_null(a), d.is_null(b))
+                        .then_with(|| by_path(a as u32, b as u32))
+                }),
+                None => Box::new(move |&a, &b| by_path(a, b)),
+            }
+        } else if let Some(v) = self.numbers.get(column) {
+            Box::new(move |&a, &b| {
+                let (x, y) = (v[a as usize], v[b as usize]);
+                opt(Some(x.total_cmp(&y)), x.is_nan(), y.is_nan()).then_with(|| by_path(a, b))
+            })
+        } else {
+            Box::new(move |&a, &b| by_path(a, b))
+        };
+        if end < total {
+            rows.select_nth_unstable_by(end, &cmp);
+            rows.truncate(end);
+        }
+        rows.sort_unstable_by(&cmp);
+        (rows[offset..end].to_vec(), total)
+    }
+
+    /// The rows' listed columns as JSON objects, with the user state.
+    pub fn rows(
+        &self,
+        rows: &[u32],
+        u: &UserCols,
+    ) -> ApiResult<Vec<serde_json::Map<String, serde_json::Value>>> {
+        let b = take_record_batch(&self.batch, &UInt32Array::from(rows.to_vec()))
+            .map_err(ApiError::internal)?
+            .project(&self.listed)
+            .map_err(ApiError::internal)?;
+        let mut out = crate::json::rows(&[b]);
+        for (row, &i) in out.iter_mut().zip(rows) {
+            let i = i as usize;
+            for c in &self.user_columns {
+                let v = match *c {
+                    "rating" => serde_json::Value::from(u.rating[i]),
+                    "favorite" => serde_json::Value::from(u.favorite[i]),
+                    _ => serde_json::Value::from(u.rejected[i]),
+                };
+                row.insert((*c).to_string(), v);
+            }
+        }
+        Ok(out)
+    }
+}
