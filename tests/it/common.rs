@@ -54,6 +54,29 @@ pub fn run_in(cwd: &Path, args: &[&str]) -> Ran {
         .expect("facet runs"))
 }
 
+/// `cmd run [PIPELINE] PHOTOS --store STORE --quiet EXTRA…` from the checkout's
+/// root (pipelines are named relative to it).
+pub fn run_into(
+    mut cmd: Command,
+    pipeline: Option<&str>,
+    photos: &Path,
+    store: &Path,
+    extra: &[&str],
+) -> Ran {
+    cmd.current_dir(root()).arg("run");
+    if let Some(p) = pipeline {
+        cmd.arg(p);
+    }
+    ran(cmd
+        .arg(photos)
+        .arg("--store")
+        .arg(store)
+        .arg("--quiet")
+        .args(extra)
+        .output()
+        .expect("facet runs"))
+}
+
 /// `facet sql --format json` → rows.
 pub fn sql_json(store: &Path, query: &str) -> Vec<serde_json::Map<String, serde_json::Value>> {
     let r = ran(facet()

@@ -79,14 +79,7 @@ fn hdr_pairs_are_bursts_and_copies_are_duplicates() {
     std::fs::write(lib.join("q75_DSCN0010.jpg"), q75).unwrap();
 
     let store = tmp.path().join("store");
-    let r = ran(facet()
-        .args(["run"])
-        .arg(&lib)
-        .arg("--store")
-        .arg(&store)
-        .arg("--quiet")
-        .output()
-        .unwrap());
+    let r = run_into(facet(), None, &lib, &store, &[]);
     assert_eq!(r.status, 0, "{}", r.stderr);
 
     // pHash: identical pixels hash identically; a q75 re-encode is within 4 bits;
@@ -189,15 +182,7 @@ fn hdr_pairs_are_bursts_and_copies_are_duplicates() {
         assert_eq!(leads[0].4.as_deref(), Some("chosen by the user"));
     };
     check(&store);
-    let again = ran(facet()
-        .args(["run"])
-        .arg(&lib)
-        .arg("--store")
-        .arg(&store)
-        .arg("--force")
-        .arg("--quiet")
-        .output()
-        .unwrap());
+    let again = run_into(facet(), None, &lib, &store, &["--force"]);
     assert_eq!(again.status, 0, "{}", again.stderr);
     check(&store);
     // Unknown photos are refused with their path.

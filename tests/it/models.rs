@@ -28,15 +28,13 @@ fn imagenet_tags_and_two_embeddings_from_yaml() {
     };
     let tmp = tempfile::tempdir().unwrap();
     let store = tmp.path().join("store");
-    let r = ran(facet_ort()
-        .current_dir(root())
-        .args(["run", IMAGENET])
-        .arg(photos.join("objects"))
-        .arg("--store")
-        .arg(&store)
-        .arg("--quiet")
-        .output()
-        .unwrap());
+    let r = run_into(
+        facet_ort(),
+        Some(IMAGENET),
+        &photos.join("objects"),
+        &store,
+        &[],
+    );
     assert_eq!(r.status, 0, "{}\n{}", r.stdout, r.stderr);
     let rows = sql_json(
         &store,
@@ -89,15 +87,13 @@ fn imagenet_tags_and_two_embeddings_from_yaml() {
     let apart = cosine(&e("motorcycle_left.png"), &e("moon.png"));
     assert!(pair > apart + 0.2, "pair {pair:.3} vs unrelated {apart:.3}");
     // A second run over the same photos skips them all (no model runs).
-    let again = ran(facet_ort()
-        .current_dir(root())
-        .args(["run", IMAGENET])
-        .arg(photos.join("objects"))
-        .arg("--store")
-        .arg(&store)
-        .arg("--quiet")
-        .output()
-        .unwrap());
+    let again = run_into(
+        facet_ort(),
+        Some(IMAGENET),
+        &photos.join("objects"),
+        &store,
+        &[],
+    );
     assert!(again.stdout.contains("9 skipped"), "{}", again.stdout);
 }
 
@@ -290,16 +286,15 @@ fn brisque_ranks_a_blurred_copy_below_its_original_without_onnx_runtime() {
             .unwrap();
     }
     let store = tmp.path().join("store");
-    let r = ran(facet()
-        .current_dir(root())
-        .env("ORT_DYLIB_PATH", tmp.path().join("no-onnx-runtime.so"))
-        .args(["run", "tests/pipelines/models/brisque.yaml"])
-        .arg(&dir)
-        .arg("--store")
-        .arg(&store)
-        .arg("--quiet")
-        .output()
-        .unwrap());
+    let mut without_ort = facet();
+    without_ort.env("ORT_DYLIB_PATH", tmp.path().join("no-onnx-runtime.so"));
+    let r = run_into(
+        without_ort,
+        Some("tests/pipelines/models/brisque.yaml"),
+        &dir,
+        &store,
+        &[],
+    );
     assert_eq!(r.status, 0, "{}", r.stderr);
     let rows = sql_json(
         &store,
