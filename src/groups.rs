@@ -68,8 +68,10 @@ pub fn detect(
         .copied()
         .filter(|c| view.schema().field_with_unqualified_name(c).is_ok())
         .collect();
-    let (schema, batches) =
-        rt.block_on(store.sql(&format!("SELECT {} FROM photos", columns.join(", "))))?;
+    // The view already opened: no second session for the query.
+    let view = view.select_columns(&columns)?;
+    let schema: arrow::datatypes::SchemaRef = Arc::new(view.schema().as_arrow().clone());
+    let batches = rt.block_on(view.collect())?;
     let all = arrow::compute::concat_batches(&schema, &batches)?;
     let photos = photos_of(&all).map_err(anyhow::Error::msg)?;
     let decided = decisions(rt, store)?;

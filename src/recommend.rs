@@ -25,7 +25,8 @@ fn rows(rt: &tokio::runtime::Runtime, store: &Store) -> Result<Vec<Row>> {
         optional("exposure_score"),
         optional("aesthetic")
     );
-    let (_, batches) = rt.block_on(store.sql(&query))?;
+    // The session already opened: no second one for the query.
+    let batches = rt.block_on(async { session.sql(&query).await?.collect().await })?;
     let mut out = Vec::new();
     for b in &batches {
         let category = b.column(0).as_string::<i32>();
