@@ -83,6 +83,8 @@ pub struct FacetConfig {
     pub burst_scoring: BurstScoring,
     pub duplicate_detection: DuplicateDetection,
     pub similarity_groups: SimilarityGroups,
+    pub models: Models,
+    pub tagging: Tagging,
     /// Sections read by features that type them themselves.
     #[serde(flatten)]
     pub other: BTreeMap<String, serde_json::Value>,
@@ -111,6 +113,8 @@ impl Default for FacetConfig {
             burst_scoring: BurstScoring::default(),
             duplicate_detection: DuplicateDetection::default(),
             similarity_groups: SimilarityGroups::default(),
+            models: Models::default(),
+            tagging: Tagging::default(),
             other: BTreeMap::new(),
         }
     }
@@ -225,6 +229,11 @@ impl FacetConfig {
                 warnings.push(unknown_key(&format!("viewer.{key}"), key, VIEWER_KEYS));
             }
         }
+        for key in config.models.other.keys() {
+            if !MODELS_KEYS.contains(&key.as_str()) {
+                warnings.push(unknown_key(&format!("models.{key}"), key, MODELS_KEYS));
+            }
+        }
         for segs in ignored {
             let Some((Segment::Key(leaf), parent)) = segs.split_last() else {
                 continue;
@@ -256,6 +265,12 @@ impl FacetConfig {
         self.validate_scoring(&mut v);
         self.validate_categories(&mut v);
         self.validate_groups(&mut v);
+        for (key, clip) in [("clip", &self.models.clip), ("clip_legacy", &self.models.clip_legacy)] {
+            v.percent(
+                &format!("models.{key}.similarity_threshold_percent"),
+                clip.similarity_threshold_percent,
+            );
+        }
         if v.0.is_empty() { Ok(()) } else { Err(v.0) }
     }
 
@@ -670,6 +685,34 @@ impl FacetConfig {
 
     /// Warnings for tag filters naming a tag no tagger can produce: one that
     /// is neither a category's tag nor a standalone tag.
+    /// The tag vocabulary of zero-shot taggers: every category's `tags` and
+    /// `standalone_tags`, merged by tag name (synonyms united, in order, without
+    /// repeats). A tag without synonyms is matched by its own name, `_` read
+    /// as a space.
+    pub fn tag_vocabulary(&self) -> BTreeMap<String, Vec<String>> {
+        let mut vocab: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let all = self
+            .categories
+            .iter()
+            .flat_map(|c| c.tags.iter())
+            .chain(self.standalone_tags.iter());
+        for (tag, synonyms) in all {
+            let entry = vocab.entry(tag.clone()).or_default();
+            for s in synonyms {
+                let s = s.trim();
+                if !s.is_empty() && !entry.iter().any(|e| e == s) {
+                    entry.push(s.to_string());
+                }
+            }
+        }
+        for (tag, synonyms) in &mut vocab {
+            if synonyms.is_empty() {
+                synonyms.push(tag.replace('_', " "));
+            }
+        }
+        vocab
+    }
+
     fn tag_warnings(&self) -> Vec<String> {
         let known = |t: &str| {
             let t = t.trim();

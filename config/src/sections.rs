@@ -91,6 +91,15 @@ pub fn known_keys(section: &str) -> &'static [&'static str] {
             "exposure_avg_threshold",
         ],
         "viewer" => VIEWER_KEYS,
+        "models" => MODELS_KEYS,
+        "models.clip" | "models.clip_legacy" => &[
+            "model_name",
+            "pretrained",
+            "embedding_dim",
+            "similarity_threshold_percent",
+            "backend",
+        ],
+        "tagging" => &["enabled", "max_tags"],
         "viewer.photo_types" => &[
             "top_picks_min_score",
             "top_picks_min_face_ratio",
@@ -794,4 +803,124 @@ impl Default for SimilarityGroups {
 /// `floor(64 · (100 − percent) / 100)` (90 % → 6).
 pub fn hamming_radius(similarity_percent: f64) -> u32 {
     (64.0 * (100.0 - similarity_percent.clamp(0.0, 100.0)) / 100.0 + 1e-9).floor() as u32
+}
+
+/// `models.keep_in_ram`: whether a multi-pass run keeps a pass's models
+/// between RAM chunks instead of loading them again for every chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum KeepInRam {
+    /// Keep them when the memory budget has room for them.
+    #[default]
+    Auto,
+    /// Always keep them.
+    Always,
+    /// Unload them after every chunk.
+    Never,
+}
+
+/// `models`: which AI models a VRAM profile uses and how they are kept. The
+/// profiles themselves are the pipeline files `pipelines/legacy|8gb|16gb|24gb.yaml`;
+/// `clip` and `clip_legacy` carry the zero-shot tagging threshold of each
+/// embedding model; every other key is kept as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Models {
+    /// Active profile (auto, legacy, 8gb, 16gb, 24gb): the pipeline `facet run
+    /// --profile auto` picks.
+    pub vram_profile: String,
+    /// Keep models in RAM between multi-pass chunks ("auto", "always",
+    /// "never"). auto checks available RAM before caching.
+    pub keep_in_ram: KeepInRam,
+    /// The embedding model of the 16gb/24gb profiles (SigLIP 2).
+    pub clip: ClipModel,
+    /// The embedding model of the legacy/8gb profiles (CLIP ViT-L-14).
+    pub clip_legacy: ClipModel,
+    /// The other keys of the reference (`profiles`, `qwen2_vl`, `samp_net`, …), as written.
+    #[serde(flatten)]
+    pub other: BTreeMap<String, serde_json::Value>,
+}
+
+impl Default for Models {
+    fn default() -> Self {
+        Self {
+            vram_profile: "auto".into(),
+            keep_in_ram: KeepInRam::Auto,
+            clip: ClipModel {
+                model_name: "ViT-SO400M-16-SigLIP2-384".into(),
+                pretrained: Some("webli".into()),
+                embedding_dim: 1152,
+                similarity_threshold_percent: 18.0,
+                backend: Some("transformers".into()),
+            },
+            clip_legacy: ClipModel {
+                model_name: "ViT-L-14".into(),
+                pretrained: Some("laion2b_s32b_b82k".into()),
+                embedding_dim: 768,
+                similarity_threshold_percent: 22.0,
+                backend: None,
+            },
+            other: BTreeMap::new(),
+        }
+    }
+}
+
+/// `models.clip` / `models.clip_legacy`: an image–text embedding model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClipModel {
+    /// The model's name (informational: the pipeline file names the ONNX files).
+    pub model_name: String,
+    /// Pretrained weights tag.
+    pub pretrained: Option<String>,
+    /// Embedding dimensions (1152 for SigLIP 2, 768 for ViT-L-14).
+    pub embedding_dim: usize,
+    /// Minimum cosine similarity (percent) between a photo and a tag's text
+    /// for zero-shot tagging.
+    pub similarity_threshold_percent: f64,
+    /// Backend library of the Python system (informational).
+    pub backend: Option<String>,
+}
+
+impl Default for ClipModel {
+    fn default() -> Self {
+        Models::default().clip
+    }
+}
+
+/// Keys the reference documents under `models`.
+pub const MODELS_KEYS: &[&str] = &[
+    "vram_profile",
+    "keep_in_ram",
+    "profiles",
+    "qwen2_vl",
+    "qwen2_5_vl_7b",
+    "qwen3_vl_2b",
+    "qwen3_5_2b",
+    "qwen3_5_4b",
+    "clip",
+    "clip_legacy",
+    "florence_2_large",
+    "supplementary_pyiqa",
+    "saliency",
+    "samp_net",
+];
+
+/// `tagging`: zero-shot or classifier tags per photo.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Tagging {
+    /// Enable tagging.
+    pub enabled: bool,
+    /// Maximum tags per photo.
+    pub max_tags: usize,
+}
+
+impl Default for Tagging {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_tags: 5,
+        }
+    }
 }

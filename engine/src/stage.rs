@@ -102,6 +102,17 @@ pub struct BuildCx {
     pub gpu_batch: Arc<std::sync::atomic::AtomicUsize>,
 }
 
+impl BuildCx {
+    /// The plan-time context of the same pipeline (to resolve model and asset paths).
+    pub fn plan_cx(&self) -> PlanCx<'_> {
+        PlanCx {
+            config: &self.config,
+            models_dir: self.models_dir.as_deref(),
+            pipeline_dir: self.pipeline_dir.as_deref(),
+        }
+    }
+}
+
 /// A stage kind, as its author writes it.
 pub trait StageKind: Send + Sync + 'static {
     /// The name pipelines use (`uses: decode`).

@@ -15,6 +15,7 @@ pub mod score;
 pub mod technical;
 pub mod thumbnail;
 pub mod working;
+pub mod zero_shot;
 
 /// Every stage kind, by the name pipelines use.
 pub fn registry() -> Vec<Box<dyn DynStageKind>> {
@@ -27,6 +28,7 @@ pub fn registry() -> Vec<Box<dyn DynStageKind>> {
         register(technical::Technical),
         register(onnx::Onnx),
         register(brisque::BrisqueStage),
+        register(zero_shot::ZeroShotTags),
     ]
 }
 

@@ -98,11 +98,7 @@ impl StageKind for BrisqueStage {
     }
 
     fn build(&self, cfg: &BrisqueConfig, cx: &BuildCx) -> Result<Built, StageError> {
-        let pcx = PlanCx {
-            config: &cx.config,
-            models_dir: cx.models_dir.as_deref(),
-            pipeline_dir: cx.pipeline_dir.as_deref(),
-        };
+        let pcx = cx.plan_cx();
         let model = Brisque::load(&pcx.model_path(&cfg.model), &pcx.model_path(&cfg.range))
             .map_err(StageError::Config)?;
         Ok(Built::Transform(Box::new(Scorer {

@@ -29,6 +29,7 @@
 pub mod outputs;
 pub mod preprocess;
 pub mod runtime;
+pub mod text;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -231,11 +232,7 @@ impl StageKind for Onnx {
     }
 
     fn build(&self, cfg: &OnnxConfig, cx: &BuildCx) -> Result<Built, StageError> {
-        let plan_cx = PlanCx {
-            config: &cx.config,
-            models_dir: cx.models_dir.as_deref(),
-            pipeline_dir: cx.pipeline_dir.as_deref(),
-        };
+        let plan_cx = cx.plan_cx();
         let plan = self.plan(cfg, &plan_cx).map_err(|d| {
             StageError::Config(
                 d.iter()

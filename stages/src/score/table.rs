@@ -27,6 +27,7 @@ pub const INPUT_COLUMNS: &[&str] = &[
     "color_score",
     "exposure_score",
     "composition_score",
+    "samp_composition",
     "contrast_score",
     "histogram_spread",
     "leading_lines_score",
@@ -182,6 +183,10 @@ pub fn prepare<'c>(batch: &RecordBatch, config: &'c FacetConfig) -> Result<Prepa
         bools(batch, "is_monochrome"),
     );
     let aesthetic = col("aesthetic");
+    // A composition model's score (SAMP-Net) replaces the rule-based one; the
+    // rules stay the fallback for photos (and pipelines) without it.
+    let samp = col("samp_composition");
+    let composition: Vec<Option<f64>> = samp.iter().zip(&comp).map(|(s, c)| s.or(*c)).collect();
     let tags = string_lists(batch, "tags");
 
     let mut metrics = Vec::with_capacity(n);
@@ -191,7 +196,7 @@ pub fn prepare<'c>(batch: &RecordBatch, config: &'c FacetConfig) -> Result<Prepa
             tech_sharpness: sharp[i],
             color: color[i],
             exposure: exposure[i],
-            composition: comp[i],
+            composition: composition[i],
             contrast: contrast[i],
             dynamic_range: spread[i],
             leading_lines: lines[i],
@@ -225,7 +230,7 @@ pub fn prepare<'c>(batch: &RecordBatch, config: &'c FacetConfig) -> Result<Prepa
         paths,
         categories,
         metrics,
-        composition: comp,
+        composition,
     })
 }
 
@@ -400,6 +405,30 @@ mod tests {
                 .any(|i| i["metric"] == "tech_sharpness"),
             "{critique}"
         );
+    }
+
+    #[test]
+    fn a_composition_model_replaces_the_rule_based_score_where_it_ran() {
+        let base = table(&[
+            ("/a.jpg", 100.0, 0.5, false),
+            ("/b.jpg", 100.0, 0.5, false),
+            ("/c.jpg", 100.0, 0.5, false),
+        ]);
+        let mut fields: Vec<arrow_schema::Field> = base.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+        let mut columns = base.columns().to_vec();
+        fields.push(photos_field("composition_score"));
+        columns.push(Arc::new(Float64Array::from(vec![5.0, 5.0, 5.0])));
+        fields.push(arrow_schema::Field::new("samp_composition", arrow_schema::DataType::Float64, true));
+        columns.push(Arc::new(Float64Array::from(vec![Some(9.0), Some(1.0), None])));
+        let b = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
+        let config = FacetConfig::default();
+        let prepared = prepare(&b, &config).unwrap();
+        assert_eq!(prepared.metrics[0].composition, Some(9.0));
+        assert_eq!(prepared.metrics[1].composition, Some(1.0));
+        // no model output for this photo: the rules' score
+        assert_eq!(prepared.metrics[2].composition, Some(5.0));
+        let rows = scored(&b, &config);
+        assert!(rows[0].2 > rows[2].2 && rows[2].2 > rows[1].2, "{rows:?}");
     }
 
     #[test]
