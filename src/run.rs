@@ -175,7 +175,14 @@ pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
         plan.budget.ram,
     );
     let workers = args.workers.unwrap_or(config.processing.num_workers).max(1);
+    // The VRAM that model passes are packed into: the pipeline's, else the GPU's.
+    let vram = plan.budget.vram.or_else(|| {
+        (!plan.models().is_empty())
+            .then(|| facet_engine::tuning::gpu().ok().map(|(_, total)| total))
+            .flatten()
+    });
     let opts = RunOptions {
+        vram,
         workers,
         store_dir: store.dir().to_path_buf(),
         config: config.clone(),
@@ -260,6 +267,21 @@ pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
         bytesize(stats.peak_reserved),
         store.dir().display()
     );
+    if let Some(p) = stats.passes.as_ref().filter(|p| !p.names.is_empty()) {
+        let passes: Vec<String> = p.names.iter().map(|n| format!("[{}]", n.join(", "))).collect();
+        if p.single {
+            println!("models: single-pass {} ({})", passes.join(" "), p.why);
+        } else {
+            println!(
+                "models: multi-pass, {} passes {} ({}); {} model loads over chunks of {}",
+                p.names.len(),
+                passes.join(" -> "),
+                p.why,
+                stats.model_loads,
+                stats.batch_rows
+            );
+        }
+    }
     println!(
         "{} photos scored ({} already current) in {:.2}s; {} burst(s), {} duplicate group(s) in {:.2}s",
         rescore.scored,

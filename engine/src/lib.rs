@@ -10,6 +10,7 @@ pub mod compile;
 pub mod diagnostic;
 pub mod error;
 pub mod locate;
+pub mod passes;
 pub mod runtime;
 pub mod spec;
 pub mod stage;

@@ -29,6 +29,7 @@ use timely::dataflow::operators::vec::Map;
 use timely::dataflow::operators::{Input, Probe};
 use timely::dataflow::{InputHandle, ProbeHandle};
 
+use crate::passes::Passes;
 use crate::stage::{Found, ScanIssue};
 use crate::{
     Budget, BuildCx, Built, FacetError, Failure, FileEntry, Plan, Reservation, Stage, StageCx,
@@ -44,6 +45,9 @@ pub struct RunOptions {
     pub batch_rows: Option<usize>,
     /// Auto-tuning (`processing.auto_tuning`), when wanted.
     pub tuning: Option<Tuning>,
+    /// The VRAM budget for model passes (the pipeline's `budget.vram`, else
+    /// the GPU's memory); `None` without a GPU.
+    pub vram: Option<u64>,
 }
 
 /// Auto-tuning during a run: where samples come from and where decisions go.
@@ -84,6 +88,10 @@ pub struct RunStats {
     pub batch_rows: usize,
     pub scan_issues: Vec<ScanIssue>,
     pub peak_reserved: u64,
+    /// How the model stages were loaded (`processing.mode`).
+    pub passes: Option<Passes>,
+    /// Model stages built during the run (multi-pass: per pass and RAM chunk).
+    pub model_loads: u64,
 }
 
 #[derive(Clone)]
@@ -93,7 +101,65 @@ struct Item {
     _reservation: Arc<Reservation>,
 }
 
-type WorkerStages = Vec<(String, Box<dyn Stage>)>;
+type WorkerStages = Vec<(String, Slot)>;
+
+/// A stage on a worker: built for the whole run, or (multi-pass) built when
+/// its pass comes and dropped when another pass needs the room.
+enum Slot {
+    Ready(Box<dyn Stage>),
+    Lazy(Lazy),
+}
+
+struct Lazy {
+    configured: Arc<dyn crate::Configured>,
+    cx: BuildCx,
+    pass: usize,
+    keep: bool,
+    loaded: Option<Box<dyn Stage>>,
+}
+
+/// A stage that could not be built for this chunk: its rows fail with why.
+struct Unbuilt(String);
+
+impl Stage for Unbuilt {
+    fn process(&mut self, _: RecordBatch, _: &mut StageCx) -> Result<RecordBatch, crate::StageError> {
+        Err(crate::StageError::Resource(self.0.clone()))
+    }
+}
+
+/// Makes stage `i` ready: in multi-pass, unloads the models of every other
+/// pass (unless kept) and loads stage `i`'s.
+fn ready(stages: &mut WorkerStages, i: usize, loads: &AtomicU64) -> Result<Box<dyn Stage>, String> {
+    let pass = match &stages[i].1 {
+        Slot::Ready(_) => unreachable!("only lazy stages are readied"),
+        Slot::Lazy(l) => l.pass,
+    };
+    for (j, (name, slot)) in stages.iter_mut().enumerate() {
+        if let Slot::Lazy(l) = slot
+            && j != i
+            && l.pass != pass
+            && !l.keep
+            && let Some(mut stage) = l.loaded.take()
+            && let Err(e) = stage.finish()
+        {
+            eprintln!("stage `{name}`: {e}");
+        }
+    }
+    let Slot::Lazy(l) = &mut stages[i].1 else {
+        unreachable!("checked above")
+    };
+    match l.loaded.take() {
+        Some(stage) => Ok(stage),
+        None => match l.configured.build(&l.cx) {
+            Ok(Built::Transform(t)) => {
+                loads.fetch_add(1, Ordering::Relaxed);
+                Ok(t)
+            }
+            Ok(Built::Source(_)) => Err("a source in the middle of the pipeline".into()),
+            Err(e) => Err(format!("loading the model: {e}")),
+        },
+    }
+}
 
 /// The auto-tuning loop: samples every `monitor_interval_seconds`, moves the
 /// knobs, reports decisions and, every `metrics_print_interval_seconds`, a
@@ -196,26 +262,59 @@ pub fn run(
             )));
         }
     };
+    let passes = crate::passes::plan_passes(
+        plan,
+        opts.config.processing.mode,
+        opts.config.models.keep_in_ram,
+        opts.vram,
+        opts.budget.total(),
+    );
+    let build = |s: &crate::PlannedStage, w: usize| -> Result<Box<dyn Stage>, FacetError> {
+        match s
+            .configured
+            .build(&cx(w, s.image_side))
+            .map_err(|e| stage_err(&s.name, e))?
+        {
+            Built::Transform(t) => Ok(t),
+            Built::Source(_) => Err(FacetError::Internal(format!(
+                "stage `{}` is a second source",
+                s.name
+            ))),
+        }
+    };
+    if !passes.single {
+        // Multi-pass: check every model stage loads before the first photo,
+        // one pass at a time, and unload it again.
+        for pass in 0..passes.names.len() {
+            let loaded: Vec<Box<dyn Stage>> = plan
+                .stages
+                .iter()
+                .zip(&passes.pass_of)
+                .filter(|(_, p)| **p == Some(pass))
+                .map(|(s, _)| build(s, 0))
+                .collect::<Result<_, _>>()?;
+            drop(loaded);
+        }
+    }
     let mut per_worker: Vec<Option<WorkerStages>> = Vec::new();
     for w in 0..workers {
         let mut stages = Vec::new();
-        for s in &plan.stages {
-            match s
-                .configured
-                .build(&cx(w, s.image_side))
-                .map_err(|e| stage_err(&s.name, e))?
-            {
-                Built::Transform(t) => stages.push((s.name.clone(), t)),
-                Built::Source(_) => {
-                    return Err(FacetError::Internal(format!(
-                        "stage `{}` is a second source",
-                        s.name
-                    )));
-                }
-            }
+        for (i, s) in plan.stages.iter().enumerate() {
+            let slot = match passes.pass_of[i] {
+                Some(pass) if !passes.single => Slot::Lazy(Lazy {
+                    configured: s.configured.clone(),
+                    cx: cx(w, s.image_side),
+                    pass,
+                    keep: passes.keep[i],
+                    loaded: None,
+                }),
+                _ => Slot::Ready(build(s, w)?),
+            };
+            stages.push((s.name.clone(), slot));
         }
         per_worker.push(Some(stages));
     }
+    let loads = Arc::new(AtomicU64::new(0));
     let per_worker = Arc::new(Mutex::new(per_worker));
 
     // Batch size from the budget: half the budget admits batches, the other half
@@ -223,9 +322,14 @@ pub fn run(
     let per_photo = plan.bytes_per_photo();
     let admit_limit = opts.budget.total() / 2;
     let by_memory = (admit_limit / (per_photo * workers as u64 * 2).max(1)) as usize;
-    let batch_rows = opts
-        .batch_rows
-        .unwrap_or_else(|| by_memory.clamp(1, plan.batch_limit().unwrap_or(16)));
+    // Multi-pass: a batch is a RAM chunk, decoded once for every pass.
+    let batch_rows = opts.batch_rows.unwrap_or_else(|| {
+        if passes.single {
+            by_memory.clamp(1, plan.batch_limit().unwrap_or(16))
+        } else {
+            opts.config.processing.ram_chunk_size.clamp(1, by_memory.max(1))
+        }
+    });
 
     // The admitted batch size, moved by the auto-tuner (never above what the
     // memory budget admits).
@@ -252,6 +356,7 @@ pub fn run(
     let guards = {
         let per_worker = per_worker.clone();
         let progress = progress.clone();
+        let loads = loads.clone();
         timely::execute(timely::Config::process(workers), move |worker| {
             let stages = per_worker.lock().expect("stages lock")[worker.index()]
                 .take()
@@ -262,6 +367,7 @@ pub fn run(
                 work_rx.clone(),
                 sink.clone(),
                 progress.clone(),
+                loads.clone(),
             )
         })
         .map_err(FacetError::Internal)?
@@ -269,6 +375,7 @@ pub fn run(
 
     let mut stats = RunStats {
         batch_rows,
+        passes: Some(passes.clone()),
         ..Default::default()
     };
     let mut pending: Vec<FileEntry> = Vec::new();
@@ -334,6 +441,7 @@ pub fn run(
         return Err(e);
     }
     stats.peak_reserved = opts.budget.peak();
+    stats.model_loads = loads.load(Ordering::Relaxed);
     Ok(stats)
 }
 
@@ -343,6 +451,7 @@ fn worker_loop(
     work: Receiver<Item>,
     sink: Sender<Output>,
     progress: Arc<Progress>,
+    loads: Arc<AtomicU64>,
 ) {
     let mut input: InputHandle<u64, CapacityContainerBuilder<Vec<Item>>> = InputHandle::new();
     // Photos that have left the dataflow on this worker (the local probe).
@@ -356,10 +465,23 @@ fn worker_loop(
             let mut stream = scope.input_from(&mut input);
             for i in 0..names.len() {
                 let stages = stages.clone();
+                let loads = loads.clone();
                 stream = stream.map(move |item: Item| {
                     let mut guard = stages.lock().expect("stage lock");
-                    let (name, stage) = &mut guard[i];
-                    apply(name, stage.as_mut(), item)
+                    if let (name, Slot::Ready(stage)) = &mut guard[i] {
+                        return apply(name, stage.as_mut(), item);
+                    }
+                    let name = guard[i].0.clone();
+                    match ready(&mut guard, i, &loads) {
+                        Ok(mut stage) => {
+                            let out = apply(&name, stage.as_mut(), item);
+                            if let Slot::Lazy(l) = &mut guard[i].1 {
+                                l.loaded = Some(stage);
+                            }
+                            out
+                        }
+                        Err(why) => apply(&name, &mut Unbuilt(why), item),
+                    }
                 });
             }
             let sink = sink.clone();
@@ -406,8 +528,14 @@ fn worker_loop(
     while !probe.done() {
         worker.step();
     }
-    for (name, stage) in stages.lock().expect("stage lock").iter_mut() {
-        if let Err(e) = stage.finish() {
+    for (name, slot) in stages.lock().expect("stage lock").iter_mut() {
+        let stage = match slot {
+            Slot::Ready(s) => Some(s),
+            Slot::Lazy(l) => l.loaded.as_mut(),
+        };
+        if let Some(stage) = stage
+            && let Err(e) = stage.finish()
+        {
             eprintln!("stage `{name}`: {e}");
         }
     }
@@ -553,6 +681,7 @@ mod tests {
         }
         let (tx, rx) = crossbeam_channel::unbounded();
         let opts = RunOptions {
+            vram: None,
             workers,
             store_dir: dir.path().into(),
             config: Arc::new(FacetConfig::default()),
@@ -571,6 +700,89 @@ mod tests {
         )
         .unwrap();
         (stats, rx.into_iter().collect())
+    }
+
+    /// Runs 10 files through two model stages in `mode`; the photos out (by
+    /// path, sorted) and the stats. Model builds land in `testkit::MODEL_BUILDS`.
+    fn run_models(
+        mode: facet_config::ProcessingMode,
+        keep: facet_config::KeepInRam,
+        tag: &str,
+    ) -> (RunStats, Vec<(String, i64, i64)>) {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..10 {
+            std::fs::write(dir.path().join(format!("p{i}")), vec![1u8; i + 1]).unwrap();
+        }
+        let text = format!(
+            "version: 1\nstages:\n  f: {{ uses: files }}\n  l: {{ uses: load, after: [f], with: {{ bytes: 3 }} }}\n  a: {{ uses: model, after: [l], with: {{ column: a_{tag}, model: a.onnx }} }}\n  b: {{ uses: model, after: [a], with: {{ column: b_{tag}, model: b.onnx }} }}\n"
+        );
+        let plan = crate::compile(&text, &crate::testkit::registry(), &FacetConfig::default()).unwrap();
+        let mut config = FacetConfig::default();
+        config.processing.mode = mode;
+        config.processing.ram_chunk_size = 4;
+        config.models.keep_in_ram = keep;
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let opts = RunOptions {
+            vram: None,
+            workers: 1,
+            store_dir: dir.path().into(),
+            config: Arc::new(config),
+            budget: Budget::new(1 << 30),
+            batch_rows: None,
+            tuning: None,
+        };
+        let stats = run(&plan, &[dir.path().to_path_buf()], opts, &|_| false, tx, Arc::new(Progress::default())).unwrap();
+        let mut rows = Vec::new();
+        for o in rx.into_iter() {
+            let b = &o.photos;
+            let paths = string_column(b, "path").unwrap();
+            let col = |n: &str| b.column_by_name(n).unwrap().as_any().downcast_ref::<Int64Array>().unwrap().clone();
+            let (a, bb) = (col(&format!("a_{tag}")), col(&format!("b_{tag}")));
+            for r in 0..b.num_rows() {
+                rows.push((paths.value(r).rsplit('/').next().unwrap().to_string(), a.value(r), bb.value(r)));
+            }
+        }
+        rows.sort();
+        (stats, rows)
+    }
+
+    fn builds(tag: &str) -> usize {
+        crate::testkit::MODEL_BUILDS
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|c| c.ends_with(tag))
+            .count()
+    }
+
+    #[test]
+    fn multi_pass_loads_each_pass_per_chunk_and_gives_the_single_pass_results() {
+        use facet_config::{KeepInRam, ProcessingMode};
+        let (single, single_rows) = run_models(ProcessingMode::SinglePass, KeepInRam::Never, "s");
+        let p = single.passes.unwrap();
+        assert!(p.single, "{p:?}");
+        assert_eq!(single.model_loads, 0);
+        // one build per stage (and worker) for the whole run
+        assert_eq!(builds("_s"), 2);
+
+        let (multi, multi_rows) = run_models(ProcessingMode::MultiPass, KeepInRam::Never, "m");
+        let p = multi.passes.unwrap();
+        assert!(!p.single);
+        assert_eq!(p.names, vec![vec!["a"], vec!["b"]]);
+        assert_eq!(multi.batch_rows, 4, "a batch is a RAM chunk");
+        // 10 photos in chunks of 4: 3 chunks, each loads pass a then pass b.
+        assert_eq!(multi.model_loads, 6);
+        // and one check of each model before the first photo
+        assert_eq!(builds("_m"), 8);
+        assert_eq!(multi_rows, single_rows);
+        assert_eq!(multi_rows.len(), 10);
+        assert_eq!(multi_rows[0], ("p0".to_string(), 2, 2));
+        assert_eq!(multi_rows[9], ("p9".to_string(), 20, 20));
+
+        // keep_in_ram keeps CPU models loaded between chunks: one load each.
+        let (kept, kept_rows) = run_models(ProcessingMode::MultiPass, KeepInRam::Always, "k");
+        assert_eq!(kept.model_loads, 2);
+        assert_eq!(kept_rows, single_rows);
     }
 
     /// A machine whose RAM is always over the limit, without a GPU.
@@ -595,6 +807,7 @@ mod tests {
         config.processing.auto_tuning.min_ram_chunk_size = 1;
         let said = Arc::new(Mutex::new(Vec::<String>::new()));
         let opts = RunOptions {
+            vram: None,
             workers: 1,
             store_dir: dir.path().into(),
             config: Arc::new(config),

@@ -19,6 +19,62 @@ use crate::{
 pub struct Files;
 pub struct Load;
 pub struct Measure;
+/// Stands for a model stage: declares a model file, counts its builds.
+pub struct Model;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    pub column: String,
+    pub model: String,
+}
+
+/// Builds of each `model` stage, by column (tests read it).
+pub static MODEL_BUILDS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+impl StageKind for Model {
+    const NAME: &'static str = "model";
+    const DOC: &'static str = "test: a stage with a model file; writes 2 × the file size";
+    type Config = ModelConfig;
+    fn plan(&self, cfg: &ModelConfig, cx: &PlanCx) -> Result<StagePlan, Vec<Diagnostic>> {
+        Ok(StagePlan {
+            reads: vec![Field::new("file_size", DataType::Int64, false)],
+            writes: vec![Field::new(&cfg.column, DataType::Int64, true)],
+            models: vec![crate::ModelFile {
+                field: "with.model".into(),
+                path: cx.model_path(&cfg.model),
+                url: None,
+                sha256: None,
+            }],
+            ..Default::default()
+        })
+    }
+    fn build(&self, cfg: &ModelConfig, _: &BuildCx) -> Result<Built, StageError> {
+        MODEL_BUILDS.lock().unwrap().push(cfg.column.clone());
+        Ok(Built::Transform(Box::new(ModelStage(cfg.column.clone()))))
+    }
+}
+
+struct ModelStage(String);
+impl Stage for ModelStage {
+    fn process(&mut self, batch: RecordBatch, _: &mut StageCx) -> Result<RecordBatch, StageError> {
+        let sizes = batch
+            .column_by_name("file_size")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<arrow_array::Int64Array>()
+            .unwrap();
+        let mut b = Int64Builder::new();
+        for i in 0..sizes.len() {
+            b.append_value(2 * sizes.value(i));
+        }
+        append(
+            batch,
+            Field::new(&self.0, DataType::Int64, true),
+            Arc::new(b.finish()),
+        )
+    }
+}
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -186,5 +242,10 @@ fn append(
 }
 
 pub fn registry() -> Vec<Box<dyn DynStageKind>> {
-    vec![register(Files), register(Load), register(Measure)]
+    vec![
+        register(Files),
+        register(Load),
+        register(Measure),
+        register(Model),
+    ]
 }

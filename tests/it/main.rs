@@ -10,3 +10,4 @@ mod models;
 mod run;
 mod score;
 mod shared_photos;
+mod zero_shot;

@@ -329,3 +329,49 @@ fn brisque_ranks_a_blurred_copy_below_its_original_without_onnx_runtime() {
         .unwrap();
     assert_eq!(aesthetic["neutral"], false, "{aesthetic}");
 }
+
+#[test]
+fn multi_pass_and_single_pass_store_identical_results() {
+    let (Some(photos), Some(_)) = (shared_photos(), shared_models()) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let mut results = Vec::new();
+    for (mode, keep) in [("single-pass", "never"), ("multi-pass", "never"), ("multi-pass", "always")] {
+        let config = tmp.path().join(format!("{mode}-{keep}.json"));
+        let json = serde_json::json!({
+            "processing": { "mode": mode, "ram_chunk_size": 4, "num_workers": 1 },
+            "models": { "keep_in_ram": keep }
+        });
+        std::fs::write(&config, json.to_string()).unwrap();
+        let store = tmp.path().join(format!("store-{mode}-{keep}"));
+        let r = run_into(
+            facet_ort(),
+            Some(IMAGENET),
+            &photos.join("objects"),
+            &store,
+            &["--config", config.to_str().unwrap()],
+        );
+        assert_eq!(r.status, 0, "{}\n{}", r.stdout, r.stderr);
+        if mode == "multi-pass" {
+            // Two model stages, one per pass; 9 photos in RAM chunks of 4 =
+            // 3 chunks: each pass loads once per chunk unless kept in RAM.
+            let loads = if keep == "never" { 6 } else { 2 };
+            assert!(
+                r.stdout.contains("multi-pass, 2 passes [classify] -> [faceres]")
+                    && r.stdout.contains(&format!("{loads} model loads over chunks of 4")),
+                "{}",
+                r.stdout
+            );
+        } else {
+            assert!(r.stdout.contains("models: single-pass"), "{}", r.stdout);
+        }
+        results.push(sql_json(
+            &store,
+            "SELECT path, tags, embedding, face_embedding FROM photos ORDER BY path",
+        ));
+    }
+    assert_eq!(results[0].len(), 9);
+    assert_eq!(results[0], results[1], "multi-pass differs from single-pass");
+    assert_eq!(results[0], results[2], "keep_in_ram changes results");
+}
