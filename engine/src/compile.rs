@@ -303,6 +303,9 @@ pub fn compile_at(
         return Err(finish(diags));
     }
 
+    // Alternatives chosen by a setting (`choice:`): keep the chosen stage of each.
+    let parsed = choose(parsed, config, &mut diags);
+
     // Topological order (Kahn); what is left over lies on a cycle.
     let index: HashMap<&str, usize> = parsed
         .iter()
@@ -481,6 +484,58 @@ pub fn compile_at(
     })
 }
 
+/// Keeps, of the stages with a `choice:`, those their setting selects: its
+/// value, or with `auto` (or no value) the first alternative in the file. A
+/// value no stage offers is a problem naming the alternatives.
+fn choose(
+    parsed: Vec<(String, StageSpec, Arc<dyn Configured>)>,
+    config: &FacetConfig,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<(String, StageSpec, Arc<dyn Configured>)> {
+    let json = config.effective_json();
+    let mut offered: BTreeMap<&str, Vec<(&str, &str)>> = BTreeMap::new();
+    for (name, s, _) in &parsed {
+        if let Some(c) = &s.choice {
+            offered
+                .entry(c.setting.as_str())
+                .or_default()
+                .push((c.value.as_str(), name.as_str()));
+        }
+    }
+    let mut chosen: HashSet<String> = HashSet::new();
+    for (setting, alternatives) in &offered {
+        let pointer = format!("/{}", setting.replace('.', "/"));
+        let value = json
+            .pointer(&pointer)
+            .and_then(|v| v.as_str())
+            .unwrap_or("auto");
+        let pick = if value == "auto" {
+            alternatives.first()
+        } else {
+            alternatives.iter().find(|(v, _)| *v == value)
+        };
+        match pick {
+            Some((_, stage)) => {
+                chosen.insert(stage.to_string());
+            }
+            None => {
+                let (_, first) = alternatives[0];
+                diags.push(Diagnostic::new(
+                    format!("stages.{first}.choice"),
+                    format!(
+                        "the configuration sets {setting} to `{value}`, which this pipeline does not offer (it offers: auto, {})",
+                        alternatives.iter().map(|(v, _)| *v).collect::<Vec<_>>().join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    parsed
+        .into_iter()
+        .filter(|(name, s, _)| s.choice.is_none() || chosen.contains(name))
+        .collect()
+}
+
 fn find_cycle(stuck: &[usize], deps: &[Vec<usize>]) -> Option<Vec<usize>> {
     // Walk dependencies from a stuck node until a node repeats.
     let stuck_set: HashSet<usize> = stuck.iter().copied().collect();
@@ -605,6 +660,31 @@ mod tests {
                 .any(|d| d.contains("stages.l.with.bytes: must be positive")),
             "{shown:#?}"
         );
+    }
+
+    #[test]
+    fn a_setting_chooses_between_alternative_stages() {
+        let text = "version: 1\nstages:\n  f: { uses: files }\n  l: { uses: load, after: [f], with: { bytes: 10 } }\n  a: { uses: measure, after: [l], choice: { setting: quality.model, value: topiq } }\n  b: { uses: measure, after: [l], choice: { setting: quality.model, value: clip-mlp } }\n";
+        let names = |c: &FacetConfig| -> Vec<String> {
+            compile(text, &registry(), c)
+                .unwrap()
+                .stages
+                .iter()
+                .map(|s| s.name.clone())
+                .collect()
+        };
+        // auto (the default): the first alternative
+        assert_eq!(names(&FacetConfig::default()), vec!["l", "a"]);
+        let mut c = FacetConfig::default();
+        c.other.insert("quality".into(), serde_json::json!({ "model": "clip-mlp" }));
+        assert_eq!(names(&c), vec!["l", "b"]);
+        c.other.insert("quality".into(), serde_json::json!({ "model": "hyperiqa" }));
+        let d = compile(text, &registry(), &c).unwrap_err();
+        assert!(
+            d[0].path == "stages.a.choice" && d[0].message.contains("offers: auto, topiq, clip-mlp"),
+            "{d:?}"
+        );
+        assert!(d[0].line.is_some());
     }
 
     #[test]

@@ -67,6 +67,22 @@ pub struct StageSpec {
     /// Declared resource needs of one instance of this stage.
     #[serde(default)]
     pub needs: Needs,
+    /// One of several alternatives a configuration setting chooses between
+    /// (`{ setting: quality.model, value: topiq }`): the stage runs only when
+    /// the setting has this value, or when it is `auto` and this is the first
+    /// alternative in the file.
+    #[serde(default)]
+    pub choice: Option<Choice>,
+}
+
+/// `choice:` of a stage.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Choice {
+    /// A dotted path into the configuration (`quality.model`).
+    pub setting: String,
+    /// The setting's value that selects this stage.
+    pub value: String,
 }
 
 /// `needs:` of a stage.
