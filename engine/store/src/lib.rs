@@ -301,7 +301,7 @@ impl Store {
         let partitions = ((vectors as f64).sqrt() as usize).clamp(1, 4096);
         let metric = "cosine"
             .try_into()
-            .map_err(|e: lance::Error| StoreError::Lance(e))?;
+            .map_err(StoreError::Arrow)?;
         ds.create_index(
             &[column],
             lance_index::IndexType::Vector,
@@ -399,7 +399,7 @@ impl Store {
                     || table
                         .columns
                         .iter()
-                        .all(|c| d.schema().field(c.name).is_some())
+                        .all(|c| d.schema().field(&c.name).is_some())
             });
             let provider: Arc<dyn datafusion::catalog::TableProvider> = match ds {
                 Some(ds) => Arc::new(lance::datafusion::LanceTableProvider::new(ds, false, false)),
