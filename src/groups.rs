@@ -182,13 +182,21 @@ pub fn detect(
     let g = rt.block_on(session.table("photo_groups"))?;
     let gschema: arrow::datatypes::SchemaRef = Arc::new(g.schema().as_arrow().clone());
     let prev = arrow::compute::concat_batches(&gschema, &rt.block_on(g.collect())?)?;
-    let prev_paths = prev.column_by_name("path").expect("declared").as_string::<i32>().clone();
+    let prev_paths = prev
+        .column_by_name("path")
+        .expect("declared")
+        .as_string::<i32>()
+        .clone();
     let prev_at = prev
         .column_by_name("grouped_at")
         .expect("declared")
         .as_primitive::<TimestampNanosecondType>()
         .clone();
-    let prev_with = prev.column_by_name("grouped_with").expect("declared").as_string::<i32>().clone();
+    let prev_with = prev
+        .column_by_name("grouped_with")
+        .expect("declared")
+        .as_string::<i32>()
+        .clone();
     let same_settings = prev.num_rows() > 0
         && (0..prev.num_rows()).all(|i| !prev_with.is_null(i) && prev_with.value(i) == fp);
     let since = (!full && same_settings).then(|| {
@@ -237,7 +245,13 @@ pub fn detect(
             .iter()
             .map(|c| {
                 b.column_by_name(c)
-                    .map(|a| if a.is_null(i) { "∅".to_string() } else { array_value_to_string(a, i).unwrap_or_default() })
+                    .map(|a| {
+                        if a.is_null(i) {
+                            "∅".to_string()
+                        } else {
+                            array_value_to_string(a, i).unwrap_or_default()
+                        }
+                    })
                     .unwrap_or_default()
             })
             .collect::<Vec<_>>()
@@ -258,13 +272,16 @@ pub fn detect(
             w
         }
     };
-    let batch = arrow::compute::filter_record_batch(&batch, &arrow::array::BooleanArray::from(write))?;
+    let batch =
+        arrow::compute::filter_record_batch(&batch, &arrow::array::BooleanArray::from(write))?;
     let now = now_ns();
     let at: ArrayRef = Arc::new(
         TimestampNanosecondArray::from_iter_values((0..batch.num_rows()).map(|_| now))
             .with_timezone("UTC"),
     );
-    let with: ArrayRef = Arc::new(StringArray::from_iter_values((0..batch.num_rows()).map(|_| fp.as_str())));
+    let with: ArrayRef = Arc::new(StringArray::from_iter_values(
+        (0..batch.num_rows()).map(|_| fp.as_str()),
+    ));
     let batch = facet_engine::with_columns(
         batch,
         vec![
@@ -278,7 +295,8 @@ pub fn detect(
     if since.is_none() {
         rt.block_on(store.replace(&table, batch))?;
     } else {
-        let here: std::collections::HashSet<&str> = photos.iter().map(|p| p.path.as_str()).collect();
+        let here: std::collections::HashSet<&str> =
+            photos.iter().map(|p| p.path.as_str()).collect();
         let gone: Vec<String> = (0..prev.num_rows())
             .map(|i| prev_paths.value(i))
             .filter(|p| !here.contains(p))
@@ -292,8 +310,11 @@ pub fn detect(
         let g: Vec<_> = found.groups.iter().filter(|g| g.kind == k).collect();
         (g.len(), g.iter().map(|g| g.members.len()).sum())
     };
-    let ((bursts, in_bursts), (duplicate_groups, duplicates), (similar_groups, similar)) =
-        (count(Kind::Burst), count(Kind::Duplicate), count(Kind::Similar));
+    let ((bursts, in_bursts), (duplicate_groups, duplicates), (similar_groups, similar)) = (
+        count(Kind::Burst),
+        count(Kind::Duplicate),
+        count(Kind::Similar),
+    );
     Ok(Detected {
         photos: photos.len(),
         bursts,

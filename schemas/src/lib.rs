@@ -289,7 +289,11 @@ pub fn photo_groups() -> Table {
             DataType::Utf8,
             "Why this photo leads its similarity group.",
         ),
-        col("similar_size", DataType::Int32, "Photos in the similarity group."),
+        col(
+            "similar_size",
+            DataType::Int32,
+            "Photos in the similarity group.",
+        ),
         col(
             "grouped_at",
             timestamp(),

@@ -156,8 +156,11 @@ fn maintain(c: &mut Criterion) {
     let absorb = || detect(&grown, settings, &decisions, Some(&since), &mut Flat).unwrap();
     // The two agree (the groups, by id and members).
     let key = |d: &facet_stages::groups::maintain::Detection| {
-        let mut v: Vec<(String, Vec<usize>)> =
-            d.groups.iter().map(|g| (g.id.clone(), g.members.clone())).collect();
+        let mut v: Vec<(String, Vec<usize>)> = d
+            .groups
+            .iter()
+            .map(|g| (g.id.clone(), g.members.clone()))
+            .collect();
         v.sort();
         v
     };
@@ -188,7 +191,9 @@ fn maintain(c: &mut Criterion) {
         .sample_size(10)
         .measurement_time(Duration::from_secs(10));
     g.bench_function(format!("full/{n}"), |b| b.iter(|| full().groups.len()));
-    g.bench_function(format!("absorb_100/{n}"), |b| b.iter(|| absorb().groups.len()));
+    g.bench_function(format!("absorb_100/{n}"), |b| {
+        b.iter(|| absorb().groups.len())
+    });
     g.finish();
 }
 

@@ -254,9 +254,13 @@ fn the_stereo_pair_is_similar_and_new_photos_are_absorbed_incrementally() {
     // New photos: a half-size copy of the left view and the coffee cup
     // (unrelated).
     let left = image::open(lib.join("motorcycle_left.png")).unwrap();
-    left.resize(left.width() / 2, left.height() / 2, image::imageops::FilterType::Lanczos3)
-        .save(lib.join("motorcycle_small.png"))
-        .unwrap();
+    left.resize(
+        left.width() / 2,
+        left.height() / 2,
+        image::imageops::FilterType::Lanczos3,
+    )
+    .save(lib.join("motorcycle_small.png"))
+    .unwrap();
     std::fs::copy(shared.join("objects/coffee.png"), lib.join("coffee.png")).unwrap();
     let r = run_into(facet_ort(), Some(IMAGENET), &lib, &store, &[]);
     assert_eq!(r.status, 0, "{}\n{}", r.stdout, r.stderr);
@@ -272,7 +276,10 @@ fn the_stereo_pair_is_similar_and_new_photos_are_absorbed_incrementally() {
     let inc = groups(&store);
     let sim = members(&inc, "similar");
     assert_eq!(sim.len(), 1, "{inc:#?}");
-    assert!(sim[0].contains(&"motorcycle_small.png".to_string()), "{sim:?}");
+    assert!(
+        sim[0].contains(&"motorcycle_small.png".to_string()),
+        "{sim:?}"
+    );
     assert!(!sim[0].contains(&"coffee.png".to_string()));
     // The full detection agrees, ids included.
     let full = ran(facet()
@@ -281,7 +288,12 @@ fn the_stereo_pair_is_similar_and_new_photos_are_absorbed_incrementally() {
         .output()
         .unwrap());
     assert_eq!(full.status, 0, "{}", full.stderr);
-    assert!(full.stdout.contains("full detection: 10 photo(s) looked up"), "{}", full.stdout);
+    assert!(
+        full.stdout
+            .contains("full detection: 10 photo(s) looked up"),
+        "{}",
+        full.stdout
+    );
     assert_eq!(groups(&store), inc);
     // Nothing changed since: nothing is looked up, nothing written.
     let again = ran(facet()
@@ -297,7 +309,10 @@ fn the_stereo_pair_is_similar_and_new_photos_are_absorbed_incrementally() {
         again.stdout
     );
     // The pair's group kept its id (its first path is still the left view).
-    assert!(inc.iter().any(|r| r.0 == "similar" && r.1 == pair_id), "{inc:#?}");
+    assert!(
+        inc.iter().any(|r| r.0 == "similar" && r.1 == pair_id),
+        "{inc:#?}"
+    );
 }
 
 /// The store's vector index: built once there are enough vectors, and its
@@ -322,23 +337,35 @@ fn the_vector_index_finds_the_neighbours_an_exact_search_finds() {
         let l = v.iter().map(|x| x * x).sum::<f32>().sqrt();
         v.into_iter().map(|x| x / l).collect::<Vec<f32>>()
     };
-    let centres: Vec<Vec<f32>> = (0..60).map(|_| normal((0..dim).map(|_| rnd()).collect())).collect();
+    let centres: Vec<Vec<f32>> = (0..60)
+        .map(|_| normal((0..dim).map(|_| rnd()).collect()))
+        .collect();
     let vectors: Vec<Vec<f32>> = (0..n)
         .map(|i| normal(centres[i / 10].iter().map(|c| c + 0.05 * rnd()).collect()))
         .collect();
     let field = arrow::datatypes::Field::new(
         "embedding",
         arrow::datatypes::DataType::FixedSizeList(
-            Arc::new(arrow::datatypes::Field::new("item", arrow::datatypes::DataType::Float32, true)),
+            Arc::new(arrow::datatypes::Field::new(
+                "item",
+                arrow::datatypes::DataType::Float32,
+                true,
+            )),
             dim as i32,
         ),
         true,
     );
     let photos = facet_schemas::photos();
-    let table = photos.clone().with_extra([facet_schemas::Column::extra(&field, "test vectors")]);
+    let table = photos
+        .clone()
+        .with_extra([facet_schemas::Column::extra(&field, "test vectors")]);
     let values = arrow::array::Float32Array::from(vectors.concat());
     let list = arrow::array::FixedSizeListArray::try_new(
-        Arc::new(arrow::datatypes::Field::new("item", arrow::datatypes::DataType::Float32, true)),
+        Arc::new(arrow::datatypes::Field::new(
+            "item",
+            arrow::datatypes::DataType::Float32,
+            true,
+        )),
         dim as i32,
         Arc::new(values),
         None,
@@ -355,16 +382,17 @@ fn the_vector_index_finds_the_neighbours_an_exact_search_finds() {
         vec![
             Arc::new(arrow::array::StringArray::from(paths.clone())),
             Arc::new(arrow::array::Int64Array::from(vec![1; n])),
-            Arc::new(
-                arrow::array::TimestampNanosecondArray::from(vec![1; n]).with_timezone("UTC"),
-            ),
+            Arc::new(arrow::array::TimestampNanosecondArray::from(vec![1; n]).with_timezone("UTC")),
             Arc::new(list),
         ],
     )
     .unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(store.upsert(&table, batch)).unwrap();
-    assert!(rt.block_on(store.index_vectors("photos", "embedding")).unwrap());
+    assert!(
+        rt.block_on(store.index_vectors("photos", "embedding"))
+            .unwrap()
+    );
     let queries: Vec<&[f32]> = vectors.iter().step_by(7).map(|v| v.as_slice()).collect();
     let found = rt
         .block_on(store.nearest("photos", "embedding", &queries, 20, 0.15, 20))

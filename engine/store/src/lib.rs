@@ -299,9 +299,7 @@ impl Store {
             return Ok(false);
         }
         let partitions = ((vectors as f64).sqrt() as usize).clamp(1, 4096);
-        let metric = "cosine"
-            .try_into()
-            .map_err(StoreError::Arrow)?;
+        let metric = "cosine".try_into().map_err(StoreError::Arrow)?;
         ds.create_index(
             &[column],
             lance_index::IndexType::Vector,
@@ -456,9 +454,12 @@ impl Store {
                 )
             })
             .collect();
-        ctx.sql(&format!("CREATE VIEW groups AS {}", per_kind.join(" UNION ALL ")))
-            .await
-            .map_err(q)?;
+        ctx.sql(&format!(
+            "CREATE VIEW groups AS {}",
+            per_kind.join(" UNION ALL ")
+        ))
+        .await
+        .map_err(q)?;
         Ok(Snapshot { ctx, datasets })
     }
 

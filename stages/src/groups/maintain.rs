@@ -20,8 +20,7 @@
 use std::collections::{HashMap, HashSet};
 
 use facet_config::{
-    BurstDetection, BurstScoring, DuplicateDetection, FacetConfig, SimilarityGroups,
-    hamming_radius,
+    BurstDetection, BurstScoring, DuplicateDetection, FacetConfig, SimilarityGroups, hamming_radius,
 };
 
 use super::similar::{Link, Neighbours, similar_groups, similar_lead};
@@ -98,7 +97,11 @@ fn previous(
 
 /// The seeds of one kind: changed photos it considers and the members of
 /// its touched previous groups.
-fn seeds(prev: &[(Vec<usize>, bool)], changed: &[bool], considered: impl Fn(usize) -> bool) -> Vec<usize> {
+fn seeds(
+    prev: &[(Vec<usize>, bool)],
+    changed: &[bool],
+    considered: impl Fn(usize) -> bool,
+) -> Vec<usize> {
     let mut out: Vec<usize> = (0..changed.len())
         .filter(|&i| changed[i] && considered(i))
         .collect();
@@ -219,12 +222,15 @@ pub fn detect(
                         continue;
                     }
                     let mut lo = k;
-                    while lo > 0 && burst_link(&photos[seq[lo - 1]], &photos[seq[lo]], settings.bursts) {
+                    while lo > 0
+                        && burst_link(&photos[seq[lo - 1]], &photos[seq[lo]], settings.bursts)
+                    {
                         lo -= 1;
                     }
                     let mut hi = k;
                     while hi + 1 < seq.len()
-                        && (marked[hi + 1] || burst_link(&photos[seq[hi]], &photos[seq[hi + 1]], settings.bursts))
+                        && (marked[hi + 1]
+                            || burst_link(&photos[seq[hi]], &photos[seq[hi + 1]], settings.bursts))
                     {
                         hi += 1;
                     }
@@ -244,9 +250,10 @@ pub fn detect(
                     k = hi + 1;
                 }
             }
-            out.groups.extend(kept(Kind::Burst, photos, prev, &region, decisions, |m| {
-                burst_lead(photos, m, settings.scoring)
-            }));
+            out.groups
+                .extend(kept(Kind::Burst, photos, prev, &region, decisions, |m| {
+                    burst_lead(photos, m, settings.scoring)
+                }));
         }
     }
 
@@ -281,11 +288,17 @@ pub fn detect(
     let reached = region.iter().filter(|&&r| r).count();
     out.looked_up += reached;
     out.regrouped += reached;
-    out.groups.extend(duplicate_groups(photos, pairs, decisions));
+    out.groups
+        .extend(duplicate_groups(photos, pairs, decisions));
     if let Some(prev) = dup_prev {
-        out.groups.extend(kept(Kind::Duplicate, photos, prev, &region, decisions, |m| {
-            duplicate_lead(photos, m)
-        }));
+        out.groups.extend(kept(
+            Kind::Duplicate,
+            photos,
+            prev,
+            &region,
+            decisions,
+            |m| duplicate_lead(photos, m),
+        ));
     }
 
     // Similar photos: embedding neighbours through `neighbours`.
@@ -331,11 +344,13 @@ pub fn detect(
     out.looked_up += reached;
     out.regrouped += reached;
     let links: Vec<Link> = met;
-    out.groups.extend(similar_groups(photos, &links, cfg, decisions));
+    out.groups
+        .extend(similar_groups(photos, &links, cfg, decisions));
     if let Some(prev) = prev {
-        out.groups.extend(kept(Kind::Similar, photos, prev, &region, decisions, |m| {
-            similar_lead(photos, m)
-        }));
+        out.groups
+            .extend(kept(Kind::Similar, photos, prev, &region, decisions, |m| {
+                similar_lead(photos, m)
+            }));
     }
     Ok(out)
 }

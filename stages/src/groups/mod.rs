@@ -432,7 +432,6 @@ pub(crate) fn duplicate_groups(
         .collect()
 }
 
-
 /// The lead of a duplicate group (the copy to keep) and why.
 pub(crate) fn duplicate_lead(photos: &[Photo], m: &[usize]) -> (usize, String) {
     let key = |&i: &usize| {

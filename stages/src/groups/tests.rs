@@ -197,7 +197,10 @@ fn rows_have_one_line_per_grouped_photo() {
     assert_eq!(
         stored,
         vec![
-            (Kind::Burst, vec!["/a.jpg".to_string(), "/b.jpg".to_string()]),
+            (
+                Kind::Burst,
+                vec!["/a.jpg".to_string(), "/b.jpg".to_string()]
+            ),
             (
                 Kind::Duplicate,
                 vec!["/a.jpg".to_string(), "/b.jpg".to_string()]
@@ -294,7 +297,11 @@ fn an_oversized_similarity_group_splits_along_its_weakest_links() {
     let mut t = 0.0f32;
     let mut photos = Vec::new();
     for i in 0..10 {
-        photos.push(with_embedding(&format!("/p{i}.jpg"), unit(4, 0, t), i as f64));
+        photos.push(with_embedding(
+            &format!("/p{i}.jpg"),
+            unit(4, 0, t),
+            i as f64,
+        ));
         t += if i % 2 == 0 { 0.05 } else { 0.3 };
     }
     let cfg = SimilarityGroups {
@@ -354,7 +361,13 @@ fn library(n: usize, offset: usize) -> Vec<Photo> {
                 .format("%Y-%m-%dT%H:%M:%S")
                 .to_string();
             Photo {
-                embedding: (scene % 2 == 0).then(|| unit(64, scene % 64, (i % 4) as f32 * 0.05 + (scene / 64) as f32 * 0.7)),
+                embedding: (scene % 2 == 0).then(|| {
+                    unit(
+                        64,
+                        scene % 64,
+                        (i % 4) as f32 * 0.05 + (scene / 64) as f32 * 0.7,
+                    )
+                }),
                 aggregate: Some((i % 10) as f64),
                 ..photo(&format!("/lib/{i:05}.jpg"), h, Some(&taken))
             }
@@ -362,7 +375,10 @@ fn library(n: usize, offset: usize) -> Vec<Photo> {
         .collect()
 }
 
-fn ids(groups: &[Group], photos: &[Photo]) -> std::collections::BTreeMap<(Kind, String), (Vec<String>, Vec<String>)> {
+fn ids(
+    groups: &[Group],
+    photos: &[Photo],
+) -> std::collections::BTreeMap<(Kind, String), (Vec<String>, Vec<String>)> {
     groups
         .iter()
         .map(|g| {
@@ -380,12 +396,20 @@ fn adding_photos_regroups_only_what_they_touch_and_equals_a_full_detection() {
     let mut photos = library(400, 0);
     let before = maintain::detect(&photos, settings, &decisions, None, &mut similar::Flat).unwrap();
     for kind in Kind::ALL {
-        assert!(before.groups.iter().any(|g| g.kind == kind), "no {kind:?} group");
+        assert!(
+            before.groups.iter().any(|g| g.kind == kind),
+            "no {kind:?} group"
+        );
     }
     let since_groups: Vec<(Kind, Vec<String>)> = before
         .groups
         .iter()
-        .map(|g| (g.kind, g.members.iter().map(|&m| photos[m].path.clone()).collect()))
+        .map(|g| {
+            (
+                g.kind,
+                g.members.iter().map(|&m| photos[m].path.clone()).collect(),
+            )
+        })
         .collect();
     // New photos: a copy of one photo and a frame of an existing burst (same
     // scene, a second later), plus unrelated new ones.
@@ -405,7 +429,14 @@ fn adding_photos_regroups_only_what_they_touch_and_equals_a_full_detection() {
         groups: since_groups,
         changed: (first_new..photos.len()).collect(),
     };
-    let inc = maintain::detect(&photos, settings, &decisions, Some(&since), &mut similar::Flat).unwrap();
+    let inc = maintain::detect(
+        &photos,
+        settings,
+        &decisions,
+        Some(&since),
+        &mut similar::Flat,
+    )
+    .unwrap();
     let full = maintain::detect(&photos, settings, &decisions, None, &mut similar::Flat).unwrap();
     assert_eq!(ids(&inc.groups, &photos), ids(&full.groups, &photos));
     assert!(
@@ -421,7 +452,9 @@ fn adding_photos_regroups_only_what_they_touch_and_equals_a_full_detection() {
     let after = ids(&inc.groups, &photos);
     let mut affected: HashSet<String> = HashSet::new();
     for (m, _) in after.values() {
-        if m.iter().any(|p| photos[first_new..].iter().any(|n| &n.path == p)) {
+        if m.iter()
+            .any(|p| photos[first_new..].iter().any(|n| &n.path == p))
+        {
             affected.extend(m.iter().cloned());
         }
     }
