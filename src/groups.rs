@@ -1,16 +1,29 @@
-//! Burst and duplicate detection over the store (`facet detect-duplicates`,
-//! and at the end of every `facet run`), and users' decisions about groups
-//! (`facet groups lead|keep-all|reset`).
+//! Burst, duplicate and similarity groups over the store (`facet
+//! detect-duplicates`, and at the end of every `facet run`), and users'
+//! decisions about groups (`facet groups lead|keep-all|reset`).
+//!
+//! A detection is incremental (`groups::maintain`): `photo_groups` has a
+//! row per photo with the time its groups were detected, so the photos
+//! analysed since (and the groups of the photos removed since) are the ones
+//! looked up — pHashes in a multi-index hash, embeddings in the Lance vector
+//! index of `photos.embedding` ([`Store::index_vectors`]). Other settings
+//! than the stored rows' (`grouped_with`), or `--full`, detect everything.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Result, bail};
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray, TimestampNanosecondArray};
+use arrow::datatypes::TimestampNanosecondType;
+use arrow::util::display::array_value_to_string;
 use facet_config::FacetConfig;
-use facet_stages::groups::table::{INPUT_COLUMNS, photos_of, rows};
-use facet_stages::groups::{Decision, Decisions, Kind, bursts, duplicates};
+use facet_stages::groups::maintain::{Settings, Since};
+use facet_stages::groups::similar::Neighbours;
+use facet_stages::groups::table::{INPUT_COLUMNS, photos_of, rows, stored_groups};
+use facet_stages::groups::{Decision, Decisions, Kind, Photo, maintain};
 use facet_store::Store;
+use sha2::{Digest, Sha256};
 
 /// What a detection found.
 #[derive(Debug, Default)]
@@ -20,6 +33,14 @@ pub struct Detected {
     pub in_bursts: usize,
     pub duplicate_groups: usize,
     pub duplicates: usize,
+    pub similar_groups: usize,
+    pub similar: usize,
+    /// Photos looked up in an index, and whether it was a full detection.
+    pub looked_up: usize,
+    pub full: bool,
+    /// `photo_groups` rows written (new or changed) and removed.
+    pub written: usize,
+    pub removed: usize,
     pub seconds: f64,
 }
 
@@ -54,55 +75,258 @@ fn decisions(rt: &tokio::runtime::Runtime, store: &Store) -> Result<Decisions> {
     Ok(out)
 }
 
-/// Detects every group from the stored photos and replaces `photo_groups`.
+/// Embedding neighbours from the store's vector index on `photos.embedding`.
+struct Indexed<'a> {
+    rt: &'a tokio::runtime::Runtime,
+    store: &'a Store,
+    /// Neighbours asked per photo (the group size cap, and a few more).
+    k: usize,
+    index_of: HashMap<String, usize>,
+}
+
+/// Partitions of the IVF index probed per query.
+const NPROBES: usize = 20;
+/// Query vectors per Lance query.
+const QUERY_BATCH: usize = 256;
+
+impl Neighbours for Indexed<'_> {
+    fn similar(
+        &mut self,
+        photos: &[Photo],
+        of: &[usize],
+        threshold: f32,
+    ) -> Result<Vec<Vec<(usize, f32)>>, String> {
+        if self.index_of.is_empty() {
+            self.index_of = photos
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (p.path.clone(), i))
+                .collect();
+        }
+        let mut out = vec![Vec::new(); of.len()];
+        let asked: Vec<(usize, &[f32])> = of
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, &i)| Some((slot, photos[i].embedding.as_deref()?)))
+            .collect();
+        for chunk in asked.chunks(QUERY_BATCH) {
+            let queries: Vec<&[f32]> = chunk.iter().map(|(_, q)| *q).collect();
+            let found = self
+                .rt
+                .block_on(self.store.nearest(
+                    "photos",
+                    "embedding",
+                    &queries,
+                    self.k,
+                    1.0 - threshold,
+                    NPROBES,
+                ))
+                .map_err(|e| format!("embedding neighbours: {e}"))?;
+            for ((slot, _), ns) in chunk.iter().zip(found) {
+                let me = of[*slot];
+                out[*slot] = ns
+                    .into_iter()
+                    .filter_map(|(path, d)| {
+                        let j = *self.index_of.get(&path)?;
+                        (j != me).then_some((j, 1.0 - d))
+                    })
+                    .collect();
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The fingerprint of the settings groups depend on.
+fn fingerprint(config: &FacetConfig) -> String {
+    let s = serde_json::to_string(&(
+        &config.burst_detection,
+        &config.burst_scoring,
+        &config.duplicate_detection,
+        &config.similarity_groups,
+    ))
+    .expect("settings serialize");
+    hex::encode(&Sha256::digest(format!("groups/1:{s}"))[..8])
+}
+
+/// Detects the groups (incrementally unless `full`) and brings
+/// `photo_groups` up to date.
 pub fn detect(
     rt: &tokio::runtime::Runtime,
     store: &Store,
     config: &FacetConfig,
+    full: bool,
 ) -> Result<Detected> {
     let started = Instant::now();
     let session = rt.block_on(store.session())?;
     let view = rt.block_on(session.table("photos"))?;
-    let columns: Vec<&str> = INPUT_COLUMNS
+    let mut columns: Vec<&str> = INPUT_COLUMNS
         .iter()
         .copied()
         .filter(|c| view.schema().field_with_unqualified_name(c).is_ok())
         .collect();
+    columns.push("analyzed_at");
     // The view already opened: no second session for the query.
     let view = view.select_columns(&columns)?;
     let schema: arrow::datatypes::SchemaRef = Arc::new(view.schema().as_arrow().clone());
     let batches = rt.block_on(view.collect())?;
     let all = arrow::compute::concat_batches(&schema, &batches)?;
     let photos = photos_of(&all).map_err(anyhow::Error::msg)?;
+    let analyzed = all
+        .column_by_name("analyzed_at")
+        .map(|c| c.as_primitive::<TimestampNanosecondType>().clone());
     let decided = decisions(rt, store)?;
-    let mut groups = bursts(
-        &photos,
-        &config.burst_detection,
-        &config.burst_scoring,
-        &decided,
-    );
-    let n_bursts = groups.len();
-    groups.extend(duplicates(&photos, &config.duplicate_detection, &decided));
-    let batch = rows(&photos, &groups).map_err(anyhow::Error::msg)?;
+
+    // The previous detection.
+    let fp = fingerprint(config);
+    let g = rt.block_on(session.table("photo_groups"))?;
+    let gschema: arrow::datatypes::SchemaRef = Arc::new(g.schema().as_arrow().clone());
+    let prev = arrow::compute::concat_batches(&gschema, &rt.block_on(g.collect())?)?;
+    let prev_paths = prev
+        .column_by_name("path")
+        .expect("declared")
+        .as_string::<i32>()
+        .clone();
+    let prev_at = prev
+        .column_by_name("grouped_at")
+        .expect("declared")
+        .as_primitive::<TimestampNanosecondType>()
+        .clone();
+    let prev_with = prev
+        .column_by_name("grouped_with")
+        .expect("declared")
+        .as_string::<i32>()
+        .clone();
+    let same_settings = prev.num_rows() > 0
+        && (0..prev.num_rows()).all(|i| !prev_with.is_null(i) && prev_with.value(i) == fp);
+    let since = (!full && same_settings).then(|| {
+        let at: HashMap<&str, i64> = (0..prev.num_rows())
+            .filter(|&i| !prev_at.is_null(i))
+            .map(|i| (prev_paths.value(i), prev_at.value(i)))
+            .collect();
+        let changed = (0..photos.len())
+            .filter(|&i| match (at.get(photos[i].path.as_str()), &analyzed) {
+                (None, _) => true,
+                (Some(&t), Some(a)) => !a.is_null(i) && a.value(i) > t,
+                (Some(_), None) => false,
+            })
+            .collect();
+        Since {
+            groups: stored_groups(&prev),
+            changed,
+        }
+    });
+
+    let settings = Settings::of(config);
+    if columns.contains(&"embedding") {
+        rt.block_on(store.index_vectors("photos", "embedding"))?;
+    }
+    let mut neighbours = Indexed {
+        rt,
+        store,
+        k: config.similarity_groups.max_group_size as usize + 8,
+        index_of: HashMap::new(),
+    };
+    let found = maintain::detect(&photos, settings, &decided, since.as_ref(), &mut neighbours)
+        .map_err(anyhow::Error::msg)?;
+    let batch = rows(&photos, &found.groups).map_err(anyhow::Error::msg)?;
+
+    // Rows to write: every row after a full detection, else the changed
+    // photos' and those whose groups changed; rows of removed photos go.
     let table = facet_schemas::photo_groups();
+    let compared: Vec<String> = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    let render = |b: &RecordBatch, i: usize| -> String {
+        compared
+            .iter()
+            .map(|c| {
+                b.column_by_name(c)
+                    .map(|a| {
+                        if a.is_null(i) {
+                            "∅".to_string()
+                        } else {
+                            array_value_to_string(a, i).unwrap_or_default()
+                        }
+                    })
+                    .unwrap_or_default()
+            })
+            .collect::<Vec<_>>()
+            .join("\u{1f}")
+    };
+    let before: HashMap<&str, String> = (0..prev.num_rows())
+        .map(|i| (prev_paths.value(i), render(&prev, i)))
+        .collect();
+    let write: Vec<bool> = match &since {
+        None => vec![true; batch.num_rows()],
+        Some(s) => {
+            let mut w: Vec<bool> = (0..batch.num_rows())
+                .map(|i| before.get(photos[i].path.as_str()) != Some(&render(&batch, i)))
+                .collect();
+            for &i in &s.changed {
+                w[i] = true;
+            }
+            w
+        }
+    };
+    let batch =
+        arrow::compute::filter_record_batch(&batch, &arrow::array::BooleanArray::from(write))?;
     let now = now_ns();
     let at: ArrayRef = Arc::new(
         TimestampNanosecondArray::from_iter_values((0..batch.num_rows()).map(|_| now))
             .with_timezone("UTC"),
     );
+    let with: ArrayRef = Arc::new(StringArray::from_iter_values(
+        (0..batch.num_rows()).map(|_| fp.as_str()),
+    ));
     let batch = facet_engine::with_columns(
         batch,
-        vec![table.column("grouped_at").expect("declared").field()],
-        vec![at],
+        vec![
+            table.column("grouped_at").expect("declared").field(),
+            table.column("grouped_with").expect("declared").field(),
+        ],
+        vec![at, with],
     )?;
-    rt.block_on(store.replace(&table, batch))?;
-    let (bursts, dups) = groups.split_at(n_bursts);
+    let written = batch.num_rows();
+    let mut removed = 0;
+    if since.is_none() {
+        rt.block_on(store.replace(&table, batch))?;
+    } else {
+        let here: std::collections::HashSet<&str> =
+            photos.iter().map(|p| p.path.as_str()).collect();
+        let gone: Vec<String> = (0..prev.num_rows())
+            .map(|i| prev_paths.value(i))
+            .filter(|p| !here.contains(p))
+            .map(str::to_string)
+            .collect();
+        removed = gone.len();
+        rt.block_on(store.delete_keys(&table, &gone))?;
+        rt.block_on(store.upsert(&table, batch))?;
+    }
+    let count = |k: Kind| {
+        let g: Vec<_> = found.groups.iter().filter(|g| g.kind == k).collect();
+        (g.len(), g.iter().map(|g| g.members.len()).sum())
+    };
+    let ((bursts, in_bursts), (duplicate_groups, duplicates), (similar_groups, similar)) = (
+        count(Kind::Burst),
+        count(Kind::Duplicate),
+        count(Kind::Similar),
+    );
     Ok(Detected {
         photos: photos.len(),
-        bursts: bursts.len(),
-        in_bursts: bursts.iter().map(|g| g.members.len()).sum(),
-        duplicate_groups: dups.len(),
-        duplicates: dups.iter().map(|g| g.members.len()).sum(),
+        bursts,
+        in_bursts,
+        duplicate_groups,
+        duplicates,
+        similar_groups,
+        similar,
+        looked_up: found.looked_up,
+        full: since.is_none(),
+        written,
+        removed,
         seconds: started.elapsed().as_secs_f64(),
     })
 }
@@ -151,10 +375,7 @@ pub fn decide(
             ];
             let batch = RecordBatch::try_new(schema, columns)?;
             if d == Decision::Lead {
-                let gid = match kind {
-                    Kind::Burst => "burst_group_id",
-                    Kind::Duplicate => "duplicate_group_id",
-                };
+                let gid = format!("{}_group_id", kind.as_str());
                 let (_, others) = rt.block_on(store.sql(&format!(
                     "SELECT g2.path FROM photo_groups g1 JOIN photo_groups g2 ON g1.{gid} = g2.{gid} \
                      WHERE g1.path = '{}' AND g2.path <> g1.path",

@@ -46,10 +46,14 @@ enum Command {
     Run(run::RunArgs),
     /// Check a pipeline file and report every problem, with paths and lines.
     Check { pipeline: PathBuf },
-    /// Detect bursts and duplicates again (also done at the end of every run).
+    /// Detect bursts, duplicates and similar photos (also done at the end of
+    /// every run): only what changed since the last detection, unless --full.
     DetectDuplicates {
         #[arg(long)]
         store: Option<PathBuf>,
+        /// Detect every group again (as after a change of settings).
+        #[arg(long)]
+        full: bool,
     },
     /// Decide about a burst or duplicate group; decisions survive re-runs.
     Groups {
@@ -102,19 +106,19 @@ enum GroupsCommand {
     /// This photo leads its group.
     Lead {
         path: String,
-        #[arg(long, value_parser = ["burst", "duplicate"])]
+        #[arg(long, value_parser = ["burst", "duplicate", "similar"])]
         kind: String,
     },
     /// Keep every photo of this photo's group.
     KeepAll {
         path: String,
-        #[arg(long, value_parser = ["burst", "duplicate"])]
+        #[arg(long, value_parser = ["burst", "duplicate", "similar"])]
         kind: String,
     },
     /// Forget the decision about this photo.
     Reset {
         path: String,
-        #[arg(long, value_parser = ["burst", "duplicate"])]
+        #[arg(long, value_parser = ["burst", "duplicate", "similar"])]
         kind: String,
     },
 }
@@ -215,14 +219,28 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 }
             }
         }
-        Command::DetectDuplicates { store } => {
+        Command::DetectDuplicates { store, full } => {
             let store = store.unwrap_or_else(|| PathBuf::from(DEFAULT_STORE));
             let rt = tokio::runtime::Runtime::new()?;
             let store = facet_store::Store::open(&store)?;
-            let d = groups::detect(&rt, &store, &config)?;
+            let d = groups::detect(&rt, &store, &config, full)?;
             println!(
-                "{} photos: {} duplicate group(s) of {} photos, {} burst(s) of {} photos in {:.2}s",
-                d.photos, d.duplicate_groups, d.duplicates, d.bursts, d.in_bursts, d.seconds
+                "{} photos: {} duplicate group(s) of {} photos, {} burst(s) of {} photos, {} similarity group(s) of {} photos in {:.2}s",
+                d.photos,
+                d.duplicate_groups,
+                d.duplicates,
+                d.bursts,
+                d.in_bursts,
+                d.similar_groups,
+                d.similar,
+                d.seconds
+            );
+            println!(
+                "{} detection: {} photo(s) looked up, {} row(s) written, {} removed",
+                if d.full { "full" } else { "incremental" },
+                d.looked_up,
+                d.written,
+                d.removed
             );
             println!("facet sql \"SELECT * FROM groups ORDER BY kind, group_id\" lists them");
             Ok(ExitCode::SUCCESS)
@@ -242,7 +260,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             };
             let kind = facet_stages::groups::Kind::parse(&kind).expect("clap checked it");
             groups::decide(&rt, &store, kind, &path, decision)?;
-            groups::detect(&rt, &store, &config)?;
+            groups::detect(&rt, &store, &config, false)?;
             println!("ok");
             Ok(ExitCode::SUCCESS)
         }

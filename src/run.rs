@@ -239,7 +239,7 @@ pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
     let summary = written?;
     // Scores depend on the whole library (normalization): re-score it.
     let rescore = crate::recompute::recompute(&rt, &store, &config)?;
-    let groups = crate::groups::detect(&rt, &store, &config)?;
+    let groups = crate::groups::detect(&rt, &store, &config, false)?;
     let secs = started.elapsed().as_secs_f64();
 
     for issue in &stats.scan_issues {
@@ -283,13 +283,15 @@ pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
         }
     }
     println!(
-        "{} photos scored ({} already current) in {:.2}s; {} burst(s), {} duplicate group(s) in {:.2}s",
+        "{} photos scored ({} already current) in {:.2}s; {} burst(s), {} duplicate group(s), {} similarity group(s) in {:.2}s ({} photo(s) looked up)",
         rescore.scored,
         rescore.kept,
         rescore.seconds,
         groups.bursts,
         groups.duplicate_groups,
-        groups.seconds
+        groups.similar_groups,
+        groups.seconds,
+        groups.looked_up
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -274,11 +274,40 @@ pub fn photo_groups() -> Table {
             "Why this copy leads its group.",
         ),
         col("duplicate_size", DataType::Int32, "Copies in the group."),
-        col("grouped_at", timestamp(), "When the groups were detected."),
+        col(
+            "similar_group_id",
+            DataType::Utf8,
+            "The similarity group (s-…): photos whose embeddings have a cosine of at least similarity_groups.default_threshold.",
+        ),
+        col(
+            "is_similar_lead",
+            DataType::Boolean,
+            "The similarity group's best aggregate, or chosen by the user.",
+        ),
+        col(
+            "similar_lead_reason",
+            DataType::Utf8,
+            "Why this photo leads its similarity group.",
+        ),
+        col(
+            "similar_size",
+            DataType::Int32,
+            "Photos in the similarity group.",
+        ),
+        col(
+            "grouped_at",
+            timestamp(),
+            "When the photo's groups were last detected: a photo analysed after it is looked up again.",
+        ),
+        col(
+            "grouped_with",
+            DataType::Utf8,
+            "Fingerprint of the group settings the row was detected with: another one makes the next detection a full one.",
+        ),
     ];
     Table {
         name: "photo_groups",
-        doc: "Burst and duplicate groups with their leads (see the `groups` view for one row per member and group).",
+        doc: "One row per photo: its burst, duplicate and similarity groups (null outside groups) with their leads (see the `groups` view for one row per member and group).",
         key: "path",
         columns,
     }

@@ -7,14 +7,24 @@
 //! * `add_100`: 100 new photos against the index of the library: insert and
 //!   query only them (what an incremental detection does per new photo).
 //!
+//! * `maintain`: a library of 100,000 photos (FACET_MAINTAIN_ROWS) with
+//!   capture times and cameras — bursts and duplicates — detected in full
+//!   (`groups::maintain::detect` without a previous detection) and after 100
+//!   new photos arrive (with the previous groups: only the new photos and
+//!   what they reach are looked up); the ratio of the two is printed.
+//!   (Similarity look-ups go through Lance's vector index in `facet`; here
+//!   photos carry no embeddings.)
+//!
 //! Hashes are generated: clusters of near-copies (a few bits flipped) among
 //! unrelated photos, about 1 % of them in duplicate groups.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use facet_config::DuplicateDetection;
 use facet_stages::groups::hamming::HammingIndex;
+use facet_stages::groups::maintain::{Settings, Since, detect};
+use facet_stages::groups::similar::Flat;
 use facet_stages::groups::{Decisions, Photo, duplicates};
 
 fn rows() -> usize {
@@ -90,6 +100,99 @@ fn bench(c: &mut Criterion) {
             },
             criterion::BatchSize::LargeInput,
         )
+    });
+    g.finish();
+    maintain(c);
+}
+
+/// `photos(n, offset)` with capture times: every 50th photo starts a burst
+/// of 4 frames 0.2 s apart; the others are minutes apart.
+fn timed(n: usize, offset: usize) -> Vec<Photo> {
+    photos(n, offset)
+        .into_iter()
+        .enumerate()
+        .map(|(k, p)| {
+            let i = k + offset;
+            let taken = if i % 50 < 4 {
+                (i - i % 50) as f64 * 100.0 + (i % 50) as f64 * 0.2
+            } else {
+                i as f64 * 100.0
+            };
+            Photo {
+                taken: Some(taken),
+                camera: Some(format!("cam{}", (k + offset) / 50 % 3)),
+                ..p
+            }
+        })
+        .collect()
+}
+
+fn maintain(c: &mut Criterion) {
+    let n: usize = std::env::var("FACET_MAINTAIN_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let config = facet_config::FacetConfig::default();
+    let settings = Settings::of(&config);
+    let decisions = Decisions::new();
+    let library = timed(n, 0);
+    let before = detect(&library, settings, &decisions, None, &mut Flat).unwrap();
+    let since = Since {
+        groups: before
+            .groups
+            .iter()
+            .map(|g| {
+                (
+                    g.kind,
+                    g.members.iter().map(|&m| library[m].path.clone()).collect(),
+                )
+            })
+            .collect(),
+        changed: (n..n + 100).collect(),
+    };
+    let mut grown = library.clone();
+    grown.extend(timed(100, n));
+    let full = || detect(&grown, settings, &decisions, None, &mut Flat).unwrap();
+    let absorb = || detect(&grown, settings, &decisions, Some(&since), &mut Flat).unwrap();
+    // The two agree (the groups, by id and members).
+    let key = |d: &facet_stages::groups::maintain::Detection| {
+        let mut v: Vec<(String, Vec<usize>)> = d
+            .groups
+            .iter()
+            .map(|g| (g.id.clone(), g.members.clone()))
+            .collect();
+        v.sort();
+        v
+    };
+    let (f, a) = (full(), absorb());
+    assert_eq!(key(&f), key(&a), "incremental and full detections differ");
+    let time = |run: &dyn Fn() -> usize| {
+        let reps = 5;
+        let t = Instant::now();
+        for _ in 0..reps {
+            std::hint::black_box(run());
+        }
+        t.elapsed().as_secs_f64() / reps as f64
+    };
+    let tf = time(&|| full().groups.len());
+    let ta = time(&|| absorb().groups.len());
+    eprintln!(
+        "maintain: {n} photos, {} groups; full detection {:.1} ms ({} looked up), \
+         100 new photos absorbed in {:.1} ms ({} looked up): full/incremental = {:.0}x",
+        f.groups.len(),
+        tf * 1e3,
+        f.looked_up,
+        ta * 1e3,
+        a.looked_up,
+        tf / ta
+    );
+    let mut g = c.benchmark_group("maintain");
+    g.sampling_mode(SamplingMode::Flat)
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10));
+    g.bench_function(format!("full/{n}"), |b| b.iter(|| full().groups.len()));
+    g.bench_function(format!("absorb_100/{n}"), |b| {
+        b.iter(|| absorb().groups.len())
     });
     g.finish();
 }

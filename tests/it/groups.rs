@@ -206,3 +206,207 @@ fn hdr_pairs_are_bursts_and_copies_are_duplicates() {
         bad.stderr
     );
 }
+
+/// Similarity groups from the real MobileNetV2 embeddings of
+/// `../shared/photos/objects`: the motorcycle stereo pair (cosine 0.95) is
+/// a group, nothing else (the next closest pair is at 0.62). A photo added
+/// later is absorbed incrementally: only it is looked up, the pair keeps its
+/// id, and the result is the one a full detection gives.
+#[test]
+fn the_stereo_pair_is_similar_and_new_photos_are_absorbed_incrementally() {
+    let (Some(shared), Some(_)) = (shared_photos(), shared_models()) else {
+        return;
+    };
+    const IMAGENET: &str = "tests/pipelines/models/imagenet.yaml";
+    let tmp = tempfile::tempdir().unwrap();
+    let lib = tmp.path().join("lib");
+    std::fs::create_dir_all(&lib).unwrap();
+    for e in std::fs::read_dir(shared.join("objects")).unwrap() {
+        let p = e.unwrap().path();
+        if !p.ends_with("coffee.png") {
+            std::fs::copy(&p, lib.join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    let store = tmp.path().join("store");
+    let r = run_into(facet_ort(), Some(IMAGENET), &lib, &store, &[]);
+    assert_eq!(r.status, 0, "{}\n{}", r.stdout, r.stderr);
+    let g = groups(&store);
+    assert_eq!(
+        members(&g, "similar"),
+        vec![vec![
+            "motorcycle_left.png".to_string(),
+            "motorcycle_right.png".to_string()
+        ]],
+        "{g:#?}"
+    );
+    let pair_id = g.iter().find(|r| r.0 == "similar").unwrap().1.clone();
+    assert!(pair_id.starts_with("s-"));
+    let leads: Vec<_> = g.iter().filter(|r| r.0 == "similar" && r.3).collect();
+    assert_eq!(leads.len(), 1);
+    assert!(leads[0].4.as_deref().unwrap().contains("similar photos"));
+    // The photos view carries the group column.
+    let n = sql_json(
+        &store,
+        "SELECT count(*) AS n FROM photos WHERE similar_group_id IS NOT NULL",
+    );
+    assert_eq!(n[0]["n"], 2);
+
+    // New photos: a half-size copy of the left view and the coffee cup
+    // (unrelated).
+    let left = image::open(lib.join("motorcycle_left.png")).unwrap();
+    left.resize(
+        left.width() / 2,
+        left.height() / 2,
+        image::imageops::FilterType::Lanczos3,
+    )
+    .save(lib.join("motorcycle_small.png"))
+    .unwrap();
+    std::fs::copy(shared.join("objects/coffee.png"), lib.join("coffee.png")).unwrap();
+    let r = run_into(facet_ort(), Some(IMAGENET), &lib, &store, &[]);
+    assert_eq!(r.status, 0, "{}\n{}", r.stdout, r.stderr);
+    // Looked up: the new photos and the group they reach, not the library.
+    let looked: usize = r
+        .stdout
+        .split(" photo(s) looked up")
+        .next()
+        .and_then(|s| s.rsplit('(').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{}", r.stdout));
+    assert!(looked < 10, "{}", r.stdout);
+    let inc = groups(&store);
+    let sim = members(&inc, "similar");
+    assert_eq!(sim.len(), 1, "{inc:#?}");
+    assert!(
+        sim[0].contains(&"motorcycle_small.png".to_string()),
+        "{sim:?}"
+    );
+    assert!(!sim[0].contains(&"coffee.png".to_string()));
+    // The full detection agrees, ids included.
+    let full = ran(facet()
+        .args(["detect-duplicates", "--full", "--store"])
+        .arg(&store)
+        .output()
+        .unwrap());
+    assert_eq!(full.status, 0, "{}", full.stderr);
+    assert!(
+        full.stdout
+            .contains("full detection: 10 photo(s) looked up"),
+        "{}",
+        full.stdout
+    );
+    assert_eq!(groups(&store), inc);
+    // Nothing changed since: nothing is looked up, nothing written.
+    let again = ran(facet()
+        .args(["detect-duplicates", "--store"])
+        .arg(&store)
+        .output()
+        .unwrap());
+    assert!(
+        again
+            .stdout
+            .contains("incremental detection: 0 photo(s) looked up, 0 row(s) written"),
+        "{}",
+        again.stdout
+    );
+    // The pair's group kept its id (its first path is still the left view).
+    assert!(
+        inc.iter().any(|r| r.0 == "similar" && r.1 == pair_id),
+        "{inc:#?}"
+    );
+}
+
+/// The store's vector index: built once there are enough vectors, and its
+/// answers (k nearest within a cosine distance) match an exact search on
+/// clustered vectors.
+#[test]
+fn the_vector_index_finds_the_neighbours_an_exact_search_finds() {
+    use std::sync::Arc;
+    let tmp = tempfile::tempdir().unwrap();
+    let store = facet_store::Store::open(tmp.path()).unwrap();
+    let dim = 32;
+    let n = 600;
+    // 60 clusters of 10 around random unit centres, each point a small step away.
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut rnd = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f32 / (1u64 << 53) as f32 - 0.5
+    };
+    let normal = |v: Vec<f32>| {
+        let l = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        v.into_iter().map(|x| x / l).collect::<Vec<f32>>()
+    };
+    let centres: Vec<Vec<f32>> = (0..60)
+        .map(|_| normal((0..dim).map(|_| rnd()).collect()))
+        .collect();
+    let vectors: Vec<Vec<f32>> = (0..n)
+        .map(|i| normal(centres[i / 10].iter().map(|c| c + 0.05 * rnd()).collect()))
+        .collect();
+    let field = arrow::datatypes::Field::new(
+        "embedding",
+        arrow::datatypes::DataType::FixedSizeList(
+            Arc::new(arrow::datatypes::Field::new(
+                "item",
+                arrow::datatypes::DataType::Float32,
+                true,
+            )),
+            dim as i32,
+        ),
+        true,
+    );
+    let photos = facet_schemas::photos();
+    let table = photos
+        .clone()
+        .with_extra([facet_schemas::Column::extra(&field, "test vectors")]);
+    let values = arrow::array::Float32Array::from(vectors.concat());
+    let list = arrow::array::FixedSizeListArray::try_new(
+        Arc::new(arrow::datatypes::Field::new(
+            "item",
+            arrow::datatypes::DataType::Float32,
+            true,
+        )),
+        dim as i32,
+        Arc::new(values),
+        None,
+    )
+    .unwrap();
+    let paths: Vec<String> = (0..n).map(|i| format!("/v/{i:04}.jpg")).collect();
+    let batch = arrow::array::RecordBatch::try_new(
+        Arc::new(arrow::datatypes::Schema::new(vec![
+            photos.column("path").unwrap().field(),
+            photos.column("file_size").unwrap().field(),
+            photos.column("file_mtime").unwrap().field(),
+            field.clone(),
+        ])),
+        vec![
+            Arc::new(arrow::array::StringArray::from(paths.clone())),
+            Arc::new(arrow::array::Int64Array::from(vec![1; n])),
+            Arc::new(arrow::array::TimestampNanosecondArray::from(vec![1; n]).with_timezone("UTC")),
+            Arc::new(list),
+        ],
+    )
+    .unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(store.upsert(&table, batch)).unwrap();
+    assert!(
+        rt.block_on(store.index_vectors("photos", "embedding"))
+            .unwrap()
+    );
+    let queries: Vec<&[f32]> = vectors.iter().step_by(7).map(|v| v.as_slice()).collect();
+    let found = rt
+        .block_on(store.nearest("photos", "embedding", &queries, 20, 0.15, 20))
+        .unwrap();
+    for (q, got) in vectors.iter().step_by(7).zip(found) {
+        let mut want: Vec<String> = vectors
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| 1.0 - v.iter().zip(q).map(|(a, b)| a * b).sum::<f32>() <= 0.15)
+            .map(|(i, _)| paths[i].clone())
+            .collect();
+        want.sort();
+        let mut got: Vec<String> = got.into_iter().map(|(p, _)| p).collect();
+        got.sort();
+        assert_eq!(got, want);
+    }
+}

@@ -42,6 +42,10 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// Vectors from which [`Store::index_vectors`] builds an index (IVF needs
+/// rows to train its partitions; below this an exact scan is as fast).
+pub const MIN_INDEXED_VECTORS: usize = 256;
+
 /// The DataFusion name of the stored `photos` rows (`photos` is the view with scores).
 pub const PHOTOS_STORED: &str = "photos_stored";
 
@@ -265,6 +269,108 @@ impl Store {
         Ok(out)
     }
 
+    /// Brings the cosine vector index on `column` of `table` up to date:
+    /// built (IVF_FLAT, √n partitions) once the column holds
+    /// [`MIN_INDEXED_VECTORS`] vectors, and given the rows written since in
+    /// later calls (an append to the index, proportional to the new rows).
+    /// Below that size there is no index: a query scans every vector, which
+    /// is cheaper than training one. Returns whether an index exists.
+    pub async fn index_vectors(&self, table: &str, column: &str) -> Result<bool> {
+        use lance::index::vector::VectorIndexParams;
+        use lance::index::{DatasetIndexExt, DatasetIndexInternalExt};
+        let _guard = self.write_lock.lock().await;
+        let Some(mut ds) = self.dataset(table).await? else {
+            return Ok(false);
+        };
+        let Some(field) = ds.schema().field(column).map(|f| f.id) else {
+            return Ok(false);
+        };
+        let name = format!("{column}_idx");
+        let indices = ds.load_indices().await?;
+        if indices.iter().any(|i| i.fields.contains(&field)) {
+            if !ds.unindexed_fragments(&name).await?.is_empty() {
+                ds.optimize_indices(&lance_index::optimize::OptimizeOptions::append())
+                    .await?;
+            }
+            return Ok(true);
+        }
+        let vectors = ds.count_rows(Some(format!("{column} IS NOT NULL"))).await?;
+        if vectors < MIN_INDEXED_VECTORS {
+            return Ok(false);
+        }
+        let partitions = ((vectors as f64).sqrt() as usize).clamp(1, 4096);
+        let metric = "cosine".try_into().map_err(StoreError::Arrow)?;
+        ds.create_index(
+            &[column],
+            lance_index::IndexType::Vector,
+            Some(name),
+            &VectorIndexParams::ivf_flat(partitions, metric),
+            true,
+        )
+        .await?;
+        Ok(true)
+    }
+
+    /// The nearest rows of `table` to each query vector by cosine distance
+    /// (1 − cosine) in `column`: up to `k` `(path, distance)` per query, each
+    /// within `max_distance`, nearest first. Through the vector index when
+    /// [`Store::index_vectors`] built one (probing `nprobes` partitions, the
+    /// rows written since scanned), else an exact scan.
+    pub async fn nearest(
+        &self,
+        table: &str,
+        column: &str,
+        queries: &[&[f32]],
+        k: usize,
+        max_distance: f32,
+        nprobes: usize,
+    ) -> Result<Vec<Vec<(String, f32)>>> {
+        let mut out = vec![Vec::new(); queries.len()];
+        let (Some(ds), Some(first)) = (self.dataset(table).await?, queries.first()) else {
+            return Ok(out);
+        };
+        let dim = first.len() as i32;
+        let values: Vec<f32> = queries.iter().flat_map(|q| q.iter().copied()).collect();
+        let q = arrow_array::FixedSizeListArray::try_new(
+            Arc::new(Field::new("item", arrow_schema::DataType::Float32, true)),
+            dim,
+            Arc::new(arrow_array::Float32Array::from(values)),
+            None,
+        )?;
+        let mut scan = ds.scan();
+        scan.project(&["path"])?;
+        scan.nearest(column, &q, k)?;
+        scan.distance_range(None, Some(max_distance));
+        scan.nprobes(nprobes);
+        let batches: Vec<RecordBatch> =
+            futures::TryStreamExt::try_collect(scan.try_into_stream().await?).await?;
+        for b in batches {
+            let path = b
+                .column_by_name("path")
+                .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+                .ok_or_else(|| StoreError::Query("nearest: no path column".into()))?;
+            let dist = b
+                .column_by_name(lance_index::vector::DIST_COL)
+                .and_then(|c| c.as_any().downcast_ref::<arrow_array::Float32Array>())
+                .ok_or_else(|| StoreError::Query("nearest: no distance column".into()))?;
+            let query = b
+                .column_by_name("query_index")
+                .and_then(|c| c.as_any().downcast_ref::<arrow_array::Int32Array>());
+            for i in 0..b.num_rows() {
+                let qi = query.map_or(0, |q| q.value(i) as usize);
+                if let Some(slot) = out.get_mut(qi)
+                    && !dist.is_null(i)
+                {
+                    slot.push((path.value(i).to_string(), dist.value(i)));
+                }
+            }
+        }
+        for v in &mut out {
+            v.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+        }
+        Ok(out)
+    }
+
     /// A DataFusion session with every table registered by name (empty
     /// until first written, so that queries never depend on what a run met).
     /// `photos` is a view: the stored photo rows (`photos_stored`) with their
@@ -284,6 +390,15 @@ impl Store {
         for table in facet_schemas::tables() {
             let ds = self.dataset(table.name).await?.map(Arc::new);
             datasets.push((table.name, ds.clone()));
+            // A derived table written by an older Facet, without columns
+            // this one declares, reads as not written yet until rewritten.
+            let ds = ds.filter(|d| {
+                table.name != "photo_groups"
+                    || table
+                        .columns
+                        .iter()
+                        .all(|c| d.schema().field(&c.name).is_some())
+            });
             let provider: Arc<dyn datafusion::catalog::TableProvider> = match ds {
                 Some(ds) => Arc::new(lance::datafusion::LanceTableProvider::new(ds, false, false)),
                 None => Arc::new(
@@ -308,12 +423,13 @@ impl Store {
         // The gallery's ratings, favourites and rejects (`user_state`, never
         // rewritten by a run).
         let user_columns = ["rating", "favorite", "rejected"].map(|c| format!("u.{c}"));
-        // Burst and duplicate groups (`photo_groups`, replaced at every detection).
+        // Burst, duplicate and similarity groups (`photo_groups`, kept up to
+        // date by every detection).
         let groups = facet_schemas::photo_groups();
         let group_columns: Vec<String> = groups
             .columns
             .iter()
-            .filter(|c| c.name != groups.key && c.name != "grouped_at")
+            .filter(|c| c.name != groups.key && c.name != "grouped_at" && c.name != "grouped_with")
             .map(|c| format!("g.{}", c.name))
             .collect();
         ctx.sql(&format!(
@@ -328,16 +444,20 @@ impl Store {
         .await
         .map_err(q)?;
         // One row per member of each group, with the lead and why.
-        ctx.sql(
-            "CREATE VIEW groups AS \
-             SELECT 'burst' AS kind, burst_group_id AS group_id, path, is_burst_lead AS is_lead, \
-                    burst_lead_reason AS reason, burst_size AS size \
-             FROM photo_groups WHERE burst_group_id IS NOT NULL \
-             UNION ALL \
-             SELECT 'duplicate' AS kind, duplicate_group_id AS group_id, path, \
-                    is_duplicate_lead AS is_lead, duplicate_lead_reason AS reason, duplicate_size AS size \
-             FROM photo_groups WHERE duplicate_group_id IS NOT NULL",
-        )
+        let per_kind: Vec<String> = ["burst", "duplicate", "similar"]
+            .iter()
+            .map(|k| {
+                format!(
+                    "SELECT '{k}' AS kind, {k}_group_id AS group_id, path, is_{k}_lead AS is_lead, \
+                     {k}_lead_reason AS reason, {k}_size AS size \
+                     FROM photo_groups WHERE {k}_group_id IS NOT NULL"
+                )
+            })
+            .collect();
+        ctx.sql(&format!(
+            "CREATE VIEW groups AS {}",
+            per_kind.join(" UNION ALL ")
+        ))
         .await
         .map_err(q)?;
         Ok(Snapshot { ctx, datasets })

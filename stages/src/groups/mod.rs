@@ -22,11 +22,23 @@
 //!   not an export), then the best aggregate (a re-encode's artefacts can
 //!   raise its sharpness: resolution and provenance come first) — never
 //!   simply the largest file.
+//! * **Similar photos** (`similarity_groups`, [`similar`]): photos whose
+//!   embeddings have a cosine of at least `default_threshold`, found as
+//!   nearest neighbours in a vector index (never all pairs), linked strongest
+//!   first; a link that would make a group larger than `max_group_size` is
+//!   cut (single linkage with a size cap), so an oversized group splits along
+//!   its weakest links. The lead has the best aggregate.
+//! * **Maintenance** ([`maintain`]): a detection after new photos looks up
+//!   only the changed photos (and the groups they touch) in the indexes and
+//!   regroups the connected regions they reach; other groups keep their
+//!   members and ids.
 //! * **Decisions** a user made — this photo leads its group, or keep every
 //!   photo of the group — are stored apart and applied at every detection,
 //!   so re-runs never undo them.
 
 pub mod hamming;
+pub mod maintain;
+pub mod similar;
 pub mod table;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -65,22 +77,22 @@ pub struct Photo {
 pub enum Kind {
     Burst,
     Duplicate,
+    Similar,
 }
 
 impl Kind {
+    pub const ALL: [Kind; 3] = [Kind::Burst, Kind::Duplicate, Kind::Similar];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Burst => "burst",
             Kind::Duplicate => "duplicate",
+            Kind::Similar => "similar",
         }
     }
 
     pub fn parse(s: &str) -> Option<Kind> {
-        match s {
-            "burst" => Some(Kind::Burst),
-            "duplicate" => Some(Kind::Duplicate),
-            _ => None,
-        }
+        Kind::ALL.into_iter().find(|k| k.as_str() == s)
     }
 }
 
@@ -131,7 +143,7 @@ pub fn parse_taken(s: &str) -> Option<f64> {
     Some(utc.timestamp() as f64 + utc.timestamp_subsec_nanos() as f64 / 1e9)
 }
 
-fn finish(
+pub(crate) fn finish(
     kind: Kind,
     photos: &[Photo],
     mut members: Vec<usize>,
@@ -194,15 +206,17 @@ fn burst_scores(photos: &[Photo], members: &[usize], w: &BurstScoring) -> Vec<f6
         .collect()
 }
 
-/// Bursts of `photos` (groups of at least two).
-pub fn bursts(
-    photos: &[Photo],
-    detect: &BurstDetection,
-    scoring: &BurstScoring,
-    decisions: &Decisions,
-) -> Vec<Group> {
-    let radius = hamming_radius(detect.similarity_threshold_percent);
-    let window = detect.time_window_minutes * 60.0;
+/// Whether photo `b`, the next of its camera in capture-time order after
+/// `a`, continues `a`'s burst.
+pub(crate) fn burst_link(a: &Photo, b: &Photo, detect: &BurstDetection) -> bool {
+    let dt = b.taken.unwrap_or(0.0) - a.taken.unwrap_or(0.0);
+    dt <= detect.rapid_burst_seconds
+        || (dt <= detect.time_window_minutes * 60.0
+            && similar(a, b, hamming_radius(detect.similarity_threshold_percent)))
+}
+
+/// The photos with a capture time, per camera, in capture-time order (then by path).
+pub(crate) fn camera_sequences(photos: &[Photo]) -> BTreeMap<&str, Vec<usize>> {
     let mut by_camera: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, p) in photos.iter().enumerate() {
         if p.taken.is_some() {
@@ -212,8 +226,7 @@ pub fn bursts(
                 .push(i);
         }
     }
-    let mut out = Vec::new();
-    for (_, mut idx) in by_camera {
+    for idx in by_camera.values_mut() {
         idx.sort_by(|&a, &b| {
             photos[a]
                 .taken
@@ -221,40 +234,67 @@ pub fn bursts(
                 .unwrap_or(std::cmp::Ordering::Equal)
                 .then_with(|| photos[a].path.cmp(&photos[b].path))
         });
-        let mut current: Vec<usize> = Vec::new();
-        let mut close = |current: &mut Vec<usize>| {
-            if current.len() >= 2 {
-                let members = std::mem::take(current);
-                out.push(finish(Kind::Burst, photos, members, decisions, |m| {
-                    let s = burst_scores(photos, m, scoring);
-                    let best = (0..m.len())
-                        .max_by(|&a, &b| s[a].total_cmp(&s[b]).then(b.cmp(&a)))
-                        .expect("non-empty");
-                    (
-                        m[best],
-                        format!(
-                            "best burst score {:.2} of {} frames (aggregate, aesthetic, sharpness, open eyes)",
-                            s[best],
-                            m.len()
-                        ),
-                    )
-                }));
-            }
-            current.clear();
-        };
-        for &i in &idx {
-            if let Some(&last) = current.last() {
-                let (a, b) = (&photos[last], &photos[i]);
-                let dt = b.taken.unwrap_or(0.0) - a.taken.unwrap_or(0.0);
-                let joins =
-                    dt <= detect.rapid_burst_seconds || (dt <= window && similar(a, b, radius));
-                if !joins {
-                    close(&mut current);
-                }
-            }
-            current.push(i);
+    }
+    by_camera
+}
+
+/// The lead of a burst and why.
+pub(crate) fn burst_lead(photos: &[Photo], m: &[usize], scoring: &BurstScoring) -> (usize, String) {
+    let s = burst_scores(photos, m, scoring);
+    let best = (0..m.len())
+        .max_by(|&a, &b| s[a].total_cmp(&s[b]).then(b.cmp(&a)))
+        .expect("non-empty");
+    (
+        m[best],
+        format!(
+            "best burst score {:.2} of {} frames (aggregate, aesthetic, sharpness, open eyes)",
+            s[best],
+            m.len()
+        ),
+    )
+}
+
+/// The bursts of one camera's photos in capture-time order (`seq`), a
+/// consecutive stretch of them.
+pub(crate) fn bursts_of_sequence(
+    photos: &[Photo],
+    seq: &[usize],
+    detect: &BurstDetection,
+    scoring: &BurstScoring,
+    decisions: &Decisions,
+    out: &mut Vec<Group>,
+) {
+    let mut current: Vec<usize> = Vec::new();
+    let mut close = |current: &mut Vec<usize>| {
+        if current.len() >= 2 {
+            let members = std::mem::take(current);
+            out.push(finish(Kind::Burst, photos, members, decisions, |m| {
+                burst_lead(photos, m, scoring)
+            }));
         }
-        close(&mut current);
+        current.clear();
+    };
+    for &i in seq {
+        if let Some(&last) = current.last()
+            && !burst_link(&photos[last], &photos[i], detect)
+        {
+            close(&mut current);
+        }
+        current.push(i);
+    }
+    close(&mut current);
+}
+
+/// Bursts of `photos` (groups of at least two).
+pub fn bursts(
+    photos: &[Photo],
+    detect: &BurstDetection,
+    scoring: &BurstScoring,
+    decisions: &Decisions,
+) -> Vec<Group> {
+    let mut out = Vec::new();
+    for seq in camera_sequences(photos).values() {
+        bursts_of_sequence(photos, seq, detect, scoring, decisions, &mut out);
     }
     out
 }
@@ -269,7 +309,7 @@ fn format_rank(f: Option<&str>) -> u8 {
     }
 }
 
-fn cosine(a: &[f32], b: &[f32]) -> f32 {
+pub(crate) fn cosine(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
@@ -289,13 +329,8 @@ fn same_exposure(a: &Photo, b: &Photo) -> bool {
     }
 }
 
-/// Duplicate groups of `photos`.
-pub fn duplicates(
-    photos: &[Photo],
-    detect: &DuplicateDetection,
-    decisions: &Decisions,
-) -> Vec<Group> {
-    let radius = hamming_radius(detect.similarity_threshold_percent);
+/// The pHash index of `photos`: the index, and the photo of each indexed hash.
+pub(crate) fn phash_index(photos: &[Photo]) -> (HammingIndex, Vec<usize>) {
     let mut index = HammingIndex::new();
     let mut ids = Vec::new();
     for (i, p) in photos.iter().enumerate() {
@@ -304,19 +339,64 @@ pub fn duplicates(
             ids.push(i);
         }
     }
-    // Candidate pairs, closest first; a pair joins two groups only when the
-    // groups are still copies of one exposure (their known capture times
-    // agree), so a copy without EXIF cannot chain two exposures together.
+    (index, ids)
+}
+
+/// Candidate duplicates of photo `i` (pHash within `radius`, one exposure):
+/// `(distance, other photo)`.
+pub(crate) fn duplicate_candidates(
+    photos: &[Photo],
+    index: &HammingIndex,
+    ids: &[usize],
+    i: usize,
+    radius: u32,
+) -> Vec<(u32, usize)> {
+    let Some(h) = photos[i].phash else {
+        return Vec::new();
+    };
+    index
+        .within(h, radius)
+        .into_iter()
+        .map(|(j, d)| (d, ids[j as usize]))
+        .filter(|&(_, j)| j != i && same_exposure(&photos[i], &photos[j]))
+        .collect()
+}
+
+/// Duplicate groups of `photos`.
+pub fn duplicates(
+    photos: &[Photo],
+    detect: &DuplicateDetection,
+    decisions: &Decisions,
+) -> Vec<Group> {
+    let radius = hamming_radius(detect.similarity_threshold_percent);
+    let (index, ids) = phash_index(photos);
     let mut pairs: Vec<(u32, usize, usize)> = Vec::new();
     for &i in &ids {
-        for (j, d) in index.within(photos[i].phash.expect("indexed"), radius) {
-            let j = ids[j as usize];
-            if j > i && same_exposure(&photos[i], &photos[j]) {
+        for (d, j) in duplicate_candidates(photos, &index, &ids, i, radius) {
+            if j > i {
                 pairs.push((d, i, j));
             }
         }
     }
-    pairs.sort_unstable();
+    duplicate_groups(photos, pairs, decisions)
+}
+
+/// Duplicate groups from candidate pairs `(distance, a, b)` (each pair once).
+pub(crate) fn duplicate_groups(
+    photos: &[Photo],
+    mut pairs: Vec<(u32, usize, usize)>,
+    decisions: &Decisions,
+) -> Vec<Group> {
+    // Candidate pairs, closest first (then by path, so that the order does
+    // not depend on where photos sit in `photos`); a pair joins two groups
+    // only when the groups are still copies of one exposure (their known
+    // capture times agree), so a copy without EXIF cannot chain two exposures
+    // together.
+    let key = |&(d, a, b): &(u32, usize, usize)| {
+        let (x, y) = (&photos[a].path, &photos[b].path);
+        (d, x.min(y), x.max(y))
+    };
+    pairs.sort_unstable_by(|p, q| key(p).cmp(&key(q)));
     let mut uf = UnionFind::<usize>::new(photos.len());
     let mut time: HashMap<usize, f64> = HashMap::new();
     let mut linked = HashSet::new();
@@ -346,53 +426,58 @@ pub fn duplicates(
     sets.into_values()
         .map(|members| {
             finish(Kind::Duplicate, photos, members, decisions, |m| {
-                let key = |&i: &usize| {
-                    let p = &photos[i];
-                    (
-                        p.width.unwrap_or(0) * p.height.unwrap_or(0),
-                        format_rank(p.format.as_deref()),
-                        p.taken.is_some() as u8,
-                        (p.aggregate.unwrap_or(0.0) * 1000.0) as i64,
-                    )
-                };
-                let best = *m
-                    .iter()
-                    .max_by(|a, b| {
-                        key(a)
-                            .cmp(&key(b))
-                            .then(photos[**b].path.cmp(&photos[**a].path))
-                    })
-                    .expect("non-empty");
-                // Why: the first criterion on which the lead beats the runner-up.
-                let runner = m
-                    .iter()
-                    .filter(|&&i| i != best)
-                    .max_by(|a, b| key(a).cmp(&key(b)))
-                    .map(key)
-                    .expect("a group has two members");
-                let (px, fmt, meta, agg) = key(&best);
-                let why = if px > runner.0 {
-                    format!(
-                        "highest resolution ({}×{})",
-                        photos[best].width.unwrap_or(0),
-                        photos[best].height.unwrap_or(0)
-                    )
-                } else if fmt > runner.1 {
-                    "best format (RAW or lossless) at the highest resolution".to_string()
-                } else if meta > runner.2 {
-                    "the copy that kept its capture metadata".to_string()
-                } else if agg > runner.3 {
-                    format!(
-                        "best aggregate ({:.2}) among equal copies",
-                        agg as f64 / 1000.0
-                    )
-                } else {
-                    "equal copies: the first by path".to_string()
-                };
-                (best, why)
+                duplicate_lead(photos, m)
             })
         })
         .collect()
+}
+
+/// The lead of a duplicate group (the copy to keep) and why.
+pub(crate) fn duplicate_lead(photos: &[Photo], m: &[usize]) -> (usize, String) {
+    let key = |&i: &usize| {
+        let p = &photos[i];
+        (
+            p.width.unwrap_or(0) * p.height.unwrap_or(0),
+            format_rank(p.format.as_deref()),
+            p.taken.is_some() as u8,
+            (p.aggregate.unwrap_or(0.0) * 1000.0) as i64,
+        )
+    };
+    let best = *m
+        .iter()
+        .max_by(|a, b| {
+            key(a)
+                .cmp(&key(b))
+                .then(photos[**b].path.cmp(&photos[**a].path))
+        })
+        .expect("non-empty");
+    // Why: the first criterion on which the lead beats the runner-up.
+    let runner = m
+        .iter()
+        .filter(|&&i| i != best)
+        .max_by(|a, b| key(a).cmp(&key(b)))
+        .map(key)
+        .expect("a group has two members");
+    let (px, fmt, meta, agg) = key(&best);
+    let why = if px > runner.0 {
+        format!(
+            "highest resolution ({}×{})",
+            photos[best].width.unwrap_or(0),
+            photos[best].height.unwrap_or(0)
+        )
+    } else if fmt > runner.1 {
+        "best format (RAW or lossless) at the highest resolution".to_string()
+    } else if meta > runner.2 {
+        "the copy that kept its capture metadata".to_string()
+    } else if agg > runner.3 {
+        format!(
+            "best aggregate ({:.2}) among equal copies",
+            agg as f64 / 1000.0
+        )
+    } else {
+        "equal copies: the first by path".to_string()
+    };
+    (best, why)
 }
 
 #[cfg(test)]

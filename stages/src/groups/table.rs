@@ -5,7 +5,7 @@ use std::sync::Arc;
 use arrow_array::builder::{BooleanBuilder, Int32Builder, StringBuilder};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float32Type, Int64Type};
-use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow_schema::{DataType, Schema};
 
 use super::{Group, Kind, Photo, parse_taken};
@@ -100,8 +100,20 @@ pub fn photos_of(b: &RecordBatch) -> Result<Vec<Photo>, String> {
         .collect())
 }
 
-/// One `photo_groups` row per photo in any group (columns as `schemas/`
-/// declares them, `grouped_at` excepted).
+/// The `photo_groups` columns of one kind.
+fn kind_columns(kind: Kind) -> [String; 4] {
+    let k = kind.as_str();
+    [
+        format!("{k}_group_id"),
+        format!("is_{k}_lead"),
+        format!("{k}_lead_reason"),
+        format!("{k}_size"),
+    ]
+}
+
+/// One `photo_groups` row per photo (columns as `schemas/` declares them,
+/// `grouped_at` and `grouped_with` excepted): a photo outside every group
+/// has a row of nulls, which records that it was considered.
 pub fn rows(photos: &[Photo], groups: &[Group]) -> Result<RecordBatch, String> {
     #[derive(Default, Clone)]
     struct Slot {
@@ -110,12 +122,11 @@ pub fn rows(photos: &[Photo], groups: &[Group]) -> Result<RecordBatch, String> {
         reason: Option<String>,
         size: Option<i32>,
     }
-    let mut slots: Vec<[Slot; 2]> = vec![Default::default(); photos.len()];
+    const KINDS: usize = Kind::ALL.len();
+    let slot_of = |k: Kind| Kind::ALL.iter().position(|&x| x == k).expect("listed");
+    let mut slots: Vec<[Slot; KINDS]> = vec![Default::default(); photos.len()];
     for g in groups {
-        let k = match g.kind {
-            Kind::Burst => 0,
-            Kind::Duplicate => 1,
-        };
+        let k = slot_of(g.kind);
         for &m in &g.members {
             let lead = g.leads.contains(&m);
             slots[m][k] = Slot {
@@ -127,54 +138,47 @@ pub fn rows(photos: &[Photo], groups: &[Group]) -> Result<RecordBatch, String> {
         }
     }
     let table = facet_schemas::photo_groups();
-    let mut path = StringBuilder::new();
-    let mut ids = [StringBuilder::new(), StringBuilder::new()];
-    let mut leads = [BooleanBuilder::new(), BooleanBuilder::new()];
-    let mut reasons = [StringBuilder::new(), StringBuilder::new()];
-    let mut sizes = [Int32Builder::new(), Int32Builder::new()];
-    for (i, s) in slots.iter().enumerate() {
-        if s.iter().all(|k| k.id.is_none()) {
-            continue;
+    let mut fields = vec![table.column("path").expect("declared").field()];
+    let mut columns: Vec<ArrayRef> = vec![Arc::new(StringArray::from_iter_values(
+        photos.iter().map(|p| p.path.as_str()),
+    ))];
+    for kind in Kind::ALL {
+        let k = slot_of(kind);
+        let mut ids = StringBuilder::new();
+        let mut leads = BooleanBuilder::new();
+        let mut reasons = StringBuilder::new();
+        let mut sizes = Int32Builder::new();
+        for s in &slots {
+            let s = &s[k];
+            ids.append_option(s.id.as_deref());
+            leads.append_option(s.id.as_ref().map(|_| s.lead));
+            reasons.append_option(s.reason.as_deref());
+            sizes.append_option(s.size);
         }
-        path.append_value(&photos[i].path);
-        for k in 0..2 {
-            ids[k].append_option(s[k].id.as_deref());
-            leads[k].append_option(s[k].id.as_ref().map(|_| s[k].lead));
-            reasons[k].append_option(s[k].reason.as_deref());
-            sizes[k].append_option(s[k].size);
+        for name in kind_columns(kind) {
+            fields.push(table.column(&name).expect("declared in schemas/").field());
         }
+        columns.push(Arc::new(ids.finish()));
+        columns.push(Arc::new(leads.finish()));
+        columns.push(Arc::new(reasons.finish()));
+        columns.push(Arc::new(sizes.finish()));
     }
-    let [mut bi, mut di] = ids;
-    let [mut bl, mut dl] = leads;
-    let [mut br, mut dr] = reasons;
-    let [mut bs, mut ds] = sizes;
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(path.finish()),
-        Arc::new(bi.finish()),
-        Arc::new(bl.finish()),
-        Arc::new(br.finish()),
-        Arc::new(bs.finish()),
-        Arc::new(di.finish()),
-        Arc::new(dl.finish()),
-        Arc::new(dr.finish()),
-        Arc::new(ds.finish()),
-    ];
-    let names = [
-        "path",
-        "burst_group_id",
-        "is_burst_lead",
-        "burst_lead_reason",
-        "burst_size",
-        "duplicate_group_id",
-        "is_duplicate_lead",
-        "duplicate_lead_reason",
-        "duplicate_size",
-    ];
-    let schema = Arc::new(Schema::new(
-        names
-            .iter()
-            .map(|n| table.column(n).expect("declared in schemas/").field())
-            .collect::<Vec<_>>(),
-    ));
-    RecordBatch::try_new(schema, columns).map_err(|e| e.to_string())
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(|e| e.to_string())
+}
+
+/// The groups of stored `photo_groups` rows: kind and member paths.
+pub fn stored_groups(b: &RecordBatch) -> Vec<(Kind, Vec<String>)> {
+    let paths = strings(b, "path");
+    let mut out = Vec::new();
+    for kind in Kind::ALL {
+        let [id, ..] = kind_columns(kind);
+        let mut by_id: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for (p, g) in paths.iter().zip(strings(b, &id)) {
+            if let (Some(p), Some(g)) = (p, g) {
+                by_id.entry(g).or_default().push(p.clone());
+            }
+        }
+        out.extend(by_id.into_values().map(|m| (kind, m)));
+    }
+    out
 }
