@@ -7,6 +7,7 @@ mod recompute;
 mod run;
 mod serve;
 mod sql;
+mod user;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -95,6 +96,11 @@ enum Command {
     },
     /// The gallery: browse, filter and rate the photos in a web browser.
     Serve(serve::ServeArgs),
+    /// Users of the family NAS mode (written into the configuration file).
+    User {
+        #[command(subcommand)]
+        what: UserCommand,
+    },
     /// List the stage kinds pipelines can use.
     Stages,
     /// Print the tables' schemas as Markdown.
@@ -120,6 +126,18 @@ enum GroupsCommand {
         path: String,
         #[arg(long, value_parser = ["burst", "duplicate", "similar"])]
         kind: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user (or set a user's password): prompts for the password.
+    Add {
+        name: String,
+        #[arg(long, value_parser = ["user", "admin", "superadmin"], default_value = "user")]
+        role: String,
+        #[arg(long)]
+        display_name: Option<String>,
     },
 }
 
@@ -326,6 +344,21 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve(args) => serve::serve(args, config),
+        Command::User {
+            what:
+                UserCommand::Add {
+                    name,
+                    role,
+                    display_name,
+                },
+        } => {
+            let path = cli
+                .config
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("scoring_config.json"));
+            user::add(&path, &name, &role, display_name.as_deref())?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Stages => {
             for k in facet_stages::registry() {
                 println!("{:<12} {}", k.name(), k.doc());

@@ -28,6 +28,14 @@ pub fn serve(args: ServeArgs, config: FacetConfig) -> Result<ExitCode> {
             dir.display()
         );
     }
+    if config.users.enabled() {
+        // Per-user folders must scope every route before a family's gallery
+        // goes on a network; until then, refuse rather than show everyone
+        // everything.
+        bail!(
+            "the configuration has `users` (multi-user mode), which this version of `facet serve` does not support yet: remove `users` and use viewer.password / viewer.edition_password"
+        );
+    }
     let store = facet_store::Store::open(&dir)?;
     let state = facet_viewer::AppState::new(store, &config);
     let rt = tokio::runtime::Runtime::new()?;

@@ -924,3 +924,83 @@ impl Default for Tagging {
         }
     }
 }
+
+/// A gallery user's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Views their own and the shared photos; rates and favourites.
+    #[default]
+    User,
+    /// A user who also manages persons and faces.
+    Admin,
+    /// An admin who also triggers scans.
+    Superadmin,
+}
+
+/// One user of the multi-user (family NAS) mode.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    /// PBKDF2-HMAC-SHA256 hash, `salt_hex:dk_hex` (written by `facet user add`).
+    pub password_hash: String,
+    /// Shown in the UI header.
+    #[serde(default)]
+    pub display_name: String,
+    /// user, admin or superadmin.
+    #[serde(default)]
+    pub role: Role,
+    /// Private photo directories of this user.
+    #[serde(default)]
+    pub directories: Vec<String>,
+}
+
+/// `users`: the multi-user mode, on when at least one user is present. As in
+/// the reference, user objects and the `shared_directories` list are
+/// siblings: `{"alice": {...}, "bob": {...}, "shared_directories": [...]}`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Users {
+    pub users: BTreeMap<String, User>,
+    /// Directories visible to every user.
+    pub shared_directories: Vec<String>,
+}
+
+impl Users {
+    /// Multi-user mode is on.
+    pub fn enabled(&self) -> bool {
+        !self.users.is_empty()
+    }
+}
+
+impl Serialize for Users {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.users.len() + 1))?;
+        for (name, u) in &self.users {
+            m.serialize_entry(name, u)?;
+        }
+        if !self.shared_directories.is_empty() {
+            m.serialize_entry("shared_directories", &self.shared_directories)?;
+        }
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Users {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let raw = BTreeMap::<String, serde_json::Value>::deserialize(d)?;
+        let mut users = Users::default();
+        for (key, value) in raw {
+            if key == "shared_directories" {
+                users.shared_directories = serde_json::from_value(value)
+                    .map_err(|e| D::Error::custom(format!("shared_directories: {e}")))?;
+            } else {
+                let u: User = serde_json::from_value(value)
+                    .map_err(|e| D::Error::custom(format!("{key}: {e}")))?;
+                users.users.insert(key, u);
+            }
+        }
+        Ok(users)
+    }
+}

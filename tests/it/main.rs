@@ -10,4 +10,5 @@ mod models;
 mod run;
 mod score;
 mod shared_photos;
+mod users;
 mod zero_shot;

@@ -10,6 +10,7 @@
 
 mod api;
 mod assets;
+pub mod auth;
 mod error;
 mod files;
 mod json;
@@ -43,6 +44,7 @@ struct Inner {
     settings: Settings,
     user_state_lock: tokio::sync::Mutex<()>,
     cache: tokio::sync::Mutex<Cache>,
+    gate: auth::Gate,
 }
 
 /// The session and the `/api/photos` listing, kept while no table changes.
@@ -61,6 +63,7 @@ impl AppState {
                 settings: Settings::from_config(config),
                 user_state_lock: tokio::sync::Mutex::new(()),
                 cache: tokio::sync::Mutex::new(Cache::default()),
+                gate: auth::Gate::from_config(config),
             }),
         }
     }
@@ -71,6 +74,11 @@ impl AppState {
 
     pub fn settings(&self) -> &Settings {
         &self.inner.settings
+    }
+
+    /// Passwords and sessions.
+    pub fn gate(&self) -> &auth::Gate {
+        &self.inner.gate
     }
 
     /// The cached snapshot, re-opened when a table has a newer version than
@@ -139,7 +147,11 @@ pub fn app(state: AppState) -> Router {
         .route("/thumbnail", get(files::thumbnail))
         .route("/image", get(files::image))
         .route("/api/download", get(files::download))
+        .route("/api/login", post(auth::login))
+        .route("/api/logout", post(auth::logout))
+        .route("/api/me", get(auth::me))
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard))
         .with_state(state)
 }
 
@@ -152,7 +164,10 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     bound(listener.local_addr()?);
-    axum::serve(listener, app(state))
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

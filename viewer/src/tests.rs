@@ -939,3 +939,130 @@ async fn groups_route_and_group_filters() {
     let (s, _) = get_json(&f.app, "/api/groups?path=%2Fnope.jpg").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
+
+/// A request with a session cookie (and a client address, as `serve` gives).
+fn with_cookie(req: axum::http::request::Builder, cookie: Option<&str>) -> axum::http::request::Builder {
+    let req = req.extension(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+        [192, 0, 2, 7],
+        4000,
+    ))));
+    match cookie {
+        Some(c) => req.header(header::COOKIE, c),
+        None => req,
+    }
+}
+
+async fn login(app: &Router, password: &str) -> (StatusCode, Option<String>) {
+    let req = with_cookie(Request::post("/api/login"), None)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(json!({ "password": password }).to_string()))
+        .unwrap();
+    let (s, h, _) = send(app, req).await;
+    let cookie = h.get(header::SET_COOKIE).map(|v| {
+        let v = v.to_str().unwrap();
+        assert!(
+            v.contains("HttpOnly") && v.contains("SameSite=Strict"),
+            "{v}"
+        );
+        v.split(';').next().unwrap().to_string()
+    });
+    (s, cookie)
+}
+
+#[tokio::test]
+async fn the_viewer_password_closes_every_route_but_the_page_and_login() {
+    let mut config = FacetConfig::default();
+    config
+        .viewer
+        .other
+        .insert("password".into(), json!("family photos"));
+    config
+        .viewer
+        .other
+        .insert("edition_password".into(), json!("editor pass"));
+    let f = fixture_with(config).await;
+    let a = f.lib.join("a.jpg").to_string_lossy().into_owned();
+    let anon = |uri: &str| with_cookie(Request::get(uri), None).body(Body::empty()).unwrap();
+    for uri in [
+        "/api/photos",
+        "/api/photo?path=x",
+        "/api/filter_options",
+        "/api/type_counts",
+        "/api/groups",
+        "/api/config",
+        &format!("/thumbnail?path={}", enc(&a)),
+        &format!("/image?path={}", enc(&a)),
+        &format!("/api/download?path={}", enc(&a)),
+        "/no/such/route",
+    ] {
+        let (s, _, b) = send(&f.app, anon(uri)).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{uri}: {}", String::from_utf8_lossy(&b));
+        assert!(!String::from_utf8_lossy(&b).contains("a.jpg"));
+    }
+    let (s, _, _) = send(&f.app, anon("/")).await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, _, me) = send(&f.app, anon("/api/me")).await;
+    let me: Value = serde_json::from_slice(&me).unwrap();
+    assert_eq!(me["can_view"], false);
+    assert_eq!(me["password_required"], true);
+
+    // A wrong password is refused; the right one opens the gallery for viewing.
+    assert_eq!(login(&f.app, "family photo").await, (StatusCode::UNAUTHORIZED, None));
+    let (s, viewer) = login(&f.app, "family photos").await;
+    assert_eq!(s, StatusCode::OK);
+    let viewer = viewer.unwrap();
+    assert!(!viewer.contains("family"), "the password is not in the cookie");
+    let get_as = |uri: &str, c: &str| with_cookie(Request::get(uri), Some(c)).body(Body::empty()).unwrap();
+    let (s, _, b) = send(&f.app, get_as("/api/photos", &viewer)).await;
+    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+    let (s, _, _) = send(&f.app, get_as(&format!("/thumbnail?path={}", enc(&a)), &viewer)).await;
+    assert_eq!(s, StatusCode::OK);
+
+    // Rating needs the edition password.
+    let rate = |c: &str| {
+        with_cookie(Request::post("/api/rating"), Some(c))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(json!({"path": a, "rating": 4}).to_string()))
+            .unwrap()
+    };
+    let (s, _, _) = send(&f.app, rate(&viewer)).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, editor) = login(&f.app, "editor pass").await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _, b) = send(&f.app, rate(&editor.unwrap())).await;
+    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+
+    // A forged or tampered cookie is no session.
+    let forged = viewer.replace(&viewer[viewer.len() - 4..], "0000");
+    let (s, _, _) = send(&f.app, get_as("/api/photos", &forged)).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    // Logging out clears the cookie.
+    let (s, h, _) = send(
+        &f.app,
+        with_cookie(Request::post("/api/logout"), Some(&viewer)).body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(h[header::SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
+}
+
+#[tokio::test]
+async fn logins_are_throttled_per_client() {
+    let mut config = FacetConfig::default();
+    config.viewer.other.insert("password".into(), json!("secret pw"));
+    let f = fixture_with(config).await;
+    for _ in 0..crate::auth::LOGIN_ATTEMPTS_PER_MINUTE {
+        assert_eq!(login(&f.app, "guess").await.0, StatusCode::UNAUTHORIZED);
+    }
+    // Even the right password waits now.
+    assert_eq!(login(&f.app, "secret pw").await.0, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn without_passwords_the_gallery_is_open() {
+    let f = fixture().await;
+    let (s, v) = get_json(&f.app, "/api/me").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["can_edit"], true);
+    assert_eq!(v["password_required"], false);
+}

@@ -62,8 +62,41 @@ function query(extra = {}) {
   return p;
 }
 
+// ---------- Login (viewer.password / viewer.edition_password) ----------
+
+/** Asks for a password and logs in; resolves once a session is set. */
+function askLogin(why) {
+  const dlg = $("login");
+  $("login-why").textContent = why;
+  $("login-error").hidden = true;
+  $("login-password").value = "";
+  return new Promise((resolve) => {
+    $("login-form").onsubmit = async (ev) => {
+      ev.preventDefault();
+      const r = await fetch("/api/login", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ password: $("login-password").value }),
+      });
+      if (r.ok) {
+        dlg.close();
+        resolve();
+      } else {
+        const e = $("login-error");
+        e.textContent = r.status === 429 ? "Too many attempts: wait a minute." : "Wrong password.";
+        e.hidden = false;
+      }
+    };
+    if (!dlg.open) dlg.showModal();
+  });
+}
+
 async function api(path, options) {
-  const r = await fetch(path, options);
+  let r = await fetch(path, options);
+  if (r.status === 401 || r.status === 403) {
+    await askLogin(r.status === 401 ? "This gallery is protected." : "Changes need the edition password.");
+    r = await fetch(path, options);
+  }
   if (!r.ok) {
     let msg = `${r.status}`;
     try {
