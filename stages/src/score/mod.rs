@@ -40,6 +40,7 @@
 //!    `score_precision` decimals (half to even on the exact binary value, as
 //!    Python's `round`).
 
+pub mod compare;
 pub mod incremental;
 pub mod normalize;
 pub mod recommend;
