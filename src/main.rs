@@ -1,5 +1,6 @@
 //! `facet`: tells you which photos are worth keeping.
 
+mod compare;
 mod groups;
 mod models;
 mod recommend;
@@ -96,6 +97,14 @@ enum Command {
     },
     /// The gallery: browse, filter and rate the photos in a web browser.
     Serve(serve::ServeArgs),
+    /// Comparison mode: the category weights the gallery's pairwise choices
+    /// suggest (Bradley-Terry); `apply` writes them and re-scores.
+    Compare {
+        #[command(subcommand)]
+        what: CompareCommand,
+        #[arg(long)]
+        store: Option<PathBuf>,
+    },
     /// Users of the family NAS mode (written into the configuration file).
     User {
         #[command(subcommand)]
@@ -127,6 +136,14 @@ enum GroupsCommand {
         #[arg(long, value_parser = ["burst", "duplicate", "similar"])]
         kind: String,
     },
+}
+
+#[derive(Subcommand)]
+enum CompareCommand {
+    /// Print the current and the suggested weights of a category.
+    Suggest { category: String },
+    /// Write the suggested weights into the configuration file and re-score.
+    Apply { category: String },
 }
 
 #[derive(Subcommand)]
@@ -344,6 +361,19 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve(args) => serve::serve(args, config),
+        Command::Compare { what, store } => {
+            let store = store.unwrap_or_else(|| PathBuf::from(DEFAULT_STORE));
+            let path = cli
+                .config
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("scoring_config.json"));
+            let (category, apply) = match what {
+                CompareCommand::Suggest { category } => (category, false),
+                CompareCommand::Apply { category } => (category, true),
+            };
+            compare::compare(&store, &path, &config, &category, apply)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::User {
             what:
                 UserCommand::Add {

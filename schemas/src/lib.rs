@@ -374,6 +374,37 @@ pub fn user_state() -> Table {
 }
 
 /// Every table of the store.
+/// `comparisons`: choices made in the gallery's comparison mode.
+pub fn comparisons() -> Table {
+    let columns = vec![
+        key(
+            "comparison_id",
+            DataType::Utf8,
+            "`<compared_at ns>:<winner>:<loser>` (the key).",
+        ),
+        col("winner", DataType::Utf8, "Path of the photo chosen as better."),
+        col("loser", DataType::Utf8, "Path of the other photo."),
+        col(
+            "tie",
+            DataType::Boolean,
+            "Neither was better (counts half a win each way).",
+        ),
+        col("category", DataType::Utf8, "The category both photos were in."),
+        col(
+            "strategy",
+            DataType::Utf8,
+            "How the pair was picked: uncertainty, boundary, random.",
+        ),
+        col("compared_at", timestamp(), "When the choice was made."),
+    ];
+    Table {
+        name: "comparisons",
+        doc: "Pairwise choices from the gallery's comparison mode; the Bradley-Terry fit of category weights reads them.",
+        key: "comparison_id",
+        columns,
+    }
+}
+
 pub fn tables() -> Vec<Table> {
     vec![
         photos(),
@@ -382,6 +413,7 @@ pub fn tables() -> Vec<Table> {
         photo_groups(),
         group_decisions(),
         user_state(),
+        comparisons(),
     ]
 }
 

@@ -11,6 +11,7 @@
 mod api;
 mod assets;
 pub mod auth;
+pub mod compare;
 mod error;
 mod files;
 mod json;
@@ -45,6 +46,7 @@ struct Inner {
     user_state_lock: tokio::sync::Mutex<()>,
     cache: tokio::sync::Mutex<Cache>,
     gate: auth::Gate,
+    config: FacetConfig,
 }
 
 /// The session and the `/api/photos` listing, kept while no table changes.
@@ -64,6 +66,7 @@ impl AppState {
                 user_state_lock: tokio::sync::Mutex::new(()),
                 cache: tokio::sync::Mutex::new(Cache::default()),
                 gate: auth::Gate::from_config(config),
+                config: config.clone(),
             }),
         }
     }
@@ -74,6 +77,11 @@ impl AppState {
 
     pub fn settings(&self) -> &Settings {
         &self.inner.settings
+    }
+
+    /// The configuration the server was started with.
+    pub fn config(&self) -> &FacetConfig {
+        &self.inner.config
     }
 
     /// Passwords and sessions.
@@ -147,6 +155,9 @@ pub fn app(state: AppState) -> Router {
         .route("/thumbnail", get(files::thumbnail))
         .route("/image", get(files::image))
         .route("/api/download", get(files::download))
+        .route("/api/comparison/pair", get(compare::pair))
+        .route("/api/comparison", post(compare::record))
+        .route("/api/comparison/suggestion", get(compare::suggest))
         .route("/api/login", post(auth::login))
         .route("/api/logout", post(auth::logout))
         .route("/api/me", get(auth::me))

@@ -189,6 +189,34 @@ pub fn spec() -> Value {
             "/api/favorite": post("Mark or unmark a favourite.", "favorite", json!({"type": "boolean"})),
             "/api/reject": post("Reject or un-reject a photo.", "rejected", json!({"type": "boolean"})),
             "/openapi.json": {"get": {"summary": "This document.", "responses": {"200": {"description": "OpenAPI 3"}}}},
+            "/api/comparison/pair": {"get": {
+                "summary": "Comparison mode: two photos of a category not compared yet (viewer.comparison_mode).",
+                "parameters": [
+                    {"name": "category", "in": "query", "required": true, "schema": text.clone(), "description": "The category to compare in."},
+                    q("strategy", json!({"type": "string", "enum": facet_stages::score::compare::Strategy::NAMES}), "How the pair is picked (default: pair_selection_strategy)."),
+                ],
+                "responses": ok("The pair (`a`, `b`: path, filename, aggregate when show_current_scores) and the count of comparisons; 404 when every pair has been compared.", json!({"application/json": {}})),
+            }},
+            "/api/comparison": {"post": {
+                "summary": "Record a choice: `winner` is better than `loser` (or a `tie`); both scored, same category.",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["winner", "loser"],
+                    "properties": {"winner": text.clone(), "loser": text.clone(), "tie": {"type": "boolean"}, "strategy": text.clone()}}}}},
+                "responses": ok("The category and its number of comparisons.", json!({"application/json": {}})),
+            }},
+            "/api/comparison/suggestion": {"get": {
+                "summary": "The category's current weights and, from min_comparisons_for_optimization choices on, the weights a Bradley-Terry fit of the choices suggests, with how many choices each predicts.",
+                "parameters": [{"name": "category", "in": "query", "required": true, "schema": text.clone(), "description": "The category."}],
+                "responses": ok("current, suggested, agreement_current, agreement_suggested, comparisons, ready.", json!({"application/json": {}})),
+            }},
+            "/api/login": {"post": {
+                "summary": "Log in with viewer.password (view) or viewer.edition_password (view and edit); sets an HttpOnly session cookie. 401 wrong password, 429 too many failures.",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["password"], "properties": {"password": text.clone()}}}}},
+                "responses": {"200": {"description": "Logged in."}, "401": {"description": "Wrong password."}, "429": {"description": "Too many failed logins from this client."}},
+            }},
+            "/api/logout": {"post": {"summary": "Clear the session cookie.", "responses": {"200": {"description": "Logged out."}}}},
+            "/api/me": {"get": {"summary": "What this session may do (can_view, can_edit) and which passwords are set.", "responses": {"200": {"description": "The session."}}}},
         },
         "components": {"schemas": {
             "Error": {"type": "object", "properties": {

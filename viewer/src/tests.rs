@@ -768,6 +768,12 @@ async fn openapi_describes_every_route() {
         "/api/favorite",
         "/api/reject",
         "/openapi.json",
+        "/api/comparison/pair",
+        "/api/comparison",
+        "/api/comparison/suggestion",
+        "/api/login",
+        "/api/logout",
+        "/api/me",
     ] {
         assert!(paths.contains_key(route), "{route}");
     }
@@ -1065,4 +1071,59 @@ async fn without_passwords_the_gallery_is_open() {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["can_edit"], true);
     assert_eq!(v["password_required"], false);
+}
+
+#[tokio::test]
+async fn comparison_mode_pairs_records_and_fits() {
+    let mut config = FacetConfig::default();
+    config.viewer.other.insert(
+        "comparison_mode".into(),
+        json!({"min_comparisons_for_optimization": 1}),
+    );
+    let f = fixture_with(config).await;
+    let a = f.lib.join("a.jpg").to_string_lossy().into_owned();
+    let b = f.lib.join("b.png").to_string_lossy().into_owned();
+    let c = f.lib.join("c.cr2").to_string_lossy().into_owned();
+    for (uri, param) in [
+        ("/api/comparison/pair", "category"),
+        ("/api/comparison/pair?category=nope", "category"),
+        ("/api/comparison/pair?category=landscape&strategy=bogus", "strategy"),
+        ("/api/comparison/suggestion", "category"),
+    ] {
+        assert_bad(&f, uri, param).await;
+    }
+    // The landscape photos are a.jpg and c.cr2: one pair.
+    let (s, v) = get_json(&f.app, "/api/comparison/pair?category=landscape").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let mut pair = [v["a"]["path"].as_str().unwrap(), v["b"]["path"].as_str().unwrap()];
+    pair.sort();
+    assert_eq!(pair, [a.as_str(), c.as_str()]);
+    assert!(v["a"]["aggregate"].is_number(), "show_current_scores defaults to true");
+    let (s, v) = get_json(&f.app, "/api/comparison/suggestion?category=landscape").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!((v["ready"].clone(), v["comparisons"].clone()), (json!(false), json!(0)));
+
+    // Bad choices.
+    let (s, v) = post(&f.app, "/api/comparison", json!({"winner": a, "loser": a})).await;
+    assert_eq!((s, v["param"].clone()), (StatusCode::BAD_REQUEST, json!("loser")));
+    let (s, v) = post(&f.app, "/api/comparison", json!({"winner": a, "loser": b})).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "different categories: {v}");
+    let (s, _) = post(&f.app, "/api/comparison", json!({"winner": a, "loser": "/etc/passwd"})).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, v) = post(&f.app, "/api/comparison", json!({"winner": a, "loser": c, "tie": "yes"})).await;
+    assert_eq!((s, v["param"].clone()), (StatusCode::BAD_REQUEST, json!("tie")));
+
+    let (s, v) = post(&f.app, "/api/comparison", json!({"winner": c, "loser": a})).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["comparisons"], 1);
+    // Every pair of the category is compared now.
+    let (s, _) = get_json(&f.app, "/api/comparison/pair?category=landscape").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // One comparison reaches this configuration's minimum: a fit.
+    let (s, v) = get_json(&f.app, "/api/comparison/suggestion?category=landscape").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["ready"], true, "{v}");
+    let total: f64 = v["suggested"].as_object().unwrap().values().map(|x| x.as_f64().unwrap()).sum();
+    assert_eq!(total, 100.0, "{v}");
+    assert!(v["current"].as_object().unwrap().len() > 1, "{v}");
 }

@@ -57,6 +57,14 @@ impl Strategy {
     }
 
     pub const NAMES: &'static [&'static str] = &["uncertainty", "boundary", "random"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::Uncertainty => "uncertainty",
+            Strategy::Boundary => "boundary",
+            Strategy::Random => "random",
+        }
+    }
 }
 
 /// splitmix64: a reproducible choice among equals from a seed (the request's).
