@@ -102,7 +102,7 @@ enum Command {
     Compare {
         #[command(subcommand)]
         what: CompareCommand,
-        #[arg(long)]
+        #[arg(long, global = true)]
         store: Option<PathBuf>,
     },
     /// Users of the family NAS mode (written into the configuration file).

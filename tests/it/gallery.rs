@@ -608,3 +608,97 @@ fn gallery_in_headless_chromium_filter_sort_open_rate_reload() {
     drop(b);
     drop(server);
 }
+
+/// Comparison mode end to end: choices through the gallery's API, then
+/// `facet compare apply` writes the fitted weights and re-scores.
+#[test]
+fn comparison_choices_move_the_weights_that_apply_writes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let photos = tmp.path().join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    for seed in 0..8u32 {
+        std::fs::write(photos.join(format!("g{seed}.jpg")), jpeg(320 + 16 * seed, 240, seed)).unwrap();
+    }
+    let store = tmp.path().join("store");
+    let r = run_in(
+        tmp.path(),
+        &["run", photos.to_str().unwrap(), "--quiet", "--store", store.to_str().unwrap()],
+    );
+    assert_eq!(r.status, 0, "{}\n{}", r.stdout, r.stderr);
+    let rows = sql_json(
+        &store,
+        "SELECT category, count(*) AS n FROM photos GROUP BY category ORDER BY n DESC",
+    );
+    let category = rows[0]["category"].as_str().unwrap().to_string();
+    // The user prefers the sharper photo, every time.
+    let ranked: Vec<String> = sql_json(
+        &store,
+        &format!("SELECT path, sharpness FROM photos WHERE category = '{category}' ORDER BY sharpness DESC, path"),
+    )
+    .iter()
+    .map(|r| r["path"].as_str().unwrap().to_string())
+    .collect();
+    assert!(ranked.len() >= 3, "{rows:?}");
+    let config = tmp.path().join("scoring_config.json");
+    std::fs::write(
+        &config,
+        r#"{"viewer": {"comparison_mode": {"min_comparisons_for_optimization": 3}}}"#,
+    )
+    .unwrap();
+    let server = Server::start(&store, &config);
+    let pair: Value = serde_json::from_str(
+        &ureq::get(&format!("{}/api/comparison/pair?category={category}", server.url))
+            .call()
+            .unwrap()
+            .into_body()
+            .read_to_string()
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(pair["a"]["path"].is_string(), "{pair}");
+    let mut n = 0;
+    for (i, w) in ranked.iter().enumerate() {
+        for l in &ranked[i + 1..] {
+            let body = ureq::post(&format!("{}/api/comparison", server.url))
+                .header("Content-Type", "application/json")
+                .send(json!({"winner": w, "loser": l}).to_string())
+                .unwrap()
+                .into_body()
+                .read_to_string()
+                .unwrap();
+            let v: Value = serde_json::from_str(&body).unwrap();
+            n += 1;
+            assert_eq!(v["comparisons"], n);
+        }
+    }
+    drop(server);
+    let before = sql_json(&store, "SELECT count(*) AS n FROM comparisons");
+    assert_eq!(before[0]["n"], n);
+
+    let r = ran(facet()
+        .current_dir(tmp.path())
+        .args(["--config", config.to_str().unwrap(), "compare", "apply", &category, "--store", store.to_str().unwrap()])
+        .output()
+        .unwrap());
+    assert_eq!(r.status, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("re-scored"), "{}", r.stdout);
+    let report: Value = serde_json::from_str(&r.stdout[..r.stdout.rfind('}').unwrap() + 1]).unwrap();
+    let cur = report["current"]["tech_sharpness"].as_f64().unwrap();
+    let sug = report["suggested"]["tech_sharpness"].as_f64().unwrap();
+    assert!(sug > 2.0 * cur, "sharpness decided every choice: {report}");
+    assert!(
+        report["agreement_suggested"].as_f64().unwrap() >= report["agreement_current"].as_f64().unwrap(),
+        "{report}"
+    );
+    // The file now holds the suggested weights for that category.
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    let cat = written["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == category.as_str())
+        .unwrap();
+    assert_eq!(cat["weights"]["tech_sharpness_percent"].as_f64().unwrap(), sug, "{cat}");
+    let total: f64 = cat["weights"].as_object().unwrap().values().map(|v| v.as_f64().unwrap()).sum();
+    assert_eq!(total, 100.0);
+}
