@@ -286,7 +286,7 @@ impl FacetConfig {
             });
             if !ok {
                 v.push(
-                    &format!("users.{name}.password_hash"),
+                    format!("users.{name}.password_hash"),
                     "must be `salt_hex:dk_hex` (PBKDF2-HMAC-SHA256); set it with `facet user add`".to_string(),
                 );
             }

@@ -351,7 +351,7 @@ fn the_vector_index_finds_the_neighbours_an_exact_search_finds() {
                 arrow::datatypes::DataType::Float32,
                 true,
             )),
-            dim as i32,
+            dim,
         ),
         true,
     );
@@ -366,7 +366,7 @@ fn the_vector_index_finds_the_neighbours_an_exact_search_finds() {
             arrow::datatypes::DataType::Float32,
             true,
         )),
-        dim as i32,
+        dim,
         Arc::new(values),
         None,
     )

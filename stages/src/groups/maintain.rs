@@ -130,13 +130,16 @@ fn kept(
         .collect()
 }
 
+/// A grown region: which photos are in it, and every link met (`a`, `b`, label).
+type Region<L> = (Vec<bool>, Vec<(usize, usize, L)>);
+
 /// Breadth-first growth from `seeds` through `links` (which answers, for a
 /// frontier, each member's neighbours); returns the region and every link met.
 fn grow<L>(
     n: usize,
     seeds: &[usize],
     mut links: impl FnMut(&[usize]) -> Result<Vec<Vec<(usize, L)>>, String>,
-) -> Result<(Vec<bool>, Vec<(usize, usize, L)>), String> {
+) -> Result<Region<L>, String> {
     let mut region = vec![false; n];
     let mut frontier: Vec<usize> = Vec::new();
     for &s in seeds {
