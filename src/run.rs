@@ -302,10 +302,11 @@ fn write_loop(
                      written: &mut Written|
      -> Result<()> {
         if !photos.is_empty() {
-            let batch = with_analyzed_at(arrow::compute::concat_batches(
-                &photos[0].schema(),
-                photos.iter(),
-            )?)?;
+            // Nested child-table columns (`faces`) go to their own tables.
+            let (batch, children) = facet_engine::split_children(
+                arrow::compute::concat_batches(&photos[0].schema(), photos.iter())?,
+            )?;
+            let batch = with_analyzed_at(batch)?;
             let paths: Vec<String> = string_values(&batch, "path");
             let is_new = BooleanArray::from(
                 paths
@@ -325,6 +326,13 @@ fn write_loop(
                 .cloned()
                 .collect();
             rt.block_on(store.delete_keys(&facet_schemas::failures(), &recovered))?;
+            // A re-analysed photo's child rows replace its earlier ones.
+            for c in children {
+                rt.block_on(store.delete_in(&c.child.table, c.child.parent, &c.parents))?;
+                if c.rows.num_rows() > 0 {
+                    rt.block_on(store.append(&c.child.table, c.rows))?;
+                }
+            }
             written.analysed += paths.len() as u64;
             photos.clear();
         }
@@ -333,6 +341,9 @@ fn write_loop(
             // A changed photo that now fails must not keep its old results.
             let paths: Vec<String> = failures.iter().map(|f| f.path.clone()).collect();
             rt.block_on(store.delete_keys(photos_t, &paths))?;
+            for c in facet_schemas::child_tables() {
+                rt.block_on(store.delete_in(&c.table, c.parent, &paths))?;
+            }
             for p in &paths {
                 stored_paths.remove(p);
             }

@@ -83,6 +83,9 @@ pub struct FacetConfig {
     pub burst_scoring: BurstScoring,
     pub duplicate_detection: DuplicateDetection,
     pub similarity_groups: SimilarityGroups,
+    pub face_detection: FaceDetection,
+    pub face_clustering: FaceClustering,
+    pub face_processing: FaceProcessing,
     /// Sections read by features that type them themselves.
     #[serde(flatten)]
     pub other: BTreeMap<String, serde_json::Value>,
@@ -111,6 +114,9 @@ impl Default for FacetConfig {
             burst_scoring: BurstScoring::default(),
             duplicate_detection: DuplicateDetection::default(),
             similarity_groups: SimilarityGroups::default(),
+            face_detection: FaceDetection::default(),
+            face_clustering: FaceClustering::default(),
+            face_processing: FaceProcessing::default(),
             other: BTreeMap::new(),
         }
     }
@@ -256,6 +262,7 @@ impl FacetConfig {
         self.validate_scoring(&mut v);
         self.validate_categories(&mut v);
         self.validate_groups(&mut v);
+        self.validate_faces(&mut v);
         if v.0.is_empty() { Ok(()) } else { Err(v.0) }
     }
 
@@ -306,6 +313,59 @@ impl FacetConfig {
                 ),
             );
         }
+    }
+
+    fn validate_faces(&self, v: &mut Checks) {
+        let d = &self.face_detection;
+        v.percent(
+            "face_detection.min_confidence_percent",
+            d.min_confidence_percent,
+        );
+        v.range(
+            "face_detection.blink_ear_threshold",
+            d.blink_ear_threshold,
+            0.0,
+            1.0,
+        );
+        v.range(
+            "face_detection.min_faces_for_group",
+            d.min_faces_for_group as f64,
+            1.0,
+            f64::INFINITY,
+        );
+        let c = &self.face_clustering;
+        for (k, n) in [
+            ("min_faces_per_person", c.min_faces_per_person),
+            ("min_samples", c.min_samples),
+            ("chunk_size", c.chunk_size),
+        ] {
+            v.range(&format!("face_clustering.{k}"), n as f64, 1.0, f64::INFINITY);
+        }
+        v.percent(
+            "face_clustering.auto_merge_distance_percent",
+            c.auto_merge_distance_percent,
+        );
+        v.range("face_clustering.merge_threshold", c.merge_threshold, 0.0, 1.0);
+        if !["auto", "always", "never"].contains(&c.use_gpu.as_str()) {
+            v.push(
+                "face_clustering.use_gpu",
+                format!("`{}`: expected auto, always or never", c.use_gpu),
+            );
+        }
+        let p = &self.face_processing;
+        v.range("face_processing.crop_padding", p.crop_padding, 0.0, 4.0);
+        v.range(
+            "face_processing.face_thumbnail_size",
+            p.face_thumbnail_size as f64,
+            16.0,
+            8192.0,
+        );
+        v.range(
+            "face_processing.face_thumbnail_quality",
+            p.face_thumbnail_quality as f64,
+            1.0,
+            100.0,
+        );
     }
 
     fn validate_groups(&self, v: &mut Checks) {

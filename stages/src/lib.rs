@@ -7,6 +7,7 @@ use facet_engine::stage::register;
 pub mod brisque;
 pub mod decode;
 pub mod exif;
+pub mod faces;
 pub mod groups;
 pub mod onnx;
 pub mod phash;
@@ -27,6 +28,7 @@ pub fn registry() -> Vec<Box<dyn DynStageKind>> {
         register(technical::Technical),
         register(onnx::Onnx),
         register(brisque::BrisqueStage),
+        register(faces::Faces),
     ]
 }
 
