@@ -233,6 +233,17 @@ pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
     // Scores depend on the whole library (normalization): re-score it.
     let rescore = crate::recompute::recompute(&rt, &store, &config)?;
     let groups = crate::groups::detect(&rt, &store, &config)?;
+    // New faces join people (ids, names and manual assignments kept).
+    let people = if config.face_clustering.enabled
+        && plan
+            .stored_columns()
+            .iter()
+            .any(|f| facet_schemas::child_table(f.name()).is_some())
+    {
+        Some(crate::faces::cluster(&rt, &store, &config)?)
+    } else {
+        None
+    };
     let secs = started.elapsed().as_secs_f64();
 
     for issue in &stats.scan_issues {
@@ -269,6 +280,12 @@ pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
         groups.duplicate_groups,
         groups.seconds
     );
+    if let Some(c) = people {
+        println!(
+            "{} faces: {} in {} person(s) ({} new) in {:.2}s",
+            c.faces, c.assigned, c.persons, c.new_persons, c.seconds
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -6,6 +6,12 @@
 /// eye on the image's left and on its right.
 pub const LEFT_EYE: [usize; 6] = [33, 160, 158, 133, 153, 144];
 pub const RIGHT_EYE: [usize; 6] = [362, 385, 387, 263, 373, 380];
+/// In the eye model's 71 points (MediaPipe iris landmark: eye contour then
+/// brows), the same six points: corners 0 and 8, upper lid 11 and 13, lower
+/// lid 5 and 3 (mesh points 33, 160, 158, 133, 153, 144).
+pub const CONTOUR_EYE: [usize; 6] = [0, 11, 13, 8, 5, 3];
+/// Points of the eye model.
+pub const CONTOUR_POINTS: usize = 71;
 /// Nose tip.
 pub const NOSE_TIP: usize = 1;
 /// Points in the mesh.
@@ -45,10 +51,11 @@ pub fn eye_box(mesh: &[[f32; 2]], eye: &[usize; 6]) -> ([f32; 2], f32) {
     ([(a[0] + b[0]) / 2.0, (a[1] + b[1]) / 2.0], dist(a, b))
 }
 
-/// 0–10 eye openness from an eye aspect ratio: `threshold` (the blink
-/// verdict's) is 5, twice the threshold and more is 10.
+/// 0–10 eye openness from an eye aspect ratio, linear from half the blink
+/// threshold (0) to one and a half times it (10): the threshold is 5.
 pub fn eyes_open(ear: f32, threshold: f32) -> f32 {
-    (5.0 * ear / threshold.max(1e-6)).clamp(0.0, 10.0)
+    let t = threshold.max(1e-6);
+    (10.0 * (ear - t / 2.0) / t).clamp(0.0, 10.0)
 }
 
 #[cfg(test)]
@@ -73,7 +80,8 @@ mod tests {
         assert!((eye_aspect_ratio(&mesh(3.0), &LEFT_EYE) - 0.3).abs() < 1e-6);
         assert!(eye_aspect_ratio(&mesh(0.5), &LEFT_EYE) < 0.06);
         assert_eq!(eyes_open(0.28, 0.28), 5.0);
-        assert_eq!(eyes_open(0.7, 0.28), 10.0);
+        assert_eq!(eyes_open(0.45, 0.28), 10.0);
+        assert_eq!(eyes_open(0.14, 0.28), 0.0);
     }
 
     #[test]

@@ -109,14 +109,8 @@ impl Face {
         let left = landmarks::eye_aspect_ratio(&crop, &LEFT_EYE);
         let right = landmarks::eye_aspect_ratio(&crop, &RIGHT_EYE);
         let turn = landmarks::head_turn(&crop);
-        self.ear_left = Some(left);
-        self.ear_right = Some(right);
         self.head_turn = Some(turn);
-        if turn <= s.max_head_turn {
-            let ear = (left + right) / 2.0;
-            self.is_blink = Some(ear < s.blink_ear);
-            self.eyes_open = Some(landmarks::eyes_open(ear, s.blink_ear));
-        }
+        self.set_ears(left, right, s);
         self.mesh = crop
             .iter()
             .map(|&[u, v]| {
@@ -124,6 +118,18 @@ impl Face {
                 [x * scale, y * scale]
             })
             .collect();
+    }
+
+    /// Takes the eye aspect ratios and judges the eyes (when the head is
+    /// turned little enough).
+    pub fn set_ears(&mut self, left: f32, right: f32, s: &Settings) {
+        self.ear_left = Some(left);
+        self.ear_right = Some(right);
+        if self.head_turn.is_some_and(|t| t <= s.max_head_turn) {
+            let ear = (left + right) / 2.0;
+            self.is_blink = Some(ear < s.blink_ear);
+            self.eyes_open = Some(landmarks::eyes_open(ear, s.blink_ear));
+        }
     }
 
     /// The crop the recognition model sees: the face (the mesh's extent when
@@ -167,6 +173,35 @@ impl Face {
         }
         d.keypoints.iter().take(2).map(|&k| (k, d.w / 4.0)).collect()
     }
+}
+
+/// The eye model's crops (working pixels) of a face with a mesh: MediaPipe's,
+/// centred on the eye corners, 2.3 × their distance, along them; the second
+/// eye mirrored (the model sees every eye as the first).
+pub fn eye_regions(face: &Face, scale: f32) -> [(Region, bool); 2] {
+    let region = |eye: &[usize; 6]| {
+        let (a, b) = (face.mesh[eye[0]], face.mesh[eye[3]]);
+        let ([cx, cy], w) = landmarks::eye_box(&face.mesh, eye);
+        Region {
+            cx: cx / scale,
+            cy: cy / scale,
+            side: 2.3 * w / scale,
+            angle: (b[1] - a[1]).atan2(b[0] - a[0]),
+        }
+    };
+    [(region(&LEFT_EYE), false), (region(&RIGHT_EYE), true)]
+}
+
+/// A square RGB8 crop mirrored left–right.
+pub fn mirror(px: &[u8], size: u32) -> Vec<u8> {
+    let w = size as usize;
+    let mut out = px.to_vec();
+    for (dst, src) in out.chunks_exact_mut(w * 3).zip(px.chunks_exact(w * 3)) {
+        for x in 0..w {
+            dst[x * 3..x * 3 + 3].copy_from_slice(&src[(w - 1 - x) * 3..(w - x) * 3]);
+        }
+    }
+    out
 }
 
 /// Sharpness, eye sharpness, thumbnails and the photo's face metrics.

@@ -81,6 +81,9 @@ fn default_nms_iou() -> f32 {
 fn default_landmark_size() -> u32 {
     192
 }
+fn default_eye_size() -> u32 {
+    64
+}
 fn default_embedding_size() -> u32 {
     224
 }
@@ -142,6 +145,23 @@ pub struct LandmarksConfig {
     pub size: u32,
 }
 
+/// `with.eyes`: an eye contour model on each eye (MediaPipe's
+/// `iris_landmark`: 71 eye and brow points), which follows the lids more
+/// closely than the face mesh; its eye aspect ratios replace the mesh's.
+/// Needs `landmarks` (the eyes are found from the mesh).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EyesConfig {
+    pub model: String,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub sha256: Option<String>,
+    /// Square input side (64); values 0–1, NCHW.
+    #[serde(default = "default_eye_size")]
+    pub size: u32,
+}
+
 /// `with.embedding`: a face recognition model.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -174,6 +194,8 @@ pub struct FacesConfig {
     pub detector: DetectorConfig,
     #[serde(default)]
     pub landmarks: Option<LandmarksConfig>,
+    #[serde(default)]
+    pub eyes: Option<EyesConfig>,
     #[serde(default)]
     pub embedding: Option<EmbeddingConfig>,
     /// Longest side of the working image the stage asks `decode` for
@@ -226,8 +248,12 @@ impl FacesConfig {
         if self.threads == Some(0) {
             d.push(Diagnostic::new("threads", "must be at least 1"));
         }
+        if self.eyes.is_some() && self.landmarks.is_none() {
+            d.push(Diagnostic::new("eyes", "needs `landmarks` (the eyes are found from the mesh)"));
+        }
         for (field, size) in [
             ("landmarks.size", self.landmarks.as_ref().map(|l| l.size)),
+            ("eyes.size", self.eyes.as_ref().map(|l| l.size)),
             ("embedding.size", self.embedding.as_ref().map(|e| e.size)),
         ] {
             if size.is_some_and(|s| !(16..=1024).contains(&s)) {
@@ -248,6 +274,9 @@ impl FacesConfig {
         let mut out = vec![file("detector", &d.model, &d.url, &d.sha256)];
         if let Some(l) = &self.landmarks {
             out.push(file("landmarks", &l.model, &l.url, &l.sha256));
+        }
+        if let Some(e) = &self.eyes {
+            out.push(file("eyes", &e.model, &e.url, &e.sha256));
         }
         if let Some(e) = &self.embedding {
             out.push(file("embedding", &e.model, &e.url, &e.sha256));
@@ -347,6 +376,15 @@ impl Faces {
             )?),
             None => None,
         };
+        let eyes = match &cfg.eyes {
+            Some(e) => Some(Model::new(
+                open(&paths.next().expect("eyes"))?,
+                "with.eyes",
+                None,
+                square(e.size, Layout::Nchw, Range::Unit),
+            )?),
+            None => None,
+        };
         let embedding = match &cfg.embedding {
             Some(e) => {
                 let m = Model::new(
@@ -373,6 +411,7 @@ impl Faces {
             anchors,
             det: cfg.detector.clone(),
             landmarks,
+            eyes,
             embedding,
             settings: measure::Settings {
                 min_confidence: (fd.min_confidence_percent / 100.0) as f32,
@@ -506,6 +545,7 @@ pub(crate) struct FaceStage {
     anchors: Vec<[f32; 2]>,
     det: DetectorConfig,
     landmarks: Option<Model>,
+    eyes: Option<Model>,
     embedding: Option<(Model, String)>,
     settings: measure::Settings,
 }
@@ -586,6 +626,35 @@ impl FaceStage {
                     ));
                 };
                 face.set_mesh(mesh, region, size, scale, s);
+            }
+        }
+        if let Some(model) = self.eyes.as_mut() {
+            let size = model.pre.width;
+            for face in faces.iter_mut().filter(|f| !f.mesh.is_empty()) {
+                let regions = measure::eye_regions(face, scale);
+                let crops: Vec<Vec<u8>> = regions
+                    .iter()
+                    .map(|(r, flip)| {
+                        let c = r.sample(img, size, [0; 3]);
+                        if *flip { measure::mirror(&c, size) } else { c }
+                    })
+                    .collect();
+                let outs = model.run_each(&crops)?;
+                let mut ears = Vec::new();
+                for out in outs {
+                    let Some((_, pts)) = out
+                        .iter()
+                        .find(|(_, v)| v.len() == landmarks::CONTOUR_POINTS * 3)
+                    else {
+                        return Err(format!(
+                            "with.eyes: no output of {} values (71 points × xyz)",
+                            landmarks::CONTOUR_POINTS * 3
+                        ));
+                    };
+                    let pts: Vec<[f32; 2]> = pts.chunks_exact(3).map(|p| [p[0], p[1]]).collect();
+                    ears.push(landmarks::eye_aspect_ratio(&pts, &landmarks::CONTOUR_EYE));
+                }
+                face.set_ears(ears[0], ears[1], s);
             }
         }
         if let Some((model, output)) = self.embedding.as_mut() {

@@ -45,6 +45,13 @@ pub const INPUT_COLUMNS: &[&str] = &[
     "focal_length",
     "aesthetic",
     "tags",
+    "face_count",
+    "face_ratio",
+    "is_group_portrait",
+    "face_quality",
+    "eye_sharpness",
+    "isolation_ratio",
+    "is_blink",
 ];
 
 /// Columns written by scoring.
@@ -115,6 +122,7 @@ pub struct Prepared<'c> {
     categories: Vec<&'c Category>,
     metrics: Vec<PhotoMetrics>,
     composition: Vec<Option<f64>>,
+    face_ratio: Vec<Option<f64>>,
 }
 
 impl Prepared<'_> {
@@ -183,6 +191,15 @@ pub fn prepare<'c>(batch: &RecordBatch, config: &'c FacetConfig) -> Result<Prepa
     );
     let aesthetic = col("aesthetic");
     let tags = string_lists(batch, "tags");
+    // From the `faces` stage (absent, or null before it ran: unmeasured).
+    let (face_count, face_ratio, face_quality, eye_sharpness, isolation) = (
+        col("face_count"),
+        col("face_ratio"),
+        col("face_quality"),
+        col("eye_sharpness"),
+        col("isolation_ratio"),
+    );
+    let (group, blink) = (bools(batch, "is_group_portrait"), bools(batch, "is_blink"));
 
     let mut metrics = Vec::with_capacity(n);
     let mut categories = Vec::with_capacity(n);
@@ -204,11 +221,19 @@ pub fn prepare<'c>(batch: &RecordBatch, config: &'c FacetConfig) -> Result<Prepa
             iso: iso[i],
             f_number: f_number[i],
             aesthetic: aesthetic[i],
+            // Face metrics mean nothing without a face: unmeasured there.
+            face_quality: face_quality[i],
+            eye_sharpness: eye_sharpness[i],
+            isolation: isolation[i],
+            is_blink: blink[i],
             ..Default::default()
         };
-        // Faces come from later stages: unknown until then, and a
+        // Before the faces stage ran the face facts are unknown, and a
         // filter on an unknown value does not match.
         let facts = PhotoFacts {
+            face_count: face_count[i].map(|n| n as u32),
+            face_ratio: face_ratio[i],
+            is_group_portrait: group[i],
             luminance: luminance[i],
             iso: iso[i],
             shutter_speed: shutter[i],
@@ -226,6 +251,7 @@ pub fn prepare<'c>(batch: &RecordBatch, config: &'c FacetConfig) -> Result<Prepa
         categories,
         metrics,
         composition: comp,
+        face_ratio,
     })
 }
 
@@ -296,6 +322,8 @@ pub fn score_rows(
             &TopPicksInputs {
                 aggregate: Some(s.aggregate),
                 composition: prepared.composition[i],
+                face_quality: prepared.metrics[i].face_quality,
+                face_ratio: prepared.face_ratio[i],
                 ..Default::default()
             },
             &config.viewer.photo_types,
