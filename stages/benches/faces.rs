@@ -15,7 +15,7 @@
 //! ONNX Runtime comes from `ORT_DYLIB_PATH`, else `tools/onnxruntime`.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use arrow_array::{RecordBatch, StringArray};
@@ -26,23 +26,8 @@ use facet_stages::faces::people::{FaceIn, cluster, synthetic};
 use facet_stages::faces::{Faces, FacesConfig};
 use facet_stages::working::{self, Rgb};
 
-fn shared() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared")
-}
-
-fn ensure_ort() {
-    if std::env::var_os("ORT_DYLIB_PATH").is_some() {
-        return;
-    }
-    let tool = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/onnxruntime");
-    let out = std::process::Command::new(tool)
-        .output()
-        .expect("tools/onnxruntime runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let path = String::from_utf8(out.stdout).unwrap();
-    // SAFETY: set before any thread of this process reads the environment.
-    unsafe { std::env::set_var("ORT_DYLIB_PATH", path.trim()) };
-}
+mod common;
+use common::{ensure_ort, shared};
 
 fn photo_batch(img: &Rgb) -> RecordBatch {
     let mut b = working::Builder::default();

@@ -45,7 +45,7 @@ fn every_visible_face_and_none_on_landscapes() {
     let faces = sql_json(
         &store,
         "SELECT f.face_id, f.path, f.face_index, f.box_x, f.box_width, f.confidence, array_length(f.landmarks) AS mesh, \
-                array_length(f.embedding) AS dim, length(f.thumbnail) AS thumb, p.width \
+                array_length(f.embedding) AS dim, octet_length(CAST(f.thumbnail AS VARCHAR)) AS thumb, p.width \
          FROM faces f JOIN photos p ON f.path = p.path ORDER BY f.face_id",
     );
     assert_eq!(faces.len() as i64, COUNTS.iter().sum::<i64>());

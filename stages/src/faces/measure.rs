@@ -192,9 +192,9 @@ pub fn eye_regions(face: &Face, scale: f32) -> [(Region, bool); 2] {
     [(region(&LEFT_EYE), false), (region(&RIGHT_EYE), true)]
 }
 
-/// A square RGB8 crop mirrored left–right.
-pub fn mirror(px: &[u8], size: u32) -> Vec<u8> {
-    let w = size as usize;
+/// RGB8 rows of `width` pixels mirrored left–right.
+pub fn mirror(px: &[u8], width: u32) -> Vec<u8> {
+    let w = width as usize;
     let mut out = px.to_vec();
     for (dst, src) in out.chunks_exact_mut(w * 3).zip(px.chunks_exact(w * 3)) {
         for x in 0..w {

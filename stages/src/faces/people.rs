@@ -10,8 +10,10 @@
 //! * a new cluster whose centroid has cosine similarity at least
 //!   `merge_threshold` with an existing person's joins that person, else it
 //!   becomes a new person with the next free id (ids are never reused);
-//! * a face HDBSCAN calls noise joins the most similar person above
-//!   `merge_threshold`, else stays unassigned.
+//! * faces HDBSCAN calls noise that lie within the auto-merge distance of
+//!   each other, `min_faces_per_person` or more, are a cluster too (matched
+//!   or new as above); a lone one joins the nearest person when within the
+//!   auto-merge distance of its centroid, else stays unassigned.
 //!
 //! Names and `hidden` belong to the user and are carried over untouched.
 
@@ -78,68 +80,69 @@ fn centroid<'a>(vs: impl Iterator<Item = &'a [f32]>, dim: usize) -> Vec<f32> {
     normalised(&c)
 }
 
-/// HDBSCAN clusters (indices into `points`) of unit vectors, in chunks of
-/// `cfg.chunk_size`; noise left out.
-pub fn hdbscan(points: &[&[f32]], cfg: &FaceClustering) -> Vec<Vec<usize>> {
-    let mut clusters = Vec::new();
+/// HDBSCAN clusters (indices into `points`) of one set of unit vectors;
+/// noise left out.
+fn hdbscan_chunk(points: &[&[f32]], offset: usize, cfg: &FaceClustering) -> Vec<Vec<usize>> {
     let dim = points.first().map_or(0, |p| p.len());
     let min_size = cfg.min_faces_per_person.max(2);
-    for (c, chunk) in points.chunks(cfg.chunk_size.max(min_size)).enumerate() {
-        if chunk.len() < min_size {
-            continue;
-        }
-        let offset = c * cfg.chunk_size.max(min_size);
-        let data = Array2::from_shape_fn((chunk.len(), dim), |(i, j)| chunk[i][j]);
-        let mut model = HDbscan {
-            alpha: 1.0f32,
-            min_samples: cfg.min_samples.max(1),
-            min_cluster_size: min_size,
-            metric: Euclidean::default(),
-            boruvka: cfg.clustering_algorithm.boruvka(),
-        };
-        let (found, _noise, _) = model.fit(&data, None);
-        let mut found: Vec<Vec<usize>> = found
-            .into_values()
-            .map(|m| m.into_iter().map(|i| i + offset).collect())
-            .collect();
-        found.iter_mut().for_each(|m| m.sort_unstable());
-        found.sort();
-        clusters.extend(found);
+    if points.len() < min_size {
+        return Vec::new();
     }
-    clusters
+    let data = Array2::from_shape_fn((points.len(), dim), |(i, j)| points[i][j]);
+    let mut model = HDbscan {
+        alpha: 1.0f32,
+        min_samples: cfg.min_samples.max(1),
+        min_cluster_size: min_size,
+        metric: Euclidean::default(),
+        boruvka: cfg.clustering_algorithm.boruvka(),
+    };
+    let (found, _noise, _) = model.fit(&data, None);
+    let mut found: Vec<Vec<usize>> = found
+        .into_values()
+        .map(|m| m.into_iter().map(|i| i + offset).collect())
+        .collect();
+    found.iter_mut().for_each(|m| m.sort_unstable());
+    found.sort();
+    found
 }
 
-/// Merges clusters whose centroids are within cosine distance `distance`.
-fn auto_merge(clusters: Vec<Vec<usize>>, points: &[&[f32]], distance: f32) -> Vec<Vec<usize>> {
+/// Clusters of unit vectors: HDBSCAN over chunks of `cfg.chunk_size`, each
+/// chunk's clusters merged into those found so far whose centroid is
+/// within `auto_merge_distance_percent` (cosine distance), so that the
+/// work grows with the number of chunks and clusters, not the square of the
+/// faces.
+pub fn clusters(points: &[&[f32]], cfg: &FaceClustering) -> Vec<Vec<usize>> {
     let dim = points.first().map_or(0, |p| p.len());
-    let centroids: Vec<Vec<f32>> = clusters
-        .iter()
-        .map(|m| centroid(m.iter().map(|&i| points[i]), dim))
-        .collect();
-    let mut parent: Vec<usize> = (0..clusters.len()).collect();
-    fn root(p: &mut [usize], mut i: usize) -> usize {
-        while p[i] != i {
-            p[i] = p[p[i]];
-            i = p[i];
-        }
-        i
-    }
-    for a in 0..clusters.len() {
-        for b in a + 1..clusters.len() {
-            if 1.0 - dot(&centroids[a], &centroids[b]) <= distance {
-                let (ra, rb) = (root(&mut parent, a), root(&mut parent, b));
-                if ra != rb {
-                    parent[ra.max(rb)] = ra.min(rb);
+    let distance = (cfg.auto_merge_distance_percent / 100.0) as f32;
+    let chunk = cfg.chunk_size.max(cfg.min_faces_per_person.max(2));
+    // (sum of the members' vectors, its normalised direction, members)
+    let mut groups: Vec<(Vec<f32>, Vec<f32>, Vec<usize>)> = Vec::new();
+    for (c, part) in points.chunks(chunk).enumerate() {
+        for members in hdbscan_chunk(part, c * chunk, cfg) {
+            let mut sum = vec![0.0f32; dim];
+            for &i in &members {
+                sum.iter_mut().zip(points[i]).for_each(|(s, x)| *s += x);
+            }
+            let dir = normalised(&sum);
+            // The nearest group of the earlier chunks, or of this one.
+            let near = groups
+                .iter()
+                .enumerate()
+                .map(|(g, (_, d, _))| (g, dot(d, &dir)))
+                .filter(|&(_, sim)| 1.0 - sim <= distance)
+                .max_by(|a, b| a.1.total_cmp(&b.1));
+            match near {
+                Some((g, _)) => {
+                    let (gs, gd, gm) = &mut groups[g];
+                    gs.iter_mut().zip(&sum).for_each(|(a, b)| *a += b);
+                    *gd = normalised(gs);
+                    gm.extend(members);
                 }
+                None => groups.push((sum, dir, members)),
             }
         }
     }
-    let mut merged: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    for (i, m) in clusters.into_iter().enumerate() {
-        let r = root(&mut parent, i);
-        merged.entry(r).or_default().extend(m);
-    }
-    merged.into_values().collect()
+    groups.into_iter().map(|(_, _, m)| m).collect()
 }
 
 /// Clusters `faces` into people, keeping `persons`' ids and the `manual`
@@ -180,16 +183,15 @@ pub fn cluster(
         .filter(|&i| assigned[i].is_none() && unit[i].len() == dim && dim > 0)
         .collect();
     let points: Vec<&[f32]> = pending.iter().map(|&i| unit[i].as_slice()).collect();
-    let clusters = auto_merge(
-        hdbscan(&points, cfg),
-        &points,
-        (cfg.auto_merge_distance_percent / 100.0) as f32,
-    );
+    let clusters = clusters(&points, cfg);
     let mut next_id = persons.iter().map(|p| p.person_id).max().unwrap_or(0) + 1;
-    let best = |c: &[f32], centroids: &BTreeMap<i64, Vec<f32>>| -> Option<(i64, f32)> {
+    // New clusters are matched at `merge_threshold` against the persons of
+    // earlier clusterings only: this clustering already told its own apart.
+    let prior: std::collections::HashSet<i64> = centroids.keys().copied().collect();
+    let best = |c: &[f32], centroids: &BTreeMap<i64, Vec<f32>>, only_prior: bool| -> Option<(i64, f32)> {
         centroids
             .iter()
-            .filter(|(_, v)| v.len() == c.len())
+            .filter(|(id, v)| v.len() == c.len() && (!only_prior || prior.contains(id)))
             .map(|(&id, v)| (id, dot(c, v)))
             .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
     };
@@ -199,7 +201,7 @@ pub fn cluster(
     let mut in_cluster = vec![false; points.len()];
     for members_of in &clusters {
         let c = centroid(members_of.iter().map(|&k| points[k]), dim);
-        let id = match best(&c, &centroids) {
+        let id = match best(&c, &centroids, true) {
             Some((id, sim)) if sim >= threshold => id,
             _ => {
                 let id = next_id;
@@ -215,13 +217,52 @@ pub fn cluster(
         let all: Vec<usize> = (0..faces.len()).filter(|&i| assigned[i] == Some(id)).collect();
         centroids.insert(id, centroid(all.iter().map(|&i| unit[i].as_slice()), dim));
     }
-    // Noise: the nearest person, when near enough.
-    for (k, &i) in pending.iter().enumerate() {
-        if !in_cluster[k]
-            && let Some((id, sim)) = best(&unit[i], &centroids)
-            && sim >= threshold
-        {
-            assigned[i] = Some(id);
+    // Noise. Faces within the auto-merge distance of each other, enough of
+    // them, are a cluster too; the others join the nearest person when
+    // within that distance of its centroid, else stay unassigned.
+    let close = 1.0 - (cfg.auto_merge_distance_percent / 100.0) as f32;
+    let noise: Vec<usize> = (0..pending.len()).filter(|&k| !in_cluster[k]).collect();
+    let mut group: Vec<usize> = (0..noise.len()).collect();
+    fn root(g: &mut [usize], mut i: usize) -> usize {
+        while g[i] != i {
+            g[i] = g[g[i]];
+            i = g[i];
+        }
+        i
+    }
+    for a in 0..noise.len() {
+        for b in a + 1..noise.len() {
+            if dot(points[noise[a]], points[noise[b]]) >= close {
+                let (ra, rb) = (root(&mut group, a), root(&mut group, b));
+                group[ra.max(rb)] = ra.min(rb);
+            }
+        }
+    }
+    let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for a in 0..noise.len() {
+        let r = root(&mut group, a);
+        groups.entry(r).or_default().push(noise[a]);
+    }
+    for members_of in groups.into_values() {
+        let c = centroid(members_of.iter().map(|&k| points[k]), dim);
+        let enough = members_of.len() >= cfg.min_faces_per_person.max(2);
+        let id = match (best(&c, &centroids, false), best(&c, &centroids, true)) {
+            (Some((id, sim)), _) if sim >= close => Some(id),
+            (_, Some((id, sim))) if enough && sim >= threshold => Some(id),
+            _ if enough => {
+                let id = next_id;
+                next_id += 1;
+                new_persons += 1;
+                Some(id)
+            }
+            _ => None,
+        };
+        if let Some(id) = id {
+            for &k in &members_of {
+                assigned[pending[k]] = Some(id);
+            }
+            let all: Vec<usize> = (0..faces.len()).filter(|&i| assigned[i] == Some(id)).collect();
+            centroids.insert(id, centroid(all.iter().map(|&i| unit[i].as_slice()), dim));
         }
     }
     // Every person, with its members' centroid, count and representative.

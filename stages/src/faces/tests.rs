@@ -180,14 +180,10 @@ fn embeddings_separate_people_at_the_byte_scale() {
 
 /// `img` mirrored left–right.
 pub(crate) fn mirrored(img: &Rgb) -> Rgb {
-    let w = img.width as usize;
-    let mut px = img.pixels.clone();
-    for (dst, src) in px.chunks_exact_mut(w * 3).zip(img.pixels.chunks_exact(w * 3)) {
-        for x in 0..w {
-            dst[x * 3..x * 3 + 3].copy_from_slice(&src[(w - 1 - x) * 3..(w - x) * 3]);
-        }
+    Rgb {
+        pixels: measure::mirror(&img.pixels, img.width),
+        ..*img
     }
-    Rgb { pixels: px, ..*img }
 }
 
 /// Paints each eye of each face (from its mesh) with the colour of the
@@ -213,5 +209,33 @@ pub(crate) fn close_eyes(img: &mut Rgb, faces: &[Face]) {
                 }
             }
         }
+    }
+}
+
+#[test]
+fn hdbscan_pairs_each_face_with_its_mirror_image() {
+    let Some(dir) = available("hdbscan_pairs_each_face_with_its_mirror_image") else {
+        return;
+    };
+    let mut st = stage(&config(&dir.join("models")));
+    let mut pts = Vec::new();
+    let mut names = Vec::new();
+    for i in 1..=3 {
+        let img = load(&dir.join(format!("photos/faces/sample{i}.jpg")));
+        for (tag, im) in [("o", img.clone()), ("m", mirrored(&img))] {
+            let p = st.analyse(im.as_ref(), 1.0).unwrap();
+            let n = p.faces.len();
+            for (k, f) in p.faces.iter().enumerate() {
+                pts.push(f.embedding.clone());
+                names.push(format!("{i}.{}{tag}", if tag == "m" { n - 1 - k } else { k }));
+            }
+        }
+    }
+    let refs: Vec<&[f32]> = pts.iter().map(Vec::as_slice).collect();
+    let cl = people::clusters(&refs, &Default::default());
+    assert_eq!(cl.len(), 9, "nine people");
+    for c in &cl {
+        let who: Vec<&str> = c.iter().map(|&i| &names[i][..3]).collect();
+        assert!(c.len() == 2 && who[0] == who[1], "{who:?}");
     }
 }

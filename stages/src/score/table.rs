@@ -54,6 +54,15 @@ pub const INPUT_COLUMNS: &[&str] = &[
     "is_blink",
 ];
 
+/// A silhouette: at least this fraction of dark pixels (`dark_mass`, grey
+/// 0–84) …
+pub const SILHOUETTE_DARK_MASS: f64 = 0.4;
+/// … against at least this fraction of bright ones (`bright_mass`, grey
+/// 170–255): a dark subject against a bright background, whose clipping is
+/// intended. Unknown (and so no category filter on it matches) until the
+/// technical stage measured both.
+pub const SILHOUETTE_BRIGHT_MASS: f64 = 0.2;
+
 /// Columns written by scoring.
 pub const OUTPUT_COLUMNS: &[&str] = &[
     "path",
@@ -200,6 +209,12 @@ pub fn prepare<'c>(batch: &RecordBatch, config: &'c FacetConfig) -> Result<Prepa
         col("isolation_ratio"),
     );
     let (group, blink) = (bools(batch, "is_group_portrait"), bools(batch, "is_blink"));
+    let (dark, bright) = (col("dark_mass"), col("bright_mass"));
+    let silhouette: Vec<Option<bool>> = dark
+        .iter()
+        .zip(&bright)
+        .map(|(d, b)| Some(d.as_ref()? >= &SILHOUETTE_DARK_MASS && b.as_ref()? >= &SILHOUETTE_BRIGHT_MASS))
+        .collect();
 
     let mut metrics = Vec::with_capacity(n);
     let mut categories = Vec::with_capacity(n);
@@ -226,6 +241,7 @@ pub fn prepare<'c>(batch: &RecordBatch, config: &'c FacetConfig) -> Result<Prepa
             eye_sharpness: eye_sharpness[i],
             isolation: isolation[i],
             is_blink: blink[i],
+            is_silhouette: silhouette[i],
             ..Default::default()
         };
         // Before the faces stage ran the face facts are unknown, and a
@@ -234,6 +250,7 @@ pub fn prepare<'c>(batch: &RecordBatch, config: &'c FacetConfig) -> Result<Prepa
             face_count: face_count[i].map(|n| n as u32),
             face_ratio: face_ratio[i],
             is_group_portrait: group[i],
+            is_silhouette: silhouette[i],
             luminance: luminance[i],
             iso: iso[i],
             shutter_speed: shutter[i],
@@ -428,6 +445,54 @@ mod tests {
                 .any(|i| i["metric"] == "tech_sharpness"),
             "{critique}"
         );
+    }
+
+    #[test]
+    fn face_columns_choose_portrait_categories_and_blinks_cost() {
+        let config = FacetConfig::default();
+        // path, face_count, face_ratio, group, blink
+        let rows: [(&str, i32, f64, bool, bool); 4] = [
+            ("/close.jpg", 1, 0.3, false, false),
+            ("/blink.jpg", 1, 0.3, false, true),
+            ("/group.jpg", 5, 0.04, true, false),
+            ("/none.jpg", 0, 0.0, false, false),
+        ];
+        let names = [
+            "path",
+            "face_count",
+            "face_ratio",
+            "is_group_portrait",
+            "is_blink",
+            "face_quality",
+            "dark_mass",
+            "bright_mass",
+            "luminance",
+        ];
+        let schema = Arc::new(Schema::new(names.map(photos_field).to_vec()));
+        let f64s = |f: &dyn Fn(&(&str, i32, f64, bool, bool)) -> f64| -> ArrayRef {
+            Arc::new(Float64Array::from_iter_values(rows.iter().map(f)))
+        };
+        let b = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0))),
+                Arc::new(arrow_array::Int32Array::from_iter_values(rows.iter().map(|r| r.1))),
+                f64s(&|r| r.2),
+                Arc::new(BooleanArray::from(rows.iter().map(|r| r.3).collect::<Vec<_>>())),
+                Arc::new(BooleanArray::from(rows.iter().map(|r| r.4).collect::<Vec<_>>())),
+                f64s(&|_| 8.0),
+                f64s(&|_| 0.1),
+                f64s(&|_| 0.1),
+                f64s(&|_| 0.5),
+            ],
+        )
+        .unwrap();
+        let got = scored(&b, &config);
+        assert_eq!(got[0].1, "portrait");
+        assert_eq!(got[1].1, "portrait");
+        assert!(got[1].2 < got[0].2, "the blink costs: {got:?}");
+        assert_eq!(got[2].1, "group_portrait");
+        assert_ne!(got[3].1, "portrait");
     }
 
     #[test]
