@@ -102,7 +102,11 @@ pub fn cluster(
                 face_id: ids.value(i).to_string(),
                 embedding: floats(emb, i),
                 person_id: int(b.column(2), i),
-                confidence: if conf.is_null(i) { 0.0 } else { conf.value(i) as f32 },
+                confidence: if conf.is_null(i) {
+                    0.0
+                } else {
+                    conf.value(i) as f32
+                },
             });
         }
     }
@@ -160,8 +164,18 @@ fn write_persons(rt: &tokio::runtime::Runtime, store: &Store, persons: &[Person]
         centroid.append(true);
     }
     let columns: Vec<ArrayRef> = vec![
-        Arc::new(persons.iter().map(|p| Some(p.person_id)).collect::<Int64Array>()),
-        Arc::new(persons.iter().map(|p| p.name.as_deref()).collect::<StringArray>()),
+        Arc::new(
+            persons
+                .iter()
+                .map(|p| Some(p.person_id))
+                .collect::<Int64Array>(),
+        ),
+        Arc::new(
+            persons
+                .iter()
+                .map(|p| p.name.as_deref())
+                .collect::<StringArray>(),
+        ),
         Arc::new(
             persons
                 .iter()
@@ -175,7 +189,12 @@ fn write_persons(rt: &tokio::runtime::Runtime, store: &Store, persons: &[Person]
                 .collect::<Int64Array>(),
         ),
         Arc::new(centroid.finish()),
-        Arc::new(persons.iter().map(|p| Some(p.hidden)).collect::<BooleanArray>()),
+        Arc::new(
+            persons
+                .iter()
+                .map(|p| Some(p.hidden))
+                .collect::<BooleanArray>(),
+        ),
         Arc::new(
             TimestampNanosecondArray::from_iter_values(persons.iter().map(|_| now))
                 .with_timezone("UTC"),
@@ -188,7 +207,9 @@ fn write_persons(rt: &tokio::runtime::Runtime, store: &Store, persons: &[Person]
 fn person_exists(rt: &tokio::runtime::Runtime, store: &Store, id: i64) -> Result<Person> {
     match persons(rt, store)?.into_iter().find(|p| p.person_id == id) {
         Some(p) => Ok(p),
-        None => bail!("person {id}: no such person (`facet sql \"SELECT * FROM persons\"` lists them)"),
+        None => {
+            bail!("person {id}: no such person (`facet sql \"SELECT * FROM persons\"` lists them)")
+        }
     }
 }
 
@@ -227,7 +248,9 @@ pub fn assign(rt: &tokio::runtime::Runtime, store: &Store, face_id: &str, id: i6
         .first()
         .map_or(0, |b| b.column(0).as_primitive::<Int64Type>().value(0));
     if n == 0 {
-        bail!("{face_id}: no such face (`facet sql \"SELECT face_id, path FROM faces\"` lists them)");
+        bail!(
+            "{face_id}: no such face (`facet sql \"SELECT face_id, path FROM faces\"` lists them)"
+        );
     }
     person_exists(rt, store, id)?;
     let t = facet_schemas::face_assignments();

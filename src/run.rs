@@ -320,9 +320,10 @@ fn write_loop(
      -> Result<()> {
         if !photos.is_empty() {
             // Nested child-table columns (`faces`) go to their own tables.
-            let (batch, children) = facet_engine::split_children(
-                arrow::compute::concat_batches(&photos[0].schema(), photos.iter())?,
-            )?;
+            let (batch, children) = facet_engine::split_children(arrow::compute::concat_batches(
+                &photos[0].schema(),
+                photos.iter(),
+            )?)?;
             let batch = with_analyzed_at(batch)?;
             let paths: Vec<String> = string_values(&batch, "path");
             let is_new = BooleanArray::from(

@@ -339,13 +339,23 @@ impl FacetConfig {
             ("min_samples", c.min_samples),
             ("chunk_size", c.chunk_size),
         ] {
-            v.range(&format!("face_clustering.{k}"), n as f64, 1.0, f64::INFINITY);
+            v.range(
+                &format!("face_clustering.{k}"),
+                n as f64,
+                1.0,
+                f64::INFINITY,
+            );
         }
         v.percent(
             "face_clustering.auto_merge_distance_percent",
             c.auto_merge_distance_percent,
         );
-        v.range("face_clustering.merge_threshold", c.merge_threshold, 0.0, 1.0);
+        v.range(
+            "face_clustering.merge_threshold",
+            c.merge_threshold,
+            0.0,
+            1.0,
+        );
         if !["auto", "always", "never"].contains(&c.use_gpu.as_str()) {
             v.push(
                 "face_clustering.use_gpu",

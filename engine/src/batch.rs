@@ -120,9 +120,9 @@ pub fn nest(
 ) -> Result<ArrayRef, ArrowError> {
     use arrow_array::{ListArray, StructArray};
     let values = StructArray::try_new(child.item_fields.clone().into(), items, None)?;
-    let offsets =
-        arrow_buffer::OffsetBuffer::from_lengths(lengths.iter().map(|l| l.unwrap_or(0)));
-    let nulls = arrow_buffer::NullBuffer::from(lengths.iter().map(Option::is_some).collect::<Vec<_>>());
+    let offsets = arrow_buffer::OffsetBuffer::from_lengths(lengths.iter().map(|l| l.unwrap_or(0)));
+    let nulls =
+        arrow_buffer::NullBuffer::from(lengths.iter().map(Option::is_some).collect::<Vec<_>>());
     let arrow_schema::DataType::List(item) = child.data_type() else {
         unreachable!("a child column is a list")
     };
@@ -173,7 +173,13 @@ mod tests {
         assert_eq!(children.len(), 1);
         let c = &children[0];
         assert_eq!(c.parents, ["/a", "/b", "/c", "/d"]);
-        let keys: Vec<&str> = c.rows.column(0).as_string::<i32>().iter().flatten().collect();
+        let keys: Vec<&str> = c
+            .rows
+            .column(0)
+            .as_string::<i32>()
+            .iter()
+            .flatten()
+            .collect();
         assert_eq!(keys, ["/a#0", "/a#1", "/c#0"]);
         let idx = c
             .rows
@@ -183,7 +189,11 @@ mod tests {
         assert_eq!(idx.values().to_vec(), [0, 1, 0]);
         assert!(c.rows.column_by_name("box_x").unwrap().is_null(0));
         assert_eq!(
-            c.rows.column_by_name("path").unwrap().as_string::<i32>().value(2),
+            c.rows
+                .column_by_name("path")
+                .unwrap()
+                .as_string::<i32>()
+                .value(2),
             "/c"
         );
     }

@@ -358,25 +358,93 @@ pub fn user_state() -> Table {
 pub fn faces() -> Table {
     let floats = DataType::List(Arc::new(Field::new("item", DataType::Float32, true)));
     let columns = vec![
-        key("face_id", DataType::Utf8, "`<path>#<face_index>` (the key)."),
+        key(
+            "face_id",
+            DataType::Utf8,
+            "`<path>#<face_index>` (the key).",
+        ),
         col("path", DataType::Utf8, "The photo the face is in."),
-        col("face_index", DataType::Int32, "Position of the face in its photo, 0-based, left to right."),
-        col("box_x", DataType::Int32, "Left edge of the face box, pixels of the original frame (after EXIF orientation)."),
-        col("box_y", DataType::Int32, "Top edge of the face box, pixels of the original frame."),
-        col("box_width", DataType::Int32, "Face box width, pixels of the original frame."),
-        col("box_height", DataType::Int32, "Face box height, pixels of the original frame."),
+        col(
+            "face_index",
+            DataType::Int32,
+            "Position of the face in its photo, 0-based, left to right.",
+        ),
+        col(
+            "box_x",
+            DataType::Int32,
+            "Left edge of the face box, pixels of the original frame (after EXIF orientation).",
+        ),
+        col(
+            "box_y",
+            DataType::Int32,
+            "Top edge of the face box, pixels of the original frame.",
+        ),
+        col(
+            "box_width",
+            DataType::Int32,
+            "Face box width, pixels of the original frame.",
+        ),
+        col(
+            "box_height",
+            DataType::Int32,
+            "Face box height, pixels of the original frame.",
+        ),
         col("confidence", DataType::Float64, "Detector confidence, 0–1."),
-        col("landmarks", floats.clone(), "Face mesh (468 points) as x, y pairs in pixels of the original frame; empty without a landmark model."),
-        col("embedding", floats, "L2-normalised face embedding (recognition model); feeds `facet faces cluster`."),
-        col("eye_aspect_left", DataType::Float64, "Eye aspect ratio (|p2−p6| + |p3−p5|) / 2|p1−p4| of the eye on the image's left, from the eye contour model (else the mesh)."),
-        col("eye_aspect_right", DataType::Float64, "Eye aspect ratio of the other eye."),
-        col("head_turn", DataType::Float64, "How far the head is turned, 0 (frontal) to 1 (profile): asymmetry of the eye-corner distances to the nose tip."),
-        col("is_blink", DataType::Boolean, "Eyes closed (mean eye aspect ratio below face_detection.blink_ear_threshold); null when the head is turned too far to judge."),
-        col("eyes_open", DataType::Float64, "0–10 eye openness, linear in the mean eye aspect ratio from blink_ear_threshold/2 (0) to 1.5 × blink_ear_threshold (10); null when not judged."),
-        col("sharpness", DataType::Float64, "Laplacian variance of the grey face crop."),
-        col("eye_sharpness", DataType::Float64, "Laplacian variance around the eyes / the face's (1: as sharp as the face)."),
-        col("thumbnail", DataType::Binary, "JPEG face crop (face_processing: crop_padding, face_thumbnail_size, face_thumbnail_quality)."),
-        col("person_id", DataType::Int64, "The person (`persons`) the face belongs to; null until `facet faces cluster`, or for a face that fits nobody."),
+        col(
+            "landmarks",
+            floats.clone(),
+            "Face mesh (468 points) as x, y pairs in pixels of the original frame; empty without a landmark model.",
+        ),
+        col(
+            "embedding",
+            floats,
+            "L2-normalised face embedding (recognition model); feeds `facet faces cluster`.",
+        ),
+        col(
+            "eye_aspect_left",
+            DataType::Float64,
+            "Eye aspect ratio (|p2−p6| + |p3−p5|) / 2|p1−p4| of the eye on the image's left, from the eye contour model (else the mesh).",
+        ),
+        col(
+            "eye_aspect_right",
+            DataType::Float64,
+            "Eye aspect ratio of the other eye.",
+        ),
+        col(
+            "head_turn",
+            DataType::Float64,
+            "How far the head is turned, 0 (frontal) to 1 (profile): asymmetry of the eye-corner distances to the nose tip.",
+        ),
+        col(
+            "is_blink",
+            DataType::Boolean,
+            "Eyes closed (mean eye aspect ratio below face_detection.blink_ear_threshold); null when the head is turned too far to judge.",
+        ),
+        col(
+            "eyes_open",
+            DataType::Float64,
+            "0–10 eye openness, linear in the mean eye aspect ratio from blink_ear_threshold/2 (0) to 1.5 × blink_ear_threshold (10); null when not judged.",
+        ),
+        col(
+            "sharpness",
+            DataType::Float64,
+            "Laplacian variance of the grey face crop.",
+        ),
+        col(
+            "eye_sharpness",
+            DataType::Float64,
+            "Laplacian variance around the eyes / the face's (1: as sharp as the face).",
+        ),
+        col(
+            "thumbnail",
+            DataType::Binary,
+            "JPEG face crop (face_processing: crop_padding, face_thumbnail_size, face_thumbnail_quality).",
+        ),
+        col(
+            "person_id",
+            DataType::Int64,
+            "The person (`persons`) the face belongs to; null until `facet faces cluster`, or for a face that fits nobody.",
+        ),
     ];
     Table {
         name: "faces",
@@ -390,13 +458,37 @@ pub fn faces() -> Table {
 /// names and `hidden` are the user's and never rewritten by clustering.
 pub fn persons() -> Table {
     let columns = vec![
-        key("person_id", DataType::Int64, "The person (the key); never reused or renumbered."),
-        col("name", DataType::Utf8, "Name given by the user (`facet faces name`); null until then."),
-        col("representative_face", DataType::Utf8, "face_id of the face nearest the centroid among the most confident."),
+        key(
+            "person_id",
+            DataType::Int64,
+            "The person (the key); never reused or renumbered.",
+        ),
+        col(
+            "name",
+            DataType::Utf8,
+            "Name given by the user (`facet faces name`); null until then.",
+        ),
+        col(
+            "representative_face",
+            DataType::Utf8,
+            "face_id of the face nearest the centroid among the most confident.",
+        ),
         col("face_count", DataType::Int64, "Faces of this person."),
-        col("centroid", DataType::List(Arc::new(Field::new("item", DataType::Float32, true))), "L2-normalised mean of the person's face embeddings."),
-        col("hidden", DataType::Boolean, "Hidden by the user (`facet faces hide`)."),
-        col("updated_at", timestamp(), "When clustering last touched the person."),
+        col(
+            "centroid",
+            DataType::List(Arc::new(Field::new("item", DataType::Float32, true))),
+            "L2-normalised mean of the person's face embeddings.",
+        ),
+        col(
+            "hidden",
+            DataType::Boolean,
+            "Hidden by the user (`facet faces hide`).",
+        ),
+        col(
+            "updated_at",
+            timestamp(),
+            "When clustering last touched the person.",
+        ),
     ];
     Table {
         name: "persons",
@@ -410,8 +502,16 @@ pub fn persons() -> Table {
 /// never undoes them.
 pub fn face_assignments() -> Table {
     let columns = vec![
-        key("face_id", DataType::Utf8, "The face (`faces.face_id`, the key)."),
-        col("person_id", DataType::Int64, "The person the user put it in."),
+        key(
+            "face_id",
+            DataType::Utf8,
+            "The face (`faces.face_id`, the key).",
+        ),
+        col(
+            "person_id",
+            DataType::Int64,
+            "The person the user put it in.",
+        ),
         col("assigned_at", timestamp(), "When."),
     ];
     Table {

@@ -32,14 +32,25 @@ fn every_visible_face_and_none_on_landscapes() {
         &store,
         "SELECT path, face_count, is_group_portrait, face_quality, face_ratio, eye_sharpness, isolation_ratio, category FROM photos ORDER BY path",
     );
-    let counts: Vec<i64> = rows.iter().map(|r| r["face_count"].as_i64().unwrap()).collect();
+    let counts: Vec<i64> = rows
+        .iter()
+        .map(|r| r["face_count"].as_i64().unwrap())
+        .collect();
     assert_eq!(counts, COUNTS, "{rows:?}");
     for r in &rows {
         let n = r["face_count"].as_i64().unwrap();
         assert_eq!(r["is_group_portrait"].as_bool(), Some(n >= 4), "{r:?}");
         assert!(r["face_quality"].as_f64().is_some_and(|q| q > 5.0), "{r:?}");
-        assert!(r["face_ratio"].as_f64().is_some_and(|q| q > 0.005 && q < 0.2), "{r:?}");
-        assert!(r["eye_sharpness"].as_f64().is_some() && r["isolation_ratio"].as_f64().is_some_and(|v| v >= 1.0));
+        assert!(
+            r["face_ratio"]
+                .as_f64()
+                .is_some_and(|q| q > 0.005 && q < 0.2),
+            "{r:?}"
+        );
+        assert!(
+            r["eye_sharpness"].as_f64().is_some()
+                && r["isolation_ratio"].as_f64().is_some_and(|v| v >= 1.0)
+        );
     }
     // One `faces` row per face, its box in the original frame.
     let faces = sql_json(
@@ -70,7 +81,13 @@ fn every_visible_face_and_none_on_landscapes() {
     // (looked at: a wedding couple, a family, a kitchen, a poster, a banner,
     // portraits); none on the landscapes, buildings and objects.
     let store2 = tmp.path().join("store2");
-    let r = run_into(facet_ort(), Some(FACES), &photos.join("cameras/jpg"), &store2, &[]);
+    let r = run_into(
+        facet_ort(),
+        Some(FACES),
+        &photos.join("cameras/jpg"),
+        &store2,
+        &[],
+    );
     assert_eq!(r.status, 0, "{}\n{}", r.stdout, r.stderr);
     let rows = sql_json(&store2, "SELECT path, face_count FROM photos ORDER BY path");
     assert!(rows.len() >= 20, "{rows:?}");
@@ -98,7 +115,9 @@ fn every_visible_face_and_none_on_landscapes() {
 /// Writes augmented copies of sample1–3: `kind` is mirror, bright or crop.
 fn augment(src: &Path, dst: &Path, kind: &str) {
     for i in 1..=3 {
-        let img = image::open(src.join(format!("sample{i}.jpg"))).unwrap().to_rgb8();
+        let img = image::open(src.join(format!("sample{i}.jpg")))
+            .unwrap()
+            .to_rgb8();
         let out = match kind {
             "mirror" => image::imageops::flip_horizontal(&img),
             "bright" => image::imageops::colorops::brighten(&img, 35),
@@ -114,10 +133,19 @@ fn augment(src: &Path, dst: &Path, kind: &str) {
 
 /// face_id → (photo file, index) for every stored face with its person.
 fn people(store: &Path) -> Vec<(String, i64, Option<i64>)> {
-    sql_json(store, "SELECT path, face_index, person_id FROM faces ORDER BY path, face_index")
-        .iter()
-        .map(|r| (name(&r["path"]), r["face_index"].as_i64().unwrap(), r["person_id"].as_i64()))
-        .collect()
+    sql_json(
+        store,
+        "SELECT path, face_index, person_id FROM faces ORDER BY path, face_index",
+    )
+    .iter()
+    .map(|r| {
+        (
+            name(&r["path"]),
+            r["face_index"].as_i64().unwrap(),
+            r["person_id"].as_i64(),
+        )
+    })
+    .collect()
 }
 
 /// The individual a face is: (sample, position from the left in the original).
@@ -153,8 +181,16 @@ fn people_are_found_and_keep_their_ids_and_manual_assignments() {
         for (file, index, person) in faces {
             let ind = individual(file, *index, &per_sample);
             let p = person.unwrap_or_else(|| panic!("{file}#{index} belongs to nobody"));
-            assert_eq!(*person_of.entry(ind).or_insert(p), p, "{ind:?} split: {faces:?}");
-            assert_eq!(*who.entry(p).or_insert(ind), ind, "person {p} mixes people: {faces:?}");
+            assert_eq!(
+                *person_of.entry(ind).or_insert(p),
+                p,
+                "{ind:?} split: {faces:?}"
+            );
+            assert_eq!(
+                *who.entry(p).or_insert(ind),
+                ind,
+                "person {p} mixes people: {faces:?}"
+            );
         }
         person_of
     };
@@ -165,13 +201,30 @@ fn people_are_found_and_keep_their_ids_and_manual_assignments() {
 
     // The user names someone and puts one face in another person by hand.
     let ada = person_of[&('1', 0)];
-    let r = run_in(tmp.path(), &["faces", "name", &ada.to_string(), "Ada", "--store", store.to_str().unwrap()]);
+    let r = run_in(
+        tmp.path(),
+        &[
+            "faces",
+            "name",
+            &ada.to_string(),
+            "Ada",
+            "--store",
+            store.to_str().unwrap(),
+        ],
+    );
     assert_eq!(r.status, 0, "{}", r.stderr);
     let moved = format!("{}#0", dir.join("orig2.jpg").display());
     let target = person_of[&('3', 2)];
     let r = run_in(
         tmp.path(),
-        &["faces", "assign", &moved, &target.to_string(), "--store", store.to_str().unwrap()],
+        &[
+            "faces",
+            "assign",
+            &moved,
+            &target.to_string(),
+            "--store",
+            store.to_str().unwrap(),
+        ],
     );
     assert_eq!(r.status, 0, "{}", r.stderr);
 
@@ -187,13 +240,16 @@ fn people_are_found_and_keep_their_ids_and_manual_assignments() {
         let want = if dir.join(file).display().to_string() + "#" + &index.to_string() == moved {
             target
         } else {
-            *person_of
-                .get(&ind)
-                .unwrap_or_else(|| panic!("{file}#{index}: not a face of the originals: {second:?}"))
+            *person_of.get(&ind).unwrap_or_else(|| {
+                panic!("{file}#{index}: not a face of the originals: {second:?}")
+            })
         };
         assert_eq!(*person, Some(want), "{file}#{index} ({ind:?})");
     }
-    let persons = sql_json(&store, "SELECT person_id, name, face_count FROM persons ORDER BY person_id");
+    let persons = sql_json(
+        &store,
+        "SELECT person_id, name, face_count FROM persons ORDER BY person_id",
+    );
     assert_eq!(persons.len(), 9, "no new person: {persons:?}");
     let named: Vec<_> = persons
         .iter()
@@ -201,10 +257,16 @@ fn people_are_found_and_keep_their_ids_and_manual_assignments() {
         .collect();
     assert_eq!(named.len(), 1);
     assert_eq!(named[0]["person_id"].as_i64(), Some(ada));
-    let total: i64 = persons.iter().map(|p| p["face_count"].as_i64().unwrap()).sum();
+    let total: i64 = persons
+        .iter()
+        .map(|p| p["face_count"].as_i64().unwrap())
+        .sum();
     assert_eq!(total, 36);
     // An explicit re-cluster changes nothing either.
-    let r = run_in(tmp.path(), &["faces", "cluster", "--store", store.to_str().unwrap()]);
+    let r = run_in(
+        tmp.path(),
+        &["faces", "cluster", "--store", store.to_str().unwrap()],
+    );
     assert_eq!(r.status, 0, "{}", r.stderr);
     assert_eq!(people(&store), second);
 }

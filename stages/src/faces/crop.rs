@@ -110,6 +110,10 @@ mod tests {
         assert!((x - 4.0).abs() < 1e-5 && (y - 6.0).abs() < 1e-5, "{x} {y}");
         // Outside the frame: padding.
         let far = Region { cx: -10.0, ..r };
-        assert!(far.sample(img, 2, [7, 8, 9]).chunks(3).all(|p| p == [7, 8, 9]));
+        assert!(
+            far.sample(img, 2, [7, 8, 9])
+                .chunks(3)
+                .all(|p| p == [7, 8, 9])
+        );
     }
 }

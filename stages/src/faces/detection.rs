@@ -269,12 +269,20 @@ mod tests {
     #[test]
     fn tiles_cover_the_frame() {
         let t = tiles(1000, 600, &[1, 2], 0.25);
-        assert_eq!(t[0], Tile { x: 0.0, y: -200.0, side: 1000.0 });
+        assert_eq!(
+            t[0],
+            Tile {
+                x: 0.0,
+                y: -200.0,
+                side: 1000.0
+            }
+        );
         let grid = &t[1..];
         // Every pixel of the frame lies in some tile of the grid.
         for (px, py) in [(0.0, 0.0), (999.0, 599.0), (500.0, 300.0), (999.0, 0.0)] {
             assert!(
-                grid.iter().any(|t| px >= t.x && px < t.x + t.side && py >= t.y && py < t.y + t.side),
+                grid.iter()
+                    .any(|t| px >= t.x && px < t.x + t.side && py >= t.y && py < t.y + t.side),
                 "({px}, {py}) uncovered by {grid:?}"
             );
         }

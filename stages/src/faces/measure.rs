@@ -4,10 +4,8 @@
 
 use std::sync::Arc;
 
-use arrow_array::builder::{
-    BinaryBuilder, BooleanBuilder, Float32Builder, ListBuilder,
-};
 use arrow_array::ArrayRef;
+use arrow_array::builder::{BinaryBuilder, BooleanBuilder, Float32Builder, ListBuilder};
 use arrow_schema::Field;
 
 use super::crop::{Region, grey_box};
@@ -104,7 +102,14 @@ impl Face {
 
     /// Takes the mesh (`values`: x, y, z per point in crop pixels of a
     /// `size` crop of `region`) and judges the eyes.
-    pub fn set_mesh(&mut self, values: &[f32], region: &Region, size: u32, scale: f32, s: &Settings) {
+    pub fn set_mesh(
+        &mut self,
+        values: &[f32],
+        region: &Region,
+        size: u32,
+        scale: f32,
+        s: &Settings,
+    ) {
         let crop: Vec<[f32; 2]> = values.chunks_exact(3).map(|p| [p[0], p[1]]).collect();
         let left = landmarks::eye_aspect_ratio(&crop, &LEFT_EYE);
         let right = landmarks::eye_aspect_ratio(&crop, &RIGHT_EYE);
@@ -171,7 +176,11 @@ impl Face {
                 })
                 .collect();
         }
-        d.keypoints.iter().take(2).map(|&k| (k, d.w / 4.0)).collect()
+        d.keypoints
+            .iter()
+            .take(2)
+            .map(|&k| (k, d.w / 4.0))
+            .collect()
     }
 }
 
@@ -297,7 +306,12 @@ pub fn face_columns(fields: &[Field], faces: &[&Face]) -> Result<Vec<ArrayRef>, 
         Arc::new(b.finish())
     };
     let f64s = |get: &dyn Fn(&Face) -> Option<f64>| -> ArrayRef {
-        Arc::new(faces.iter().map(|f| get(f)).collect::<arrow_array::Float64Array>())
+        Arc::new(
+            faces
+                .iter()
+                .map(|f| get(f))
+                .collect::<arrow_array::Float64Array>(),
+        )
     };
     let ints = |get: &dyn Fn(&Face) -> f32| -> ArrayRef {
         Arc::new(
@@ -337,7 +351,9 @@ pub fn face_columns(fields: &[Field], faces: &[&Face]) -> Result<Vec<ArrayRef>, 
                 }
                 "thumbnail" => {
                     let mut b = BinaryBuilder::new();
-                    faces.iter().for_each(|f| b.append_option(f.thumbnail.as_deref()));
+                    faces
+                        .iter()
+                        .for_each(|f| b.append_option(f.thumbnail.as_deref()));
                     Arc::new(b.finish())
                 }
                 other => return Err(format!("faces.{other}: no value for this column")),

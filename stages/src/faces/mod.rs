@@ -228,13 +228,22 @@ impl FacesConfig {
             ));
         }
         if det.anchors_per_layer == 0 {
-            d.push(Diagnostic::new("detector.anchors_per_layer", "must be at least 1"));
+            d.push(Diagnostic::new(
+                "detector.anchors_per_layer",
+                "must be at least 1",
+            ));
         }
         if det.tiles.is_empty() || det.tiles.iter().any(|&n| n == 0 || n > 8) {
-            d.push(Diagnostic::new("detector.tiles", "one grid or more, each 1–8"));
+            d.push(Diagnostic::new(
+                "detector.tiles",
+                "one grid or more, each 1–8",
+            ));
         }
         if !(0.0..0.9).contains(&det.tile_overlap) {
-            d.push(Diagnostic::new("detector.tile_overlap", "must be in [0, 0.9)"));
+            d.push(Diagnostic::new(
+                "detector.tile_overlap",
+                "must be in [0, 0.9)",
+            ));
         }
         if !(0.0..=1.0).contains(&det.nms_iou) {
             d.push(Diagnostic::new("detector.nms_iou", "must be in [0, 1]"));
@@ -249,7 +258,10 @@ impl FacesConfig {
             d.push(Diagnostic::new("threads", "must be at least 1"));
         }
         if self.eyes.is_some() && self.landmarks.is_none() {
-            d.push(Diagnostic::new("eyes", "needs `landmarks` (the eyes are found from the mesh)"));
+            d.push(Diagnostic::new(
+                "eyes",
+                "needs `landmarks` (the eyes are found from the mesh)",
+            ));
         }
         for (field, size) in [
             ("landmarks.size", self.landmarks.as_ref().map(|l| l.size)),
@@ -264,12 +276,13 @@ impl FacesConfig {
     }
 
     fn models(&self, cx: &PlanCx) -> Vec<ModelFile> {
-        let file = |field: &str, model: &str, url: &Option<String>, sha: &Option<String>| ModelFile {
-            field: format!("with.{field}.model"),
-            path: cx.model_path(model),
-            url: url.clone(),
-            sha256: sha.clone(),
-        };
+        let file =
+            |field: &str, model: &str, url: &Option<String>, sha: &Option<String>| ModelFile {
+                field: format!("with.{field}.model"),
+                path: cx.model_path(model),
+                url: url.clone(),
+                sha256: sha.clone(),
+            };
         let d = &self.detector;
         let mut out = vec![file("detector", &d.model, &d.url, &d.sha256)];
         if let Some(l) = &self.landmarks {
@@ -314,7 +327,11 @@ impl StageKind for Faces {
         let mut reads = working::fields();
         reads.extend(["width", "height"].map(photos_field));
         let mut writes: Vec<_> = PHOTO_COLUMNS.map(photos_field).to_vec();
-        writes.push(facet_schemas::child_table("faces").expect("declared").field());
+        writes.push(
+            facet_schemas::child_table("faces")
+                .expect("declared")
+                .field(),
+        );
         Ok(StagePlan {
             reads,
             writes,
@@ -334,7 +351,11 @@ impl StageKind for Faces {
 
 impl Faces {
     /// The stage itself (what `build` boxes).
-    pub(crate) fn build_stage(&self, cfg: &FacesConfig, cx: &BuildCx) -> Result<FaceStage, StageError> {
+    pub(crate) fn build_stage(
+        &self,
+        cfg: &FacesConfig,
+        cx: &BuildCx,
+    ) -> Result<FaceStage, StageError> {
         let plan_cx = PlanCx {
             config: &cx.config,
             models_dir: cx.models_dir.as_deref(),
@@ -442,6 +463,11 @@ fn square(size: u32, layout: Layout, range: Range) -> Preprocess {
     }
 }
 
+/// Every output of a model run: name and values per crop.
+type Outputs = Vec<(String, Vec<Vec<f32>>)>;
+/// Every output of a run on one crop: name and values.
+type CropOutputs = Vec<(String, Vec<f32>)>;
+
 /// A model session with its input and how images become its input.
 pub(crate) struct Model {
     session: Session,
@@ -458,7 +484,11 @@ impl Model {
         input: Option<&str>,
         pre: Preprocess,
     ) -> Result<Model, StageError> {
-        let names: Vec<String> = session.inputs().iter().map(|i| i.name().to_string()).collect();
+        let names: Vec<String> = session
+            .inputs()
+            .iter()
+            .map(|i| i.name().to_string())
+            .collect();
         let input = match input {
             Some(n) if names.iter().any(|i| i == n) => n.to_string(),
             Some(n) => {
@@ -476,7 +506,11 @@ impl Model {
                 )));
             }
         };
-        let outputs = session.outputs().iter().map(|o| o.name().to_string()).collect();
+        let outputs = session
+            .outputs()
+            .iter()
+            .map(|o| o.name().to_string())
+            .collect();
         Ok(Model {
             session,
             input,
@@ -488,7 +522,7 @@ impl Model {
 
     /// Runs the model on square RGB8 crops of its input size; every output's
     /// values, per crop.
-    fn run(&mut self, crops: &[Vec<u8>]) -> Result<Vec<(String, Vec<Vec<f32>>)>, String> {
+    fn run(&mut self, crops: &[Vec<u8>]) -> Result<Outputs, String> {
         let n = crops.len();
         let len = self.pre.len();
         let mut data = vec![0.0f32; n * len];
@@ -519,14 +553,18 @@ impl Model {
             let per = values.len() / n.max(1);
             result.push((
                 name.clone(),
-                values.chunks(per.max(1)).take(n).map(<[f32]>::to_vec).collect(),
+                values
+                    .chunks(per.max(1))
+                    .take(n)
+                    .map(<[f32]>::to_vec)
+                    .collect(),
             ));
         }
         Ok(result)
     }
 
     /// [`Model::run`] one crop at a time (models with a fixed batch of 1).
-    fn run_each(&mut self, crops: &[Vec<u8>]) -> Result<Vec<Vec<(String, Vec<f32>)>>, String> {
+    fn run_each(&mut self, crops: &[Vec<u8>]) -> Result<Vec<CropOutputs>, String> {
         crops
             .iter()
             .map(|c| {
@@ -555,7 +593,12 @@ impl FaceStage {
     pub(crate) fn detect(&mut self, img: RgbRef<'_>) -> Result<Vec<Detection>, String> {
         let size = self.det.size;
         let mut found = Vec::new();
-        let tiles = detection::tiles(img.width, img.height, &self.det.tiles, self.det.tile_overlap);
+        let tiles = detection::tiles(
+            img.width,
+            img.height,
+            &self.det.tiles,
+            self.det.tile_overlap,
+        );
         for t in tiles {
             let region = Region {
                 cx: t.x + t.side / 2.0,
@@ -615,7 +658,10 @@ impl FaceStage {
         if let Some(lm) = self.landmarks.as_mut() {
             let size = lm.pre.width;
             let regions: Vec<Region> = dets.iter().map(measure::mesh_region).collect();
-            let crops: Vec<Vec<u8>> = regions.iter().map(|r| r.sample(img, size, [0; 3])).collect();
+            let crops: Vec<Vec<u8>> = regions
+                .iter()
+                .map(|r| r.sample(img, size, [0; 3]))
+                .collect();
             let outs = lm.run_each(&crops)?;
             for ((face, region), out) in faces.iter_mut().zip(&regions).zip(outs) {
                 let Some((_, mesh)) = out.iter().find(|(_, v)| v.len() == landmarks::POINTS * 3)
@@ -745,7 +791,9 @@ pub fn columns(
             }
         }
     }
-    let mut f = floats.into_iter().map(|mut b| Arc::new(b.finish()) as ArrayRef);
+    let mut f = floats
+        .into_iter()
+        .map(|mut b| Arc::new(b.finish()) as ArrayRef);
     let mut next = || f.next().expect("six");
     let columns: Vec<ArrayRef> = vec![
         Arc::new(count.finish()),
@@ -760,7 +808,10 @@ pub fn columns(
     ];
     let mut fields: Vec<_> = PHOTO_COLUMNS.map(photos_field).to_vec();
     let child = facet_schemas::child_table("faces").expect("declared");
-    let lengths: Vec<Option<usize>> = results.iter().map(|r| r.as_ref().map(|p| p.faces.len())).collect();
+    let lengths: Vec<Option<usize>> = results
+        .iter()
+        .map(|r| r.as_ref().map(|p| p.faces.len()))
+        .collect();
     let all: Vec<&Face> = results.iter().flatten().flat_map(|p| &p.faces).collect();
     let items = measure::face_columns(&child.item_fields, &all)?;
     let nested = facet_engine::batch::nest(&child, items, &lengths).map_err(|e| e.to_string())?;

@@ -188,13 +188,14 @@ pub fn cluster(
     // New clusters are matched at `merge_threshold` against the persons of
     // earlier clusterings only: this clustering already told its own apart.
     let prior: std::collections::HashSet<i64> = centroids.keys().copied().collect();
-    let best = |c: &[f32], centroids: &BTreeMap<i64, Vec<f32>>, only_prior: bool| -> Option<(i64, f32)> {
-        centroids
-            .iter()
-            .filter(|(id, v)| v.len() == c.len() && (!only_prior || prior.contains(id)))
-            .map(|(&id, v)| (id, dot(c, v)))
-            .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
-    };
+    let best =
+        |c: &[f32], centroids: &BTreeMap<i64, Vec<f32>>, only_prior: bool| -> Option<(i64, f32)> {
+            centroids
+                .iter()
+                .filter(|(id, v)| v.len() == c.len() && (!only_prior || prior.contains(id)))
+                .map(|(&id, v)| (id, dot(c, v)))
+                .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+        };
     let threshold = cfg.merge_threshold as f32;
     let mut new_persons = 0;
     let n_clusters = clusters.len();
@@ -214,7 +215,9 @@ pub fn cluster(
             assigned[pending[k]] = Some(id);
             in_cluster[k] = true;
         }
-        let all: Vec<usize> = (0..faces.len()).filter(|&i| assigned[i] == Some(id)).collect();
+        let all: Vec<usize> = (0..faces.len())
+            .filter(|&i| assigned[i] == Some(id))
+            .collect();
         centroids.insert(id, centroid(all.iter().map(|&i| unit[i].as_slice()), dim));
     }
     // Noise. Faces within the auto-merge distance of each other, enough of
@@ -239,9 +242,9 @@ pub fn cluster(
         }
     }
     let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    for a in 0..noise.len() {
+    for (a, &k) in noise.iter().enumerate() {
         let r = root(&mut group, a);
-        groups.entry(r).or_default().push(noise[a]);
+        groups.entry(r).or_default().push(k);
     }
     for members_of in groups.into_values() {
         let c = centroid(members_of.iter().map(|&k| points[k]), dim);
@@ -261,7 +264,9 @@ pub fn cluster(
             for &k in &members_of {
                 assigned[pending[k]] = Some(id);
             }
-            let all: Vec<usize> = (0..faces.len()).filter(|&i| assigned[i] == Some(id)).collect();
+            let all: Vec<usize> = (0..faces.len())
+                .filter(|&i| assigned[i] == Some(id))
+                .collect();
             centroids.insert(id, centroid(all.iter().map(|&i| unit[i].as_slice()), dim));
         }
     }
@@ -313,15 +318,25 @@ pub fn cluster(
 /// Deterministic test embeddings: `people` identities, `per_person` faces
 /// each, unit vectors of `dim` whose cosine similarity to their identity is
 /// about `similarity` (a Gaussian perturbation). For tests and benches.
-pub fn synthetic(people: usize, per_person: usize, dim: usize, similarity: f32, seed: u64) -> Vec<(usize, Vec<f32>)> {
-    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407) | 1;
+pub fn synthetic(
+    people: usize,
+    per_person: usize,
+    dim: usize,
+    similarity: f32,
+    seed: u64,
+) -> Vec<(usize, Vec<f32>)> {
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407)
+        | 1;
     let mut normal = move || -> f32 {
         // xorshift64* then Box-Muller.
         let mut u = || {
             state ^= state >> 12;
             state ^= state << 25;
             state ^= state >> 27;
-            ((state.wrapping_mul(2685821657736338717) >> 11) as f64 / (1u64 << 53) as f64).max(1e-12)
+            ((state.wrapping_mul(2685821657736338717) >> 11) as f64 / (1u64 << 53) as f64)
+                .max(1e-12)
         };
         let (a, b) = (u(), u());
         ((-2.0 * a.ln()).sqrt() * (2.0 * std::f64::consts::PI * b).cos()) as f32
@@ -367,7 +382,11 @@ mod tests {
         for (t, g) in truth.iter().zip(got) {
             let g = g.unwrap_or_else(|| panic!("identity {t} has an unassigned face: {got:?}"));
             assert_eq!(*by_truth.entry(*t).or_insert(g), g, "identity {t} split");
-            assert_eq!(*by_person.entry(g).or_insert(*t), *t, "person {g} mixes identities");
+            assert_eq!(
+                *by_person.entry(g).or_insert(*t),
+                *t,
+                "person {g} mixes identities"
+            );
         }
     }
 
@@ -401,10 +420,7 @@ mod tests {
             .collect();
         // Identities 0–5 of `more` are new faces of the same people only if
         // the seed gives the same centres: it does (same seed, centres first).
-        let extra: Vec<(usize, Vec<f32>)> = more
-            .into_iter()
-            .skip(7 * 4)
-            .collect();
+        let extra: Vec<(usize, Vec<f32>)> = more.into_iter().skip(7 * 4).collect();
         all.extend(faces_of(&extra, "b"));
         let second = cluster(&all, &persons, &manual, &cfg);
         for (i, f) in faces.iter().enumerate() {
@@ -422,11 +438,18 @@ mod tests {
                 let old = truth.iter().position(|x| x == t).unwrap();
                 assert_eq!(got, first.assignments[old], "identity {t}");
             } else {
-                assert!(got.is_some_and(|p| p > 6), "a new person for the new identity: {got:?}");
+                assert!(
+                    got.is_some_and(|p| p > 6),
+                    "a new person for the new identity: {got:?}"
+                );
             }
         }
         assert_eq!(second.new_persons, 1);
-        let ada = second.persons.iter().find(|p| p.person_id == persons[0].person_id).unwrap();
+        let ada = second
+            .persons
+            .iter()
+            .find(|p| p.person_id == persons[0].person_id)
+            .unwrap();
         assert_eq!(ada.name.as_deref(), Some("Ada"), "names are kept");
     }
 
@@ -449,7 +472,10 @@ mod tests {
         let p = synthetic(2, 2, 512, 0.9, 1);
         let same = dot(&p[0].1, &p[2].1);
         let other = dot(&p[0].1, &p[1].1);
-        assert!((same - 0.81).abs() < 0.05, "two faces of one identity: {same}");
+        assert!(
+            (same - 0.81).abs() < 0.05,
+            "two faces of one identity: {same}"
+        );
         assert!(other.abs() < 0.2, "{other}");
     }
 }

@@ -87,16 +87,31 @@ fn detects_every_clearly_visible_face() {
         let p = st.analyse(img.as_ref(), 1.0).unwrap();
         assert_eq!(p.faces.len(), *want, "sample{}", i + 1);
         for f in &p.faces {
-            assert!(f.x >= -f.w * 0.2 && f.x + f.w <= img.width as f32 * 1.05, "{f:?}");
-            assert!(f.w > 100.0 && f.w < 400.0, "a face of these photos is 150–300 px: {}", f.w);
+            assert!(
+                f.x >= -f.w * 0.2 && f.x + f.w <= img.width as f32 * 1.05,
+                "{f:?}"
+            );
+            assert!(
+                f.w > 100.0 && f.w < 400.0,
+                "a face of these photos is 150–300 px: {}",
+                f.w
+            );
             assert_eq!(f.mesh.len(), landmarks::POINTS);
             assert_eq!(f.embedding.len(), 1024);
-            assert!(f.thumbnail.as_ref().is_some_and(|t| t.starts_with(&[0xFF, 0xD8])));
+            assert!(
+                f.thumbnail
+                    .as_ref()
+                    .is_some_and(|t| t.starts_with(&[0xFF, 0xD8]))
+            );
         }
         assert_eq!(p.is_group_portrait, *want >= 4);
         assert!(p.face_quality.is_some_and(|q| q > 6.5 && q <= 10.0));
         // Faces are numbered left to right.
-        assert!(p.faces.windows(2).all(|w| w[0].x < w[1].x && w[0].index + 1 == w[1].index));
+        assert!(
+            p.faces
+                .windows(2)
+                .all(|w| w[0].x < w[1].x && w[0].index + 1 == w[1].index)
+        );
     }
 }
 
@@ -114,7 +129,10 @@ fn boxes_map_back_to_the_original_frame() {
     let small = st.analyse(half.as_ref(), 2.0).unwrap();
     assert_eq!(full.faces.len(), small.faces.len());
     for (a, b) in full.faces.iter().zip(&small.faces) {
-        assert!((a.x - b.x).abs() < 0.15 * a.w && (a.w - b.w).abs() < 0.2 * a.w, "{a:?} vs {b:?}");
+        assert!(
+            (a.x - b.x).abs() < 0.15 * a.w && (a.w - b.w).abs() < 0.2 * a.w,
+            "{a:?} vs {b:?}"
+        );
     }
 }
 
@@ -128,13 +146,25 @@ fn closed_eyes_blink_and_open_eyes_do_not() {
     let mut img = load(&dir.join("photos/faces/sample6.jpg"));
     let open = st.analyse(img.as_ref(), 1.0).unwrap();
     assert_eq!(open.is_blink, Some(false));
-    assert!(open.faces.iter().all(|f| f.is_blink == Some(false)), "{:?}", open.faces.iter().map(|f| f.ear_left).collect::<Vec<_>>());
+    assert!(
+        open.faces.iter().all(|f| f.is_blink == Some(false)),
+        "{:?}",
+        open.faces.iter().map(|f| f.ear_left).collect::<Vec<_>>()
+    );
     assert!(open.eyes_open.is_some_and(|e| e > 5.0));
     close_eyes(&mut img, &open.faces);
     let closed = st.analyse(img.as_ref(), 1.0).unwrap();
     assert_eq!(closed.faces.len(), 4);
     assert_eq!(closed.is_blink, Some(true));
-    assert!(closed.faces.iter().all(|f| f.is_blink == Some(true)), "{:?}", closed.faces.iter().map(|f| (f.ear_left, f.ear_right)).collect::<Vec<_>>());
+    assert!(
+        closed.faces.iter().all(|f| f.is_blink == Some(true)),
+        "{:?}",
+        closed
+            .faces
+            .iter()
+            .map(|f| (f.ear_left, f.ear_right))
+            .collect::<Vec<_>>()
+    );
     assert!(closed.eyes_open.is_some_and(|e| e < 5.0));
 }
 
@@ -174,7 +204,11 @@ fn embeddings_separate_people_at_the_byte_scale() {
                 }
             }
         }
-        assert_eq!(same > diff + 0.1, separates, "{range:?}: same ≥ {same}, different ≤ {diff}");
+        assert_eq!(
+            same > diff + 0.1,
+            separates,
+            "{range:?}: same ≥ {same}, different ≤ {diff}"
+        );
     }
 }
 
@@ -192,7 +226,9 @@ pub(crate) fn close_eyes(img: &mut Rgb, faces: &[Face]) {
     let w = img.width as usize;
     for f in faces {
         let cheek = f.mesh[205];
-        let at = |x: f32, y: f32| ((y as usize).min(img.height as usize - 1) * w + (x as usize).min(w - 1)) * 3;
+        let at = |x: f32, y: f32| {
+            ((y as usize).min(img.height as usize - 1) * w + (x as usize).min(w - 1)) * 3
+        };
         let i = at(cheek[0], cheek[1]);
         let skin = [img.pixels[i], img.pixels[i + 1], img.pixels[i + 2]];
         for eye in [landmarks::LEFT_EYE, landmarks::RIGHT_EYE] {
@@ -227,7 +263,10 @@ fn hdbscan_pairs_each_face_with_its_mirror_image() {
             let n = p.faces.len();
             for (k, f) in p.faces.iter().enumerate() {
                 pts.push(f.embedding.clone());
-                names.push(format!("{i}.{}{tag}", if tag == "m" { n - 1 - k } else { k }));
+                names.push(format!(
+                    "{i}.{}{tag}",
+                    if tag == "m" { n - 1 - k } else { k }
+                ));
             }
         }
     }

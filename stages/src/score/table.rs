@@ -213,7 +213,9 @@ pub fn prepare<'c>(batch: &RecordBatch, config: &'c FacetConfig) -> Result<Prepa
     let silhouette: Vec<Option<bool>> = dark
         .iter()
         .zip(&bright)
-        .map(|(d, b)| Some(d.as_ref()? >= &SILHOUETTE_DARK_MASS && b.as_ref()? >= &SILHOUETTE_BRIGHT_MASS))
+        .map(|(d, b)| {
+            Some(d.as_ref()? >= &SILHOUETTE_DARK_MASS && b.as_ref()? >= &SILHOUETTE_BRIGHT_MASS)
+        })
         .collect();
 
     let mut metrics = Vec::with_capacity(n);
@@ -451,7 +453,8 @@ mod tests {
     fn face_columns_choose_portrait_categories_and_blinks_cost() {
         let config = FacetConfig::default();
         // path, face_count, face_ratio, group, blink
-        let rows: [(&str, i32, f64, bool, bool); 4] = [
+        type Row = (&'static str, i32, f64, bool, bool);
+        let rows: [Row; 4] = [
             ("/close.jpg", 1, 0.3, false, false),
             ("/blink.jpg", 1, 0.3, false, true),
             ("/group.jpg", 5, 0.04, true, false),
@@ -469,17 +472,23 @@ mod tests {
             "luminance",
         ];
         let schema = Arc::new(Schema::new(names.map(photos_field).to_vec()));
-        let f64s = |f: &dyn Fn(&(&str, i32, f64, bool, bool)) -> f64| -> ArrayRef {
+        let f64s = |f: &dyn Fn(&Row) -> f64| -> ArrayRef {
             Arc::new(Float64Array::from_iter_values(rows.iter().map(f)))
         };
         let b = RecordBatch::try_new(
             schema,
             vec![
                 Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0))),
-                Arc::new(arrow_array::Int32Array::from_iter_values(rows.iter().map(|r| r.1))),
+                Arc::new(arrow_array::Int32Array::from_iter_values(
+                    rows.iter().map(|r| r.1),
+                )),
                 f64s(&|r| r.2),
-                Arc::new(BooleanArray::from(rows.iter().map(|r| r.3).collect::<Vec<_>>())),
-                Arc::new(BooleanArray::from(rows.iter().map(|r| r.4).collect::<Vec<_>>())),
+                Arc::new(BooleanArray::from(
+                    rows.iter().map(|r| r.3).collect::<Vec<_>>(),
+                )),
+                Arc::new(BooleanArray::from(
+                    rows.iter().map(|r| r.4).collect::<Vec<_>>(),
+                )),
                 f64s(&|_| 8.0),
                 f64s(&|_| 0.1),
                 f64s(&|_| 0.1),
