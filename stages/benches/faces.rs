@@ -7,10 +7,11 @@
 //!   `../shared/photos/faces` (sample6, 1920×1537, four faces): detection on
 //!   the frame and its 2×2 and 3×3 tiles, mesh, eye contours, embedding,
 //!   sharpness and thumbnails. Throughput is in faces.
-//! * `people/cluster_100k`: `people::cluster` of 100,000 1024-d unit
-//!   embeddings (2,000 identities × 50 faces, cosine ≈ 0.9 to their
-//!   identity), nobody assigned yet: HDBSCAN in chunks of
-//!   `face_clustering.chunk_size`, auto-merge, new persons.
+//! * `people/cluster/N`: `people::cluster` of N 1024-d unit embeddings
+//!   (N/50 identities × 50 faces, cosine ≈ 0.9 to their identity), nobody
+//!   assigned yet: HDBSCAN in chunks of `face_clustering.chunk_size`, merged
+//!   by centroid, new persons. N = 2,000 and 10,000; 100,000 with
+//!   `FACET_BENCH_100K=1` (minutes per clustering in the dev profile).
 //!
 //! ONNX Runtime comes from `ORT_DYLIB_PATH`, else `tools/onnxruntime`.
 
@@ -20,7 +21,7 @@ use std::sync::Arc;
 
 use arrow_array::{RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use facet_engine::{Budget, BuildCx, Built, StageCx, StageKind};
 use facet_stages::faces::people::{FaceIn, cluster, synthetic};
 use facet_stages::faces::{Faces, FacesConfig};
@@ -94,27 +95,32 @@ threads: 2
 }
 
 fn cluster_bench(c: &mut Criterion) {
-    let points = synthetic(2000, 50, 1024, 0.9, 42);
-    let faces: Vec<FaceIn> = points
-        .into_iter()
-        .enumerate()
-        .map(|(i, (_, e))| FaceIn {
-            face_id: format!("/p{i}.jpg#0"),
-            embedding: e,
-            person_id: None,
-            confidence: 0.9,
-        })
-        .collect();
+    // 100,000 faces take minutes per clustering in the dev profile: only
+    // with FACET_BENCH_100K=1.
+    let mut sizes = vec![2_000, 10_000];
+    if std::env::var_os("FACET_BENCH_100K").is_some() {
+        sizes.push(100_000);
+    }
     let cfg = facet_config::FaceClustering::default();
     let mut g = c.benchmark_group("people");
     g.sample_size(10);
-    g.throughput(Throughput::Elements(faces.len() as u64));
-    g.bench_function("cluster_100k", |b| {
-        b.iter(|| {
-            let out = cluster(&faces, &[], &HashMap::new(), &cfg);
-            out.persons.len()
-        })
-    });
+    for n in sizes {
+        // Identities of 50 faces each, cosine ≈ 0.9 to their identity.
+        let faces: Vec<FaceIn> = synthetic(n / 50, 50, 1024, 0.9, 42)
+            .into_iter()
+            .enumerate()
+            .map(|(i, (_, e))| FaceIn {
+                face_id: format!("/p{i}.jpg#0"),
+                embedding: e,
+                person_id: None,
+                confidence: 0.9,
+            })
+            .collect();
+        g.throughput(Throughput::Elements(n as u64));
+        g.bench_with_input(BenchmarkId::new("cluster", n), &faces, |b, faces| {
+            b.iter(|| cluster(faces, &[], &HashMap::new(), &cfg).persons.len())
+        });
+    }
     g.finish();
 }
 
