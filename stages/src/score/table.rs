@@ -457,7 +457,7 @@ mod tests {
         let rows: [Row; 4] = [
             ("/close.jpg", 1, 0.3, false, false),
             ("/blink.jpg", 1, 0.3, false, true),
-            ("/group.jpg", 5, 0.04, true, false),
+            ("/group.jpg", 5, 0.06, true, false),
             ("/none.jpg", 0, 0.0, false, false),
         ];
         let names = [
@@ -470,6 +470,7 @@ mod tests {
             "dark_mass",
             "bright_mass",
             "luminance",
+            "is_monochrome",
         ];
         let schema = Arc::new(Schema::new(names.map(photos_field).to_vec()));
         let f64s = |f: &dyn Fn(&Row) -> f64| -> ArrayRef {
@@ -493,6 +494,7 @@ mod tests {
                 f64s(&|_| 0.1),
                 f64s(&|_| 0.1),
                 f64s(&|_| 0.5),
+                Arc::new(BooleanArray::from(vec![false; 4])),
             ],
         )
         .unwrap();
