@@ -1,6 +1,7 @@
 //! `facet`: tells you which photos are worth keeping.
 
 mod compare;
+mod faces;
 mod groups;
 mod models;
 mod recommend;
@@ -65,6 +66,13 @@ enum Command {
         store: Option<PathBuf>,
     },
     /// The model files a pipeline loads.
+    /// People from faces: cluster, name, assign a face by hand, hide.
+    Faces {
+        #[command(subcommand)]
+        what: FacesCommand,
+        #[arg(long, global = true)]
+        store: Option<PathBuf>,
+    },
     Models {
         #[command(subcommand)]
         what: ModelsCommand,
@@ -155,6 +163,23 @@ enum UserCommand {
         role: String,
         #[arg(long)]
         display_name: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum FacesCommand {
+    /// Groups the stored faces into people (HDBSCAN, `face_clustering`);
+    /// existing ids, names and manual assignments are kept.
+    Cluster,
+    /// Names a person ("" removes the name).
+    Name { person_id: i64, name: String },
+    /// Puts a face (`faces.face_id`) in a person by hand, for good.
+    Assign { face_id: String, person_id: i64 },
+    /// Hides a person (`--show`: shows it again).
+    Hide {
+        person_id: i64,
+        #[arg(long)]
+        show: bool,
     },
 }
 
@@ -297,6 +322,29 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             groups::decide(&rt, &store, kind, &path, decision)?;
             groups::detect(&rt, &store, &config, false)?;
             println!("ok");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Faces { what, store } => {
+            let store = store.unwrap_or_else(|| PathBuf::from(DEFAULT_STORE));
+            let rt = tokio::runtime::Runtime::new()?;
+            let store = facet_store::Store::open(&store)?;
+            match what {
+                FacesCommand::Cluster => {}
+                FacesCommand::Name { person_id, name } => {
+                    faces::edit_person(&rt, &store, person_id, Some(Some(name)), None)?
+                }
+                FacesCommand::Assign { face_id, person_id } => {
+                    faces::assign(&rt, &store, &face_id, person_id)?
+                }
+                FacesCommand::Hide { person_id, show } => {
+                    faces::edit_person(&rt, &store, person_id, None, Some(!show))?
+                }
+            }
+            let c = faces::cluster(&rt, &store, &config)?;
+            println!(
+                "{} faces: {} in {} person(s) ({} new) in {:.2}s",
+                c.faces, c.assigned, c.persons, c.new_persons, c.seconds
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Models { what } => match what {

@@ -240,6 +240,17 @@ pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
     // Scores depend on the whole library (normalization): re-score it.
     let rescore = crate::recompute::recompute(&rt, &store, &config)?;
     let groups = crate::groups::detect(&rt, &store, &config, false)?;
+    // New faces join people (ids, names and manual assignments kept).
+    let people = if config.face_clustering.enabled
+        && plan
+            .stored_columns()
+            .iter()
+            .any(|f| facet_schemas::child_table(f.name()).is_some())
+    {
+        Some(crate::faces::cluster(&rt, &store, &config)?)
+    } else {
+        None
+    };
     let secs = started.elapsed().as_secs_f64();
 
     for issue in &stats.scan_issues {
@@ -293,6 +304,12 @@ pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
         groups.seconds,
         groups.looked_up
     );
+    if let Some(c) = people {
+        println!(
+            "{} faces: {} in {} person(s) ({} new) in {:.2}s",
+            c.faces, c.assigned, c.persons, c.new_persons, c.seconds
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -326,10 +343,12 @@ fn write_loop(
                      written: &mut Written|
      -> Result<()> {
         if !photos.is_empty() {
-            let batch = with_analyzed_at(arrow::compute::concat_batches(
+            // Nested child-table columns (`faces`) go to their own tables.
+            let (batch, children) = facet_engine::split_children(arrow::compute::concat_batches(
                 &photos[0].schema(),
                 photos.iter(),
             )?)?;
+            let batch = with_analyzed_at(batch)?;
             let paths: Vec<String> = string_values(&batch, "path");
             let is_new = BooleanArray::from(
                 paths
@@ -349,6 +368,13 @@ fn write_loop(
                 .cloned()
                 .collect();
             rt.block_on(store.delete_keys(&facet_schemas::failures(), &recovered))?;
+            // A re-analysed photo's child rows replace its earlier ones.
+            for c in children {
+                rt.block_on(store.delete_in(&c.child.table, c.child.parent, &c.parents))?;
+                if c.rows.num_rows() > 0 {
+                    rt.block_on(store.append(&c.child.table, c.rows))?;
+                }
+            }
             written.analysed += paths.len() as u64;
             photos.clear();
         }
@@ -357,6 +383,9 @@ fn write_loop(
             // A changed photo that now fails must not keep its old results.
             let paths: Vec<String> = failures.iter().map(|f| f.path.clone()).collect();
             rt.block_on(store.delete_keys(photos_t, &paths))?;
+            for c in facet_schemas::child_tables() {
+                rt.block_on(store.delete_in(&c.table, c.parent, &paths))?;
+            }
             for p in &paths {
                 stored_paths.remove(p);
             }

@@ -78,6 +78,40 @@ pub fn known_keys(section: &str) -> &'static [&'static str] {
             "category_min_samples",
         ],
         "monochrome_detection" => &["saturation_threshold_percent"],
+        "face_detection" => &[
+            "min_confidence_percent",
+            "min_face_size",
+            "blink_ear_threshold",
+            "min_faces_for_group",
+        ],
+        "face_clustering" => &[
+            "enabled",
+            "min_faces_per_person",
+            "min_samples",
+            "auto_merge_distance_percent",
+            "clustering_algorithm",
+            "leaf_size",
+            "use_gpu",
+            "merge_threshold",
+            "chunk_size",
+        ],
+        "face_processing" => &[
+            "crop_padding",
+            "use_db_thumbnails",
+            "face_thumbnail_size",
+            "face_thumbnail_quality",
+            "extract_workers",
+            "extract_batch_size",
+            "refill_workers",
+            "refill_batch_size",
+            "auto_tuning",
+        ],
+        "face_processing.auto_tuning" => &[
+            "enabled",
+            "memory_limit_percent",
+            "min_batch_size",
+            "monitor_interval_seconds",
+        ],
         "analysis" => &[
             "aesthetic_max_threshold",
             "aesthetic_target",
@@ -795,6 +829,165 @@ impl Default for SimilarityGroups {
             min_group_size: 2,
             max_photos: 10000,
             max_group_size: 50,
+        }
+    }
+}
+
+/// `face_detection`: which faces count, and when eyes are closed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FaceDetection {
+    /// Minimum detection confidence (percent) for a face to count.
+    pub min_confidence_percent: f64,
+    /// Minimum face size in pixels (the shorter side of the box, in the
+    /// original frame).
+    pub min_face_size: u32,
+    /// Eye Aspect Ratio below which an eye is closed (blink detection).
+    pub blink_ear_threshold: f64,
+    /// Minimum faces to classify as group portrait.
+    pub min_faces_for_group: u32,
+}
+
+impl Default for FaceDetection {
+    fn default() -> Self {
+        Self {
+            min_confidence_percent: 65.0,
+            min_face_size: 20,
+            blink_ear_threshold: 0.28,
+            min_faces_for_group: 4,
+        }
+    }
+}
+
+/// `face_clustering.clustering_algorithm`: how HDBSCAN builds its minimum
+/// spanning tree. Facet's HDBSCAN (petal-clustering) searches neighbours in
+/// a ball tree; `*_kdtree` run as their ball-tree counterparts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClusteringAlgorithm {
+    /// Let HDBSCAN decide (Borůvka).
+    #[default]
+    Best,
+    /// O(n log n), high-dimensional data (recommended).
+    BoruvkaBalltree,
+    /// O(n log n), low-dimensional data.
+    BoruvkaKdtree,
+    /// O(n²), memory-constrained, high-dimensional.
+    PrimsBalltree,
+    /// O(n²), memory-constrained, low-dimensional.
+    PrimsKdtree,
+}
+
+impl ClusteringAlgorithm {
+    /// Whether the minimum spanning tree is built with Borůvka (else Prim).
+    pub fn boruvka(self) -> bool {
+        !matches!(self, Self::PrimsBalltree | Self::PrimsKdtree)
+    }
+}
+
+/// `face_clustering`: HDBSCAN over face embeddings, grouping faces into people.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FaceClustering {
+    /// Enable face clustering.
+    pub enabled: bool,
+    /// Minimum photos per person (HDBSCAN's minimum cluster size).
+    pub min_faces_per_person: usize,
+    /// HDBSCAN min_samples parameter.
+    pub min_samples: usize,
+    /// Clusters whose centroids are within this cosine distance (percent)
+    /// are merged into one person.
+    pub auto_merge_distance_percent: f64,
+    /// HDBSCAN algorithm.
+    pub clustering_algorithm: ClusteringAlgorithm,
+    /// Tree leaf size (CPU only). Kept for the reference's files; the ball
+    /// tree chooses its own leaves.
+    pub leaf_size: usize,
+    /// GPU mode: auto, always, never. Facet clusters on the CPU.
+    pub use_gpu: String,
+    /// Centroid similarity (cosine, 0–1) for new faces to join an existing person.
+    pub merge_threshold: f64,
+    /// Faces clustered at once: larger sets are clustered in chunks whose
+    /// clusters are then merged by centroid.
+    pub chunk_size: usize,
+}
+
+impl Default for FaceClustering {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            min_faces_per_person: 2,
+            min_samples: 2,
+            auto_merge_distance_percent: 15.0,
+            clustering_algorithm: ClusteringAlgorithm::Best,
+            leaf_size: 40,
+            use_gpu: "auto".into(),
+            merge_threshold: 0.6,
+            chunk_size: 10000,
+        }
+    }
+}
+
+/// `face_processing.auto_tuning`: memory-based tuning of face extraction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FaceAutoTuning {
+    /// Enable memory-based tuning.
+    pub enabled: bool,
+    /// Memory usage limit (percent).
+    pub memory_limit_percent: f64,
+    /// Minimum batch size.
+    pub min_batch_size: usize,
+    /// Seconds between memory samples.
+    pub monitor_interval_seconds: f64,
+}
+
+impl Default for FaceAutoTuning {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            memory_limit_percent: 80.0,
+            min_batch_size: 8,
+            monitor_interval_seconds: 5.0,
+        }
+    }
+}
+
+/// `face_processing`: face crops and thumbnails.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FaceProcessing {
+    /// Padding ratio for face crops (of the box's size, on each side).
+    pub crop_padding: f64,
+    /// Use stored thumbnails.
+    pub use_db_thumbnails: bool,
+    /// Face thumbnail size in pixels (longest side).
+    pub face_thumbnail_size: u32,
+    /// Face thumbnail JPEG quality.
+    pub face_thumbnail_quality: u8,
+    /// Parallel extraction workers.
+    pub extract_workers: usize,
+    /// Extraction batch size.
+    pub extract_batch_size: usize,
+    /// Thumbnail refill workers.
+    pub refill_workers: usize,
+    /// Refill batch size.
+    pub refill_batch_size: usize,
+    pub auto_tuning: FaceAutoTuning,
+}
+
+impl Default for FaceProcessing {
+    fn default() -> Self {
+        Self {
+            crop_padding: 0.3,
+            use_db_thumbnails: true,
+            face_thumbnail_size: 640,
+            face_thumbnail_quality: 90,
+            extract_workers: 2,
+            extract_batch_size: 16,
+            refill_workers: 4,
+            refill_batch_size: 100,
+            auto_tuning: FaceAutoTuning::default(),
         }
     }
 }

@@ -63,14 +63,17 @@ impl Plan {
     }
 
     /// The `photos` table this plan writes: the columns `schemas/` declares
-    /// and those the pipeline's stages add (a model's outputs, say).
+    /// and those the pipeline's stages add (a model's outputs, say). Nested
+    /// columns of child tables (`faces`) are stored in their own table.
     pub fn photos_table(&self) -> facet_schemas::Table {
         let extra = self.stages.iter().flat_map(|s| {
             s.configured
                 .plan()
                 .writes
                 .iter()
-                .filter(|f| !f.name().starts_with('_'))
+                .filter(|f| {
+                    !f.name().starts_with('_') && facet_schemas::child_table(f.name()).is_none()
+                })
                 .map(|f| {
                     facet_schemas::Column::extra(
                         f,

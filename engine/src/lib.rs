@@ -18,7 +18,7 @@ pub mod stage;
 mod testkit;
 pub mod tuning;
 
-pub use batch::with_columns;
+pub use batch::{ChildRows, split_children, with_columns};
 pub use budget::{Budget, Reservation};
 pub use compile::{Plan, PlannedStage, compile, compile_at};
 pub use diagnostic::Diagnostic;

@@ -175,6 +175,15 @@ pub fn photos() -> Table {
         col("brisque", DataType::Float64, "BRISQUE no-reference quality (OpenCV's LIVE model): about 0 (pristine) to 100+ (heavily distorted); lower is better."),
         col("tags", DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))), "Tags from a model stage (classifier labels through a mapping, or zero-shot from an embedding), best first; feed the categories' required/excluded tags."),
         col("composition_pattern", DataType::Utf8, "Composition pattern from a classifier model (rule_of_thirds, center, symmetric, …)."),
+        col("face_count", DataType::Int32, "Faces detected (confidence at least face_detection.min_confidence_percent, shorter side at least min_face_size px); 0: none."),
+        col("face_ratio", DataType::Float64, "Area of the largest face box / area of the frame (0–1)."),
+        col("is_group_portrait", DataType::Boolean, "face_count at least face_detection.min_faces_for_group when analysed."),
+        col("face_quality", DataType::Float64, "0–10 face quality: detector confidence, 0.5·min + 0.5·mean over the faces, × 10."),
+        col("eye_sharpness", DataType::Float64, "Laplacian variance in boxes around the eyes (mesh eye corners) relative to the face's, best face; raw, percentile-normalised by scoring."),
+        col("face_sharpness", DataType::Float64, "Laplacian variance of the grey face crop (the sharpest face)."),
+        col("isolation_ratio", DataType::Float64, "Subject isolation: face_sharpness / (sharpness of the whole frame + 1), at least 1."),
+        col("is_blink", DataType::Boolean, "A judged face has closed eyes (eye aspect ratio below face_detection.blink_ear_threshold); null when no face could be judged (none, or heads turned too far)."),
+        col("eyes_open", DataType::Float64, "0–10 openness of the least open judged pair of eyes (see faces.eyes_open); null when none judged."),
         col("thumbnail", DataType::Binary, "JPEG thumbnail (storage.mode = database)."),
         col("thumbnail_path", DataType::Utf8, "Thumbnail file (storage.mode = filesystem)."),
         col("analyzed_at", timestamp(), "When this row was written."),
@@ -373,6 +382,228 @@ pub fn user_state() -> Table {
     }
 }
 
+/// `faces`: one row per detected face (written by the `faces` stage through
+/// the run's writer, see [`child_tables`]).
+pub fn faces() -> Table {
+    let floats = DataType::List(Arc::new(Field::new("item", DataType::Float32, true)));
+    let columns = vec![
+        key(
+            "face_id",
+            DataType::Utf8,
+            "`<path>#<face_index>` (the key).",
+        ),
+        col("path", DataType::Utf8, "The photo the face is in."),
+        col(
+            "face_index",
+            DataType::Int32,
+            "Position of the face in its photo, 0-based, left to right.",
+        ),
+        col(
+            "box_x",
+            DataType::Int32,
+            "Left edge of the face box, pixels of the original frame (after EXIF orientation).",
+        ),
+        col(
+            "box_y",
+            DataType::Int32,
+            "Top edge of the face box, pixels of the original frame.",
+        ),
+        col(
+            "box_width",
+            DataType::Int32,
+            "Face box width, pixels of the original frame.",
+        ),
+        col(
+            "box_height",
+            DataType::Int32,
+            "Face box height, pixels of the original frame.",
+        ),
+        col("confidence", DataType::Float64, "Detector confidence, 0–1."),
+        col(
+            "landmarks",
+            floats.clone(),
+            "Face mesh (468 points) as x, y pairs in pixels of the original frame; empty without a landmark model.",
+        ),
+        col(
+            "embedding",
+            floats,
+            "L2-normalised face embedding (recognition model); feeds `facet faces cluster`.",
+        ),
+        col(
+            "eye_aspect_left",
+            DataType::Float64,
+            "Eye aspect ratio (|p2−p6| + |p3−p5|) / 2|p1−p4| of the eye on the image's left, from the eye contour model (else the mesh).",
+        ),
+        col(
+            "eye_aspect_right",
+            DataType::Float64,
+            "Eye aspect ratio of the other eye.",
+        ),
+        col(
+            "head_turn",
+            DataType::Float64,
+            "How far the head is turned, 0 (frontal) to 1 (profile): asymmetry of the eye-corner distances to the nose tip.",
+        ),
+        col(
+            "is_blink",
+            DataType::Boolean,
+            "Eyes closed (mean eye aspect ratio below face_detection.blink_ear_threshold); null when the head is turned too far to judge.",
+        ),
+        col(
+            "eyes_open",
+            DataType::Float64,
+            "0–10 eye openness, linear in the mean eye aspect ratio from blink_ear_threshold/2 (0) to 1.5 × blink_ear_threshold (10); null when not judged.",
+        ),
+        col(
+            "sharpness",
+            DataType::Float64,
+            "Laplacian variance of the grey face crop.",
+        ),
+        col(
+            "eye_sharpness",
+            DataType::Float64,
+            "Laplacian variance around the eyes / the face's (1: as sharp as the face).",
+        ),
+        col(
+            "thumbnail",
+            DataType::Binary,
+            "JPEG face crop (face_processing: crop_padding, face_thumbnail_size, face_thumbnail_quality).",
+        ),
+        col(
+            "person_id",
+            DataType::Int64,
+            "The person (`persons`) the face belongs to; null until `facet faces cluster`, or for a face that fits nobody.",
+        ),
+    ];
+    Table {
+        name: "faces",
+        doc: "Faces detected in photos: box, confidence, landmarks, embedding, eyes and person. Rewritten with their photo; person_id set by `facet faces cluster`.",
+        key: "face_id",
+        columns,
+    }
+}
+
+/// `persons`: people found by face clustering. Ids are stable across runs;
+/// names and `hidden` are the user's and never rewritten by clustering.
+pub fn persons() -> Table {
+    let columns = vec![
+        key(
+            "person_id",
+            DataType::Int64,
+            "The person (the key); never reused or renumbered.",
+        ),
+        col(
+            "name",
+            DataType::Utf8,
+            "Name given by the user (`facet faces name`); null until then.",
+        ),
+        col(
+            "representative_face",
+            DataType::Utf8,
+            "face_id of the face nearest the centroid among the most confident.",
+        ),
+        col("face_count", DataType::Int64, "Faces of this person."),
+        col(
+            "centroid",
+            DataType::List(Arc::new(Field::new("item", DataType::Float32, true))),
+            "L2-normalised mean of the person's face embeddings.",
+        ),
+        col(
+            "hidden",
+            DataType::Boolean,
+            "Hidden by the user (`facet faces hide`).",
+        ),
+        col(
+            "updated_at",
+            timestamp(),
+            "When clustering last touched the person.",
+        ),
+    ];
+    Table {
+        name: "persons",
+        doc: "People: clusters of faces, with name, representative face, count and centroid.",
+        key: "person_id",
+        columns,
+    }
+}
+
+/// `face_assignments`: faces a user put in a person by hand; clustering
+/// never undoes them.
+pub fn face_assignments() -> Table {
+    let columns = vec![
+        key(
+            "face_id",
+            DataType::Utf8,
+            "The face (`faces.face_id`, the key).",
+        ),
+        col(
+            "person_id",
+            DataType::Int64,
+            "The person the user put it in.",
+        ),
+        col("assigned_at", timestamp(), "When."),
+    ];
+    Table {
+        name: "face_assignments",
+        doc: "Manual face-to-person assignments (`facet faces assign`), applied by every clustering.",
+        key: "face_id",
+        columns,
+    }
+}
+
+/// A table whose rows a stage emits nested in a `photos` column: a
+/// `List<Struct>` column named `column`, one list per photo, whose struct
+/// fields are `item_fields`. The run's writer takes the column out of the
+/// photo rows and stores one row per item in `table`, with `parent` set to
+/// the photo's path and `key` to `<path>#<position>`; the table's other
+/// columns (filled later, `faces.person_id` say) are null. Re-analysing a
+/// photo replaces its rows.
+#[derive(Debug, Clone)]
+pub struct ChildTable {
+    pub column: &'static str,
+    pub table: Table,
+    pub parent: &'static str,
+    pub item_fields: Vec<Field>,
+}
+
+impl ChildTable {
+    /// The type of the nested column.
+    pub fn data_type(&self) -> DataType {
+        DataType::List(Arc::new(Field::new(
+            "item",
+            DataType::Struct(self.item_fields.clone().into()),
+            true,
+        )))
+    }
+
+    /// The nested column's field.
+    pub fn field(&self) -> Field {
+        Field::new(self.column, self.data_type(), true)
+    }
+}
+
+/// Tables written through a nested `photos` column (see [`ChildTable`]).
+pub fn child_tables() -> Vec<ChildTable> {
+    let table = faces();
+    let item_fields = table
+        .columns
+        .iter()
+        .filter(|c| !["face_id", "path", "person_id"].contains(&c.name.as_ref()))
+        .map(Column::field)
+        .collect();
+    vec![ChildTable {
+        column: "faces",
+        table,
+        parent: "path",
+        item_fields,
+    }]
+}
+
+/// The child table written through nested column `column`, if any.
+pub fn child_table(column: &str) -> Option<ChildTable> {
+    child_tables().into_iter().find(|c| c.column == column)
+}
+
 /// Every table of the store.
 /// `comparisons`: choices made in the gallery's comparison mode.
 pub fn comparisons() -> Table {
@@ -408,6 +639,9 @@ pub fn comparisons() -> Table {
 pub fn tables() -> Vec<Table> {
     vec![
         photos(),
+        faces(),
+        persons(),
+        face_assignments(),
         scores(),
         failures(),
         photo_groups(),

@@ -26,27 +26,8 @@ use ort::value::Tensor;
 
 const BATCHES: [usize; 3] = [1, 4, 8];
 
-fn shared() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared")
-}
-
-fn ensure_ort() {
-    if std::env::var_os("ORT_DYLIB_PATH").is_some() {
-        return;
-    }
-    let tool = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/onnxruntime");
-    let out = std::process::Command::new(tool)
-        .output()
-        .expect("tools/onnxruntime runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let path = String::from_utf8(out.stdout).unwrap();
-    // SAFETY: set before any thread of this process reads the environment.
-    unsafe { std::env::set_var("ORT_DYLIB_PATH", path.trim()) };
-}
+mod common;
+use common::{ensure_ort, shared};
 
 fn images(n: usize) -> Vec<Rgb> {
     let dir = shared().join("photos/objects");

@@ -7,6 +7,7 @@ use facet_engine::stage::register;
 pub mod brisque;
 pub mod decode;
 pub mod exif;
+pub mod faces;
 pub mod groups;
 pub mod onnx;
 pub mod phash;
@@ -29,6 +30,7 @@ pub fn registry() -> Vec<Box<dyn DynStageKind>> {
         register(onnx::Onnx),
         register(brisque::BrisqueStage),
         register(zero_shot::ZeroShotTags),
+        register(faces::Faces),
     ]
 }
 

@@ -3,6 +3,7 @@
 
 mod check;
 mod common;
+mod faces;
 mod gallery;
 mod groups;
 mod kill;

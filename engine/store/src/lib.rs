@@ -215,6 +215,12 @@ impl Store {
 
     /// Deletes the rows whose key is in `keys`.
     pub async fn delete_keys(&self, table: &Table, keys: &[String]) -> Result<()> {
+        self.delete_in(table, table.key, keys).await
+    }
+
+    /// Deletes the rows whose (string) `column` is in `values`: the faces of
+    /// some photos, say.
+    pub async fn delete_in(&self, table: &Table, column: &str, keys: &[String]) -> Result<()> {
         if keys.is_empty() {
             return Ok(());
         }
@@ -227,7 +233,7 @@ impl Store {
                 .iter()
                 .map(|k| format!("'{}'", k.replace('\'', "''")))
                 .collect();
-            ds.delete(&format!("{} IN ({})", table.key, list.join(", ")))
+            ds.delete(&format!("{column} IN ({})", list.join(", ")))
                 .await?;
         }
         Ok(())

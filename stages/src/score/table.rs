@@ -46,7 +46,23 @@ pub const INPUT_COLUMNS: &[&str] = &[
     "focal_length",
     "aesthetic",
     "tags",
+    "face_count",
+    "face_ratio",
+    "is_group_portrait",
+    "face_quality",
+    "eye_sharpness",
+    "isolation_ratio",
+    "is_blink",
 ];
+
+/// A silhouette: at least this fraction of dark pixels (`dark_mass`, grey
+/// 0–84) …
+pub const SILHOUETTE_DARK_MASS: f64 = 0.4;
+/// … against at least this fraction of bright ones (`bright_mass`, grey
+/// 170–255): a dark subject against a bright background, whose clipping is
+/// intended. Unknown (and so no category filter on it matches) until the
+/// technical stage measured both.
+pub const SILHOUETTE_BRIGHT_MASS: f64 = 0.2;
 
 /// Columns written by scoring.
 pub const OUTPUT_COLUMNS: &[&str] = &[
@@ -116,6 +132,7 @@ pub struct Prepared<'c> {
     categories: Vec<&'c Category>,
     metrics: Vec<PhotoMetrics>,
     composition: Vec<Option<f64>>,
+    face_ratio: Vec<Option<f64>>,
 }
 
 impl Prepared<'_> {
@@ -188,6 +205,23 @@ pub fn prepare<'c>(batch: &RecordBatch, config: &'c FacetConfig) -> Result<Prepa
     let samp = col("samp_composition");
     let composition: Vec<Option<f64>> = samp.iter().zip(&comp).map(|(s, c)| s.or(*c)).collect();
     let tags = string_lists(batch, "tags");
+    // From the `faces` stage (absent, or null before it ran: unmeasured).
+    let (face_count, face_ratio, face_quality, eye_sharpness, isolation) = (
+        col("face_count"),
+        col("face_ratio"),
+        col("face_quality"),
+        col("eye_sharpness"),
+        col("isolation_ratio"),
+    );
+    let (group, blink) = (bools(batch, "is_group_portrait"), bools(batch, "is_blink"));
+    let (dark, bright) = (col("dark_mass"), col("bright_mass"));
+    let silhouette: Vec<Option<bool>> = dark
+        .iter()
+        .zip(&bright)
+        .map(|(d, b)| {
+            Some(d.as_ref()? >= &SILHOUETTE_DARK_MASS && b.as_ref()? >= &SILHOUETTE_BRIGHT_MASS)
+        })
+        .collect();
 
     let mut metrics = Vec::with_capacity(n);
     let mut categories = Vec::with_capacity(n);
@@ -209,11 +243,21 @@ pub fn prepare<'c>(batch: &RecordBatch, config: &'c FacetConfig) -> Result<Prepa
             iso: iso[i],
             f_number: f_number[i],
             aesthetic: aesthetic[i],
+            // Face metrics mean nothing without a face: unmeasured there.
+            face_quality: face_quality[i],
+            eye_sharpness: eye_sharpness[i],
+            isolation: isolation[i],
+            is_blink: blink[i],
+            is_silhouette: silhouette[i],
             ..Default::default()
         };
-        // Faces come from later stages: unknown until then, and a
+        // Before the faces stage ran the face facts are unknown, and a
         // filter on an unknown value does not match.
         let facts = PhotoFacts {
+            face_count: face_count[i].map(|n| n as u32),
+            face_ratio: face_ratio[i],
+            is_group_portrait: group[i],
+            is_silhouette: silhouette[i],
             luminance: luminance[i],
             iso: iso[i],
             shutter_speed: shutter[i],
@@ -231,6 +275,7 @@ pub fn prepare<'c>(batch: &RecordBatch, config: &'c FacetConfig) -> Result<Prepa
         categories,
         metrics,
         composition,
+        face_ratio,
     })
 }
 
@@ -301,6 +346,8 @@ pub fn score_rows(
             &TopPicksInputs {
                 aggregate: Some(s.aggregate),
                 composition: prepared.composition[i],
+                face_quality: prepared.metrics[i].face_quality,
+                face_ratio: prepared.face_ratio[i],
                 ..Default::default()
             },
             &config.viewer.photo_types,
@@ -429,6 +476,63 @@ mod tests {
         assert_eq!(prepared.metrics[2].composition, Some(5.0));
         let rows = scored(&b, &config);
         assert!(rows[0].2 > rows[2].2 && rows[2].2 > rows[1].2, "{rows:?}");
+    }
+
+    #[test]
+    fn face_columns_choose_portrait_categories_and_blinks_cost() {
+        let config = FacetConfig::default();
+        // path, face_count, face_ratio, group, blink
+        type Row = (&'static str, i32, f64, bool, bool);
+        let rows: [Row; 4] = [
+            ("/close.jpg", 1, 0.3, false, false),
+            ("/blink.jpg", 1, 0.3, false, true),
+            ("/group.jpg", 5, 0.06, true, false),
+            ("/none.jpg", 0, 0.0, false, false),
+        ];
+        let names = [
+            "path",
+            "face_count",
+            "face_ratio",
+            "is_group_portrait",
+            "is_blink",
+            "face_quality",
+            "dark_mass",
+            "bright_mass",
+            "luminance",
+            "is_monochrome",
+        ];
+        let schema = Arc::new(Schema::new(names.map(photos_field).to_vec()));
+        let f64s = |f: &dyn Fn(&Row) -> f64| -> ArrayRef {
+            Arc::new(Float64Array::from_iter_values(rows.iter().map(f)))
+        };
+        let b = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0))),
+                Arc::new(arrow_array::Int32Array::from_iter_values(
+                    rows.iter().map(|r| r.1),
+                )),
+                f64s(&|r| r.2),
+                Arc::new(BooleanArray::from(
+                    rows.iter().map(|r| r.3).collect::<Vec<_>>(),
+                )),
+                Arc::new(BooleanArray::from(
+                    rows.iter().map(|r| r.4).collect::<Vec<_>>(),
+                )),
+                f64s(&|_| 8.0),
+                f64s(&|_| 0.1),
+                f64s(&|_| 0.1),
+                f64s(&|_| 0.5),
+                Arc::new(BooleanArray::from(vec![false; 4])),
+            ],
+        )
+        .unwrap();
+        let got = scored(&b, &config);
+        assert_eq!(got[0].1, "portrait");
+        assert_eq!(got[1].1, "portrait");
+        assert!(got[1].2 < got[0].2, "the blink costs: {got:?}");
+        assert_eq!(got[2].1, "group_portrait");
+        assert_ne!(got[3].1, "portrait");
     }
 
     #[test]

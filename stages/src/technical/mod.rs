@@ -13,7 +13,7 @@
 
 mod composition;
 mod lines;
-mod metrics;
+pub(crate) mod metrics;
 
 use std::sync::Arc;
 

@@ -1,0 +1,481 @@
+//! People: faces grouped by their embeddings (`face_clustering`).
+//!
+//! HDBSCAN (petal-clustering, Borůvka or Prim over a ball tree) runs on the
+//! L2-normalised embeddings of the faces that belong to nobody yet, in
+//! chunks of `chunk_size`; clusters whose centroids are within
+//! `auto_merge_distance_percent` (cosine distance) are merged. Then, so that
+//! a person's id never changes:
+//!
+//! * a face keeps its person; a manual assignment always wins;
+//! * a new cluster whose centroid has cosine similarity at least
+//!   `merge_threshold` with an existing person's joins that person, else it
+//!   becomes a new person with the next free id (ids are never reused);
+//! * faces HDBSCAN calls noise that lie within the auto-merge distance of
+//!   each other, `min_faces_per_person` or more, are a cluster too (matched
+//!   or new as above); a lone one joins the nearest person when within the
+//!   auto-merge distance of its centroid, else stays unassigned.
+//!
+//! Names and `hidden` belong to the user and are carried over untouched.
+
+use std::collections::{BTreeMap, HashMap};
+
+use facet_config::FaceClustering;
+use ndarray::Array2;
+use petal_clustering::{Fit, HDbscan};
+use petal_neighbors::distance::Euclidean;
+
+/// A face as clustering sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaceIn {
+    pub face_id: String,
+    pub embedding: Vec<f32>,
+    /// Its person from an earlier clustering.
+    pub person_id: Option<i64>,
+    pub confidence: f32,
+}
+
+/// A person from an earlier clustering.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Person {
+    pub person_id: i64,
+    pub name: Option<String>,
+    pub hidden: bool,
+    pub centroid: Vec<f32>,
+    pub representative_face: Option<String>,
+    pub face_count: usize,
+}
+
+/// What a clustering decided.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Outcome {
+    /// Per face (in input order), its person.
+    pub assignments: Vec<Option<i64>>,
+    /// Every person, old and new, by id.
+    pub persons: Vec<Person>,
+    /// Clusters HDBSCAN found among the unassigned faces (after auto-merge).
+    pub clusters: usize,
+    /// Persons created by this clustering.
+    pub new_persons: usize,
+}
+
+fn normalised(v: &[f32]) -> Vec<f32> {
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if n > 0.0 {
+        v.iter().map(|x| x / n).collect()
+    } else {
+        v.to_vec()
+    }
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// The normalised mean of some unit vectors.
+fn centroid<'a>(vs: impl Iterator<Item = &'a [f32]>, dim: usize) -> Vec<f32> {
+    let mut c = vec![0.0f32; dim];
+    for v in vs {
+        c.iter_mut().zip(v).for_each(|(c, x)| *c += x);
+    }
+    normalised(&c)
+}
+
+/// HDBSCAN clusters (indices into `points`) of one set of unit vectors;
+/// noise left out.
+fn hdbscan_chunk(points: &[&[f32]], offset: usize, cfg: &FaceClustering) -> Vec<Vec<usize>> {
+    let dim = points.first().map_or(0, |p| p.len());
+    let min_size = cfg.min_faces_per_person.max(2);
+    if points.len() < min_size {
+        return Vec::new();
+    }
+    let data = Array2::from_shape_fn((points.len(), dim), |(i, j)| points[i][j]);
+    let mut model = HDbscan {
+        alpha: 1.0f32,
+        min_samples: cfg.min_samples.max(1),
+        min_cluster_size: min_size,
+        metric: Euclidean::default(),
+        boruvka: cfg.clustering_algorithm.boruvka(),
+    };
+    let (found, _noise, _) = model.fit(&data, None);
+    let mut found: Vec<Vec<usize>> = found
+        .into_values()
+        .map(|m| m.into_iter().map(|i| i + offset).collect())
+        .collect();
+    found.iter_mut().for_each(|m| m.sort_unstable());
+    found.sort();
+    found
+}
+
+/// Clusters of unit vectors: HDBSCAN over chunks of `cfg.chunk_size`, each
+/// chunk's clusters merged into those found so far whose centroid is
+/// within `auto_merge_distance_percent` (cosine distance), so that the
+/// work grows with the number of chunks and clusters, not the square of the
+/// faces.
+pub fn clusters(points: &[&[f32]], cfg: &FaceClustering) -> Vec<Vec<usize>> {
+    let dim = points.first().map_or(0, |p| p.len());
+    let distance = (cfg.auto_merge_distance_percent / 100.0) as f32;
+    let chunk = cfg.chunk_size.max(cfg.min_faces_per_person.max(2));
+    // (sum of the members' vectors, its normalised direction, members)
+    let mut groups: Vec<(Vec<f32>, Vec<f32>, Vec<usize>)> = Vec::new();
+    for (c, part) in points.chunks(chunk).enumerate() {
+        for members in hdbscan_chunk(part, c * chunk, cfg) {
+            let mut sum = vec![0.0f32; dim];
+            for &i in &members {
+                sum.iter_mut().zip(points[i]).for_each(|(s, x)| *s += x);
+            }
+            let dir = normalised(&sum);
+            // The nearest group of the earlier chunks, or of this one.
+            let near = groups
+                .iter()
+                .enumerate()
+                .map(|(g, (_, d, _))| (g, dot(d, &dir)))
+                .filter(|&(_, sim)| 1.0 - sim <= distance)
+                .max_by(|a, b| a.1.total_cmp(&b.1));
+            match near {
+                Some((g, _)) => {
+                    let (gs, gd, gm) = &mut groups[g];
+                    gs.iter_mut().zip(&sum).for_each(|(a, b)| *a += b);
+                    *gd = normalised(gs);
+                    gm.extend(members);
+                }
+                None => groups.push((sum, dir, members)),
+            }
+        }
+    }
+    groups.into_iter().map(|(_, _, m)| m).collect()
+}
+
+/// Clusters `faces` into people, keeping `persons`' ids and the `manual`
+/// assignments (face id → person id).
+pub fn cluster(
+    faces: &[FaceIn],
+    persons: &[Person],
+    manual: &HashMap<String, i64>,
+    cfg: &FaceClustering,
+) -> Outcome {
+    let unit: Vec<Vec<f32>> = faces.iter().map(|f| normalised(&f.embedding)).collect();
+    let dim = unit.iter().map(Vec::len).max().unwrap_or(0);
+    let known: HashMap<i64, &Person> = persons.iter().map(|p| (p.person_id, p)).collect();
+    let mut assigned: Vec<Option<i64>> = faces
+        .iter()
+        .map(|f| {
+            manual
+                .get(&f.face_id)
+                .copied()
+                .or(f.person_id.filter(|p| known.contains_key(p)))
+        })
+        .collect();
+    // Centroids of the existing persons: their current faces, else as stored.
+    let mut centroids: BTreeMap<i64, Vec<f32>> = persons
+        .iter()
+        .map(|p| (p.person_id, normalised(&p.centroid)))
+        .collect();
+    let mut members: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
+    for (i, a) in assigned.iter().enumerate() {
+        if let Some(p) = a {
+            members.entry(*p).or_default().push(i);
+        }
+    }
+    for (p, m) in &members {
+        centroids.insert(*p, centroid(m.iter().map(|&i| unit[i].as_slice()), dim));
+    }
+    let pending: Vec<usize> = (0..faces.len())
+        .filter(|&i| assigned[i].is_none() && unit[i].len() == dim && dim > 0)
+        .collect();
+    let points: Vec<&[f32]> = pending.iter().map(|&i| unit[i].as_slice()).collect();
+    let clusters = clusters(&points, cfg);
+    let mut next_id = persons.iter().map(|p| p.person_id).max().unwrap_or(0) + 1;
+    // New clusters are matched at `merge_threshold` against the persons of
+    // earlier clusterings only: this clustering already told its own apart.
+    let prior: std::collections::HashSet<i64> = centroids.keys().copied().collect();
+    let best =
+        |c: &[f32], centroids: &BTreeMap<i64, Vec<f32>>, only_prior: bool| -> Option<(i64, f32)> {
+            centroids
+                .iter()
+                .filter(|(id, v)| v.len() == c.len() && (!only_prior || prior.contains(id)))
+                .map(|(&id, v)| (id, dot(c, v)))
+                .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+        };
+    let threshold = cfg.merge_threshold as f32;
+    let mut new_persons = 0;
+    let n_clusters = clusters.len();
+    let mut in_cluster = vec![false; points.len()];
+    for members_of in &clusters {
+        let c = centroid(members_of.iter().map(|&k| points[k]), dim);
+        let id = match best(&c, &centroids, true) {
+            Some((id, sim)) if sim >= threshold => id,
+            _ => {
+                let id = next_id;
+                next_id += 1;
+                new_persons += 1;
+                id
+            }
+        };
+        for &k in members_of {
+            assigned[pending[k]] = Some(id);
+            in_cluster[k] = true;
+        }
+        let all: Vec<usize> = (0..faces.len())
+            .filter(|&i| assigned[i] == Some(id))
+            .collect();
+        centroids.insert(id, centroid(all.iter().map(|&i| unit[i].as_slice()), dim));
+    }
+    // Noise. Faces within the auto-merge distance of each other, enough of
+    // them, are a cluster too; the others join the nearest person when
+    // within that distance of its centroid, else stay unassigned.
+    let close = 1.0 - (cfg.auto_merge_distance_percent / 100.0) as f32;
+    let noise: Vec<usize> = (0..pending.len()).filter(|&k| !in_cluster[k]).collect();
+    let mut group: Vec<usize> = (0..noise.len()).collect();
+    fn root(g: &mut [usize], mut i: usize) -> usize {
+        while g[i] != i {
+            g[i] = g[g[i]];
+            i = g[i];
+        }
+        i
+    }
+    for a in 0..noise.len() {
+        for b in a + 1..noise.len() {
+            if dot(points[noise[a]], points[noise[b]]) >= close {
+                let (ra, rb) = (root(&mut group, a), root(&mut group, b));
+                group[ra.max(rb)] = ra.min(rb);
+            }
+        }
+    }
+    let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (a, &k) in noise.iter().enumerate() {
+        let r = root(&mut group, a);
+        groups.entry(r).or_default().push(k);
+    }
+    for members_of in groups.into_values() {
+        let c = centroid(members_of.iter().map(|&k| points[k]), dim);
+        let enough = members_of.len() >= cfg.min_faces_per_person.max(2);
+        let id = match (best(&c, &centroids, false), best(&c, &centroids, true)) {
+            (Some((id, sim)), _) if sim >= close => Some(id),
+            (_, Some((id, sim))) if enough && sim >= threshold => Some(id),
+            _ if enough => {
+                let id = next_id;
+                next_id += 1;
+                new_persons += 1;
+                Some(id)
+            }
+            _ => None,
+        };
+        if let Some(id) = id {
+            for &k in &members_of {
+                assigned[pending[k]] = Some(id);
+            }
+            let all: Vec<usize> = (0..faces.len())
+                .filter(|&i| assigned[i] == Some(id))
+                .collect();
+            centroids.insert(id, centroid(all.iter().map(|&i| unit[i].as_slice()), dim));
+        }
+    }
+    // Every person, with its members' centroid, count and representative.
+    let mut by_person: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
+    for (i, a) in assigned.iter().enumerate() {
+        if let Some(p) = a {
+            by_person.entry(*p).or_default().push(i);
+        }
+    }
+    let mut out: BTreeMap<i64, Person> = persons
+        .iter()
+        .map(|p| {
+            (
+                p.person_id,
+                Person {
+                    face_count: 0,
+                    ..p.clone()
+                },
+            )
+        })
+        .collect();
+    for (id, m) in by_person {
+        let c = centroid(m.iter().map(|&i| unit[i].as_slice()), dim);
+        let rep = m
+            .iter()
+            .copied()
+            .max_by(|&a, &b| {
+                let s = |i: usize| dot(&unit[i], &c) * faces[i].confidence;
+                s(a).total_cmp(&s(b)).then(b.cmp(&a))
+            })
+            .map(|i| faces[i].face_id.clone());
+        let p = out.entry(id).or_insert_with(|| Person {
+            person_id: id,
+            ..Default::default()
+        });
+        p.face_count = m.len();
+        p.centroid = c;
+        p.representative_face = rep;
+    }
+    Outcome {
+        assignments: assigned,
+        persons: out.into_values().collect(),
+        clusters: n_clusters,
+        new_persons,
+    }
+}
+
+/// Deterministic test embeddings: `people` identities, `per_person` faces
+/// each, unit vectors of `dim` whose cosine similarity to their identity is
+/// about `similarity` (a Gaussian perturbation). For tests and benches.
+pub fn synthetic(
+    people: usize,
+    per_person: usize,
+    dim: usize,
+    similarity: f32,
+    seed: u64,
+) -> Vec<(usize, Vec<f32>)> {
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407)
+        | 1;
+    let mut normal = move || -> f32 {
+        // xorshift64* then Box-Muller.
+        let mut u = || {
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            ((state.wrapping_mul(2685821657736338717) >> 11) as f64 / (1u64 << 53) as f64)
+                .max(1e-12)
+        };
+        let (a, b) = (u(), u());
+        ((-2.0 * a.ln()).sqrt() * (2.0 * std::f64::consts::PI * b).cos()) as f32
+    };
+    let centres: Vec<Vec<f32>> = (0..people)
+        .map(|_| normalised(&(0..dim).map(|_| normal()).collect::<Vec<_>>()))
+        .collect();
+    // Noise of norm r around a unit centre gives cosine ≈ 1/√(1 + r²).
+    let r = ((1.0 / similarity.powi(2)) - 1.0).max(0.0).sqrt();
+    let sigma = r / (dim as f32).sqrt();
+    let mut out = Vec::with_capacity(people * per_person);
+    for _ in 0..per_person {
+        for (p, c) in centres.iter().enumerate() {
+            let v: Vec<f32> = c.iter().map(|x| x + sigma * normal()).collect();
+            out.push((p, normalised(&v)));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn faces_of(points: &[(usize, Vec<f32>)], prefix: &str) -> Vec<FaceIn> {
+        points
+            .iter()
+            .enumerate()
+            .map(|(i, (_, e))| FaceIn {
+                face_id: format!("{prefix}{i}"),
+                embedding: e.clone(),
+                person_id: None,
+                confidence: 0.9,
+            })
+            .collect()
+    }
+
+    /// Whether faces of one identity share one person and different
+    /// identities differ.
+    fn one_person_per_identity(truth: &[usize], got: &[Option<i64>]) {
+        let mut by_truth: HashMap<usize, i64> = HashMap::new();
+        let mut by_person: HashMap<i64, usize> = HashMap::new();
+        for (t, g) in truth.iter().zip(got) {
+            let g = g.unwrap_or_else(|| panic!("identity {t} has an unassigned face: {got:?}"));
+            assert_eq!(*by_truth.entry(*t).or_insert(g), g, "identity {t} split");
+            assert_eq!(
+                *by_person.entry(g).or_insert(*t),
+                *t,
+                "person {g} mixes identities"
+            );
+        }
+    }
+
+    #[test]
+    fn clusters_identities_and_keeps_ids_when_more_faces_come() {
+        let cfg = FaceClustering::default();
+        let points = synthetic(6, 4, 128, 0.9, 7);
+        let truth: Vec<usize> = points.iter().map(|(t, _)| *t).collect();
+        let faces = faces_of(&points, "a");
+        let first = cluster(&faces, &[], &HashMap::new(), &cfg);
+        one_person_per_identity(&truth, &first.assignments);
+        assert_eq!(first.persons.len(), 6);
+        assert_eq!(first.new_persons, 6);
+
+        // A user names a person and moves one face by hand.
+        let mut persons = first.persons.clone();
+        persons[0].name = Some("Ada".into());
+        let moved = faces[1].face_id.clone();
+        let target = first.assignments[2].unwrap();
+        let manual = HashMap::from([(moved.clone(), target)]);
+
+        // More photos: 3 more faces of each identity, and a new identity.
+        let more = synthetic(7, 7, 128, 0.9, 7);
+        let mut all: Vec<FaceIn> = faces
+            .iter()
+            .zip(&first.assignments)
+            .map(|(f, p)| FaceIn {
+                person_id: *p,
+                ..f.clone()
+            })
+            .collect();
+        // Identities 0–5 of `more` are new faces of the same people only if
+        // the seed gives the same centres: it does (same seed, centres first).
+        let extra: Vec<(usize, Vec<f32>)> = more.into_iter().skip(7 * 4).collect();
+        all.extend(faces_of(&extra, "b"));
+        let second = cluster(&all, &persons, &manual, &cfg);
+        for (i, f) in faces.iter().enumerate() {
+            let want = if f.face_id == moved {
+                Some(target)
+            } else {
+                first.assignments[i]
+            };
+            assert_eq!(second.assignments[i], want, "{} changed person", f.face_id);
+        }
+        // The new faces of known people join them; the new identity is new.
+        for (k, (t, _)) in extra.iter().enumerate() {
+            let got = second.assignments[faces.len() + k];
+            if *t < 6 {
+                let old = truth.iter().position(|x| x == t).unwrap();
+                assert_eq!(got, first.assignments[old], "identity {t}");
+            } else {
+                assert!(
+                    got.is_some_and(|p| p > 6),
+                    "a new person for the new identity: {got:?}"
+                );
+            }
+        }
+        assert_eq!(second.new_persons, 1);
+        let ada = second
+            .persons
+            .iter()
+            .find(|p| p.person_id == persons[0].person_id)
+            .unwrap();
+        assert_eq!(ada.name.as_deref(), Some("Ada"), "names are kept");
+    }
+
+    #[test]
+    fn chunks_are_merged_by_centroid() {
+        let cfg = FaceClustering {
+            chunk_size: 10,
+            ..Default::default()
+        };
+        // 4 identities × 8 faces, interleaved: every chunk holds every identity.
+        let points = synthetic(4, 8, 64, 0.92, 3);
+        let truth: Vec<usize> = points.iter().map(|(t, _)| *t).collect();
+        let out = cluster(&faces_of(&points, "f"), &[], &HashMap::new(), &cfg);
+        one_person_per_identity(&truth, &out.assignments);
+        assert_eq!(out.persons.len(), 4);
+    }
+
+    #[test]
+    fn synthetic_similarity_is_as_asked() {
+        let p = synthetic(2, 2, 512, 0.9, 1);
+        let same = dot(&p[0].1, &p[2].1);
+        let other = dot(&p[0].1, &p[1].1);
+        assert!(
+            (same - 0.81).abs() < 0.05,
+            "two faces of one identity: {same}"
+        );
+        assert!(other.abs() < 0.2, "{other}");
+    }
+}

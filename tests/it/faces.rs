@@ -1,0 +1,272 @@
+//! The `faces` stage and people (`facet faces …`) on the real models of
+//! `../shared/models` and the group photos of `../shared/photos/faces`.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::common::*;
+
+const FACES: &str = "tests/pipelines/models/faces.yaml";
+
+/// Clearly visible faces of sample1…6, counted by looking at them.
+const COUNTS: [i64; 6] = [3, 3, 3, 4, 5, 4];
+
+fn name(path: &serde_json::Value) -> String {
+    Path::new(path.as_str().unwrap())
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn every_visible_face_and_none_on_landscapes() {
+    let (Some(photos), Some(_)) = (shared_photos(), shared_models()) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let r = run_into(facet_ort(), Some(FACES), &photos.join("faces"), &store, &[]);
+    assert_eq!(r.status, 0, "{}\n{}", r.stdout, r.stderr);
+    let rows = sql_json(
+        &store,
+        "SELECT path, face_count, is_group_portrait, face_quality, face_ratio, eye_sharpness, isolation_ratio, category FROM photos ORDER BY path",
+    );
+    let counts: Vec<i64> = rows
+        .iter()
+        .map(|r| r["face_count"].as_i64().unwrap())
+        .collect();
+    assert_eq!(counts, COUNTS, "{rows:?}");
+    for r in &rows {
+        let n = r["face_count"].as_i64().unwrap();
+        assert_eq!(r["is_group_portrait"].as_bool(), Some(n >= 4), "{r:?}");
+        assert!(r["face_quality"].as_f64().is_some_and(|q| q > 5.0), "{r:?}");
+        assert!(
+            r["face_ratio"]
+                .as_f64()
+                .is_some_and(|q| q > 0.005 && q < 0.2),
+            "{r:?}"
+        );
+        assert!(
+            r["eye_sharpness"].as_f64().is_some()
+                && r["isolation_ratio"].as_f64().is_some_and(|v| v >= 1.0)
+        );
+    }
+    // One `faces` row per face, its box in the original frame.
+    let faces = sql_json(
+        &store,
+        "SELECT f.face_id, f.path, f.face_index, f.box_x, f.box_width, f.confidence, array_length(f.landmarks) AS mesh, \
+                array_length(f.embedding) AS dim, f.thumbnail IS NOT NULL AS thumb, p.width \
+         FROM faces f JOIN photos p ON f.path = p.path ORDER BY f.face_id",
+    );
+    assert_eq!(faces.len() as i64, COUNTS.iter().sum::<i64>());
+    for f in &faces {
+        assert_eq!(
+            f["face_id"].as_str().unwrap(),
+            format!("{}#{}", f["path"].as_str().unwrap(), f["face_index"])
+        );
+        assert_eq!(f["mesh"].as_i64(), Some(936), "468 x, y pairs");
+        assert_eq!(f["dim"].as_i64(), Some(1024));
+        assert_eq!(f["thumb"].as_bool(), Some(true), "a JPEG crop");
+        let (x, w, width) = (
+            f["box_x"].as_i64().unwrap(),
+            f["box_width"].as_i64().unwrap(),
+            f["width"].as_i64().unwrap(),
+        );
+        assert!(x >= 0 && x + w <= width && w >= 100, "{f:?}");
+        assert!(f["confidence"].as_f64().unwrap() >= 0.65);
+    }
+
+    // The camera samples: faces exactly on the eight with people in them
+    // (looked at: a wedding couple, a family, a kitchen, a poster, a banner,
+    // portraits); none on the landscapes, buildings and objects.
+    let store2 = tmp.path().join("store2");
+    let r = run_into(
+        facet_ort(),
+        Some(FACES),
+        &photos.join("cameras/jpg"),
+        &store2,
+        &[],
+    );
+    assert_eq!(r.status, 0, "{}\n{}", r.stdout, r.stderr);
+    let rows = sql_json(&store2, "SELECT path, face_count FROM photos ORDER BY path");
+    assert!(rows.len() >= 20, "{rows:?}");
+    let with_faces: Vec<String> = rows
+        .iter()
+        .filter(|r| r["face_count"].as_i64() != Some(0))
+        .map(|r| name(&r["path"]))
+        .collect();
+    let mut people = [
+        "Konica_Minolta_DiMAGE_Z3.jpg",
+        "canon-ixus.jpg",
+        "kodak-dc210.jpg",
+        "sony-cybershot.jpg",
+        "sony-d700.jpg",
+        "image01137.jpg",
+        "image00971.jpg",
+        "no_exif.jpg",
+    ];
+    people.sort();
+    let mut with_faces = with_faces;
+    with_faces.sort();
+    assert_eq!(with_faces, people, "faces on landscapes, or missed people");
+}
+
+/// Writes augmented copies of sample1–3: `kind` is mirror, bright or crop.
+fn augment(src: &Path, dst: &Path, kind: &str) {
+    for i in 1..=3 {
+        let img = image::open(src.join(format!("sample{i}.jpg")))
+            .unwrap()
+            .to_rgb8();
+        let out = match kind {
+            "mirror" => image::imageops::flip_horizontal(&img),
+            "bright" => image::imageops::colorops::brighten(&img, 35),
+            "crop" => {
+                let (w, h) = img.dimensions();
+                image::imageops::crop_imm(&img, w / 12, h / 12, w - w / 6, h - h / 6).to_image()
+            }
+            _ => img.clone(),
+        };
+        out.save(dst.join(format!("{kind}{i}.jpg"))).unwrap();
+    }
+}
+
+/// face_id → (photo file, index) for every stored face with its person.
+fn people(store: &Path) -> Vec<(String, i64, Option<i64>)> {
+    sql_json(
+        store,
+        "SELECT path, face_index, person_id FROM faces ORDER BY path, face_index",
+    )
+    .iter()
+    .map(|r| {
+        (
+            name(&r["path"]),
+            r["face_index"].as_i64().unwrap(),
+            r["person_id"].as_i64(),
+        )
+    })
+    .collect()
+}
+
+/// The individual a face is: (sample, position from the left in the original).
+fn individual(file: &str, index: i64, per_sample: &HashMap<char, i64>) -> (char, i64) {
+    let sample = file.chars().rev().nth(4).unwrap();
+    if file.starts_with("mirror") {
+        (sample, per_sample[&sample] - 1 - index)
+    } else {
+        (sample, index)
+    }
+}
+
+#[test]
+fn people_are_found_and_keep_their_ids_and_manual_assignments() {
+    let (Some(photos), Some(_)) = (shared_photos(), shared_models()) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("photos");
+    std::fs::create_dir(&dir).unwrap();
+    let src = photos.join("faces");
+    augment(&src, &dir, "orig");
+    augment(&src, &dir, "mirror");
+    let store = tmp.path().join("store");
+    let r = run_into(facet_ort(), Some(FACES), &dir, &store, &[]);
+    assert_eq!(r.status, 0, "{}\n{}", r.stdout, r.stderr);
+    let per_sample: HashMap<char, i64> = HashMap::from([('1', 3), ('2', 3), ('3', 3)]);
+
+    // One person per individual: 9 people, two faces each.
+    let check = |faces: &[(String, i64, Option<i64>)]| {
+        let mut person_of: HashMap<(char, i64), i64> = HashMap::new();
+        let mut who: HashMap<i64, (char, i64)> = HashMap::new();
+        for (file, index, person) in faces {
+            let ind = individual(file, *index, &per_sample);
+            let p = person.unwrap_or_else(|| panic!("{file}#{index} belongs to nobody"));
+            assert_eq!(
+                *person_of.entry(ind).or_insert(p),
+                p,
+                "{ind:?} split: {faces:?}"
+            );
+            assert_eq!(
+                *who.entry(p).or_insert(ind),
+                ind,
+                "person {p} mixes people: {faces:?}"
+            );
+        }
+        person_of
+    };
+    let first = people(&store);
+    assert_eq!(first.len(), 18, "{first:?}");
+    let person_of = check(&first);
+    assert_eq!(person_of.len(), 9);
+
+    // The user names someone and puts one face in another person by hand.
+    let ada = person_of[&('1', 0)];
+    let r = run_in(
+        tmp.path(),
+        &[
+            "faces",
+            "name",
+            &ada.to_string(),
+            "Ada",
+            "--store",
+            store.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let moved = format!("{}#0", dir.join("orig2.jpg").display());
+    let target = person_of[&('3', 2)];
+    let r = run_in(
+        tmp.path(),
+        &[
+            "faces",
+            "assign",
+            &moved,
+            &target.to_string(),
+            "--store",
+            store.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+
+    // More photos of the same people arrive; the run clusters again.
+    augment(&src, &dir, "bright");
+    augment(&src, &dir, "crop");
+    let r = run_into(facet_ort(), Some(FACES), &dir, &store, &[]);
+    assert_eq!(r.status, 0, "{}\n{}", r.stdout, r.stderr);
+    let second = people(&store);
+    assert_eq!(second.len(), 36, "{second:?}");
+    for (file, index, person) in &second {
+        let ind = individual(file, *index, &per_sample);
+        let want = if dir.join(file).display().to_string() + "#" + &index.to_string() == moved {
+            target
+        } else {
+            *person_of.get(&ind).unwrap_or_else(|| {
+                panic!("{file}#{index}: not a face of the originals: {second:?}")
+            })
+        };
+        assert_eq!(*person, Some(want), "{file}#{index} ({ind:?})");
+    }
+    let persons = sql_json(
+        &store,
+        "SELECT person_id, name, face_count FROM persons ORDER BY person_id",
+    );
+    assert_eq!(persons.len(), 9, "no new person: {persons:?}");
+    let named: Vec<_> = persons
+        .iter()
+        .filter(|p| p.get("name").and_then(|n| n.as_str()) == Some("Ada"))
+        .collect();
+    assert_eq!(named.len(), 1);
+    assert_eq!(named[0]["person_id"].as_i64(), Some(ada));
+    let total: i64 = persons
+        .iter()
+        .map(|p| p["face_count"].as_i64().unwrap())
+        .sum();
+    assert_eq!(total, 36);
+    // An explicit re-cluster changes nothing either.
+    let r = run_in(
+        tmp.path(),
+        &["faces", "cluster", "--store", store.to_str().unwrap()],
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(people(&store), second);
+}
