@@ -3,7 +3,7 @@
 //! DevTools protocol (`--remote-debugging-pipe`: JSON messages on file
 //! descriptors 3 and 4, no extra crate): open the gallery, filter by camera,
 //! sort by score, open a photo and read its score breakdown, rate it with the
-//! keyboard, reload and see the rating kept. Screenshots go to
+//! keyboard, reload and see the rating kept, browse the timeline. Screenshots go to
 //! `<target>/gallery-screenshots/`.
 
 use std::io::{BufRead, BufReader, Write};
@@ -592,19 +592,60 @@ fn gallery_in_headless_chromium_filter_sort_open_rate_reload() {
         "the photo view to close",
     );
 
+    // The timeline: years with counts and photos, a year drills down to
+    // its months; back to the grid.
+    b.click("[data-testid=view-timeline]");
+    b.wait(
+        "document.getElementById('timeline').dataset.ready === '1' && location.search.includes('view=timeline')",
+        "the timeline",
+    );
+    let years = b.eval(
+        "[...document.querySelectorAll('[data-testid=timeline-group]')].map(g => [g.dataset.key, Number(g.dataset.count)])",
+    );
+    let years = years.as_array().unwrap().clone();
+    let dated = sql_json(
+        &store,
+        &format!(
+            "SELECT count(*) AS n FROM photos WHERE camera_model = '{CAMERA}' AND date_taken IS NOT NULL"
+        ),
+    )[0]["n"]
+        .as_i64()
+        .unwrap();
+    let counted: i64 = years.iter().map(|y| y[1].as_i64().unwrap()).sum();
+    assert_eq!(counted, dated, "the camera filter applies: {years:?}");
+    b.screenshot(&shots.join("06-timeline.png"));
+    if let Some(first) = years.first() {
+        let year = first[0].as_str().unwrap().to_string();
+        b.click("[data-testid=timeline-group]");
+        b.wait(
+            &format!(
+                "document.getElementById('timeline').dataset.ready === '1' && location.search.includes('year={year}') \
+                 && [...document.querySelectorAll('[data-testid=timeline-group]')].every(g => g.dataset.key.startsWith('{year}-'))"
+            ),
+            "a year's months",
+        );
+        b.screenshot(&shots.join("07-timeline-year.png"));
+    }
+    b.click("[data-testid=view-grid]");
+    b.wait(
+        "document.getElementById('grid').dataset.ready === '1' && !document.getElementById('grid').hidden \
+         && document.querySelectorAll('[data-testid=card]').length === 4",
+        "the grid again",
+    );
+
     // A phone: the grid fits the width, the photo view stacks.
     b.viewport(390, 844, true);
     b.wait(
         "document.documentElement.scrollWidth <= window.innerWidth",
         "no horizontal scrolling on a phone",
     );
-    b.screenshot(&shots.join("06-phone-gallery.png"));
+    b.screenshot(&shots.join("08-phone-gallery.png"));
     b.click("[data-testid=card]");
     b.wait(
         "document.getElementById('viewer').dataset.ready === '1'",
         "the photo view on a phone",
     );
-    b.screenshot(&shots.join("07-phone-photo.png"));
+    b.screenshot(&shots.join("09-phone-photo.png"));
     drop(b);
     drop(server);
 }
