@@ -413,7 +413,7 @@ fn gallery_in_headless_chromium_filter_sort_open_rate_reload() {
     let config = tmp.path().join("gallery.json");
     std::fs::write(
         &config,
-        r#"{"viewer": {"pagination": {"default_per_page": 3}}}"#,
+        r#"{"viewer": {"pagination": {"default_per_page": 3}, "features": {"show_map": true}}}"#,
     )
     .unwrap();
     let server = Server::start(&store, &config);
@@ -603,14 +603,18 @@ fn gallery_in_headless_chromium_filter_sort_open_rate_reload() {
         "[...document.querySelectorAll('[data-testid=timeline-group]')].map(g => [g.dataset.key, Number(g.dataset.count)])",
     );
     let years = years.as_array().unwrap().clone();
-    let dated = sql_json(
-        &store,
-        &format!(
-            "SELECT count(*) AS n FROM photos WHERE camera_model = '{CAMERA}' AND date_taken IS NOT NULL"
-        ),
-    )[0]["n"]
-        .as_i64()
-        .unwrap();
+    // This camera's photos matching `condition`, counted by SQL.
+    let count = |condition: &str| {
+        sql_json(
+            &store,
+            &format!(
+                "SELECT count(*) AS n FROM photos WHERE camera_model = '{CAMERA}' AND {condition}"
+            ),
+        )[0]["n"]
+            .as_i64()
+            .unwrap()
+    };
+    let dated = count("date_taken IS NOT NULL");
     let counted: i64 = years.iter().map(|y| y[1].as_i64().unwrap()).sum();
     assert_eq!(counted, dated, "the camera filter applies: {years:?}");
     b.screenshot(&shots.join("06-timeline.png"));
@@ -626,6 +630,25 @@ fn gallery_in_headless_chromium_filter_sort_open_rate_reload() {
         );
         b.screenshot(&shots.join("07-timeline-year.png"));
     }
+    // The map: Leaflet from its CDN, or (offline, as on CI) a plain list of
+    // the places with their counts.
+    b.click("[data-testid=view-map]");
+    b.wait(
+        "document.getElementById('map-view').dataset.ready === '1'",
+        "the map view",
+    );
+    let mode = b.eval("document.getElementById('map-view').dataset.mode");
+    let geotagged = count("gps_lat IS NOT NULL");
+    if mode == json!("list") {
+        let places: i64 = b
+            .eval("[...document.querySelectorAll('[data-testid=map-place]')].reduce((n, p) => n + Number(p.dataset.count), 0)")
+            .as_i64()
+            .unwrap();
+        assert_eq!(places, geotagged);
+    } else {
+        assert_eq!(mode, json!("map"));
+    }
+    b.screenshot(&shots.join("07b-map.png"));
     b.click("[data-testid=view-grid]");
     b.wait(
         "document.getElementById('grid').dataset.ready === '1' && !document.getElementById('grid').hidden \

@@ -81,35 +81,52 @@ pub async fn timeline(State(state): State<AppState>, q: Q) -> ApiResult<Json<Val
     let asc = direction(&p)?;
     let filters = Filters::parse(&p, s)?;
     let (listing, user) = state.listing().await?;
-    // The group of a day (`yyyymmdd`) at this level, `None` when outside it.
-    let (level, group): (&str, Box<dyn Fn(u32) -> Option<u32>>) = match (year, month) {
-        (None, _) => ("year", Box::new(|d| (d != 0).then_some(d / 10_000))),
-        (Some(y), None) => (
-            "month",
-            Box::new(move |d| (d / 10_000 == y).then_some(d / 100)),
-        ),
-        (Some(y), Some(m)) => (
-            "day",
-            Box::new(move |d| (d / 100 == y * 100 + m).then_some(d)),
-        ),
-    };
-    let mut groups: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+    // The slot of a day (`yyyymmdd`) at this level (the year, the month or
+    // the day: a dense index, no map look-up per row), `None` when outside
+    // it; and a slot's group key.
+    type Slot = Box<dyn Fn(u32) -> Option<usize>>;
+    let (level, slots, slot, key): (&str, usize, Slot, Box<dyn Fn(usize) -> u32>) =
+        match (year, month) {
+            (None, _) => (
+                "year",
+                10_000,
+                Box::new(|d| Some((d / 10_000) as usize)),
+                Box::new(|i| i as u32),
+            ),
+            (Some(y), None) => (
+                "month",
+                13,
+                Box::new(move |d| (d / 10_000 == y).then_some((d / 100 % 100) as usize)),
+                Box::new(move |i| y * 100 + i as u32),
+            ),
+            (Some(y), Some(m)) => (
+                "day",
+                32,
+                Box::new(move |d| (d / 100 == y * 100 + m).then_some((d % 100) as usize)),
+                Box::new(move |i| (y * 100 + m) * 100 + i as u32),
+            ),
+        };
+    let mut groups: Vec<Vec<u32>> = vec![Vec::new(); slots];
     let mut undated = 0usize;
     for i in listing.matching(&filters, &user) {
         let d = listing.day(i);
         if d == 0 {
             undated += 1;
-        } else if let Some(g) = group(d) {
-            groups.entry(g).or_default().push(i);
+        } else if let Some(k) = slot(d) {
+            groups[k].push(i);
         }
     }
-    let total: usize = groups.values().map(Vec::len).sum();
-    let mut out = Vec::with_capacity(groups.len());
-    let ordered: Vec<(u32, Vec<u32>)> = if asc {
-        groups.into_iter().collect()
-    } else {
-        groups.into_iter().rev().collect()
-    };
+    let total: usize = groups.iter().map(Vec::len).sum();
+    let mut ordered: Vec<(u32, Vec<u32>)> = groups
+        .into_iter()
+        .enumerate()
+        .filter(|(_, rows)| !rows.is_empty())
+        .map(|(i, rows)| (key(i), rows))
+        .collect();
+    if !asc {
+        ordered.reverse();
+    }
+    let mut out = Vec::with_capacity(ordered.len());
     for (g, rows) in ordered {
         let count = rows.len();
         let mut shown = best(&listing, rows, per_group);

@@ -44,7 +44,7 @@ async fn library(config: FacetConfig) -> (tempfile::TempDir, axum::Router) {
     .unwrap();
     let table =
         facet_schemas::photos().with_extra([facet_schemas::Column::extra(&field, "test vectors")]);
-    let mut photos = batch(vec![
+    let photos = batch(vec![
         (
             "path",
             Arc::new(StringArray::from(paths.clone())) as ArrayRef,
@@ -84,22 +84,9 @@ async fn library(config: FacetConfig) -> (tempfile::TempDir, axum::Router) {
                 None,
             ])),
         ),
+        // Its field (nullable, of nullable floats) is the table's.
+        ("embedding", Arc::new(embedding)),
     ]);
-    // The embedding's field as the table declares it.
-    let mut fields: Vec<Field> = photos
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.as_ref().clone())
-        .collect();
-    fields.push(field);
-    let mut columns = photos.columns().to_vec();
-    columns.push(Arc::new(embedding));
-    photos = arrow::array::RecordBatch::try_new(
-        Arc::new(arrow::datatypes::Schema::new(fields)),
-        columns,
-    )
-    .unwrap();
     store.upsert(&table, photos).await.unwrap();
     let scores = batch(vec![
         ("path", Arc::new(StringArray::from(paths[..5].to_vec()))),
@@ -327,27 +314,21 @@ async fn features_switched_off_hide_their_routes() {
         let (s, _) = get_json(&app, uri).await;
         assert_eq!(s, StatusCode::NOT_FOUND, "{uri}");
     }
-    let (s, _) = post(
-        &app,
-        "/api/rating",
-        json!({"path": "/lib/p1.jpg", "rating": 3}),
-    )
-    .await;
-    assert_eq!(s, StatusCode::NOT_FOUND);
-    let (s, _) = post(
-        &app,
-        "/api/favorite",
-        json!({"path": "/lib/p1.jpg", "favorite": true}),
-    )
-    .await;
-    assert_eq!(s, StatusCode::NOT_FOUND);
-    let (s, _) = post(
-        &app,
-        "/api/reject",
-        json!({"path": "/lib/p1.jpg", "rejected": true}),
-    )
-    .await;
-    assert_eq!(s, StatusCode::OK, "no flag for rejects");
+    for (route, body, status) in [
+        ("/api/rating", json!({"rating": 3}), StatusCode::NOT_FOUND),
+        (
+            "/api/favorite",
+            json!({"favorite": true}),
+            StatusCode::NOT_FOUND,
+        ),
+        // No flag for rejects.
+        ("/api/reject", json!({"rejected": true}), StatusCode::OK),
+    ] {
+        let mut body = body;
+        body["path"] = json!("/lib/p1.jpg");
+        let (s, v) = post(&app, route, body).await;
+        assert_eq!(s, status, "{route}: {v}");
+    }
     let (_, d) = get_json(&app, "/api/photo?path=%2Flib%2Fp1.jpg").await;
     assert!(d.get("score_breakdown").is_none(), "show_critique off");
     let (_, c) = get_json(&app, "/api/config").await;

@@ -844,7 +844,7 @@ async function main() {
     }, { rootMargin: "800px" }).observe($("sentinel"));
     state.gridStale = !!currentView();
     await Promise.all([loadToolbar(), state.gridStale ? Promise.resolve() : reload()]);
-    if (currentView()) showView();
+    showView();
     const open = params().get("photo");
     if (open) {
       const index = state.photos.findIndex((p) => p.path === open);
