@@ -767,6 +767,9 @@ async fn openapi_describes_every_route() {
         "/api/rating",
         "/api/favorite",
         "/api/reject",
+        "/api/timeline",
+        "/api/memories",
+        "/api/similar",
         "/openapi.json",
     ] {
         assert!(paths.contains_key(route), "{route}");
