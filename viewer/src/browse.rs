@@ -85,27 +85,27 @@ pub async fn timeline(State(state): State<AppState>, q: Q) -> ApiResult<Json<Val
     // the day: a dense index, no map look-up per row), `None` when outside
     // it; and a slot's group key.
     type Slot = Box<dyn Fn(u32) -> Option<usize>>;
-    let (level, slots, slot, key): (&str, usize, Slot, Box<dyn Fn(usize) -> u32>) =
-        match (year, month) {
-            (None, _) => (
-                "year",
-                10_000,
-                Box::new(|d| Some((d / 10_000) as usize)),
-                Box::new(|i| i as u32),
-            ),
-            (Some(y), None) => (
-                "month",
-                13,
-                Box::new(move |d| (d / 10_000 == y).then_some((d / 100 % 100) as usize)),
-                Box::new(move |i| y * 100 + i as u32),
-            ),
-            (Some(y), Some(m)) => (
-                "day",
-                32,
-                Box::new(move |d| (d / 100 == y * 100 + m).then_some((d % 100) as usize)),
-                Box::new(move |i| (y * 100 + m) * 100 + i as u32),
-            ),
-        };
+    type Key = Box<dyn Fn(usize) -> u32>;
+    let (level, slots, slot, key): (&str, usize, Slot, Key) = match (year, month) {
+        (None, _) => (
+            "year",
+            10_000,
+            Box::new(|d| Some((d / 10_000) as usize)),
+            Box::new(|i| i as u32),
+        ),
+        (Some(y), None) => (
+            "month",
+            13,
+            Box::new(move |d| (d / 10_000 == y).then_some((d / 100 % 100) as usize)),
+            Box::new(move |i| y * 100 + i as u32),
+        ),
+        (Some(y), Some(m)) => (
+            "day",
+            32,
+            Box::new(move |d| (d / 100 == y * 100 + m).then_some((d % 100) as usize)),
+            Box::new(move |i| (y * 100 + m) * 100 + i as u32),
+        ),
+    };
     let mut groups: Vec<Vec<u32>> = vec![Vec::new(); slots];
     let mut undated = 0usize;
     for i in listing.matching(&filters, &user) {
@@ -421,6 +421,6 @@ mod tests {
     #[test]
     fn today_is_a_date() {
         let d = super::today();
-        assert!(d > 2020_01_01 && (1..=12).contains(&(d / 100 % 100)), "{d}");
+        assert!(d > 20_200_101 && (1..=12).contains(&(d / 100 % 100)), "{d}");
     }
 }

@@ -527,10 +527,8 @@ fn day_key(b: &[u8]) -> u32 {
 /// Web-Mercator x, y in [0, 1) (NaN when either is missing or out of range;
 /// latitudes clamped to the projection's ±85.0511°).
 pub(crate) fn mercator(lat: f64, lon: f64) -> [f32; 2] {
-    if !(lat.is_finite() && lon.is_finite())
-        || !(-90.0..=90.0).contains(&lat)
-        || !(-180.0..=180.0).contains(&lon)
-    {
+    // NaN and infinities are outside both ranges.
+    if !((-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon)) {
         return [f32::NAN; 2];
     }
     let lat = lat.clamp(-85.051_128, 85.051_128).to_radians();
