@@ -265,10 +265,7 @@ impl FacetConfig {
         self.validate_scoring(&mut v);
         self.validate_categories(&mut v);
         self.validate_groups(&mut v);
-        for (key, clip) in [
-            ("clip", &self.models.clip),
-            ("clip_legacy", &self.models.clip_legacy),
-        ] {
+        for (key, clip) in [("clip", &self.models.clip), ("clip_legacy", &self.models.clip_legacy)] {
             v.percent(
                 &format!("models.{key}.similarity_threshold_percent"),
                 clip.similarity_threshold_percent,
