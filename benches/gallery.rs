@@ -187,6 +187,21 @@ fn photos(range: std::ops::Range<usize>) -> RecordBatch {
                     idx.iter().map(|&i| rnd(i, 5) * 10.0),
                 )),
             ),
+            // GPS on 60 % of the photos, anywhere between 60°S and 70°N.
+            (
+                "gps_lat",
+                Arc::new(Float64Array::from_iter(
+                    idx.iter()
+                        .map(|&i| (rnd(i, 6) < 0.6).then(|| -60.0 + rnd(i, 7) * 130.0)),
+                )),
+            ),
+            (
+                "gps_lon",
+                Arc::new(Float64Array::from_iter(
+                    idx.iter()
+                        .map(|&i| (rnd(i, 6) < 0.6).then(|| -180.0 + rnd(i, 8) * 360.0)),
+                )),
+            ),
             ("thumbnail", thumbs),
         ],
     )
@@ -380,7 +395,12 @@ fn bench(c: &mut Criterion) {
         .map(PathBuf::from)
         .unwrap_or_else(|| tmp.path().join("store"));
     let store = rt.block_on(generate(&dir, n));
-    let app = app(AppState::new(store, &FacetConfig::default()));
+    let mut config = FacetConfig::default();
+    config
+        .viewer
+        .other
+        .insert("features".into(), serde_json::json!({"show_map": true}));
+    let app = app(AppState::new(store, &config));
     let camera = enc(CAMERAS[3]);
     let first = format!("/api/photos?camera={camera}&sort=aggregate&dir=desc&page=1");
     // A deep page: about the middle of this camera's photos (64 a page).
@@ -404,6 +424,30 @@ fn bench(c: &mut Criterion) {
     percentiles(&rt, &app, "thumbnail", count, thumb);
     percentiles(&rt, &app, "photo detail", count, |i| {
         format!("/api/photo?path={}", enc(&path((i * 104_729) % n)))
+    });
+    percentiles(&rt, &app, "timeline years", count, |_| {
+        "/api/timeline".into()
+    });
+    percentiles(&rt, &app, "timeline a month's days", count, |i| {
+        format!("/api/timeline?year={}&month={}", 2000 + i % 25, i % 12 + 1)
+    });
+    percentiles(&rt, &app, "memories", count, |i| {
+        format!(
+            "/api/memories?date=2025-{:02}-{:02}",
+            i % 12 + 1,
+            i % 28 + 1
+        )
+    });
+    percentiles(&rt, &app, "map world zoom 3", count, |_| {
+        "/api/map?zoom=3".into()
+    });
+    percentiles(&rt, &app, "map zoom 12 box", count, |i| {
+        let (lat, lon) = (-50.0 + (i % 100) as f64, -170.0 + (i * 3 % 340) as f64);
+        format!(
+            "/api/map?zoom=12&bbox={lon},{lat},{},{}",
+            lon + 0.2,
+            lat + 0.1
+        )
     });
 
     let mut g = c.benchmark_group(format!("gallery_{n}"));

@@ -3,7 +3,7 @@
 //! DevTools protocol (`--remote-debugging-pipe`: JSON messages on file
 //! descriptors 3 and 4, no extra crate): open the gallery, filter by camera,
 //! sort by score, open a photo and read its score breakdown, rate it with the
-//! keyboard, reload and see the rating kept. Screenshots go to
+//! keyboard, reload and see the rating kept, browse the timeline. Screenshots go to
 //! `<target>/gallery-screenshots/`.
 
 use std::io::{BufRead, BufReader, Write};
@@ -413,7 +413,7 @@ fn gallery_in_headless_chromium_filter_sort_open_rate_reload() {
     let config = tmp.path().join("gallery.json");
     std::fs::write(
         &config,
-        r#"{"viewer": {"pagination": {"default_per_page": 3}}}"#,
+        r#"{"viewer": {"pagination": {"default_per_page": 3}, "features": {"show_map": true}}}"#,
     )
     .unwrap();
     let server = Server::start(&store, &config);
@@ -592,19 +592,83 @@ fn gallery_in_headless_chromium_filter_sort_open_rate_reload() {
         "the photo view to close",
     );
 
+    // The timeline: years with counts and photos, a year drills down to
+    // its months; back to the grid.
+    b.click("[data-testid=view-timeline]");
+    b.wait(
+        "document.getElementById('timeline').dataset.ready === '1' && location.search.includes('view=timeline')",
+        "the timeline",
+    );
+    let years = b.eval(
+        "[...document.querySelectorAll('[data-testid=timeline-group]')].map(g => [g.dataset.key, Number(g.dataset.count)])",
+    );
+    let years = years.as_array().unwrap().clone();
+    // This camera's photos matching `condition`, counted by SQL.
+    let count = |condition: &str| {
+        sql_json(
+            &store,
+            &format!(
+                "SELECT count(*) AS n FROM photos WHERE camera_model = '{CAMERA}' AND {condition}"
+            ),
+        )[0]["n"]
+            .as_i64()
+            .unwrap()
+    };
+    let dated = count("date_taken IS NOT NULL");
+    let counted: i64 = years.iter().map(|y| y[1].as_i64().unwrap()).sum();
+    assert_eq!(counted, dated, "the camera filter applies: {years:?}");
+    b.screenshot(&shots.join("06-timeline.png"));
+    if let Some(first) = years.first() {
+        let year = first[0].as_str().unwrap().to_string();
+        b.click("[data-testid=timeline-group]");
+        b.wait(
+            &format!(
+                "document.getElementById('timeline').dataset.ready === '1' && location.search.includes('year={year}') \
+                 && [...document.querySelectorAll('[data-testid=timeline-group]')].every(g => g.dataset.key.startsWith('{year}-'))"
+            ),
+            "a year's months",
+        );
+        b.screenshot(&shots.join("07-timeline-year.png"));
+    }
+    // The map: Leaflet from its CDN, or (offline, as on CI) a plain list of
+    // the places with their counts.
+    b.click("[data-testid=view-map]");
+    b.wait(
+        "document.getElementById('map-view').dataset.ready === '1'",
+        "the map view",
+    );
+    let mode = b.eval("document.getElementById('map-view').dataset.mode");
+    let geotagged = count("gps_lat IS NOT NULL");
+    if mode == json!("list") {
+        let places: i64 = b
+            .eval("[...document.querySelectorAll('[data-testid=map-place]')].reduce((n, p) => n + Number(p.dataset.count), 0)")
+            .as_i64()
+            .unwrap();
+        assert_eq!(places, geotagged);
+    } else {
+        assert_eq!(mode, json!("map"));
+    }
+    b.screenshot(&shots.join("07b-map.png"));
+    b.click("[data-testid=view-grid]");
+    b.wait(
+        "document.getElementById('grid').dataset.ready === '1' && !document.getElementById('grid').hidden \
+         && document.querySelectorAll('[data-testid=card]').length === 4",
+        "the grid again",
+    );
+
     // A phone: the grid fits the width, the photo view stacks.
     b.viewport(390, 844, true);
     b.wait(
         "document.documentElement.scrollWidth <= window.innerWidth",
         "no horizontal scrolling on a phone",
     );
-    b.screenshot(&shots.join("06-phone-gallery.png"));
+    b.screenshot(&shots.join("08-phone-gallery.png"));
     b.click("[data-testid=card]");
     b.wait(
         "document.getElementById('viewer').dataset.ready === '1'",
         "the photo view on a phone",
     );
-    b.screenshot(&shots.join("07-phone-photo.png"));
+    b.screenshot(&shots.join("09-phone-photo.png"));
     drop(b);
     drop(server);
 }

@@ -44,7 +44,9 @@ pub const LIST_COLUMNS: &[&str] = &[
 const HIDDEN: &[&str] = &["thumbnail_path"];
 
 /// The query string, or a 400.
-pub fn params(q: Result<Query<HashMap<String, String>>, QueryRejection>) -> ApiResult<Params> {
+pub(crate) fn params(
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> ApiResult<Params> {
     match q {
         Ok(Query(m)) => Ok(Params(m)),
         Err(e) => Err(ApiError::bad("query", e.body_text())),
@@ -53,7 +55,7 @@ pub fn params(q: Result<Query<HashMap<String, String>>, QueryRejection>) -> ApiR
 
 /// A photo's row as the API shows it: `filename` added, the user state
 /// defaulted (0 stars, not favourite, not rejected).
-fn photo_json(mut row: Map<String, Value>) -> Map<String, Value> {
+pub(crate) fn photo_json(mut row: Map<String, Value>) -> Map<String, Value> {
     if let Some(p) = row.get("path").and_then(Value::as_str) {
         let name = filename(p).to_string();
         row.insert("filename".into(), Value::from(name));
@@ -83,6 +85,9 @@ pub async fn config(State(state): State<AppState>) -> Json<Value> {
         "quality_thresholds": s.quality_thresholds,
         "top_picks_min_score": s.top_picks_min_score,
         "sort_options": crate::query::SORTS.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
+        "features": s.features,
+        "timeline": {"photos_per_group": s.timeline_photos_per_group},
+        "map": {"cluster_zoom_threshold": s.map_cluster_zoom_threshold},
     }))
 }
 
@@ -153,7 +158,9 @@ pub async fn photo(
     let path = p.path()?;
     let batch = lookup(&state, "photos", path, None).await?;
     let mut row = photo_json(rows(&[batch]).into_iter().next().unwrap_or_default());
-    if let Some(Value::String(s)) = row.get("score_breakdown") {
+    if !state.settings().features.show_critique {
+        row.remove("score_breakdown");
+    } else if let Some(Value::String(s)) = row.get("score_breakdown") {
         let parsed = serde_json::from_str::<Value>(s).unwrap_or(Value::Null);
         row.insert("score_breakdown".into(), parsed);
     }

@@ -1,10 +1,17 @@
 //! The web UI, embedded in the binary: no Node toolchain at build or run time.
 
-use axum::extract::Path;
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
+use crate::AppState;
 use crate::error::ApiError;
+
+/// Leaflet, loaded at run time by the map view only (never committed here);
+/// the UI falls back to a plain list when it cannot load.
+pub const LEAFLET_ORIGIN: &str = "https://unpkg.com";
+/// OpenStreetMap's tiles, the map's background.
+pub const TILES_ORIGIN: &str = "https://tile.openstreetmap.org";
 
 const INDEX: &str = include_str!("../web/index.html");
 const ASSETS: &[(&str, &str, &str)] = &[
@@ -33,15 +40,21 @@ fn text(body: &'static str, content_type: &'static str) -> Response {
     r
 }
 
-/// `GET /`: the gallery page.
-pub async fn index() -> Response {
+/// `GET /`: the gallery page. The policy lets the map view load Leaflet and
+/// its tiles only when `viewer.features.show_map` is on.
+pub async fn index(State(state): State<AppState>) -> Response {
     let mut r = text(INDEX, "text/html; charset=utf-8");
-    r.headers_mut().insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
-        ),
+    let (cdn, tiles) = if state.settings().features.show_map {
+        (format!(" {LEAFLET_ORIGIN}"), format!(" {TILES_ORIGIN}"))
+    } else {
+        (String::new(), String::new())
+    };
+    let policy = format!(
+        "default-src 'self'; img-src 'self' data: blob:{tiles}; style-src 'self'{cdn}; script-src 'self'{cdn}; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
     );
+    if let Ok(v) = HeaderValue::from_str(&policy) {
+        r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
+    }
     r
 }
 

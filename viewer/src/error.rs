@@ -1,5 +1,5 @@
 //! API errors: a bad parameter is a 400 naming it, an unknown photo a 404,
-//! anything else a 500 whose details go to the log, never to the client.
+//! a library lacking what the request needs a 409, anything else a 500 whose details go to the log, never to the client.
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -12,6 +12,9 @@ pub enum ApiError {
     BadParam { param: String, message: String },
     /// 404: no such photo (or route, or file).
     NotFound(String),
+    /// 409: the request is sound but the library cannot answer it (no
+    /// embeddings); the message says why.
+    Unavailable(String),
     /// 500: logged with its detail; the client sees only "internal error".
     Internal(String),
 }
@@ -49,6 +52,7 @@ impl IntoResponse for ApiError {
                 json!({"error": format!("{param}: {message}"), "param": param}),
             ),
             ApiError::NotFound(what) => (StatusCode::NOT_FOUND, json!({"error": what})),
+            ApiError::Unavailable(why) => (StatusCode::CONFLICT, json!({"error": why})),
             ApiError::Internal(detail) => {
                 eprintln!("facet serve: internal error: {detail}");
                 (

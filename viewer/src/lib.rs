@@ -12,6 +12,9 @@ mod api;
 mod assets;
 pub mod auth;
 pub mod compare;
+mod browse;
+#[cfg(test)]
+mod browse_tests;
 mod error;
 mod files;
 mod json;
@@ -137,9 +140,23 @@ impl AppState {
     }
 }
 
-/// The gallery's routes.
+/// The gallery's routes; those of a feature `viewer.features` switches off
+/// are not there (404).
 pub fn app(state: AppState) -> Router {
-    Router::new()
+    let f = state.settings().features.clone();
+    fn on(
+        router: Router<AppState>,
+        flag: bool,
+        path: &str,
+        route: axum::routing::MethodRouter<AppState>,
+    ) -> Router<AppState> {
+        if flag {
+            router.route(path, route)
+        } else {
+            router
+        }
+    }
+    let mut r = Router::new()
         .route("/", get(assets::index))
         .route("/assets/{file}", get(assets::asset))
         .route("/openapi.json", get(openapi::document))
@@ -149,8 +166,6 @@ pub fn app(state: AppState) -> Router {
         .route("/api/groups", get(api::groups))
         .route("/api/filter_options", get(api::filter_options))
         .route("/api/type_counts", get(api::type_counts))
-        .route("/api/rating", post(api::rating))
-        .route("/api/favorite", post(api::favorite))
         .route("/api/reject", post(api::reject))
         .route("/thumbnail", get(files::thumbnail))
         .route("/image", get(files::image))
@@ -160,8 +175,24 @@ pub fn app(state: AppState) -> Router {
         .route("/api/comparison/suggestion", get(compare::suggest))
         .route("/api/login", post(auth::login))
         .route("/api/logout", post(auth::logout))
-        .route("/api/me", get(auth::me))
-        .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .route("/api/me", get(auth::me));
+    r = on(r, f.show_rating_controls, "/api/rating", post(api::rating));
+    r = on(
+        r,
+        f.show_rating_controls,
+        "/api/favorite",
+        post(api::favorite),
+    );
+    r = on(r, f.show_timeline, "/api/timeline", get(browse::timeline));
+    r = on(r, f.show_memories, "/api/memories", get(browse::memories));
+    r = on(r, f.show_map, "/api/map", get(browse::map));
+    r = on(
+        r,
+        f.show_similar_button,
+        "/api/similar",
+        get(browse::similar),
+    );
+    r.fallback(|| async { ApiError::NotFound("no such route".into()) })
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard))
         .with_state(state)
 }

@@ -34,6 +34,8 @@ const EXTRA: &[&str] = &[
     "is_burst_lead",
     "duplicate_group_id",
     "is_duplicate_lead",
+    "gps_lat",
+    "gps_lon",
 ];
 const NUMERIC: &[&str] = &[
     "aggregate",
@@ -42,6 +44,8 @@ const NUMERIC: &[&str] = &[
     "exposure_score",
     "color_score",
     "top_picks_score",
+    "gps_lat",
+    "gps_lon",
 ];
 const NONE: u32 = u32::MAX;
 
@@ -88,6 +92,11 @@ pub struct Listing {
     tags: (Dict, Vec<u32>, Vec<u32>),
     /// `left(date_taken, 10)`: the bytes and their count, `None` when null.
     date10: Vec<Option<([u8; 10], u8)>>,
+    /// The capture day as `yyyymmdd` (0 when unknown): the timeline's and
+    /// memories' key.
+    ymd: Vec<u32>,
+    /// Web-Mercator position in [0, 1)² (x east, y south), NaN without GPS.
+    mercator: Vec<[f32; 2]>,
     numbers: HashMap<&'static str, Vec<f64>>,
     top_pick: Vec<bool>,
     burst_ok: Vec<bool>,
@@ -180,6 +189,10 @@ impl Listing {
                 .collect(),
             None => vec![None; n],
         };
+        let ymd = date10
+            .iter()
+            .map(|d| d.map_or(0, |(b, len)| day_key(&b[..len as usize])))
+            .collect();
         let mut tag_dict = Dict::default();
         let (mut offsets, mut tag_ids) = (vec![0u32], Vec::new());
         if let Some(list) = batch
@@ -218,6 +231,11 @@ impl Listing {
             };
             numbers.insert(*c, v);
         }
+        let mercator = numbers["gps_lat"]
+            .iter()
+            .zip(&numbers["gps_lon"])
+            .map(|(&lat, &lon)| mercator(lat, lon))
+            .collect();
         let top_pick = bools(&batch, "is_top_pick")
             .into_iter()
             .map(|v| v == Some(true))
@@ -240,6 +258,8 @@ impl Listing {
             top_pick,
             numbers,
             date10,
+            ymd,
+            mercator,
             dates,
             paths,
             listed,
@@ -293,7 +313,7 @@ impl Listing {
         Ok(u)
     }
 
-    fn find(&self, path: &str) -> Result<usize, usize> {
+    pub(crate) fn find(&self, path: &str) -> Result<usize, usize> {
         let (mut lo, mut hi) = (0, self.len());
         while lo < hi {
             let mid = (lo + hi) / 2;
@@ -306,12 +326,57 @@ impl Listing {
         Err(lo)
     }
 
-    fn num(&self, c: &str) -> &[f64] {
+    pub(crate) fn num(&self, c: &str) -> &[f64] {
         &self.numbers[c]
     }
 
+    /// The capture day of row `i` as `yyyymmdd`, 0 when unknown.
+    pub(crate) fn day(&self, i: u32) -> u32 {
+        self.ymd[i as usize]
+    }
+
+    /// The Web-Mercator position of row `i`, `None` without GPS.
+    pub(crate) fn mercator(&self, i: u32) -> Option<[f32; 2]> {
+        let m = self.mercator[i as usize];
+        (!m[0].is_nan()).then_some(m)
+    }
+
+    /// Capture time, then path: the timeline's order.
+    pub(crate) fn by_time(&self, a: u32, b: u32) -> Ordering {
+        let key = |i: u32| {
+            self.dates
+                .as_ref()
+                .filter(|d| d.is_valid(i as usize))
+                .map(|d| d.value(i as usize))
+        };
+        match (key(a), key(b)) {
+            (Some(x), Some(y)) => x.cmp(y),
+            (x, y) => y.is_some().cmp(&x.is_some()),
+        }
+        .then_with(|| {
+            self.paths
+                .value(a as usize)
+                .cmp(self.paths.value(b as usize))
+        })
+    }
+
+    /// Best first: aggregate descending (unscored last), then path.
+    pub(crate) fn by_score(&self, a: u32, b: u32) -> Ordering {
+        let v = self.num("aggregate");
+        let (x, y) = (v[a as usize], v[b as usize]);
+        match (x.is_nan(), y.is_nan()) {
+            (false, false) => y.total_cmp(&x),
+            (nx, ny) => nx.cmp(&ny),
+        }
+        .then_with(|| {
+            self.paths
+                .value(a as usize)
+                .cmp(self.paths.value(b as usize))
+        })
+    }
+
     /// The rows `filters` keep, in no order.
-    fn matching(&self, f: &Filters, u: &UserCols) -> Vec<u32> {
+    pub(crate) fn matching(&self, f: &Filters, u: &UserCols) -> Vec<u32> {
         let id = |d: &Dict, v: &Option<String>| v.as_ref().map(|s| d.get(s));
         let category = id(&self.category.0, &f.category);
         let camera = id(&self.camera.0, &f.camera);
@@ -440,4 +505,34 @@ impl Listing {
         }
         Ok(out)
     }
+}
+
+/// `yyyymmdd` of a date's first ten bytes (`YYYY-MM-DD`, any separators), 0
+/// when they are no date.
+fn day_key(b: &[u8]) -> u32 {
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        let d = b.get(r)?;
+        d.iter().try_fold(0u32, |n, c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    match (num(0..4), num(5..7), num(8..10)) {
+        (Some(y), Some(m), Some(d)) if y > 0 && (1..=12).contains(&m) && (1..=31).contains(&d) => {
+            y * 10_000 + m * 100 + d
+        }
+        _ => 0,
+    }
+}
+
+/// Web-Mercator x, y in [0, 1) (NaN when either is missing or out of range;
+/// latitudes clamped to the projection's ±85.0511°).
+pub(crate) fn mercator(lat: f64, lon: f64) -> [f32; 2] {
+    // NaN and infinities are outside both ranges.
+    if !((-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon)) {
+        return [f32::NAN; 2];
+    }
+    let lat = lat.clamp(-85.051_128, 85.051_128).to_radians();
+    let x = (lon + 180.0) / 360.0;
+    let y = (1.0 - lat.tan().asinh() / std::f64::consts::PI) / 2.0;
+    [x.clamp(0.0, 1.0) as f32, y.clamp(0.0, 1.0) as f32]
 }

@@ -1,8 +1,10 @@
 //! `GET /openapi.json`: the API, described as OpenAPI 3.
 
 use axum::Json;
+use axum::extract::State;
 use serde_json::{Value, json};
 
+use crate::AppState;
 use crate::query::SORTS;
 
 fn q(name: &str, schema: Value, description: &str) -> Value {
@@ -52,7 +54,7 @@ fn post(summary: &str, field: &str, schema: Value) -> Value {
     }})
 }
 
-/// The document.
+/// The document, every route.
 pub fn spec() -> Value {
     let sorts: Vec<&str> = SORTS.iter().map(|(k, _)| *k).collect();
     let score = json!({"type": "number", "minimum": 0, "maximum": 10});
@@ -117,6 +119,19 @@ pub fn spec() -> Value {
         q("sort", json!({"type": "string", "enum": sorts}), "Sort key (default viewer.defaults.sort)."),
         q("dir", json!({"type": "string", "enum": ["asc", "desc"]}), "Direction (default viewer.defaults.sort_direction)."),
     ]);
+    let mut filtered = list_params.clone();
+    filtered.retain(|p| {
+        !["page", "per_page", "sort", "dir"].contains(&p["name"].as_str().unwrap_or(""))
+    });
+    let with_filters = |mut own: Vec<Value>| {
+        own.extend(filtered.iter().cloned());
+        own
+    };
+    let int = |lo: u64, hi: u64| json!({"type": "integer", "minimum": lo, "maximum": hi});
+    let direction = json!({"type": "string", "enum": ["asc", "desc"], "default": "desc"});
+    let mut similar_responses = ok("The nearest photos.", json_ref("Similar"));
+    similar_responses["409"] = json!({"description": "The library (or this photo) has no embedding.",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
     let nullable = |t: &str| json!({"type": [t, "null"]});
     let photo = json!({
         "type": "object",
@@ -188,6 +203,37 @@ pub fn spec() -> Value {
             "/api/rating": post("Rate a photo (0 clears the rating).", "rating", json!({"type": "integer", "minimum": 0, "maximum": 5})),
             "/api/favorite": post("Mark or unmark a favourite.", "favorite", json!({"type": "boolean"})),
             "/api/reject": post("Reject or un-reject a photo.", "rejected", json!({"type": "boolean"})),
+            "/api/timeline": {"get": {
+                "summary": "Photos by capture date (`date_taken`): the years, a year's months (`year`) or a month's days (`year`, `month`), each with its count and up to `timeline.photos_per_group` photos (the group's best, in capture order). Takes the filters of /api/photos. Off with viewer.features.show_timeline.",
+                "parameters": with_filters(vec![
+                    q("year", int(1, 9999), "Drill down to this year's months."),
+                    q("month", int(1, 12), "With `year`: drill down to this month's days."),
+                    q("per_group", int(1, crate::settings::MAX_PER_PAGE as u64), "Photos per group (default timeline.photos_per_group)."),
+                    q("dir", direction.clone(), "Group order: newest first (desc, default) or oldest first."),
+                ]),
+                "responses": ok("The groups.", json_ref("Timeline")),
+            }},
+            "/api/memories": {"get": {
+                "summary": "On this day: photos taken on the date's month and day in earlier years, best first. Takes the filters of /api/photos. Off with viewer.features.show_memories.",
+                "parameters": with_filters(vec![
+                    q("date", json!({"type": "string", "format": "date"}), "The day (YYYY-MM-DD; default today, UTC)."),
+                    q("limit", int(1, crate::settings::MAX_PER_PAGE as u64), "Most photos returned (default viewer.pagination.default_per_page)."),
+                ]),
+                "responses": ok("The memories.", json_ref("Memories")),
+            }},
+            "/api/map": {"get": {
+                "summary": "Geotagged photos (`gps_lat`, `gps_lon`) in a box, clustered on a grid of Web-Mercator tile quarters at this zoom (count, centre, best photo), one by one at or above map.cluster_zoom_threshold; most populous first, at most 2000 markers. Takes the filters of /api/photos. Off unless viewer.features.show_map.",
+                "parameters": with_filters(vec![
+                    q("zoom", int(0, 22), "Map zoom level (default 2)."),
+                    q("bbox", text.clone(), "west,south,east,north in degrees (Leaflet's toBBoxString); longitudes may run past ±180. Default: the world."),
+                ]),
+                "responses": ok("The markers.", json_ref("Map")),
+            }},
+            "/api/similar": {"get": {
+                "summary": "The photos nearest to this one by cosine distance of the `embedding` column (the store's vector index), nearest first. Off with viewer.features.show_similar_button.",
+                "parameters": [path_param(), q("limit", json!({"type": "integer", "minimum": 1, "maximum": 100, "default": 20}), "Most photos returned.")],
+                "responses": similar_responses,
+            }},
             "/openapi.json": {"get": {"summary": "This document.", "responses": {"200": {"description": "OpenAPI 3"}}}},
             "/api/comparison/pair": {"get": {
                 "summary": "Comparison mode: two photos of a category not compared yet (viewer.comparison_mode).",
@@ -233,6 +279,32 @@ pub fn spec() -> Value {
                 "categories": counts, "cameras": counts, "lenses": counts, "tags": counts}},
             "TypeCounts": {"type": "object", "properties": {
                 "all": {"type": "integer"}, "top_picks": {"type": "integer"}, "categories": counts}},
+            "Timeline": {"type": "object", "properties": {
+                "level": {"type": "string", "enum": ["year", "month", "day"]},
+                "year": nullable("integer"), "month": nullable("integer"),
+                "total": {"type": "integer"}, "undated": {"type": ["integer", "null"], "description": "Photos without a capture date (year level only)."},
+                "per_group": {"type": "integer"},
+                "groups": {"type": "array", "items": {"type": "object", "properties": {
+                    "key": {"type": "string", "description": "YYYY, YYYY-MM or YYYY-MM-DD."},
+                    "year": {"type": "integer"}, "month": nullable("integer"), "day": nullable("integer"),
+                    "count": {"type": "integer"},
+                    "photos": {"type": "array", "items": {"$ref": "#/components/schemas/Photo"}}}}}}},
+            "Memories": {"type": "object", "properties": {
+                "date": {"type": "string", "format": "date"}, "total": {"type": "integer"},
+                "years": {"type": "array", "items": {"type": "object", "properties": {"year": {"type": "integer"}, "count": {"type": "integer"}}}},
+                "photos": {"type": "array", "items": {"allOf": [{"$ref": "#/components/schemas/Photo"},
+                    {"type": "object", "properties": {"years_ago": {"type": "integer"}}}]}}}},
+            "Map": {"type": "object", "properties": {
+                "zoom": {"type": "integer"}, "clustered": {"type": "boolean"},
+                "cluster_zoom_threshold": {"type": "integer"}, "total": {"type": "integer", "description": "Geotagged photos in the box."},
+                "truncated": {"type": "boolean"},
+                "markers": {"type": "array", "items": {"type": "object", "properties": {
+                    "lat": {"type": "number"}, "lon": {"type": "number"}, "count": {"type": "integer"},
+                    "photo": {"$ref": "#/components/schemas/Photo"}}}}}},
+            "Similar": {"type": "object", "properties": {
+                "path": {"type": "string"},
+                "photos": {"type": "array", "items": {"allOf": [{"$ref": "#/components/schemas/Photo"},
+                    {"type": "object", "properties": {"similarity": {"type": "number", "description": "Cosine similarity."}}}]}}}},
             "UserState": {"type": "object", "properties": {
                 "path": {"type": "string"}, "rating": {"type": "integer"},
                 "favorite": {"type": "boolean"}, "rejected": {"type": "boolean"}}},
@@ -240,6 +312,24 @@ pub fn spec() -> Value {
     })
 }
 
-pub async fn document() -> Json<Value> {
-    Json(spec())
+/// `GET /openapi.json`: the routes this server has (not those of features
+/// switched off).
+pub async fn document(State(state): State<AppState>) -> Json<Value> {
+    let f = &state.settings().features;
+    let mut doc = spec();
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        for (route, on) in [
+            ("/api/rating", f.show_rating_controls),
+            ("/api/favorite", f.show_rating_controls),
+            ("/api/timeline", f.show_timeline),
+            ("/api/memories", f.show_memories),
+            ("/api/map", f.show_map),
+            ("/api/similar", f.show_similar_button),
+        ] {
+            if !on {
+                paths.remove(route);
+            }
+        }
+    }
+    Json(doc)
 }

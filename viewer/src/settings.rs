@@ -42,6 +42,33 @@ pub struct Settings {
     /// when reading files.
     #[serde(skip)]
     pub path_mapping: Vec<(String, String)>,
+    /// `viewer.features`: what the UI shows and which routes exist.
+    pub features: Features,
+    /// `timeline.photos_per_group` (30).
+    pub timeline_photos_per_group: usize,
+    /// `map.cluster_zoom_threshold` (10, 1–18): at or above it, photos one by one.
+    pub map_cluster_zoom_threshold: u32,
+}
+
+/// `viewer.features` (the reference's defaults). A feature switched off
+/// hides its UI control and its routes (404).
+#[derive(Debug, Clone, Serialize)]
+pub struct Features {
+    /// `show_similar_button` (true; also read from `viewer.display`, off
+    /// when either says false): `/api/similar` and the viewer's button.
+    pub show_similar_button: bool,
+    /// `show_rating_controls` (true): `POST /api/rating`, `/api/favorite`.
+    pub show_rating_controls: bool,
+    /// `show_rating_badge` (true): the stars on the cards (UI only).
+    pub show_rating_badge: bool,
+    /// `show_critique` (true): the score breakdown in `/api/photo` and the viewer.
+    pub show_critique: bool,
+    /// `show_memories` (true): `/api/memories`.
+    pub show_memories: bool,
+    /// `show_timeline` (true): `/api/timeline`.
+    pub show_timeline: bool,
+    /// `show_map` (false: photos may lack GPS data): `/api/map`.
+    pub show_map: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -65,6 +92,27 @@ fn uint(other: &BTreeMap<String, Value>, path: &[&str], default: u64) -> u64 {
         .and_then(Value::as_u64)
         .filter(|&n| n > 0)
         .unwrap_or(default)
+}
+
+impl Features {
+    fn from_config(o: &BTreeMap<String, Value>) -> Features {
+        let flag = |section: &str, k: &str, default: bool| {
+            get(o, &[section, k])
+                .and_then(Value::as_bool)
+                .unwrap_or(default)
+        };
+        let feature = |k: &str, default: bool| flag("features", k, default);
+        Features {
+            show_similar_button: feature("show_similar_button", true)
+                && flag("display", "show_similar_button", true),
+            show_rating_controls: feature("show_rating_controls", true),
+            show_rating_badge: feature("show_rating_badge", true),
+            show_critique: feature("show_critique", true),
+            show_memories: feature("show_memories", true),
+            show_timeline: feature("show_timeline", true),
+            show_map: feature("show_map", false),
+        }
+    }
 }
 
 impl Settings {
@@ -130,6 +178,11 @@ impl Settings {
             quality_thresholds,
             top_picks_min_score: config.viewer.photo_types.top_picks_min_score,
             path_mapping,
+            features: Features::from_config(o),
+            timeline_photos_per_group: uint(&config.other, &["timeline", "photos_per_group"], 30)
+                .min(MAX_PER_PAGE as u64) as usize,
+            map_cluster_zoom_threshold: uint(&config.other, &["map", "cluster_zoom_threshold"], 10)
+                .clamp(1, 18) as u32,
         }
     }
 

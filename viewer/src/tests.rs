@@ -19,22 +19,22 @@ use tower::ServiceExt;
 
 use crate::{AppState, app};
 
-struct Fixture {
+pub(crate) struct Fixture {
     _dir: tempfile::TempDir,
-    lib: PathBuf,
-    store_dir: PathBuf,
-    app: Router,
+    pub(crate) lib: PathBuf,
+    pub(crate) store_dir: PathBuf,
+    pub(crate) app: Router,
 }
 
 impl Fixture {
-    fn path(&self, name: &str) -> String {
+    pub(crate) fn path(&self, name: &str) -> String {
         self.lib.join(name).to_string_lossy().into_owned()
     }
 }
 
 const BREAKDOWN: &str = r#"[{"kind":"metric","metric":"aesthetic","raw":null,"normalized":5.0,"weight_percent":40.0,"points":2.0,"neutral":true},{"kind":"adjustment","name":"noise","points":-0.5,"reason":"noise sigma 6.1 above 4"}]"#;
 
-fn batch(columns: Vec<(&str, ArrayRef)>) -> RecordBatch {
+pub(crate) fn batch(columns: Vec<(&str, ArrayRef)>) -> RecordBatch {
     let fields: Vec<Field> = columns
         .iter()
         .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
@@ -46,7 +46,7 @@ fn batch(columns: Vec<(&str, ArrayRef)>) -> RecordBatch {
     .unwrap()
 }
 
-fn ts(v: i64, n: usize) -> ArrayRef {
+pub(crate) fn ts(v: i64, n: usize) -> ArrayRef {
     Arc::new(TimestampNanosecondArray::from(vec![v; n]).with_timezone("UTC"))
 }
 
@@ -62,7 +62,7 @@ fn tags(rows: &[&[&str]]) -> ArrayRef {
 }
 
 /// Writes the photos and scores rows (as a run would).
-async fn write_rows(store: &Store, lib: &Path, thumb_file: &Path) {
+pub(crate) async fn write_rows(store: &Store, lib: &Path, thumb_file: &Path) {
     let p = |n: &str| lib.join(n).to_string_lossy().into_owned();
     let paths = vec![p("a.jpg"), p("b.png"), p("c.cr2"), p("d it's é.jpg")];
     let n = paths.len();
@@ -204,7 +204,7 @@ async fn write_rows(store: &Store, lib: &Path, thumb_file: &Path) {
         .unwrap();
 }
 
-async fn fixture_with(config: FacetConfig) -> Fixture {
+pub(crate) async fn fixture_with(config: FacetConfig) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let lib = dir.path().join("library");
     std::fs::create_dir_all(&lib).unwrap();
@@ -231,7 +231,7 @@ async fn fixture() -> Fixture {
 }
 
 /// Percent-encodes a query value.
-fn enc(s: &str) -> String {
+pub(crate) fn enc(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
@@ -243,7 +243,7 @@ fn enc(s: &str) -> String {
     out
 }
 
-async fn send(app: &Router, req: Request<Body>) -> (StatusCode, HeaderMap, Vec<u8>) {
+pub(crate) async fn send(app: &Router, req: Request<Body>) -> (StatusCode, HeaderMap, Vec<u8>) {
     let r = app.clone().oneshot(req).await.unwrap();
     let status = r.status();
     let headers = r.headers().clone();
@@ -254,11 +254,11 @@ async fn send(app: &Router, req: Request<Body>) -> (StatusCode, HeaderMap, Vec<u
     (status, headers, body)
 }
 
-async fn get(app: &Router, uri: &str) -> (StatusCode, HeaderMap, Vec<u8>) {
+pub(crate) async fn get(app: &Router, uri: &str) -> (StatusCode, HeaderMap, Vec<u8>) {
     send(app, Request::get(uri).body(Body::empty()).unwrap()).await
 }
 
-async fn get_json(app: &Router, uri: &str) -> (StatusCode, Value) {
+pub(crate) async fn get_json(app: &Router, uri: &str) -> (StatusCode, Value) {
     let (s, h, b) = get(app, uri).await;
     assert_eq!(
         h[header::CONTENT_TYPE],
@@ -269,7 +269,7 @@ async fn get_json(app: &Router, uri: &str) -> (StatusCode, Value) {
     (s, serde_json::from_slice(&b).unwrap())
 }
 
-async fn post_raw(app: &Router, uri: &str, body: &str) -> (StatusCode, Value) {
+pub(crate) async fn post_raw(app: &Router, uri: &str, body: &str) -> (StatusCode, Value) {
     let req = Request::post(uri)
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from(body.to_string()))
@@ -278,11 +278,11 @@ async fn post_raw(app: &Router, uri: &str, body: &str) -> (StatusCode, Value) {
     (s, serde_json::from_slice(&b).unwrap())
 }
 
-async fn post(app: &Router, uri: &str, body: Value) -> (StatusCode, Value) {
+pub(crate) async fn post(app: &Router, uri: &str, body: Value) -> (StatusCode, Value) {
     post_raw(app, uri, &body.to_string()).await
 }
 
-fn names(v: &Value) -> Vec<String> {
+pub(crate) fn names(v: &Value) -> Vec<String> {
     v["photos"]
         .as_array()
         .unwrap()
@@ -415,7 +415,7 @@ async fn photos_sorts() {
     }
 }
 
-async fn assert_bad(f: &Fixture, uri: &str, param: &str) {
+pub(crate) async fn assert_bad(f: &Fixture, uri: &str, param: &str) {
     let (s, v) = get_json(&f.app, uri).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{uri}: {v}");
     assert_eq!(v["param"], param, "{uri}: {v}");
@@ -767,6 +767,9 @@ async fn openapi_describes_every_route() {
         "/api/rating",
         "/api/favorite",
         "/api/reject",
+        "/api/timeline",
+        "/api/memories",
+        "/api/similar",
         "/openapi.json",
         "/api/comparison/pair",
         "/api/comparison",

@@ -13,7 +13,7 @@ const el = (tag, props = {}, ...children) => {
   return e;
 };
 
-const FILTER_KEYS = ["category", "camera", "tag", "min_score", "top_picks"];
+const FILTER_KEYS = ["category", "camera", "tag", "min_score", "top_picks", "date_from", "date_to"];
 
 const state = {
   config: null,
@@ -23,6 +23,7 @@ const state = {
   loading: false,
   done: false,
   generation: 0,
+  gridStale: false,
   open: -1,
   detail: null,
 };
@@ -90,6 +91,15 @@ function askLogin(why) {
     if (!dlg.open) dlg.showModal();
   });
 }
+
+// The filters alone (the timeline, map and memories take them, not the sort).
+function filterQuery(extra = {}) {
+  const p = query(extra);
+  for (const k of ["sort", "dir"]) if (!(k in extra)) p.delete(k);
+  return p;
+}
+
+const feature = (name) => !!state.config.features?.[name];
 
 async function api(path, options) {
   let r = await fetch(path, options);
@@ -241,6 +251,7 @@ function scoreClass(score) {
 }
 
 function marks(photo) {
+  if (!feature("show_rating_badge")) return "";
   let s = "";
   if (photo.favorite) s += "\u2665 ";
   if (photo.rating > 0) s += "\u2605".repeat(photo.rating);
@@ -326,6 +337,13 @@ function sentinelVisible() {
 }
 
 async function reload() {
+  // Filters changed in another view: reload that view, and the grid when shown.
+  if (currentView()) {
+    state.gridStale = true;
+    showView();
+    return;
+  }
+  state.gridStale = false;
   state.generation += 1;
   state.photos = [];
   state.page = 0;
@@ -432,6 +450,8 @@ async function showPhoto(path, index) {
   setParam("photo", path);
   const img = $("v-image");
   img.src = `/thumbnail?path=${enc(path)}`;
+  $("v-similar").hidden = true;
+  $("v-similar-list").replaceChildren();
   $("v-download").href = `/api/download?path=${enc(path)}`;
   try {
     const d = await api(`/api/photo?path=${enc(path)}`);
@@ -496,10 +516,16 @@ const toggleFavorite = () =>
 const toggleReject = () =>
   change("/api/reject", { rejected: !state.detail?.rejected }, (s) => (s.rejected ? "Rejected" : "Not rejected"));
 
+// Prev / next walk the grid; a photo opened from another view has no neighbours.
+const step = (d) => {
+  if (state.open >= 0) openPhoto(state.open + d);
+};
+
 function bindViewer() {
   $("v-close").addEventListener("click", closePhoto);
-  $("v-prev").addEventListener("click", () => openPhoto(state.open - 1));
-  $("v-next").addEventListener("click", () => openPhoto(state.open + 1));
+  $("v-prev").addEventListener("click", () => step(-1));
+  $("v-next").addEventListener("click", () => step(1));
+  $("v-similar-button").addEventListener("click", showSimilar);
   for (const b of $("v-rating").querySelectorAll("button")) {
     b.addEventListener("click", () => {
       const n = Number(b.dataset.star);
@@ -512,11 +538,13 @@ function bindViewer() {
     if ($("viewer").hidden) return;
     if (e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement) return;
     if (e.ctrlKey || e.metaKey || e.altKey) return;
-    if (/^[0-5]$/.test(e.key)) rate(Number(e.key));
-    else if (e.key === "f" || e.key === "F") toggleFavorite();
+    const ratings = feature("show_rating_controls");
+    if (ratings && /^[0-5]$/.test(e.key)) rate(Number(e.key));
+    else if (ratings && (e.key === "f" || e.key === "F")) toggleFavorite();
     else if (e.key === "x" || e.key === "X") toggleReject();
-    else if (e.key === "ArrowRight") openPhoto(state.open + 1);
-    else if (e.key === "ArrowLeft") openPhoto(state.open - 1);
+    else if (feature("show_similar_button") && (e.key === "s" || e.key === "S")) showSimilar();
+    else if (e.key === "ArrowRight") step(1);
+    else if (e.key === "ArrowLeft") step(-1);
     else if (e.key === "Escape") closePhoto();
     else return;
     e.preventDefault();
@@ -529,8 +557,310 @@ function bindViewer() {
     if (x0 === null) return;
     const dx = e.changedTouches[0].clientX - x0;
     x0 = null;
-    if (Math.abs(dx) > 50) openPhoto(state.open + (dx < 0 ? 1 : -1));
+    if (Math.abs(dx) > 50) step(dx < 0 ? 1 : -1);
   });
+}
+
+// ---------- Small photo tiles (timeline, map list, memories, similar) ----------
+
+function thumb(photo, extra = "") {
+  const a = el(
+    "a",
+    {
+      className: "thumb",
+      href: `?${new URLSearchParams({ ...Object.fromEntries(params()), photo: photo.path })}`,
+      title: `${photo.filename}${photo.date_taken ? " \u00b7 " + photo.date_taken.replace("T", " ") : ""}${extra}`,
+      dataset: { testid: "thumb", path: photo.path },
+    },
+    el("img", { src: `/thumbnail?path=${enc(photo.path)}`, alt: photo.filename, loading: "lazy", decoding: "async" }),
+  );
+  if (photo.aggregate !== null && photo.aggregate !== undefined) {
+    a.append(el("span", { className: `badge ${scoreClass(photo.aggregate)}` }, photo.aggregate.toFixed(1)));
+  }
+  a.addEventListener("click", (e) => {
+    if (e.metaKey || e.ctrlKey || e.shiftKey) return;
+    e.preventDefault();
+    showPhoto(photo.path, -1);
+  });
+  return a;
+}
+
+async function showSimilar() {
+  const d = state.detail;
+  if (!d || !feature("show_similar_button")) return;
+  const box = $("v-similar");
+  const list = $("v-similar-list");
+  box.hidden = false;
+  box.dataset.ready = "0";
+  list.replaceChildren(el("p", { className: "summary" }, "Looking\u2026"));
+  try {
+    const r = await api(`/api/similar?path=${enc(d.path)}&limit=12`);
+    if (state.detail?.path !== d.path) return;
+    list.replaceChildren(...r.photos.map((p) => thumb(p, ` \u00b7 similarity ${p.similarity.toFixed(2)}`)));
+    if (!r.photos.length) list.append(el("p", { className: "summary" }, "No similar photos."));
+  } catch (e) {
+    list.replaceChildren(el("p", { className: "summary" }, e.message));
+  }
+  box.dataset.ready = "1";
+}
+
+// ---------- Views: grid, timeline, map, memories ----------
+
+const VIEWS = { timeline: "show_timeline", map: "show_map", memories: "show_memories" };
+
+function currentView() {
+  const v = params().get("view") || "";
+  return VIEWS[v] && feature(VIEWS[v]) ? v : "";
+}
+
+function setView(v) {
+  setParam("view", v || null);
+  if (v !== "timeline") {
+    setParam("year", null);
+    setParam("month", null);
+  }
+  showView();
+}
+
+function showView() {
+  const v = currentView();
+  for (const b of $("views").querySelectorAll("button")) {
+    b.setAttribute("aria-pressed", String(b.dataset.view === v));
+  }
+  const grid = v === "";
+  for (const id of ["grid", "sentinel"]) $(id).hidden = !grid;
+  if (grid && state.gridStale) reload();
+  $("types").hidden = !grid;
+  if (!grid) $("empty").hidden = true;
+  $("timeline").hidden = v !== "timeline";
+  $("map-view").hidden = v !== "map";
+  $("memories").hidden = v !== "memories";
+  document.body.dataset.view = v || "grid";
+  if (v === "timeline") loadTimeline();
+  else if (v === "map") loadMap();
+  else if (v === "memories") loadMemories();
+}
+
+function bindViews() {
+  let any = false;
+  for (const b of $("views").querySelectorAll("button")) {
+    const flag = VIEWS[b.dataset.view];
+    if (flag) {
+      b.hidden = !feature(flag);
+      any ||= !b.hidden;
+    }
+    b.addEventListener("click", () => setView(b.dataset.view));
+  }
+  $("views").hidden = !any;
+  $("v-similar-button").hidden = !feature("show_similar_button");
+  $("v-critique").hidden = !feature("show_critique");
+  const ratings = feature("show_rating_controls");
+  $("v-rating").hidden = !ratings;
+  $("v-favorite").hidden = !ratings;
+}
+
+const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+
+function groupLabel(g) {
+  if (g.day) return `${g.day} ${MONTHS[g.month - 1]} ${g.year}`;
+  if (g.month) return `${MONTHS[g.month - 1]} ${g.year}`;
+  return String(g.year);
+}
+
+async function loadTimeline() {
+  const box = $("timeline");
+  box.dataset.ready = "0";
+  const year = params().get("year");
+  const month = params().get("month");
+  const extra = {};
+  if (year) extra.year = year;
+  if (year && month) extra.month = month;
+  const crumbs = $("tl-crumbs");
+  const crumb = (label, y, m) =>
+    el("button", { type: "button", className: "crumb", onclick: () => drill(y, m), dataset: { testid: "timeline-crumb" } }, label);
+  crumbs.replaceChildren(crumb("All years", null, null));
+  if (year) crumbs.append(crumb(year, year, null));
+  if (year && month) crumbs.append(crumb(MONTHS[Number(month) - 1] || month, year, month));
+  try {
+    const t = await api(`/api/timeline?${filterQuery(extra)}`);
+    if (currentView() !== "timeline") return;
+    const undated = t.undated ? ` \u00b7 ${t.undated} without a date` : "";
+    $("tl-summary").textContent = `${t.total} photo${t.total === 1 ? "" : "s"}${undated}`;
+    const groups = $("tl-groups");
+    groups.replaceChildren();
+    for (const g of t.groups) {
+      const head = el(
+        "button",
+        { type: "button", className: "group-head", dataset: { testid: "timeline-group", key: g.key, count: String(g.count) } },
+        groupLabel(g),
+        el("span", { className: "n" }, `${g.count}`),
+      );
+      head.addEventListener("click", () => {
+        if (t.level === "year") drill(g.year, null);
+        else if (t.level === "month") drill(g.year, g.month);
+        else openDay(g.key);
+      });
+      const more = g.count > g.photos.length ? el("span", { className: "more" }, `+${g.count - g.photos.length}`) : "";
+      groups.append(el("section", { className: "group" }, head, el("div", { className: "strip" }, ...g.photos.map((p) => thumb(p)), more)));
+    }
+    if (!t.groups.length) groups.append(el("p", { className: "summary" }, "No dated photos match these filters."));
+  } catch (e) {
+    showError(e);
+  }
+  box.dataset.ready = "1";
+}
+
+function drill(year, month) {
+  setParam("year", year);
+  setParam("month", month);
+  loadTimeline();
+}
+
+// A day of the timeline: every photo of it in the grid, in capture order.
+function openDay(day) {
+  setParam("date_from", day);
+  setParam("date_to", day);
+  setParam("sort", "date");
+  setParam("dir", "asc");
+  syncControls();
+  setView("");
+  reload();
+}
+
+async function loadMemories() {
+  const box = $("memories");
+  box.dataset.ready = "0";
+  try {
+    const m = await api(`/api/memories?${filterQuery()}`);
+    const [, mm, dd] = m.date.split("-").map(Number);
+    $("mem-title").textContent = `On this day \u00b7 ${dd} ${MONTHS[mm - 1]}`;
+    $("mem-years").textContent = m.total
+      ? m.years.map((y) => `${y.year}: ${y.count}`).join(" \u00b7 ")
+      : "No photos from this day in earlier years.";
+    $("mem-photos").replaceChildren(
+      ...m.photos.map((p) => thumb(p, ` \u00b7 ${p.years_ago} year${p.years_ago === 1 ? "" : "s"} ago`)),
+    );
+  } catch (e) {
+    showError(e);
+  }
+  box.dataset.ready = "1";
+}
+
+// ---------- Map: Leaflet from a CDN at run time, a plain list without it ----------
+
+const LEAFLET = {
+  css: "https://unpkg.com/leaflet@1.9.4/dist/leaflet.css",
+  cssIntegrity: "sha256-p4NxAoJBhIIN+hmNHrzRCf9tD/miZyoHS5obTRR9BMY=",
+  js: "https://unpkg.com/leaflet@1.9.4/dist/leaflet.js",
+  jsIntegrity: "sha256-20nQCchB9co0qIjJZRGuk2/Z9VM+kNiyxNV1lvTlZBo=",
+};
+let leafletPromise = null;
+
+function loadLeaflet(timeoutMs = 6000) {
+  if (window.L) return Promise.resolve(window.L);
+  if (leafletPromise) return leafletPromise;
+  leafletPromise = new Promise((resolve, reject) => {
+    document.head.append(el("link", { rel: "stylesheet", href: LEAFLET.css, integrity: LEAFLET.cssIntegrity, crossOrigin: "" }));
+    const script = el("script", { src: LEAFLET.js, integrity: LEAFLET.jsIntegrity, crossOrigin: "" });
+    const timer = setTimeout(() => reject(new Error("timed out")), timeoutMs);
+    script.onload = () => {
+      clearTimeout(timer);
+      window.L ? resolve(window.L) : reject(new Error("no Leaflet"));
+    };
+    script.onerror = () => {
+      clearTimeout(timer);
+      reject(new Error("unreachable"));
+    };
+    document.head.append(script);
+  });
+  leafletPromise.catch(() => (leafletPromise = null));
+  return leafletPromise;
+}
+
+const mapState = { map: null, layer: null, generation: 0, fitted: false };
+
+async function loadMap() {
+  const box = $("map-view");
+  box.dataset.ready = "0";
+  let L = null;
+  try {
+    L = await loadLeaflet();
+  } catch (e) {
+    await mapList(`The map library could not load (${e.message}): places as a list.`);
+    return;
+  }
+  $("map").hidden = false;
+  $("map-list").hidden = true;
+  box.dataset.mode = "map";
+  if (!mapState.map) {
+    const map = L.map("map", { worldCopyJump: true }).setView([20, 0], 2);
+    L.tileLayer("https://tile.openstreetmap.org/{z}/{x}/{y}.png", {
+      maxZoom: 19,
+      attribution: '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
+    }).addTo(map);
+    mapState.layer = L.layerGroup().addTo(map);
+    mapState.map = map;
+    map.on("moveend", () => drawMarkers(L));
+  } else {
+    mapState.map.invalidateSize();
+  }
+  await drawMarkers(L);
+}
+
+async function drawMarkers(L) {
+  const map = mapState.map;
+  const generation = ++mapState.generation;
+  const q = filterQuery({ zoom: String(map.getZoom()), bbox: map.getBounds().toBBoxString() });
+  try {
+    const r = await api(`/api/map?${q}`);
+    if (generation !== mapState.generation) return;
+    mapState.layer.clearLayers();
+    for (const m of r.markers) {
+      const icon = L.divIcon({
+        className: "pin",
+        html: el("span", { className: m.count > 1 ? "cluster" : "one", dataset: { testid: "map-marker", count: String(m.count) } },
+          m.count > 1 ? String(m.count) : el("img", { src: `/thumbnail?path=${enc(m.photo.path)}`, alt: "" })),
+        iconSize: m.count > 1 ? [36, 36] : [44, 44],
+      });
+      const marker = L.marker([m.lat, m.lon], { icon, title: m.count > 1 ? `${m.count} photos` : m.photo.filename });
+      marker.on("click", () => {
+        if (m.count > 1) map.setView([m.lat, m.lon], Math.min(map.getZoom() + 2, 18));
+        else showPhoto(m.photo.path, -1);
+      });
+      mapState.layer.addLayer(marker);
+    }
+    $("map-status").textContent = `${r.total} geotagged photo${r.total === 1 ? "" : "s"} here${r.truncated ? " (the busiest places shown)" : ""}`;
+    if (!mapState.fitted && r.markers.length) {
+      mapState.fitted = true;
+      map.fitBounds(r.markers.map((m) => [m.lat, m.lon]), { maxZoom: 12, padding: [30, 30] });
+    }
+  } catch (e) {
+    showError(e);
+  }
+  $("map-view").dataset.ready = "1";
+}
+
+async function mapList(why) {
+  const box = $("map-view");
+  box.dataset.mode = "list";
+  $("map").hidden = true;
+  const list = $("map-list");
+  list.hidden = false;
+  try {
+    const r = await api(`/api/map?${filterQuery({ zoom: "4" })}`);
+    $("map-status").textContent = `${why} ${r.total} geotagged photo${r.total === 1 ? "" : "s"}.`;
+    list.replaceChildren(
+      ...r.markers.map((m) =>
+        el("li", { dataset: { testid: "map-place", count: String(m.count) } },
+          thumb(m.photo),
+          el("span", {}, `${m.count} photo${m.count === 1 ? "" : "s"} near ${m.lat.toFixed(3)}, ${m.lon.toFixed(3)}`),
+        ),
+      ),
+    );
+  } catch (e) {
+    showError(e);
+  }
+  box.dataset.ready = "1";
 }
 
 // ---------- Start ----------
@@ -540,11 +870,14 @@ async function main() {
     state.config = await api("/api/config");
     bindToolbar();
     bindViewer();
+    bindViews();
     syncControls();
     new IntersectionObserver((entries) => {
       if (entries.some((e) => e.isIntersecting)) loadMore();
     }, { rootMargin: "800px" }).observe($("sentinel"));
-    await Promise.all([loadToolbar(), reload()]);
+    state.gridStale = !!currentView();
+    await Promise.all([loadToolbar(), state.gridStale ? Promise.resolve() : reload()]);
+    showView();
     const open = params().get("photo");
     if (open) {
       const index = state.photos.findIndex((p) => p.path === open);

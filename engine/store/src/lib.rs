@@ -346,6 +346,8 @@ impl Store {
         let mut scan = ds.scan();
         scan.project(&["path"])?;
         scan.nearest(column, &q, k)?;
+        // Cosine also without an index (the exact scan's default is L2).
+        scan.distance_metric("cosine".try_into().map_err(StoreError::Arrow)?);
         scan.distance_range(None, Some(max_distance));
         scan.nprobes(nprobes);
         let batches: Vec<RecordBatch> =

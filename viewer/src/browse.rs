@@ -1,0 +1,426 @@
+//! Browsing by time, place and likeness: `/api/timeline`, `/api/memories`
+//! and `/api/map` aggregate the in-memory listing (no Lance scan per
+//! request: one pass over the rows the filters keep, with the capture day and
+//! the Web-Mercator position precomputed per row); `/api/similar` asks the
+//! store's vector search for the nearest embeddings.
+//!
+//! All three aggregates take `/api/photos`'s filters, so that rejected photos
+//! and non-lead burst frames and duplicates stay hidden as in the grid.
+
+use std::collections::{BTreeMap, HashMap};
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{DataType, Float32Type};
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use facet_store::PHOTOS_STORED;
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::api::{lookup, params, photo_json};
+use crate::error::{ApiError, ApiResult};
+use crate::listing::{Listing, UserCols};
+use crate::query::{Filters, Params};
+use crate::settings::MAX_PER_PAGE;
+
+type Q = Result<Query<HashMap<String, String>>, QueryRejection>;
+
+/// Grid cells per map tile side when clustering (a 256-px tile: 64-px cells).
+const CELLS_PER_TILE: f64 = 4.0;
+/// Most markers one `/api/map` answer carries (the best clusters or photos).
+const MAX_MARKERS: usize = 2000;
+/// The store's vector-search breadth (IVF partitions probed).
+const NPROBES: usize = 20;
+
+/// The listed photos of `rows`, in that order, as the API shows them.
+fn photos(listing: &Listing, user: &UserCols, rows: &[u32]) -> ApiResult<Vec<Value>> {
+    Ok(listing
+        .rows(rows, user)?
+        .into_iter()
+        .map(|r| Value::Object(photo_json(r)))
+        .collect())
+}
+
+/// The `n` best of `rows` (aggregate descending, unscored last), best first.
+fn best(listing: &Listing, mut rows: Vec<u32>, n: usize) -> Vec<u32> {
+    let cmp = |a: &u32, b: &u32| listing.by_score(*a, *b);
+    if n < rows.len() {
+        rows.select_nth_unstable_by(n, cmp);
+        rows.truncate(n);
+    }
+    rows.sort_unstable_by(cmp);
+    rows
+}
+
+fn direction(p: &Params) -> ApiResult<bool> {
+    match p.str("dir").map(str::to_ascii_lowercase).as_deref() {
+        None | Some("desc") => Ok(false),
+        Some("asc") => Ok(true),
+        Some(other) => Err(ApiError::bad(
+            "dir",
+            format!("expected asc or desc, got {other:?}"),
+        )),
+    }
+}
+
+/// `GET /api/timeline[?year=[&month=]]`: the years (or a year's months, or a
+/// month's days) with their counts and up to `timeline.photos_per_group`
+/// photos each: the group's best, in capture order.
+pub async fn timeline(State(state): State<AppState>, q: Q) -> ApiResult<Json<Value>> {
+    let p = params(q)?;
+    let s = state.settings();
+    let year = p.uint_in("year", 1, 9999)?.map(|v| v as u32);
+    let month = p.uint_in("month", 1, 12)?.map(|v| v as u32);
+    if month.is_some() && year.is_none() {
+        return Err(ApiError::bad("month", "needs a year"));
+    }
+    let per_group = p
+        .uint_in("per_group", 1, MAX_PER_PAGE as u64)?
+        .map_or(s.timeline_photos_per_group, |v| v as usize);
+    let asc = direction(&p)?;
+    let filters = Filters::parse(&p, s)?;
+    let (listing, user) = state.listing().await?;
+    // The slot of a day (`yyyymmdd`) at this level (the year, the month or
+    // the day: a dense index, no map look-up per row), `None` when outside
+    // it; and a slot's group key.
+    type Slot = Box<dyn Fn(u32) -> Option<usize>>;
+    type Key = Box<dyn Fn(usize) -> u32>;
+    let (level, slots, slot, key): (&str, usize, Slot, Key) = match (year, month) {
+        (None, _) => (
+            "year",
+            10_000,
+            Box::new(|d| Some((d / 10_000) as usize)),
+            Box::new(|i| i as u32),
+        ),
+        (Some(y), None) => (
+            "month",
+            13,
+            Box::new(move |d| (d / 10_000 == y).then_some((d / 100 % 100) as usize)),
+            Box::new(move |i| y * 100 + i as u32),
+        ),
+        (Some(y), Some(m)) => (
+            "day",
+            32,
+            Box::new(move |d| (d / 100 == y * 100 + m).then_some((d % 100) as usize)),
+            Box::new(move |i| (y * 100 + m) * 100 + i as u32),
+        ),
+    };
+    let mut groups: Vec<Vec<u32>> = vec![Vec::new(); slots];
+    let mut undated = 0usize;
+    for i in listing.matching(&filters, &user) {
+        let d = listing.day(i);
+        if d == 0 {
+            undated += 1;
+        } else if let Some(k) = slot(d) {
+            groups[k].push(i);
+        }
+    }
+    let total: usize = groups.iter().map(Vec::len).sum();
+    let mut ordered: Vec<(u32, Vec<u32>)> = groups
+        .into_iter()
+        .enumerate()
+        .filter(|(_, rows)| !rows.is_empty())
+        .map(|(i, rows)| (key(i), rows))
+        .collect();
+    if !asc {
+        ordered.reverse();
+    }
+    let mut out = Vec::with_capacity(ordered.len());
+    for (g, rows) in ordered {
+        let count = rows.len();
+        let mut shown = best(&listing, rows, per_group);
+        shown.sort_unstable_by(|&a, &b| listing.by_time(a, b));
+        let (key, y, m, d) = match level {
+            "year" => (format!("{g:04}"), g, None, None),
+            "month" => (
+                format!("{:04}-{:02}", g / 100, g % 100),
+                g / 100,
+                Some(g % 100),
+                None,
+            ),
+            _ => (
+                format!("{:04}-{:02}-{:02}", g / 10_000, g / 100 % 100, g % 100),
+                g / 10_000,
+                Some(g / 100 % 100),
+                Some(g % 100),
+            ),
+        };
+        out.push(json!({
+            "key": key, "year": y, "month": m, "day": d, "count": count,
+            "photos": photos(&listing, &user, &shown)?,
+        }));
+    }
+    Ok(Json(json!({
+        "level": level,
+        "year": year,
+        "month": month,
+        "total": total,
+        "undated": if level == "year" { json!(undated) } else { Value::Null },
+        "per_group": per_group,
+        "groups": out,
+    })))
+}
+
+/// Today (UTC) as `yyyymmdd`.
+fn today() -> u32 {
+    let days = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / 86_400) as i64;
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y * 10_000 + m * 100 + d) as u32
+}
+
+/// `GET /api/memories[?date=YYYY-MM-DD]`: "on this day": photos taken on the
+/// date's month and day in earlier years, best first.
+pub async fn memories(State(state): State<AppState>, q: Q) -> ApiResult<Json<Value>> {
+    let p = params(q)?;
+    let s = state.settings();
+    let date = match p.date("date")? {
+        Some(d) => {
+            d[..4].parse::<u32>().unwrap_or(0) * 10_000
+                + d[5..7].parse::<u32>().unwrap_or(0) * 100
+                + d[8..10].parse::<u32>().unwrap_or(0)
+        }
+        None => today(),
+    };
+    let limit = p
+        .uint_in("limit", 1, MAX_PER_PAGE as u64)?
+        .map_or(s.default_per_page, |v| v as usize);
+    let filters = Filters::parse(&p, s)?;
+    let (listing, user) = state.listing().await?;
+    let (year, month_day) = (date / 10_000, date % 10_000);
+    let mut years: BTreeMap<u32, usize> = BTreeMap::new();
+    let rows: Vec<u32> = listing
+        .matching(&filters, &user)
+        .into_iter()
+        .filter(|&i| {
+            let d = listing.day(i);
+            let hit = d != 0 && d % 10_000 == month_day && d / 10_000 < year;
+            if hit {
+                *years.entry(d / 10_000).or_default() += 1;
+            }
+            hit
+        })
+        .collect();
+    let total = rows.len();
+    let shown = best(&listing, rows, limit);
+    let mut out = photos(&listing, &user, &shown)?;
+    for (photo, &i) in out.iter_mut().zip(&shown) {
+        photo["years_ago"] = json!(year - listing.day(i) / 10_000);
+    }
+    Ok(Json(json!({
+        "date": format!("{:04}-{:02}-{:02}", year, month_day / 100, month_day % 100),
+        "total": total,
+        "years": years.iter().rev().map(|(y, n)| json!({"year": y, "count": n})).collect::<Vec<_>>(),
+        "photos": out,
+    })))
+}
+
+/// The `bbox` parameter: west, south, east, north in degrees (Leaflet's
+/// `toBBoxString()`); longitudes may run past ±180 when the map wraps.
+struct BBox {
+    west: f64,
+    south: f64,
+    /// East minus west, in [0, 360]; 360 takes every longitude.
+    span: f64,
+    north: f64,
+}
+
+impl BBox {
+    fn parse(p: &Params) -> ApiResult<BBox> {
+        let Some(s) = p.str("bbox") else {
+            return Ok(BBox {
+                west: -180.0,
+                south: -90.0,
+                span: 360.0,
+                north: 90.0,
+            });
+        };
+        let bad = || {
+            ApiError::bad(
+                "bbox",
+                format!(
+                    "expected west,south,east,north in degrees (south ≤ north within ±90, west ≤ east), got {s:?}"
+                ),
+            )
+        };
+        let v: Vec<f64> = s
+            .split(',')
+            .map(|x| x.trim().parse::<f64>().ok().filter(|f| f.is_finite()))
+            .collect::<Option<_>>()
+            .ok_or_else(bad)?;
+        let [west, south, east, north] = v[..] else {
+            return Err(bad());
+        };
+        if !(-90.0..=90.0).contains(&south) || !(-90.0..=90.0).contains(&north) {
+            return Err(bad());
+        }
+        if south > north || west > east {
+            return Err(bad());
+        }
+        Ok(BBox {
+            west,
+            south,
+            span: (east - west).min(360.0),
+            north,
+        })
+    }
+
+    fn contains(&self, lat: f64, lon: f64) -> bool {
+        (self.south..=self.north).contains(&lat)
+            && (self.span >= 360.0 || (lon - self.west).rem_euclid(360.0) <= self.span)
+    }
+}
+
+/// `GET /api/map?zoom=&bbox=`: the geotagged photos in the box, clustered on
+/// a grid of Web-Mercator tile cells at this zoom (each cluster: count,
+/// centre, best photo), one by one at or above `map.cluster_zoom_threshold`.
+pub async fn map(State(state): State<AppState>, q: Q) -> ApiResult<Json<Value>> {
+    let p = params(q)?;
+    let s = state.settings();
+    let zoom = p.uint_in("zoom", 0, 22)?.unwrap_or(2) as i32;
+    let bbox = BBox::parse(&p)?;
+    let filters = Filters::parse(&p, s)?;
+    let clustered = (zoom as u32) < s.map_cluster_zoom_threshold;
+    let (listing, user) = state.listing().await?;
+    let (lats, lons) = (listing.num("gps_lat"), listing.num("gps_lon"));
+    let cells = 2f64.powi(zoom) * CELLS_PER_TILE;
+    struct Cluster {
+        count: usize,
+        lat: f64,
+        lon: f64,
+        best: u32,
+    }
+    let mut clusters: HashMap<u64, Cluster> = HashMap::new();
+    let mut total = 0usize;
+    for i in listing.matching(&filters, &user) {
+        let Some([x, y]) = listing.mercator(i) else {
+            continue;
+        };
+        let (lat, lon) = (lats[i as usize], lons[i as usize]);
+        if !bbox.contains(lat, lon) {
+            continue;
+        }
+        total += 1;
+        let key = if clustered {
+            let cx = (f64::from(x) * cells).min(cells - 1.0) as u64;
+            let cy = (f64::from(y) * cells).min(cells - 1.0) as u64;
+            cx << 32 | cy
+        } else {
+            u64::from(i)
+        };
+        let c = clusters.entry(key).or_insert(Cluster {
+            count: 0,
+            lat: 0.0,
+            lon: 0.0,
+            best: i,
+        });
+        c.count += 1;
+        c.lat += lat;
+        c.lon += lon;
+        if listing.by_score(i, c.best).is_lt() {
+            c.best = i;
+        }
+    }
+    let mut list: Vec<Cluster> = clusters.into_values().collect();
+    list.sort_unstable_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then_with(|| listing.by_score(a.best, b.best))
+    });
+    let truncated = list.len() > MAX_MARKERS;
+    list.truncate(MAX_MARKERS);
+    let reps: Vec<u32> = list.iter().map(|c| c.best).collect();
+    let markers: Vec<Value> = list
+        .iter()
+        .zip(photos(&listing, &user, &reps)?)
+        .map(|(c, photo)| {
+            let n = c.count as f64;
+            json!({"lat": c.lat / n, "lon": c.lon / n, "count": c.count, "photo": photo})
+        })
+        .collect();
+    Ok(Json(json!({
+        "zoom": zoom,
+        "clustered": clustered,
+        "cluster_zoom_threshold": s.map_cluster_zoom_threshold,
+        "total": total,
+        "truncated": truncated,
+        "markers": markers,
+    })))
+}
+
+/// The vector of a one-row batch's `embedding` column: `Err` with a 409 when
+/// the library has no such column, `None` when this photo has none.
+fn embedding(batch: &RecordBatch) -> ApiResult<Option<Vec<f32>>> {
+    let Some(c) = batch.column_by_name("embedding") else {
+        return Err(ApiError::Unavailable(
+            "the library has no embeddings (run a profile with an embedding stage)".into(),
+        ));
+    };
+    if c.is_null(0) {
+        return Ok(None);
+    }
+    let values = match c.data_type() {
+        DataType::FixedSizeList(..) => c.as_fixed_size_list().value(0),
+        DataType::List(_) => c.as_list::<i32>().value(0),
+        DataType::LargeList(_) => c.as_list::<i64>().value(0),
+        other => {
+            return Err(ApiError::internal(format!(
+                "embedding column of type {other}"
+            )));
+        }
+    };
+    let v = arrow::compute::cast(&values, &DataType::Float32).map_err(ApiError::internal)?;
+    Ok(Some(v.as_primitive::<Float32Type>().values().to_vec()))
+}
+
+/// `GET /api/similar?path=&limit=`: the photos nearest to this one by
+/// cosine distance of the `embedding` column, nearest first, each with its
+/// `similarity` (the cosine).
+pub async fn similar(State(state): State<AppState>, q: Q) -> ApiResult<Json<Value>> {
+    let p = params(q)?;
+    let path = p.path()?;
+    let limit = p.uint_in("limit", 1, 100)?.unwrap_or(20) as usize;
+    let batch = lookup(&state, PHOTOS_STORED, path, Some(&["path", "embedding"])).await?;
+    let Some(vector) = embedding(&batch)? else {
+        return Err(ApiError::Unavailable("this photo has no embedding".into()));
+    };
+    let found = state
+        .store()
+        .nearest("photos", "embedding", &[&vector], limit + 1, 2.5, NPROBES)
+        .await?
+        .into_iter()
+        .next()
+        .unwrap_or_default();
+    let (listing, user) = state.listing().await?;
+    let (rows, similarity): (Vec<u32>, Vec<f32>) = found
+        .into_iter()
+        .filter(|(p, _)| p != path)
+        .filter_map(|(p, d)| Some((listing.find(&p).ok()? as u32, 1.0 - d)))
+        .take(limit)
+        .unzip();
+    let mut out = photos(&listing, &user, &rows)?;
+    for (photo, s) in out.iter_mut().zip(similarity) {
+        photo["similarity"] = json!(s);
+    }
+    Ok(Json(json!({"path": path, "photos": out})))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn today_is_a_date() {
+        let d = super::today();
+        assert!(d > 20_200_101 && (1..=12).contains(&(d / 100 % 100)), "{d}");
+    }
+}
