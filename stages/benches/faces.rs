@@ -97,7 +97,12 @@ threads: 2
 fn cluster_bench(c: &mut Criterion) {
     // 100,000 faces take minutes per clustering in the dev profile: only
     // with FACET_BENCH_100K=1.
-    let mut sizes = vec![2_000, 10_000];
+    // `cargo test` runs benches once as a smoke test: the small size only.
+    let measuring = std::env::args().any(|a| a == "--bench");
+    let mut sizes = vec![2_000];
+    if measuring {
+        sizes.push(10_000);
+    }
     if std::env::var_os("FACET_BENCH_100K").is_some() {
         sizes.push(100_000);
     }

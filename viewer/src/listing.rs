@@ -24,6 +24,9 @@ use crate::api::LIST_COLUMNS;
 use crate::error::{ApiError, ApiResult};
 use crate::query::{Filters, Page, has_column};
 
+/// A comparator of listing rows.
+type RowOrder<'a> = Box<dyn Fn(&u32, &u32) -> Ordering + 'a>;
+
 const USER: &[&str] = &["rating", "favorite", "rejected"];
 /// Columns read besides the listed ones: sort keys and group leads.
 const EXTRA: &[&str] = &[
@@ -448,7 +451,7 @@ impl Listing {
             (false, true) => Ordering::Less,
             (false, false) => dir(a.unwrap_or(Ordering::Equal)),
         };
-        let cmp: Box<dyn Fn(&u32, &u32) -> Ordering + '_> = if page.sort == "filename" {
+        let cmp: RowOrder<'_> = if page.sort == "filename" {
             Box::new(move |&a, &b| {
                 dir(self.filename(a).cmp(self.filename(b))).then_with(|| by_path(a, b))
             })
