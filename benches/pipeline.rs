@@ -101,7 +101,7 @@ fn run_pipeline(dir: &Path, workers: usize) {
     .unwrap();
     let (tx, rx) = crossbeam_channel::unbounded();
     let opts = RunOptions {
-            vram: None,
+        vram: None,
         workers,
         store_dir: store.path().into(),
         config: Arc::new(config),

@@ -19,7 +19,9 @@ pub fn compare(
     let rt = tokio::runtime::Runtime::new()?;
     let store = facet_store::Store::open(store_dir)?;
     let (weights, report) = rt
-        .block_on(facet_viewer::compare::suggested_weights(&store, config, category))
+        .block_on(facet_viewer::compare::suggested_weights(
+            &store, config, category,
+        ))
         .map_err(anyhow::Error::msg)?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     if !apply {

@@ -279,7 +279,11 @@ pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
         store.dir().display()
     );
     if let Some(p) = stats.passes.as_ref().filter(|p| !p.names.is_empty()) {
-        let passes: Vec<String> = p.names.iter().map(|n| format!("[{}]", n.join(", "))).collect();
+        let passes: Vec<String> = p
+            .names
+            .iter()
+            .map(|n| format!("[{}]", n.join(", ")))
+            .collect();
         if p.single {
             println!("models: single-pass {} ({})", passes.join(" "), p.why);
         } else {

@@ -23,8 +23,8 @@ pub fn add(path: &Path, name: &str, role: &str, display_name: Option<&str>) -> R
         bail!("user name `{name}`: use letters, digits, `_`, `-` or `.`");
     }
     let mut config: Value = if path.exists() {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?
     } else {
         json!({})

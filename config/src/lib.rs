@@ -288,16 +288,23 @@ impl FacetConfig {
                 !salt.is_empty()
                     && dk.len() == 64
                     && (salt.len() + dk.len()) % 2 == 0
-                    && salt.chars().chain(dk.chars()).all(|c| c.is_ascii_hexdigit())
+                    && salt
+                        .chars()
+                        .chain(dk.chars())
+                        .all(|c| c.is_ascii_hexdigit())
             });
             if !ok {
                 v.push(
                     format!("users.{name}.password_hash"),
-                    "must be `salt_hex:dk_hex` (PBKDF2-HMAC-SHA256); set it with `facet user add`".to_string(),
+                    "must be `salt_hex:dk_hex` (PBKDF2-HMAC-SHA256); set it with `facet user add`"
+                        .to_string(),
                 );
             }
         }
-        for (key, clip) in [("clip", &self.models.clip), ("clip_legacy", &self.models.clip_legacy)] {
+        for (key, clip) in [
+            ("clip", &self.models.clip),
+            ("clip_legacy", &self.models.clip_legacy),
+        ] {
             v.percent(
                 &format!("models.{key}.similarity_threshold_percent"),
                 clip.similarity_threshold_percent,

@@ -679,12 +679,15 @@ mod tests {
         // auto (the default): the first alternative
         assert_eq!(names(&FacetConfig::default()), vec!["l", "a"]);
         let mut c = FacetConfig::default();
-        c.other.insert("quality".into(), serde_json::json!({ "model": "clip-mlp" }));
+        c.other
+            .insert("quality".into(), serde_json::json!({ "model": "clip-mlp" }));
         assert_eq!(names(&c), vec!["l", "b"]);
-        c.other.insert("quality".into(), serde_json::json!({ "model": "hyperiqa" }));
+        c.other
+            .insert("quality".into(), serde_json::json!({ "model": "hyperiqa" }));
         let d = compile(text, &registry(), &c).unwrap_err();
         assert!(
-            d[0].path == "stages.a.choice" && d[0].message.contains("offers: auto, topiq, clip-mlp"),
+            d[0].path == "stages.a.choice"
+                && d[0].message.contains("offers: auto, topiq, clip-mlp"),
             "{d:?}"
         );
         assert!(d[0].line.is_some());

@@ -68,16 +68,18 @@ pub fn plan_passes(
         names: if models.is_empty() {
             Vec::new()
         } else {
-            vec![models.iter().map(|&i| plan.stages[i].name.clone()).collect()]
+            vec![
+                models
+                    .iter()
+                    .map(|&i| plan.stages[i].name.clone())
+                    .collect(),
+            ]
         },
         why,
     };
     let why = match (mode, vram) {
         _ if models.len() < 2 && mode != ProcessingMode::MultiPass => {
-            return single(format!(
-                "{} model stage(s): nothing to split",
-                models.len()
-            ));
+            return single(format!("{} model stage(s): nothing to split", models.len()));
         }
         (ProcessingMode::SinglePass, _) => {
             return single("processing.mode: single-pass".into());
@@ -117,7 +119,10 @@ pub fn plan_passes(
         }
         used += need[i];
         pass_of[i] = Some(names.len() - 1);
-        names.last_mut().expect("a pass").push(plan.stages[i].name.clone());
+        names
+            .last_mut()
+            .expect("a pass")
+            .push(plan.stages[i].name.clone());
     }
     // Kept between chunks: CPU-resident models (no VRAM need), when allowed.
     let model_bytes: u64 = models
@@ -167,7 +172,13 @@ mod tests {
     #[test]
     fn auto_is_single_pass_when_everything_fits_or_there_is_no_gpu() {
         let p = plan(&[("clip", 4 * G), ("samp", G)]);
-        let fits = plan_passes(&p, ProcessingMode::Auto, KeepInRam::Never, Some(8 * G), 8 * G);
+        let fits = plan_passes(
+            &p,
+            ProcessingMode::Auto,
+            KeepInRam::Never,
+            Some(8 * G),
+            8 * G,
+        );
         assert!(fits.single, "{fits:?}");
         let no_gpu = plan_passes(&p, ProcessingMode::Auto, KeepInRam::Never, None, 8 * G);
         assert!(no_gpu.single && no_gpu.why.contains("no GPU"), "{no_gpu:?}");
@@ -176,7 +187,13 @@ mod tests {
     #[test]
     fn passes_are_packed_in_order_within_the_vram_budget() {
         let p = plan(&[("clip", 4 * G), ("samp", G), ("faces", G), ("topiq", 6 * G)]);
-        let m = plan_passes(&p, ProcessingMode::Auto, KeepInRam::Never, Some(7 * G), 8 * G);
+        let m = plan_passes(
+            &p,
+            ProcessingMode::Auto,
+            KeepInRam::Never,
+            Some(7 * G),
+            8 * G,
+        );
         assert!(!m.single);
         assert_eq!(
             m.names,
@@ -188,16 +205,34 @@ mod tests {
         assert_eq!(m.pass_of[0], None);
         assert!(m.keep[0]);
         // GPU stages are never kept between chunks.
-        let kept = plan_passes(&p, ProcessingMode::MultiPass, KeepInRam::Always, Some(7 * G), 8 * G);
+        let kept = plan_passes(
+            &p,
+            ProcessingMode::MultiPass,
+            KeepInRam::Always,
+            Some(7 * G),
+            8 * G,
+        );
         assert!(kept.keep[1..].iter().all(|k| !k), "{kept:?}");
-        let single = plan_passes(&p, ProcessingMode::SinglePass, KeepInRam::Never, Some(G), 8 * G);
+        let single = plan_passes(
+            &p,
+            ProcessingMode::SinglePass,
+            KeepInRam::Never,
+            Some(G),
+            8 * G,
+        );
         assert!(single.single);
     }
 
     #[test]
     fn forced_multi_pass_without_a_gpu_runs_one_model_per_pass() {
         let p = plan(&[("a", 0), ("b", 0)]);
-        let m = plan_passes(&p, ProcessingMode::MultiPass, KeepInRam::Always, None, 8 * G);
+        let m = plan_passes(
+            &p,
+            ProcessingMode::MultiPass,
+            KeepInRam::Always,
+            None,
+            8 * G,
+        );
         assert_eq!(m.names, vec![vec!["a"], vec!["b"]]);
         // CPU models are kept when asked to.
         assert!(m.keep.iter().all(|k| *k));

@@ -122,7 +122,11 @@ struct Lazy {
 struct Unbuilt(String);
 
 impl Stage for Unbuilt {
-    fn process(&mut self, _: RecordBatch, _: &mut StageCx) -> Result<RecordBatch, crate::StageError> {
+    fn process(
+        &mut self,
+        _: RecordBatch,
+        _: &mut StageCx,
+    ) -> Result<RecordBatch, crate::StageError> {
         Err(crate::StageError::Resource(self.0.clone()))
     }
 }
@@ -327,7 +331,10 @@ pub fn run(
         if passes.single {
             by_memory.clamp(1, plan.batch_limit().unwrap_or(16))
         } else {
-            opts.config.processing.ram_chunk_size.clamp(1, by_memory.max(1))
+            opts.config
+                .processing
+                .ram_chunk_size
+                .clamp(1, by_memory.max(1))
         }
     });
 
@@ -716,7 +723,8 @@ mod tests {
         let text = format!(
             "version: 1\nstages:\n  f: {{ uses: files }}\n  l: {{ uses: load, after: [f], with: {{ bytes: 3 }} }}\n  a: {{ uses: model, after: [l], with: {{ column: a_{tag}, model: a.onnx }} }}\n  b: {{ uses: model, after: [a], with: {{ column: b_{tag}, model: b.onnx }} }}\n"
         );
-        let plan = crate::compile(&text, &crate::testkit::registry(), &FacetConfig::default()).unwrap();
+        let plan =
+            crate::compile(&text, &crate::testkit::registry(), &FacetConfig::default()).unwrap();
         let mut config = FacetConfig::default();
         config.processing.mode = mode;
         config.processing.ram_chunk_size = 4;
@@ -731,15 +739,34 @@ mod tests {
             batch_rows: None,
             tuning: None,
         };
-        let stats = run(&plan, &[dir.path().to_path_buf()], opts, &|_| false, tx, Arc::new(Progress::default())).unwrap();
+        let stats = run(
+            &plan,
+            &[dir.path().to_path_buf()],
+            opts,
+            &|_| false,
+            tx,
+            Arc::new(Progress::default()),
+        )
+        .unwrap();
         let mut rows = Vec::new();
         for o in rx.into_iter() {
             let b = &o.photos;
             let paths = string_column(b, "path").unwrap();
-            let col = |n: &str| b.column_by_name(n).unwrap().as_any().downcast_ref::<Int64Array>().unwrap().clone();
+            let col = |n: &str| {
+                b.column_by_name(n)
+                    .unwrap()
+                    .as_any()
+                    .downcast_ref::<Int64Array>()
+                    .unwrap()
+                    .clone()
+            };
             let (a, bb) = (col(&format!("a_{tag}")), col(&format!("b_{tag}")));
             for r in 0..b.num_rows() {
-                rows.push((paths.value(r).rsplit('/').next().unwrap().to_string(), a.value(r), bb.value(r)));
+                rows.push((
+                    paths.value(r).rsplit('/').next().unwrap().to_string(),
+                    a.value(r),
+                    bb.value(r),
+                ));
             }
         }
         rows.sort();

@@ -613,14 +613,22 @@ pub fn comparisons() -> Table {
             DataType::Utf8,
             "`<compared_at ns>:<winner>:<loser>` (the key).",
         ),
-        col("winner", DataType::Utf8, "Path of the photo chosen as better."),
+        col(
+            "winner",
+            DataType::Utf8,
+            "Path of the photo chosen as better.",
+        ),
         col("loser", DataType::Utf8, "Path of the other photo."),
         col(
             "tie",
             DataType::Boolean,
             "Neither was better (counts half a win each way).",
         ),
-        col("category", DataType::Utf8, "The category both photos were in."),
+        col(
+            "category",
+            DataType::Utf8,
+            "The category both photos were in.",
+        ),
         col(
             "strategy",
             DataType::Utf8,

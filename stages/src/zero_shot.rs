@@ -107,10 +107,12 @@ pub struct ZeroShotConfig {
 
 impl ZeroShotConfig {
     fn threshold(&self, config: &facet_config::FacetConfig) -> f64 {
-        self.similarity_threshold_percent.unwrap_or(match self.clip_config.as_str() {
-            "clip_legacy" => config.models.clip_legacy.similarity_threshold_percent,
-            _ => config.models.clip.similarity_threshold_percent,
-        }) / 100.0
+        self.similarity_threshold_percent
+            .unwrap_or(match self.clip_config.as_str() {
+                "clip_legacy" => config.models.clip_legacy.similarity_threshold_percent,
+                _ => config.models.clip.similarity_threshold_percent,
+            })
+            / 100.0
     }
 
     fn embedding_field(&self) -> Field {
@@ -147,12 +149,18 @@ impl StageKind for ZeroShotTags {
         if let Some(t) = cfg.similarity_threshold_percent
             && !(0.0..=100.0).contains(&t)
         {
-            d.push(Diagnostic::new("similarity_threshold_percent", "must be 0–100"));
+            d.push(Diagnostic::new(
+                "similarity_threshold_percent",
+                "must be 0–100",
+            ));
         }
         if let Some(p) = &cfg.prompt
             && !p.contains("{}")
         {
-            d.push(Diagnostic::new("prompt", "must contain `{}` where the tag goes"));
+            d.push(Diagnostic::new(
+                "prompt",
+                "must contain `{}` where the tag goes",
+            ));
         }
         if cfg.max_length == Some(0) {
             d.push(Diagnostic::new("max_length", "must be at least 1"));
@@ -329,16 +337,25 @@ struct Tagger {
 }
 
 impl Stage for Tagger {
-    fn process(&mut self, batch: RecordBatch, _cx: &mut StageCx) -> Result<RecordBatch, StageError> {
+    fn process(
+        &mut self,
+        batch: RecordBatch,
+        _cx: &mut StageCx,
+    ) -> Result<RecordBatch, StageError> {
         let vectors: &FixedSizeListArray = working::column(&batch, &self.column)?;
         let values = vectors
             .values()
             .as_any()
             .downcast_ref::<Float32Array>()
-            .ok_or_else(|| StageError::Internal(format!("`{}` is not a float vector", self.column)))?;
+            .ok_or_else(|| {
+                StageError::Internal(format!("`{}` is not a float vector", self.column))
+            })?;
         let dim = vectors.value_length() as usize;
-        let mut b = ListBuilder::new(StringBuilder::new())
-            .with_field(Arc::new(Field::new("item", DataType::Utf8, true)));
+        let mut b = ListBuilder::new(StringBuilder::new()).with_field(Arc::new(Field::new(
+            "item",
+            DataType::Utf8,
+            true,
+        )));
         let mut image = vec![0f32; dim];
         for r in 0..batch.num_rows() {
             if !self.enabled || vectors.is_null(r) {
@@ -348,11 +365,19 @@ impl Stage for Tagger {
             let row = &values.values()[r * dim..(r + 1) * dim];
             // Stored embeddings are unit length already; normalise anyway so
             // that a model stage with `l2_normalize: false` still gives cosines.
-            let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt().max(f32::MIN_POSITIVE);
+            let norm = row
+                .iter()
+                .map(|x| x * x)
+                .sum::<f32>()
+                .sqrt()
+                .max(f32::MIN_POSITIVE);
             for (o, x) in image.iter_mut().zip(row) {
                 *o = x / norm;
             }
-            for t in self.vocabulary.tags_for(&image, self.threshold, self.max_tags) {
+            for t in self
+                .vocabulary
+                .tags_for(&image, self.threshold, self.max_tags)
+            {
                 b.values().append_value(t);
             }
             b.append(true);
@@ -394,8 +419,10 @@ mod tests {
     #[test]
     fn vocabulary_merges_categories_and_standalone_tags() {
         let mut c = facet_config::FacetConfig::default();
-        c.standalone_tags
-            .insert("golden_hour".into(), vec!["golden hour".into(), "warm light".into()]);
+        c.standalone_tags.insert(
+            "golden_hour".into(),
+            vec!["golden hour".into(), "warm light".into()],
+        );
         c.standalone_tags.insert("moody".into(), vec![]);
         let v = c.tag_vocabulary();
         assert_eq!(v["golden_hour"], vec!["golden hour", "warm light"]);

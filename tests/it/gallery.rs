@@ -681,12 +681,22 @@ fn comparison_choices_move_the_weights_that_apply_writes() {
     let photos = tmp.path().join("photos");
     std::fs::create_dir_all(&photos).unwrap();
     for seed in 0..8u32 {
-        std::fs::write(photos.join(format!("g{seed}.jpg")), jpeg(320 + 16 * seed, 240, seed)).unwrap();
+        std::fs::write(
+            photos.join(format!("g{seed}.jpg")),
+            jpeg(320 + 16 * seed, 240, seed),
+        )
+        .unwrap();
     }
     let store = tmp.path().join("store");
     let r = run_in(
         tmp.path(),
-        &["run", photos.to_str().unwrap(), "--quiet", "--store", store.to_str().unwrap()],
+        &[
+            "run",
+            photos.to_str().unwrap(),
+            "--quiet",
+            "--store",
+            store.to_str().unwrap(),
+        ],
     );
     assert_eq!(r.status, 0, "{}\n{}", r.stdout, r.stderr);
     let rows = sql_json(
@@ -711,12 +721,15 @@ fn comparison_choices_move_the_weights_that_apply_writes() {
     .unwrap();
     let server = Server::start(&store, &config);
     let pair: Value = serde_json::from_str(
-        &ureq::get(&format!("{}/api/comparison/pair?category={category}", server.url))
-            .call()
-            .unwrap()
-            .into_body()
-            .read_to_string()
-            .unwrap(),
+        &ureq::get(&format!(
+            "{}/api/comparison/pair?category={category}",
+            server.url
+        ))
+        .call()
+        .unwrap()
+        .into_body()
+        .read_to_string()
+        .unwrap(),
     )
     .unwrap();
     assert!(pair["a"]["path"].is_string(), "{pair}");
@@ -741,17 +754,27 @@ fn comparison_choices_move_the_weights_that_apply_writes() {
 
     let r = ran(facet()
         .current_dir(tmp.path())
-        .args(["--config", config.to_str().unwrap(), "compare", "apply", &category, "--store", store.to_str().unwrap()])
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "compare",
+            "apply",
+            &category,
+            "--store",
+            store.to_str().unwrap(),
+        ])
         .output()
         .unwrap());
     assert_eq!(r.status, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("re-scored"), "{}", r.stdout);
-    let report: Value = serde_json::from_str(&r.stdout[..r.stdout.rfind('}').unwrap() + 1]).unwrap();
+    let report: Value =
+        serde_json::from_str(&r.stdout[..r.stdout.rfind('}').unwrap() + 1]).unwrap();
     let cur = report["current"]["tech_sharpness"].as_f64().unwrap();
     let sug = report["suggested"]["tech_sharpness"].as_f64().unwrap();
     assert!(sug > 2.0 * cur, "sharpness decided every choice: {report}");
     assert!(
-        report["agreement_suggested"].as_f64().unwrap() >= report["agreement_current"].as_f64().unwrap(),
+        report["agreement_suggested"].as_f64().unwrap()
+            >= report["agreement_current"].as_f64().unwrap(),
         "{report}"
     );
     // The file now holds the suggested weights for that category.
@@ -762,7 +785,16 @@ fn comparison_choices_move_the_weights_that_apply_writes() {
         .iter()
         .find(|c| c["name"] == category.as_str())
         .unwrap();
-    assert_eq!(cat["weights"]["tech_sharpness_percent"].as_f64().unwrap(), sug, "{cat}");
-    let total: f64 = cat["weights"].as_object().unwrap().values().map(|v| v.as_f64().unwrap()).sum();
+    assert_eq!(
+        cat["weights"]["tech_sharpness_percent"].as_f64().unwrap(),
+        sug,
+        "{cat}"
+    );
+    let total: f64 = cat["weights"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_f64().unwrap())
+        .sum();
     assert_eq!(total, 100.0);
 }

@@ -337,7 +337,11 @@ fn multi_pass_and_single_pass_store_identical_results() {
     };
     let tmp = tempfile::tempdir().unwrap();
     let mut results = Vec::new();
-    for (mode, keep) in [("single-pass", "never"), ("multi-pass", "never"), ("multi-pass", "always")] {
+    for (mode, keep) in [
+        ("single-pass", "never"),
+        ("multi-pass", "never"),
+        ("multi-pass", "always"),
+    ] {
         let config = tmp.path().join(format!("{mode}-{keep}.json"));
         let json = serde_json::json!({
             "processing": { "mode": mode, "ram_chunk_size": 4, "num_workers": 1 },
@@ -358,8 +362,10 @@ fn multi_pass_and_single_pass_store_identical_results() {
             // 3 chunks: each pass loads once per chunk unless kept in RAM.
             let loads = if keep == "never" { 6 } else { 2 };
             assert!(
-                r.stdout.contains("multi-pass, 2 passes [classify] -> [faceres]")
-                    && r.stdout.contains(&format!("{loads} model loads over chunks of 4")),
+                r.stdout
+                    .contains("multi-pass, 2 passes [classify] -> [faceres]")
+                    && r.stdout
+                        .contains(&format!("{loads} model loads over chunks of 4")),
                 "{}",
                 r.stdout
             );
@@ -372,6 +378,9 @@ fn multi_pass_and_single_pass_store_identical_results() {
         ));
     }
     assert_eq!(results[0].len(), 9);
-    assert_eq!(results[0], results[1], "multi-pass differs from single-pass");
+    assert_eq!(
+        results[0], results[1],
+        "multi-pass differs from single-pass"
+    );
     assert_eq!(results[0], results[2], "keep_in_ram changes results");
 }

@@ -12,7 +12,15 @@ fn add_user(config: &std::path::Path, name: &str, password: &str) -> Ran {
     let mut child = facet()
         .arg("--config")
         .arg(config)
-        .args(["user", "add", name, "--role", "superadmin", "--display-name", "Alice A."])
+        .args([
+            "user",
+            "add",
+            name,
+            "--role",
+            "superadmin",
+            "--display-name",
+            "Alice A.",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -26,7 +34,11 @@ fn add_user(config: &std::path::Path, name: &str, password: &str) -> Ran {
 fn user_add_writes_a_standard_pbkdf2_hash_and_never_the_password() {
     let tmp = tempfile::tempdir().unwrap();
     let config = tmp.path().join("scoring_config.json");
-    std::fs::write(&config, r#"{"scoring": {"score_max": 10}, "viewer": {"password": ""}}"#).unwrap();
+    std::fs::write(
+        &config,
+        r#"{"scoring": {"score_max": 10}, "viewer": {"password": ""}}"#,
+    )
+    .unwrap();
     let password = "correct horse battery";
     let r = add_user(&config, "alice", password);
     assert_eq!(r.status, 0, "{}\n{}", r.stdout, r.stderr);
@@ -42,7 +54,12 @@ fn user_add_writes_a_standard_pbkdf2_hash_and_never_the_password() {
     let (salt, dk) = hash.split_once(':').unwrap();
     assert_eq!((salt.len(), dk.len()), (32, 64), "{hash}");
     // The configuration still loads (and validates the hash's form).
-    let r = ran(facet().arg("--config").arg(&config).args(["config", "show"]).output().unwrap());
+    let r = ran(facet()
+        .arg("--config")
+        .arg(&config)
+        .args(["config", "show"])
+        .output()
+        .unwrap());
     assert_eq!(r.status, 0, "{}", r.stderr);
     assert!(!r.stdout.contains(password));
 
@@ -50,7 +67,10 @@ fn user_add_writes_a_standard_pbkdf2_hash_and_never_the_password() {
     let check = format!(
         "import hashlib; print(hashlib.pbkdf2_hmac('sha256', {password:?}.encode(), bytes.fromhex('{salt}'), 600000).hex())"
     );
-    match std::process::Command::new("python3").args(["-c", &check]).output() {
+    match std::process::Command::new("python3")
+        .args(["-c", &check])
+        .output()
+    {
         Ok(out) if out.status.success() => {
             assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), dk);
         }

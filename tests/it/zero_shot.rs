@@ -10,8 +10,8 @@ use std::path::Path;
 
 use onnx_protobuf::{
     AttributeProto, GraphProto, Message, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
-    TensorShapeProto, TypeProto, ValueInfoProto, attribute_proto, tensor_proto,
-    tensor_shape_proto, type_proto,
+    TensorShapeProto, TypeProto, ValueInfoProto, attribute_proto, tensor_proto, tensor_shape_proto,
+    type_proto,
 };
 
 use crate::common::*;
@@ -29,7 +29,11 @@ const TOKENS: &[(&str, [f32; 4])] = &[
     ("blue", [0.0, 0.0, 1.0, 0.0]),
 ];
 
-fn value_info(name: &str, elem: tensor_proto::DataType, dims: &[Result<i64, &str>]) -> ValueInfoProto {
+fn value_info(
+    name: &str,
+    elem: tensor_proto::DataType,
+    dims: &[Result<i64, &str>],
+) -> ValueInfoProto {
     let mut shape = TensorShapeProto::new();
     for d in dims {
         let mut dim = tensor_shape_proto::Dimension::new();
@@ -102,8 +106,13 @@ fn image_tower(path: &Path) {
     use tensor_proto::DataType::FLOAT;
     let mut g = GraphProto::new();
     g.name = "image".into();
-    g.input.push(value_info("pixel_values", FLOAT, &[Err("n"), Ok(3), Ok(8), Ok(8)]));
-    g.output.push(value_info("image_embeds", FLOAT, &[Err("n"), Ok(4)]));
+    g.input.push(value_info(
+        "pixel_values",
+        FLOAT,
+        &[Err("n"), Ok(3), Ok(8), Ok(8)],
+    ));
+    g.output
+        .push(value_info("image_embeds", FLOAT, &[Err("n"), Ok(4)]));
     #[rustfmt::skip]
     let w = vec![
         1.0, 0.0, 0.0, 0.0,
@@ -111,9 +120,20 @@ fn image_tower(path: &Path) {
         0.0, 0.0, 1.0, 0.0,
     ];
     g.initializer.push(floats("w", &[3, 4], w));
-    g.node.push(node("GlobalAveragePool", &["pixel_values"], "pooled", vec![]));
-    g.node.push(node("Flatten", &["pooled"], "flat", vec![int_attr("axis", 1)]));
-    g.node.push(node("MatMul", &["flat", "w"], "image_embeds", vec![]));
+    g.node.push(node(
+        "GlobalAveragePool",
+        &["pixel_values"],
+        "pooled",
+        vec![],
+    ));
+    g.node.push(node(
+        "Flatten",
+        &["pooled"],
+        "flat",
+        vec![int_attr("axis", 1)],
+    ));
+    g.node
+        .push(node("MatMul", &["flat", "w"], "image_embeds", vec![]));
     save(path, g);
 }
 
@@ -122,23 +142,29 @@ fn text_tower(path: &Path) {
     use tensor_proto::DataType::{FLOAT, INT64};
     let mut g = GraphProto::new();
     g.name = "text".into();
-    g.input.push(value_info("input_ids", INT64, &[Err("n"), Err("l")]));
-    g.input.push(value_info("attention_mask", INT64, &[Err("n"), Err("l")]));
-    g.output.push(value_info("text_embeds", FLOAT, &[Err("n"), Ok(4)]));
+    g.input
+        .push(value_info("input_ids", INT64, &[Err("n"), Err("l")]));
+    g.input
+        .push(value_info("attention_mask", INT64, &[Err("n"), Err("l")]));
+    g.output
+        .push(value_info("text_embeds", FLOAT, &[Err("n"), Ok(4)]));
     let table: Vec<f32> = TOKENS.iter().flat_map(|(_, e)| *e).collect();
     g.initializer
         .push(floats("table", &[TOKENS.len() as i64, 4], table));
     g.initializer.push(ints("axis2", vec![2]));
     g.initializer.push(ints("axis1", vec![1]));
-    g.node.push(node("Gather", &["table", "input_ids"], "tokens", vec![]));
+    g.node
+        .push(node("Gather", &["table", "input_ids"], "tokens", vec![]));
     g.node.push(node(
         "Cast",
         &["attention_mask"],
         "maskf",
         vec![int_attr("to", FLOAT as i64)],
     ));
-    g.node.push(node("Unsqueeze", &["maskf", "axis2"], "mask3", vec![]));
-    g.node.push(node("Mul", &["tokens", "mask3"], "masked", vec![]));
+    g.node
+        .push(node("Unsqueeze", &["maskf", "axis2"], "mask3", vec![]));
+    g.node
+        .push(node("Mul", &["tokens", "mask3"], "masked", vec![]));
     g.node.push(node(
         "ReduceSum",
         &["masked", "axis1"],
@@ -249,7 +275,10 @@ fn zero_shot_tags_from_a_dual_encoder_choose_the_category() {
         &["--config", config_path.to_str().unwrap()],
     );
     assert_eq!(r.status, 0, "{}\n{}", r.stdout, r.stderr);
-    let rows = sql_json(&store, "SELECT path, tags, category FROM photos ORDER BY path");
+    let rows = sql_json(
+        &store,
+        "SELECT path, tags, category FROM photos ORDER BY path",
+    );
     let got: Vec<(String, Vec<String>, String)> = rows
         .iter()
         .map(|r| {

@@ -321,7 +321,10 @@ pub async fn login(
         .get::<ConnectInfo<SocketAddr>>()
         .map(|p| p.0.ip());
     if gate.throttled(ip) {
-        return deny(StatusCode::TOO_MANY_REQUESTS, "too many failed logins; wait a minute");
+        return deny(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many failed logins; wait a minute",
+        );
     }
     let Some(given) = body.get("password").and_then(Value::as_str) else {
         return crate::ApiError::bad("password", "a string is required").into_response();
@@ -338,7 +341,9 @@ pub async fn login(
         gate.failed(ip);
         return deny(StatusCode::UNAUTHORIZED, "wrong password");
     };
-    let mut r = Json(json!({ "ok": true, "can_edit": level == "edit" || gate.edition_password.is_none() })).into_response();
+    let mut r =
+        Json(json!({ "ok": true, "can_edit": level == "edit" || gate.edition_password.is_none() }))
+            .into_response();
     r.headers_mut()
         .insert(header::SET_COOKIE, gate.cookie_header(level));
     r

@@ -10,7 +10,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use arrow::array::{Array, AsArray, BooleanArray, RecordBatch, StringArray, TimestampNanosecondArray};
+use arrow::array::{
+    Array, AsArray, BooleanArray, RecordBatch, StringArray, TimestampNanosecondArray,
+};
 use arrow::datatypes::Float64Type;
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
@@ -127,7 +129,9 @@ fn category_param(q: &HashMap<String, String>, config: &FacetConfig) -> ApiResul
     Ok(c.clone())
 }
 
-fn query(q: Result<Query<HashMap<String, String>>, QueryRejection>) -> ApiResult<HashMap<String, String>> {
+fn query(
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> ApiResult<HashMap<String, String>> {
     q.map(|Query(q)| q)
         .map_err(|e| ApiError::bad("query", e.body_text()))
 }
@@ -200,7 +204,10 @@ pub async fn record(
     };
     let (winner, loser) = (text("winner")?, text("loser")?);
     if winner == loser {
-        return Err(ApiError::bad("loser", "a photo is not compared with itself"));
+        return Err(ApiError::bad(
+            "loser",
+            "a photo is not compared with itself",
+        ));
     }
     let tie = match b.get("tie") {
         None | Some(Value::Null) => false,
@@ -227,7 +234,10 @@ pub async fn record(
         .await?;
     let mut category = HashMap::new();
     for b in &found {
-        let (p, c) = (b.column(0).as_string::<i32>(), b.column(1).as_string::<i32>());
+        let (p, c) = (
+            b.column(0).as_string::<i32>(),
+            b.column(1).as_string::<i32>(),
+        );
         for r in 0..b.num_rows() {
             category.insert(p.value(r).to_string(), c.value(r).to_string());
         }

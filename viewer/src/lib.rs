@@ -11,10 +11,10 @@
 mod api;
 mod assets;
 pub mod auth;
-pub mod compare;
 mod browse;
 #[cfg(test)]
 mod browse_tests;
+pub mod compare;
 mod error;
 mod files;
 mod json;
@@ -193,7 +193,10 @@ pub fn app(state: AppState) -> Router {
         get(browse::similar),
     );
     r.fallback(|| async { ApiError::NotFound("no such route".into()) })
-        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::guard,
+        ))
         .with_state(state)
 }
 
@@ -210,8 +213,8 @@ pub async fn serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
 }

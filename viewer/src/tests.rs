@@ -950,7 +950,10 @@ async fn groups_route_and_group_filters() {
 }
 
 /// A request with a session cookie (and a client address, as `serve` gives).
-fn with_cookie(req: axum::http::request::Builder, cookie: Option<&str>) -> axum::http::request::Builder {
+fn with_cookie(
+    req: axum::http::request::Builder,
+    cookie: Option<&str>,
+) -> axum::http::request::Builder {
     let req = req.extension(axum::extract::ConnectInfo(std::net::SocketAddr::from((
         [192, 0, 2, 7],
         4000,
@@ -991,7 +994,11 @@ async fn the_viewer_password_closes_every_route_but_the_page_and_login() {
         .insert("edition_password".into(), json!("editor pass"));
     let f = fixture_with(config).await;
     let a = f.lib.join("a.jpg").to_string_lossy().into_owned();
-    let anon = |uri: &str| with_cookie(Request::get(uri), None).body(Body::empty()).unwrap();
+    let anon = |uri: &str| {
+        with_cookie(Request::get(uri), None)
+            .body(Body::empty())
+            .unwrap()
+    };
     for uri in [
         "/api/photos",
         "/api/photo?path=x",
@@ -1005,7 +1012,12 @@ async fn the_viewer_password_closes_every_route_but_the_page_and_login() {
         "/no/such/route",
     ] {
         let (s, _, b) = send(&f.app, anon(uri)).await;
-        assert_eq!(s, StatusCode::UNAUTHORIZED, "{uri}: {}", String::from_utf8_lossy(&b));
+        assert_eq!(
+            s,
+            StatusCode::UNAUTHORIZED,
+            "{uri}: {}",
+            String::from_utf8_lossy(&b)
+        );
         assert!(!String::from_utf8_lossy(&b).contains("a.jpg"));
     }
     let (s, _, _) = send(&f.app, anon("/")).await;
@@ -1016,15 +1028,29 @@ async fn the_viewer_password_closes_every_route_but_the_page_and_login() {
     assert_eq!(me["password_required"], true);
 
     // A wrong password is refused; the right one opens the gallery for viewing.
-    assert_eq!(login(&f.app, "family photo").await, (StatusCode::UNAUTHORIZED, None));
+    assert_eq!(
+        login(&f.app, "family photo").await,
+        (StatusCode::UNAUTHORIZED, None)
+    );
     let (s, viewer) = login(&f.app, "family photos").await;
     assert_eq!(s, StatusCode::OK);
     let viewer = viewer.unwrap();
-    assert!(!viewer.contains("family"), "the password is not in the cookie");
-    let get_as = |uri: &str, c: &str| with_cookie(Request::get(uri), Some(c)).body(Body::empty()).unwrap();
+    assert!(
+        !viewer.contains("family"),
+        "the password is not in the cookie"
+    );
+    let get_as = |uri: &str, c: &str| {
+        with_cookie(Request::get(uri), Some(c))
+            .body(Body::empty())
+            .unwrap()
+    };
     let (s, _, b) = send(&f.app, get_as("/api/photos", &viewer)).await;
     assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
-    let (s, _, _) = send(&f.app, get_as(&format!("/thumbnail?path={}", enc(&a)), &viewer)).await;
+    let (s, _, _) = send(
+        &f.app,
+        get_as(&format!("/thumbnail?path={}", enc(&a)), &viewer),
+    )
+    .await;
     assert_eq!(s, StatusCode::OK);
 
     // Rating needs the edition password.
@@ -1048,23 +1074,36 @@ async fn the_viewer_password_closes_every_route_but_the_page_and_login() {
     // Logging out clears the cookie.
     let (s, h, _) = send(
         &f.app,
-        with_cookie(Request::post("/api/logout"), Some(&viewer)).body(Body::empty()).unwrap(),
+        with_cookie(Request::post("/api/logout"), Some(&viewer))
+            .body(Body::empty())
+            .unwrap(),
     )
     .await;
     assert_eq!(s, StatusCode::OK);
-    assert!(h[header::SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
+    assert!(
+        h[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
 }
 
 #[tokio::test]
 async fn logins_are_throttled_per_client() {
     let mut config = FacetConfig::default();
-    config.viewer.other.insert("password".into(), json!("secret pw"));
+    config
+        .viewer
+        .other
+        .insert("password".into(), json!("secret pw"));
     let f = fixture_with(config).await;
     for _ in 0..crate::auth::LOGIN_ATTEMPTS_PER_MINUTE {
         assert_eq!(login(&f.app, "guess").await.0, StatusCode::UNAUTHORIZED);
     }
     // Even the right password waits now.
-    assert_eq!(login(&f.app, "secret pw").await.0, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        login(&f.app, "secret pw").await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
 }
 
 #[tokio::test]
@@ -1090,7 +1129,10 @@ async fn comparison_mode_pairs_records_and_fits() {
     for (uri, param) in [
         ("/api/comparison/pair", "category"),
         ("/api/comparison/pair?category=nope", "category"),
-        ("/api/comparison/pair?category=landscape&strategy=bogus", "strategy"),
+        (
+            "/api/comparison/pair?category=landscape&strategy=bogus",
+            "strategy",
+        ),
         ("/api/comparison/suggestion", "category"),
     ] {
         assert_bad(&f, uri, param).await;
@@ -1098,23 +1140,48 @@ async fn comparison_mode_pairs_records_and_fits() {
     // The landscape photos are a.jpg and c.cr2: one pair.
     let (s, v) = get_json(&f.app, "/api/comparison/pair?category=landscape").await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    let mut pair = [v["a"]["path"].as_str().unwrap(), v["b"]["path"].as_str().unwrap()];
+    let mut pair = [
+        v["a"]["path"].as_str().unwrap(),
+        v["b"]["path"].as_str().unwrap(),
+    ];
     pair.sort();
     assert_eq!(pair, [a.as_str(), c.as_str()]);
-    assert!(v["a"]["aggregate"].is_number(), "show_current_scores defaults to true");
+    assert!(
+        v["a"]["aggregate"].is_number(),
+        "show_current_scores defaults to true"
+    );
     let (s, v) = get_json(&f.app, "/api/comparison/suggestion?category=landscape").await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!((v["ready"].clone(), v["comparisons"].clone()), (json!(false), json!(0)));
+    assert_eq!(
+        (v["ready"].clone(), v["comparisons"].clone()),
+        (json!(false), json!(0))
+    );
 
     // Bad choices.
     let (s, v) = post(&f.app, "/api/comparison", json!({"winner": a, "loser": a})).await;
-    assert_eq!((s, v["param"].clone()), (StatusCode::BAD_REQUEST, json!("loser")));
+    assert_eq!(
+        (s, v["param"].clone()),
+        (StatusCode::BAD_REQUEST, json!("loser"))
+    );
     let (s, v) = post(&f.app, "/api/comparison", json!({"winner": a, "loser": b})).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "different categories: {v}");
-    let (s, _) = post(&f.app, "/api/comparison", json!({"winner": a, "loser": "/etc/passwd"})).await;
+    let (s, _) = post(
+        &f.app,
+        "/api/comparison",
+        json!({"winner": a, "loser": "/etc/passwd"}),
+    )
+    .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
-    let (s, v) = post(&f.app, "/api/comparison", json!({"winner": a, "loser": c, "tie": "yes"})).await;
-    assert_eq!((s, v["param"].clone()), (StatusCode::BAD_REQUEST, json!("tie")));
+    let (s, v) = post(
+        &f.app,
+        "/api/comparison",
+        json!({"winner": a, "loser": c, "tie": "yes"}),
+    )
+    .await;
+    assert_eq!(
+        (s, v["param"].clone()),
+        (StatusCode::BAD_REQUEST, json!("tie"))
+    );
 
     let (s, v) = post(&f.app, "/api/comparison", json!({"winner": c, "loser": a})).await;
     assert_eq!(s, StatusCode::OK, "{v}");
@@ -1126,7 +1193,12 @@ async fn comparison_mode_pairs_records_and_fits() {
     let (s, v) = get_json(&f.app, "/api/comparison/suggestion?category=landscape").await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["ready"], true, "{v}");
-    let total: f64 = v["suggested"].as_object().unwrap().values().map(|x| x.as_f64().unwrap()).sum();
+    let total: f64 = v["suggested"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|x| x.as_f64().unwrap())
+        .sum();
     assert_eq!(total, 100.0, "{v}");
     assert!(v["current"].as_object().unwrap().len() > 1, "{v}");
 }

@@ -53,16 +53,22 @@ impl TextEncoder {
         threads: usize,
     ) -> Result<Self, StageError> {
         let tok = Tokenizer::from_file(tokenizer).map_err(|e| {
-            StageError::Config(format!("{}: not a tokenizer.json: {e}", tokenizer.display()))
+            StageError::Config(format!(
+                "{}: not a tokenizer.json: {e}",
+                tokenizer.display()
+            ))
         })?;
         let session = open_session(model, provider, threads)?;
         let err = |m: String| StageError::Config(format!("{}: {m}", model.display()));
-        let names: Vec<String> = session.inputs().iter().map(|i| i.name().to_string()).collect();
+        let names: Vec<String> = session
+            .inputs()
+            .iter()
+            .map(|i| i.name().to_string())
+            .collect();
         let find = |name: &str| session.inputs().iter().find(|i| i.name() == name);
         let ids_outlet = match &inputs.ids {
-            Some(n) => find(n).ok_or_else(|| {
-                err(format!("no input `{n}` (it has: {})", names.join(", ")))
-            })?,
+            Some(n) => find(n)
+                .ok_or_else(|| err(format!("no input `{n}` (it has: {})", names.join(", "))))?,
             None => find("input_ids")
                 .or_else(|| (session.inputs().len() == 1).then(|| &session.inputs()[0]))
                 .ok_or_else(|| {
@@ -114,10 +120,19 @@ impl TextEncoder {
                 names.join(", ")
             )));
         }
-        let outs: Vec<String> = session.outputs().iter().map(|o| o.name().to_string()).collect();
+        let outs: Vec<String> = session
+            .outputs()
+            .iter()
+            .map(|o| o.name().to_string())
+            .collect();
         let output = match &inputs.output {
             Some(n) if outs.contains(n) => n.clone(),
-            Some(n) => return Err(err(format!("no output `{n}` (it has: {})", outs.join(", ")))),
+            Some(n) => {
+                return Err(err(format!(
+                    "no output `{n}` (it has: {})",
+                    outs.join(", ")
+                )));
+            }
             None if outs.len() == 1 => outs[0].clone(),
             None => {
                 return Err(err(format!(
@@ -168,7 +183,9 @@ impl TextEncoder {
                 mask[r * len + i] = 1;
             }
         }
-        let tensor = |data: Vec<i64>, ty: TensorElementType| -> Result<ort::session::SessionInputValue<'static>, String> {
+        let tensor = |data: Vec<i64>,
+                      ty: TensorElementType|
+         -> Result<ort::session::SessionInputValue<'static>, String> {
             let shape = vec![n, len];
             Ok(match ty {
                 TensorElementType::Int32 => Tensor::from_array((
@@ -177,7 +194,9 @@ impl TextEncoder {
                 ))
                 .map_err(|e| e.to_string())?
                 .into(),
-                _ => Tensor::from_array((shape, data)).map_err(|e| e.to_string())?.into(),
+                _ => Tensor::from_array((shape, data))
+                    .map_err(|e| e.to_string())?
+                    .into(),
             })
         };
         let mut feed = vec![(self.ids.0.clone(), tensor(ids, self.ids.1)?)];

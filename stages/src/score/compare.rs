@@ -124,7 +124,11 @@ pub fn next_pair<'a>(
             // By score; the least-compared photo first, paired with its
             // nearest score among the photos it has not met.
             let mut by_score: Vec<&Candidate> = candidates.iter().collect();
-            by_score.sort_by(|a, b| a.aggregate.total_cmp(&b.aggregate).then(a.path.cmp(&b.path)));
+            by_score.sort_by(|a, b| {
+                a.aggregate
+                    .total_cmp(&b.aggregate)
+                    .then(a.path.cmp(&b.path))
+            });
             let mut order: Vec<usize> = (0..n).collect();
             order.sort_by_key(|&i| {
                 (
@@ -134,15 +138,12 @@ pub fn next_pair<'a>(
             });
             for i in order {
                 let a = by_score[i];
-                let best = by_score
-                    .iter()
-                    .filter(|b| fresh(a, b))
-                    .min_by(|x, y| {
-                        (x.aggregate - a.aggregate)
-                            .abs()
-                            .total_cmp(&(y.aggregate - a.aggregate).abs())
-                            .then(x.path.cmp(&y.path))
-                    });
+                let best = by_score.iter().filter(|b| fresh(a, b)).min_by(|x, y| {
+                    (x.aggregate - a.aggregate)
+                        .abs()
+                        .total_cmp(&(y.aggregate - a.aggregate).abs())
+                        .then(x.path.cmp(&y.path))
+                });
                 if let Some(b) = best {
                     return Some((a, b));
                 }
@@ -165,10 +166,15 @@ pub fn next_pair<'a>(
                 }
             }
             pairs.sort_by(|x, y| x.2.total_cmp(&y.2));
-            pairs
-                .first()
-                .map(|(a, b, _)| (*a, *b))
-                .or_else(|| next_pair(candidates, done, Strategy::Uncertainty, top_pick_threshold, seed))
+            pairs.first().map(|(a, b, _)| (*a, *b)).or_else(|| {
+                next_pair(
+                    candidates,
+                    done,
+                    Strategy::Uncertainty,
+                    top_pick_threshold,
+                    seed,
+                )
+            })
         }
     }
 }
@@ -272,10 +278,20 @@ pub fn fit(
         }
         decided.iter().filter(|(d, _)| margin(w, d) > 0.0).count() as f64 / decided.len() as f64
     };
-    let cur: Vec<f64> = metrics.iter().map(|m| current[*m] * 100.0 / total).collect();
+    let cur: Vec<f64> = metrics
+        .iter()
+        .map(|m| current[*m] * 100.0 / total)
+        .collect();
     Some(Suggestion {
-        suggested: metrics.iter().map(|m| (*m).clone()).zip(suggested.clone()).collect(),
-        current: metrics.iter().map(|m| ((*m).clone(), current[*m])).collect(),
+        suggested: metrics
+            .iter()
+            .map(|m| (*m).clone())
+            .zip(suggested.clone())
+            .collect(),
+        current: metrics
+            .iter()
+            .map(|m| ((*m).clone(), current[*m]))
+            .collect(),
         agreement_current: agree(&cur),
         agreement_suggested: agree(&suggested),
         comparisons: rows.len(),
@@ -309,19 +325,25 @@ mod tests {
 
     #[test]
     fn uncertainty_pairs_the_closest_scores_and_never_repeats() {
-        let c = vec![cand("a", 2.0), cand("b", 5.0), cand("c", 5.1), cand("d", 9.0)];
+        let c = vec![
+            cand("a", 2.0),
+            cand("b", 5.0),
+            cand("c", 5.1),
+            cand("d", 9.0),
+        ];
         let (x, y) = next_pair(&c, &[], Strategy::Uncertainty, 8.0, 1).unwrap();
         let mut p = [x.path.as_str(), y.path.as_str()];
         p.sort();
         // the least compared first (all 0), then its nearest score
-        assert!(
-            (x.aggregate - y.aggregate).abs() <= 3.0,
-            "{p:?}"
-        );
+        assert!((x.aggregate - y.aggregate).abs() <= 3.0, "{p:?}");
         // Every pair once, then none.
         let mut done = Vec::new();
         while let Some((a, b)) = next_pair(&c, &done, Strategy::Uncertainty, 8.0, 7) {
-            done.push(Choice { winner: a.path.clone(), loser: b.path.clone(), tie: false });
+            done.push(Choice {
+                winner: a.path.clone(),
+                loser: b.path.clone(),
+                tie: false,
+            });
             assert!(done.len() <= 6);
         }
         assert_eq!(done.len(), 6, "4 photos: 6 pairs");
@@ -329,7 +351,12 @@ mod tests {
 
     #[test]
     fn boundary_straddles_the_top_picks_threshold() {
-        let c = vec![cand("a", 2.0), cand("b", 7.8), cand("c", 8.1), cand("d", 9.5)];
+        let c = vec![
+            cand("a", 2.0),
+            cand("b", 7.8),
+            cand("c", 8.1),
+            cand("d", 9.5),
+        ];
         let (x, y) = next_pair(&c, &[], Strategy::Boundary, 8.0, 1).unwrap();
         assert_eq!((x.path.as_str(), y.path.as_str()), ("c", "b"));
         let r = next_pair(&c, &[], Strategy::Random, 8.0, 3).unwrap();
@@ -339,8 +366,11 @@ mod tests {
     /// Choices made by a hidden "true" weighting move the fit towards it.
     #[test]
     fn bradley_terry_recovers_the_weights_the_choices_follow() {
-        let current: BTreeMap<String, f64> =
-            [("aesthetic".to_string(), 50.0), ("tech_sharpness".to_string(), 50.0)].into();
+        let current: BTreeMap<String, f64> = [
+            ("aesthetic".to_string(), 50.0),
+            ("tech_sharpness".to_string(), 50.0),
+        ]
+        .into();
         // The user only cares about sharpness.
         let mut photos = HashMap::new();
         let mut x = 12345u64;
@@ -351,7 +381,10 @@ mod tests {
             let s = (x % 1000) as f64 / 100.0;
             photos.insert(
                 format!("p{i}"),
-                BTreeMap::from([("aesthetic".to_string(), a), ("tech_sharpness".to_string(), s)]),
+                BTreeMap::from([
+                    ("aesthetic".to_string(), a),
+                    ("tech_sharpness".to_string(), s),
+                ]),
             );
         }
         let mut choices = Vec::new();
@@ -364,7 +397,11 @@ mod tests {
                 let si = photos[&pi]["tech_sharpness"];
                 let sj = photos[&pj]["tech_sharpness"];
                 let (winner, loser) = if si >= sj { (pi, pj) } else { (pj, pi) };
-                choices.push(Choice { winner, loser, tie: false });
+                choices.push(Choice {
+                    winner,
+                    loser,
+                    tie: false,
+                });
             }
         }
         let s = fit(&current, &photos, &choices).unwrap();
@@ -379,15 +416,42 @@ mod tests {
 
     #[test]
     fn few_choices_move_the_weights_little() {
-        let current: BTreeMap<String, f64> =
-            [("aesthetic".to_string(), 60.0), ("exposure".to_string(), 40.0)].into();
+        let current: BTreeMap<String, f64> = [
+            ("aesthetic".to_string(), 60.0),
+            ("exposure".to_string(), 40.0),
+        ]
+        .into();
         let photos = HashMap::from([
-            ("a".to_string(), BTreeMap::from([("aesthetic".to_string(), 4.0), ("exposure".to_string(), 9.0)])),
-            ("b".to_string(), BTreeMap::from([("aesthetic".to_string(), 6.0), ("exposure".to_string(), 3.0)])),
+            (
+                "a".to_string(),
+                BTreeMap::from([
+                    ("aesthetic".to_string(), 4.0),
+                    ("exposure".to_string(), 9.0),
+                ]),
+            ),
+            (
+                "b".to_string(),
+                BTreeMap::from([
+                    ("aesthetic".to_string(), 6.0),
+                    ("exposure".to_string(), 3.0),
+                ]),
+            ),
         ]);
-        let s = fit(&current, &photos, &[Choice { winner: "a".into(), loser: "b".into(), tie: false }]).unwrap();
+        let s = fit(
+            &current,
+            &photos,
+            &[Choice {
+                winner: "a".into(),
+                loser: "b".into(),
+                tie: false,
+            }],
+        )
+        .unwrap();
         // One choice for exposure: exposure gains, but not everything.
-        assert!(s.suggested["exposure"] > 40.0 && s.suggested["exposure"] < 90.0, "{s:?}");
+        assert!(
+            s.suggested["exposure"] > 40.0 && s.suggested["exposure"] < 90.0,
+            "{s:?}"
+        );
     }
 
     #[test]

@@ -461,12 +461,25 @@ mod tests {
             ("/b.jpg", 100.0, 0.5, false),
             ("/c.jpg", 100.0, 0.5, false),
         ]);
-        let mut fields: Vec<arrow_schema::Field> = base.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+        let mut fields: Vec<arrow_schema::Field> = base
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
         let mut columns = base.columns().to_vec();
         fields.push(photos_field("composition_score"));
         columns.push(Arc::new(Float64Array::from(vec![5.0, 5.0, 5.0])));
-        fields.push(arrow_schema::Field::new("samp_composition", arrow_schema::DataType::Float64, true));
-        columns.push(Arc::new(Float64Array::from(vec![Some(9.0), Some(1.0), None])));
+        fields.push(arrow_schema::Field::new(
+            "samp_composition",
+            arrow_schema::DataType::Float64,
+            true,
+        ));
+        columns.push(Arc::new(Float64Array::from(vec![
+            Some(9.0),
+            Some(1.0),
+            None,
+        ])));
         let b = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
         let config = FacetConfig::default();
         let prepared = prepare(&b, &config).unwrap();
