@@ -681,21 +681,31 @@ mod tests {
         crate::compile(&text, &crate::testkit::registry(), &FacetConfig::default()).unwrap()
     }
 
+    /// Options for a test run: no GPU, batch size from the budget, no tuning.
+    fn options(
+        dir: &std::path::Path,
+        config: FacetConfig,
+        budget: u64,
+        workers: usize,
+    ) -> RunOptions {
+        RunOptions {
+            vram: None,
+            workers,
+            store_dir: dir.into(),
+            config: Arc::new(config),
+            budget: Budget::new(budget),
+            batch_rows: None,
+            tuning: None,
+        }
+    }
+
     fn run_dir(names: &[&str], budget: u64, workers: usize) -> (RunStats, Vec<Output>) {
         let dir = tempfile::tempdir().unwrap();
         for n in names {
             std::fs::write(dir.path().join(n), b"x").unwrap();
         }
         let (tx, rx) = crossbeam_channel::unbounded();
-        let opts = RunOptions {
-            vram: None,
-            workers,
-            store_dir: dir.path().into(),
-            config: Arc::new(FacetConfig::default()),
-            budget: Budget::new(budget),
-            batch_rows: None,
-            tuning: None,
-        };
+        let opts = options(dir.path(), FacetConfig::default(), budget, workers);
         let skip = |e: &FileEntry| e.path.to_string_lossy().ends_with("skip");
         let stats = run(
             &plan(100_000),
@@ -730,15 +740,7 @@ mod tests {
         config.processing.ram_chunk_size = 4;
         config.models.keep_in_ram = keep;
         let (tx, rx) = crossbeam_channel::unbounded();
-        let opts = RunOptions {
-            vram: None,
-            workers: 1,
-            store_dir: dir.path().into(),
-            config: Arc::new(config),
-            budget: Budget::new(1 << 30),
-            batch_rows: None,
-            tuning: None,
-        };
+        let opts = options(dir.path(), config, 1 << 30, 1);
         let stats = run(
             &plan,
             &[dir.path().to_path_buf()],
@@ -834,12 +836,6 @@ mod tests {
         config.processing.auto_tuning.min_ram_chunk_size = 1;
         let said = Arc::new(Mutex::new(Vec::<String>::new()));
         let opts = RunOptions {
-            vram: None,
-            workers: 1,
-            store_dir: dir.path().into(),
-            config: Arc::new(config),
-            budget: Budget::new(1 << 30),
-            batch_rows: None,
             tuning: Some(Tuning {
                 probe: Box::new(Full),
                 report: {
@@ -847,6 +843,7 @@ mod tests {
                     Box::new(move |m: &str| said.lock().unwrap().push(m.to_string()))
                 },
             }),
+            ..options(dir.path(), config, 1 << 30, 1)
         };
         // A slow consumer keeps the run going long enough to be sampled.
         let (tx, rx) = crossbeam_channel::bounded::<Output>(1);
