@@ -164,6 +164,15 @@ enum UserCommand {
         #[arg(long)]
         display_name: Option<String>,
     },
+    /// Copy the single-user ratings, favourites and rejects of the photos in
+    /// a user's folders into that user's own (kept where already set).
+    MigratePreferences {
+        #[arg(long)]
+        user: String,
+        /// The store (default: the current directory's).
+        #[arg(long)]
+        store: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -420,6 +429,13 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 CompareCommand::Apply { category } => (category, true),
             };
             compare::compare(&store, &path, &config, &category, apply)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::User {
+            what: UserCommand::MigratePreferences { user, store },
+        } => {
+            let dir = store.unwrap_or_else(|| PathBuf::from(DEFAULT_STORE));
+            user::migrate_preferences(&dir, &config, &user)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::User {

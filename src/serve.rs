@@ -29,11 +29,21 @@ pub fn serve(args: ServeArgs, config: FacetConfig) -> Result<ExitCode> {
         );
     }
     if config.users.enabled() {
-        // Per-user folders must scope every route before a family's gallery
-        // goes on a network; until then, refuse rather than show everyone
-        // everything.
-        bail!(
-            "the configuration has `users` (multi-user mode), which this version of `facet serve` does not support yet: remove `users` and use viewer.password / viewer.edition_password"
+        let no_folders: Vec<&String> = config
+            .users
+            .users
+            .iter()
+            .filter(|(_, u)| u.directories.is_empty())
+            .map(|(n, _)| n)
+            .collect();
+        if !no_folders.is_empty() && config.users.shared_directories.is_empty() {
+            eprintln!(
+                "facet serve: users {no_folders:?} have no directories and there are no shared_directories: they will see no photos"
+            );
+        }
+        eprintln!(
+            "facet serve: multi-user mode ({} users); viewer.password and viewer.edition_password are ignored",
+            config.users.users.len()
         );
     }
     let store = facet_store::Store::open(&dir)?;

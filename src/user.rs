@@ -1,4 +1,4 @@
-//! `facet user add`: the family NAS mode's users are created from the command
+//! `facet user add` and `facet user migrate-preferences`: the family NAS mode's users are created from the command
 //! line only (no registration UI or API). The password is read without echo
 //! from the terminal (or one line of standard input when it is not a
 //! terminal), hashed with PBKDF2-HMAC-SHA256 and written as `salt_hex:dk_hex`
@@ -79,4 +79,25 @@ fn read_password(name: &str) -> Result<String> {
         std::io::stdin().lock().read_line(&mut line)?;
         Ok(line.trim_end_matches(['\r', '\n']).to_string())
     }
+}
+
+/// `facet user migrate-preferences --user NAME`.
+pub fn migrate_preferences(
+    store: &Path,
+    config: &facet_config::FacetConfig,
+    user: &str,
+) -> Result<()> {
+    if !store.is_dir() {
+        bail!("no store at {}", store.display());
+    }
+    let store = facet_store::Store::open(store)?;
+    let rt = tokio::runtime::Runtime::new()?;
+    let m = rt
+        .block_on(facet_viewer::preferences::migrate(&store, config, user))
+        .map_err(anyhow::Error::msg)?;
+    println!(
+        "{user}: {} ratings/favourites/rejects copied, {} already set kept, {} outside their folders left",
+        m.copied, m.kept, m.outside
+    );
+    Ok(())
 }

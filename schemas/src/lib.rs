@@ -382,6 +382,101 @@ pub fn user_state() -> Table {
     }
 }
 
+/// `user_preferences`: each member's own ratings, favourites and rejects in
+/// the multi-user (family NAS) mode; `user_state` stays the single-user
+/// mode's. Written only by the gallery (and `facet user
+/// migrate-preferences`).
+pub fn user_preferences() -> Table {
+    let columns = vec![
+        key(
+            "preference_id",
+            DataType::Utf8,
+            "`<user>:<path>` (the key).",
+        ),
+        col("user", DataType::Utf8, "The member (a key of `users`)."),
+        col("path", DataType::Utf8, "Absolute path of the photo."),
+        col(
+            "rating",
+            DataType::Int32,
+            "Star rating 0-5 given in the gallery (0: not rated).",
+        ),
+        col(
+            "favorite",
+            DataType::Boolean,
+            "Marked as a favourite in the gallery.",
+        ),
+        col(
+            "rejected",
+            DataType::Boolean,
+            "Rejected in the gallery (hidden while viewer.defaults.hide_rejected).",
+        ),
+        col(
+            "updated_at",
+            timestamp(),
+            "When the member last changed the rating, favourite or reject.",
+        ),
+    ];
+    Table {
+        name: "user_preferences",
+        doc: "Per-member ratings, favourites and rejects (multi-user mode), kept across re-scans.",
+        key: "preference_id",
+        columns,
+    }
+}
+
+/// `albums`: the gallery's albums, manual (photos added by hand, in
+/// `album_photos`) or smart (a saved filter of `/api/photos`).
+pub fn albums() -> Table {
+    let columns = vec![
+        key(
+            "album_id",
+            DataType::Utf8,
+            "Random id, 16 hex digits (the key).",
+        ),
+        col(
+            "owner",
+            DataType::Utf8,
+            "The member who made it (multi-user mode); null in single-user mode.",
+        ),
+        col("name", DataType::Utf8, "The album's name."),
+        col("kind", DataType::Utf8, "`manual` or `smart`."),
+        col(
+            "query",
+            DataType::Utf8,
+            "A smart album's filter: the query string of `/api/photos` (e.g. `category=portrait&min_score=7`).",
+        ),
+        col(
+            "share_nonce",
+            DataType::Utf8,
+            "Set while the album is shared: part of the signed link; a new one (or none) revokes older links.",
+        ),
+        col("created_at", timestamp(), "When the album was made."),
+        col("updated_at", timestamp(), "When the album last changed."),
+    ];
+    Table {
+        name: "albums",
+        doc: "Albums of the gallery, manual or smart, shareable by signed link.",
+        key: "album_id",
+        columns,
+    }
+}
+
+/// `album_photos`: the photos of manual albums.
+pub fn album_photos() -> Table {
+    let columns = vec![
+        key("entry_id", DataType::Utf8, "`<album_id>:<path>` (the key)."),
+        col("album_id", DataType::Utf8, "The album."),
+        col("path", DataType::Utf8, "The photo."),
+        col("added_at", timestamp(), "When the photo was added."),
+    ];
+    Table {
+        name: "album_photos",
+        doc: "Which photos manual albums hold.",
+        key: "entry_id",
+        columns,
+    }
+}
+
 /// `faces`: one row per detected face (written by the `faces` stage through
 /// the run's writer, see [`child_tables`]).
 pub fn faces() -> Table {
@@ -635,6 +730,11 @@ pub fn comparisons() -> Table {
             "How the pair was picked: uncertainty, boundary, random.",
         ),
         col("compared_at", timestamp(), "When the choice was made."),
+        col(
+            "user",
+            DataType::Utf8,
+            "The member who chose (multi-user mode); null in single-user mode.",
+        ),
     ];
     Table {
         name: "comparisons",
@@ -655,7 +755,10 @@ pub fn tables() -> Vec<Table> {
         photo_groups(),
         group_decisions(),
         user_state(),
+        user_preferences(),
         comparisons(),
+        albums(),
+        album_photos(),
     ]
 }
 

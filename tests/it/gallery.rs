@@ -17,13 +17,13 @@ use serde_json::{Value, json};
 use crate::common::*;
 
 /// `facet serve` on a free port, killed when dropped.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Server {
-    fn start(store: &Path, config: &Path) -> Server {
+    pub(crate) fn start(store: &Path, config: &Path) -> Server {
         let mut child = facet()
             .args(["serve", "--bind", "127.0.0.1:0", "--store"])
             .arg(store)

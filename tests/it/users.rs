@@ -1,7 +1,8 @@
 //! `facet user add`: the password is hashed with PBKDF2-HMAC-SHA256 into the
 //! configuration (checked against Python's `hashlib`, a standard
-//! implementation), never echoed; the multi-user gallery is refused until
-//! per-user scoping exists.
+//! implementation), never echoed; `facet serve` then logs the user in over
+//! HTTP; `facet user migrate-preferences` copies single-user ratings. (The
+//! per-route matrix of the multi-user mode is in the viewer's tests.)
 
 use std::io::Write;
 use std::process::Stdio;
@@ -81,17 +82,66 @@ fn user_add_writes_a_standard_pbkdf2_hash_and_never_the_password() {
     assert_ne!(add_user(&config, "bob", "short").status, 0);
     assert_ne!(add_user(&config, "shared_directories", password).status, 0);
 
-    // A multi-user configuration is refused by the gallery (no per-user
-    // scoping yet), before anything is served.
+    // The gallery logs the user in with that password, over HTTP.
     let store = tmp.path().join("store");
     std::fs::create_dir_all(&store).unwrap();
+    let server = crate::gallery::Server::start(&store, &config);
+    let login = |pw: &str| {
+        ureq::post(&format!("{}/api/login", server.url))
+            .header("Content-Type", "application/json")
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .send(serde_json::json!({"username": "alice", "password": pw}).to_string())
+            .unwrap()
+    };
+    assert_eq!(login("wrong password").status(), 401);
+    let ok = login(password);
+    assert_eq!(ok.status(), 200);
+    let cookie = ok.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        cookie.contains("HttpOnly") && !cookie.contains(password),
+        "{cookie}"
+    );
+    let session = cookie.split(';').next().unwrap().to_string();
+    let photos = ureq::get(&format!("{}/api/photos", server.url))
+        .header("Cookie", &session)
+        .call()
+        .unwrap()
+        .into_body()
+        .read_to_string()
+        .unwrap();
+    let photos: serde_json::Value = serde_json::from_str(&photos).unwrap();
+    assert_eq!(photos["total"], 0, "alice has no folders yet: {photos}");
+    let anonymous = ureq::get(&format!("{}/api/photos", server.url))
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .call()
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    drop(server);
+
     let r = ran(facet()
         .arg("--config")
         .arg(&config)
-        .args(["serve", "--bind", "127.0.0.1:0", "--store"])
+        .args(["user", "migrate-preferences", "--user", "alice", "--store"])
+        .arg(&store)
+        .output()
+        .unwrap());
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("0 ratings/favourites/rejects copied"),
+        "{}",
+        r.stdout
+    );
+    let r = ran(facet()
+        .arg("--config")
+        .arg(&config)
+        .args(["user", "migrate-preferences", "--user", "nobody", "--store"])
         .arg(&store)
         .output()
         .unwrap());
     assert_ne!(r.status, 0);
-    assert!(r.stderr.contains("multi-user"), "{}", r.stderr);
+    assert!(r.stderr.contains("no user `nobody`"), "{}", r.stderr);
 }

@@ -15,9 +15,11 @@ use facet_store::PHOTOS_STORED;
 use serde_json::{Map, Value, json};
 
 use crate::AppState;
+use crate::auth::Who;
 use crate::error::{ApiError, ApiResult};
 use crate::json::{filename, rows};
-use crate::query::{Filters, Page, Params, has_column, value_counts};
+use crate::listing::Facet;
+use crate::query::{Filters, Page, Params, has_column};
 
 /// The columns of a photo in `/api/photos` (never the thumbnail).
 pub const LIST_COLUMNS: &[&str] = &[
@@ -94,12 +96,13 @@ pub async fn config(State(state): State<AppState>) -> Json<Value> {
 /// `GET /api/photos`: one page of photos, filtered and sorted.
 pub async fn photos(
     State(state): State<AppState>,
+    who: Who,
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     let p = params(q)?;
     let filters = Filters::parse(&p, state.settings())?;
     let page = Page::parse(&p, state.settings())?;
-    let (listing, user) = state.listing().await?;
+    let (listing, user) = state.listing(&who).await?;
     let (rows, total) = listing.page(&filters, &page, &user);
     let offset = (page.page - 1).saturating_mul(page.per_page);
     let photos: Vec<Value> = listing
@@ -152,12 +155,23 @@ pub async fn lookup(
 /// parsed score breakdown, the user state.
 pub async fn photo(
     State(state): State<AppState>,
+    who: Who,
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     let p = params(q)?;
     let path = p.path()?;
+    who.check(path)?;
     let batch = lookup(&state, "photos", path, None).await?;
     let mut row = photo_json(rows(&[batch]).into_iter().next().unwrap_or_default());
+    if who.user().is_some() {
+        // A member's own rating, favourite and reject.
+        let (listing, user) = state.listing(&who).await?;
+        if let Ok(i) = listing.find(path) {
+            for (k, v) in listing.user_values(&user, i) {
+                row.insert(k.into(), v);
+            }
+        }
+    }
     if !state.settings().features.show_critique {
         row.remove("score_breakdown");
     } else if let Some(Value::String(s)) = row.get("score_breakdown") {
@@ -167,53 +181,43 @@ pub async fn photo(
     Ok(Json(Value::Object(row)))
 }
 
-/// `GET /api/filter_options`: the dropdowns' values with their counts.
-pub async fn filter_options(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+/// `GET /api/filter_options`: the dropdowns' values with their counts,
+/// over the photos this session may see.
+pub async fn filter_options(State(state): State<AppState>, who: Who) -> ApiResult<Json<Value>> {
     let s = state.settings();
-    let ctx = state.session().await?;
-    let df = ctx.table("photos").await?;
-    let (categories, cameras, lenses, tags) = tokio::try_join!(
-        value_counts(df.clone(), "category", false, Some(s.max_categories)),
-        value_counts(df.clone(), "camera_model", false, Some(s.max_cameras)),
-        value_counts(df.clone(), "lens", false, Some(s.max_lenses)),
-        value_counts(df, "tags", true, Some(s.max_tags)),
-    )?;
-    let list = |v: Vec<(String, i64)>| -> Vec<Value> {
-        v.into_iter()
+    let (listing, user) = state.listing(&who).await?;
+    let rows = listing.matching(&Filters::default(), &user);
+    let list = |facet: Facet, limit: usize| -> Vec<Value> {
+        listing
+            .value_counts(&rows, facet, Some(limit))
+            .into_iter()
             .map(|(value, count)| json!({"value": value, "count": count}))
             .collect()
     };
     Ok(Json(json!({
-        "categories": list(categories),
-        "cameras": list(cameras),
-        "lenses": list(lenses),
-        "tags": list(tags),
+        "categories": list(Facet::Category, s.max_categories),
+        "cameras": list(Facet::Camera, s.max_cameras),
+        "lenses": list(Facet::Lens, s.max_lenses),
+        "tags": list(Facet::Tag, s.max_tags),
     })))
 }
 
 /// `GET /api/type_counts`: all photos, Top Picks, and each category.
 pub async fn type_counts(
     State(state): State<AppState>,
+    who: Who,
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     let p = params(q)?;
     let filters = Filters::counts(&p, state.settings())?;
-    let ctx = state.session().await?;
-    let df = filters.apply(ctx.table("photos").await?)?;
-    let top = if has_column(&df, "is_top_pick") {
-        df.clone().filter(col("is_top_pick").is_true())?
-    } else {
-        df.clone().filter(lit(false))?
-    };
-    let (all, top_picks, categories) = tokio::try_join!(
-        async { Ok::<_, ApiError>(df.clone().count().await?) },
-        async { Ok(top.count().await?) },
-        value_counts(df.clone(), "category", false, None),
-    )?;
+    let (listing, user) = state.listing(&who).await?;
+    let rows = listing.matching(&filters, &user);
+    let top_picks = rows.iter().filter(|&&i| listing.is_top_pick(i)).count();
     Ok(Json(json!({
-        "all": all,
+        "all": rows.len(),
         "top_picks": top_picks,
-        "categories": categories
+        "categories": listing
+            .value_counts(&rows, Facet::Category, None)
             .into_iter()
             .map(|(value, count)| json!({"value": value, "count": count}))
             .collect::<Vec<_>>(),
@@ -225,6 +229,9 @@ fn body(b: Result<Json<Value>, JsonRejection>) -> ApiResult<Map<String, Value>> 
     match b {
         Ok(Json(Value::Object(m))) => Ok(m),
         Ok(_) => Err(ApiError::bad("body", "expected a JSON object")),
+        Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+            Err(ApiError::TooLarge)
+        }
         Err(e) => Err(ApiError::bad("body", e.body_text())),
     }
 }
@@ -256,6 +263,7 @@ enum Change {
 /// `POST /api/rating {"path", "rating": 0-5}`.
 pub async fn rating(
     State(state): State<AppState>,
+    who: Who,
     b: Result<Json<Value>, JsonRejection>,
 ) -> ApiResult<Json<Value>> {
     let b = body(b)?;
@@ -269,35 +277,39 @@ pub async fn rating(
             ));
         }
     };
-    update(&state, &path, Change::Rating(rating)).await
+    update(&state, &who, &path, Change::Rating(rating)).await
 }
 
 /// `POST /api/favorite {"path", "favorite": bool}`.
 pub async fn favorite(
     State(state): State<AppState>,
+    who: Who,
     b: Result<Json<Value>, JsonRejection>,
 ) -> ApiResult<Json<Value>> {
     let b = body(b)?;
     let path = body_path(&b)?;
     let v = body_bool(&b, "favorite")?;
-    update(&state, &path, Change::Favorite(v)).await
+    update(&state, &who, &path, Change::Favorite(v)).await
 }
 
 /// `POST /api/reject {"path", "rejected": bool}`.
 pub async fn reject(
     State(state): State<AppState>,
+    who: Who,
     b: Result<Json<Value>, JsonRejection>,
 ) -> ApiResult<Json<Value>> {
     let b = body(b)?;
     let path = body_path(&b)?;
     let v = body_bool(&b, "rejected")?;
-    update(&state, &path, Change::Rejected(v)).await
+    update(&state, &who, &path, Change::Rejected(v)).await
 }
 
 /// Reads the photo's user state, applies `change`, writes the whole row to
-/// `user_state` (upsert by path). Serialised, so concurrent changes to one
-/// photo never lose each other.
-async fn update(state: &AppState, path: &str, change: Change) -> ApiResult<Json<Value>> {
+/// `user_state` (single-user mode) or the member's row of
+/// `user_preferences` (upsert by key). Serialised, so concurrent changes to
+/// one photo never lose each other.
+async fn update(state: &AppState, who: &Who, path: &str, change: Change) -> ApiResult<Json<Value>> {
+    who.check(path)?;
     let _guard = state.inner.user_state_lock.lock().await;
     let ctx = state.session().await?;
     let known = ctx
@@ -309,10 +321,14 @@ async fn update(state: &AppState, path: &str, change: Change) -> ApiResult<Json<
     if known == 0 {
         return Err(ApiError::NotFound("no such photo".into()));
     }
-    let current = ctx
-        .table("user_state")
+    let mut current = ctx
+        .table(crate::listing::state_table(who))
         .await?
-        .filter(col("path").eq(lit(path.to_string())))?
+        .filter(col("path").eq(lit(path.to_string())))?;
+    if let Some(user) = who.user() {
+        current = current.filter(col("user").eq(lit(user.to_string())))?;
+    }
+    let current = current
         .select_columns(&["rating", "favorite", "rejected"])?
         .collect()
         .await?;
@@ -330,22 +346,27 @@ async fn update(state: &AppState, path: &str, change: Change) -> ApiResult<Json<
         Change::Favorite(v) => favorite = v,
         Change::Rejected(v) => rejected = v,
     }
-    let table = facet_schemas::user_state();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as i64)
         .unwrap_or(0);
-    let batch = RecordBatch::try_new(
-        table.schema(),
-        vec![
-            Arc::new(StringArray::from(vec![path.to_string()])),
-            Arc::new(Int32Array::from(vec![rating])),
-            Arc::new(BooleanArray::from(vec![favorite])),
-            Arc::new(BooleanArray::from(vec![rejected])),
-            Arc::new(TimestampNanosecondArray::from(vec![now]).with_timezone("UTC")),
-        ],
-    )
-    .map_err(ApiError::internal)?;
+    let mut columns: Vec<arrow::array::ArrayRef> = Vec::new();
+    let table = match who.user() {
+        Some(user) => {
+            columns.push(Arc::new(StringArray::from(vec![format!("{user}:{path}")])));
+            columns.push(Arc::new(StringArray::from(vec![user.to_string()])));
+            facet_schemas::user_preferences()
+        }
+        None => facet_schemas::user_state(),
+    };
+    columns.extend([
+        Arc::new(StringArray::from(vec![path.to_string()])) as arrow::array::ArrayRef,
+        Arc::new(Int32Array::from(vec![rating])),
+        Arc::new(BooleanArray::from(vec![favorite])),
+        Arc::new(BooleanArray::from(vec![rejected])),
+        Arc::new(TimestampNanosecondArray::from(vec![now]).with_timezone("UTC")),
+    ]);
+    let batch = RecordBatch::try_new(table.schema(), columns).map_err(ApiError::internal)?;
     state.store().upsert(&table, batch).await?;
     Ok(Json(json!({
         "path": path,
@@ -359,10 +380,12 @@ async fn update(state: &AppState, path: &str, change: Change) -> ApiResult<Json<
 /// with its members (path, filename, lead), its lead and why.
 pub async fn groups(
     State(state): State<AppState>,
+    who: Who,
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     let p = params(q)?;
     let path = p.path()?;
+    who.check(path)?;
     lookup(&state, PHOTOS_STORED, path, Some(&["path"])).await?;
     let ctx = state.session().await?;
     let groups = ctx.table("groups").await?;
@@ -387,7 +410,11 @@ pub async fn groups(
             .sort(vec![col("path").sort(true, false)])?
             .collect()
             .await?;
-        let members = rows(&members);
+        // Only the members this session may see.
+        let members: Vec<Map<String, Value>> = rows(&members)
+            .into_iter()
+            .filter(|m| m["path"].as_str().is_some_and(|p| who.allows(p)))
+            .collect();
         let lead = members
             .iter()
             .find(|m| m["is_lead"] == Value::Bool(true))

@@ -158,27 +158,40 @@ mod tests {
     }
 }
 
-// ---- The gate: single-user passwords (`viewer.password`, `viewer.edition_password`).
+// ---- The gate: who a request is, and what it may do.
+//
+// Single-user mode (no `users`): `viewer.password` protects everything,
+// `viewer.edition_password` the changes; a session's subject is `view` or
+// `edit`. Multi-user mode (`users` with at least one user): each member logs
+// in with their name and password (the single-user passwords are ignored);
+// a session's subject is `user:<name>`, and the member's role and folders
+// decide the rest. A subject of the other mode never verifies.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Json;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use facet_config::Role;
 use serde_json::{Value, json};
 
-use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::scope::Scope;
+use crate::{AppState, Settings};
 
 /// Sessions last this long.
 pub const SESSION_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 /// Failed logins a client may make per minute before being refused (429).
 pub const LOGIN_ATTEMPTS_PER_MINUTE: u32 = 10;
 
-/// What a request may do.
+/// What a single-user session may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
     None,
@@ -186,11 +199,145 @@ pub enum Access {
     Edit,
 }
 
-/// The passwords, the signing secret and the login throttle.
+/// A member of the family (multi-user mode).
+#[derive(Debug)]
+pub struct Member {
+    pub name: String,
+    pub display_name: String,
+    pub role: Role,
+    /// Their directories and the shared ones, as stored paths.
+    pub scope: Scope,
+    /// The same directories on this machine (after `viewer.path_mapping`):
+    /// every file served must resolve inside one of them.
+    pub roots: Vec<PathBuf>,
+    password_hash: String,
+}
+
+/// Who a request is: set by [`guard`] on every request, read by handlers
+/// as an extractor.
+#[derive(Debug, Clone)]
+pub enum Who {
+    /// No session where one is needed.
+    Nobody,
+    /// Single-user mode.
+    Single(Access),
+    /// A logged-in member (multi-user mode).
+    Member(Arc<Member>),
+    /// The holder of an album's share link: that album's photos only.
+    Guest(Arc<Guest>),
+}
+
+/// What a share link admits.
+#[derive(Debug)]
+pub struct Guest {
+    pub album: String,
+    /// The album's owner, whose view of the library the album is.
+    pub owner: Who,
+    /// The album's photos.
+    pub paths: std::collections::HashSet<String>,
+}
+
+impl Who {
+    /// The per-user state's owner: the member's name, `None` in single-user
+    /// mode (the shared `user_state`).
+    pub fn user(&self) -> Option<&str> {
+        match self {
+            Who::Member(m) => Some(&m.name),
+            _ => None,
+        }
+    }
+
+    /// The member's scope; `None` means every photo (single-user mode).
+    pub fn scope(&self) -> Option<&Scope> {
+        match self {
+            Who::Member(m) => Some(&m.scope),
+            _ => None,
+        }
+    }
+
+    /// Whether the photo at stored `path` is visible.
+    pub fn allows(&self, path: &str) -> bool {
+        match self {
+            Who::Nobody => false,
+            Who::Single(a) => *a != Access::None,
+            Who::Member(m) => m.scope.allows(path),
+            Who::Guest(g) => g.paths.contains(path) && g.owner.allows(path),
+        }
+    }
+
+    /// The directories on this machine every file served must resolve
+    /// into; `None`: the store's paths alone decide (single-user mode).
+    pub fn roots(&self) -> Option<&[PathBuf]> {
+        match self {
+            Who::Member(m) => Some(&m.roots),
+            Who::Guest(g) => g.owner.roots(),
+            _ => None,
+        }
+    }
+
+    /// `Ok` when the photo is visible, else the same 404 as an unknown
+    /// photo: nobody learns what lies in another member's folders.
+    pub fn check(&self, path: &str) -> ApiResult<()> {
+        if self.allows(path) {
+            Ok(())
+        } else {
+            Err(ApiError::NotFound("no such photo".into()))
+        }
+    }
+
+    /// Rate, favourite, reject, compare, edit albums.
+    pub fn can_edit(&self) -> bool {
+        match self {
+            Who::Nobody | Who::Guest(_) => false,
+            Who::Single(a) => *a == Access::Edit,
+            Who::Member(_) => true,
+        }
+    }
+
+    /// Whether this session has `role` or more (single-user edition access
+    /// has every role).
+    pub fn has(&self, role: Role) -> bool {
+        match self {
+            Who::Nobody | Who::Guest(_) => false,
+            Who::Single(a) => *a == Access::Edit,
+            Who::Member(m) => m.role >= role,
+        }
+    }
+
+    /// 403 unless [`Who::has`] `role`.
+    pub fn require(&self, role: Role) -> ApiResult<()> {
+        if self.has(role) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "this needs the {} role",
+                format!("{role:?}").to_lowercase()
+            )))
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Who {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<Who>()
+            .cloned()
+            .unwrap_or(Who::Nobody))
+    }
+}
+
+/// The passwords or members, the signing secret and the login throttle.
 pub struct Gate {
     password: Option<String>,
     edition_password: Option<String>,
+    /// Multi-user mode's members by name (empty: single-user mode).
+    members: HashMap<String, Arc<Member>>,
     secret: Vec<u8>,
+    /// Signs album share links.
+    share_key: Vec<u8>,
     failures: std::sync::Mutex<HashMap<IpAddr, (Instant, u32)>>,
 }
 
@@ -200,24 +347,86 @@ fn nonempty(v: Option<&Value>) -> Option<String> {
         .map(str::to_string)
 }
 
+/// A hash no password matches, verified for unknown user names so that a
+/// login takes as long whether the name exists or not.
+const DUMMY_HASH: &str = "00000000000000000000000000000000:0000000000000000000000000000000000000000000000000000000000000000";
+
 impl Gate {
-    /// From `viewer.password` / `viewer.edition_password` (empty: off), with
-    /// `share_secret` as the signing key when set, else a random one (sessions
-    /// then end with the process).
-    pub fn from_config(config: &facet_config::FacetConfig) -> Gate {
+    /// From `viewer.password` / `viewer.edition_password` (empty: off) or
+    /// the `users` section, with `share_secret` as the signing key when set,
+    /// else a random one (sessions then end with the process).
+    pub fn from_config(config: &facet_config::FacetConfig, settings: &Settings) -> Gate {
         let o = &config.viewer.other;
-        let secret = config
+        let base = config
             .share_secret
             .clone()
             .filter(|s| !s.is_empty())
-            .map(|s| format!("session:{s}").into_bytes())
-            .unwrap_or_else(|| new_secret().unwrap_or_default().into_bytes());
+            .unwrap_or_else(|| new_secret().unwrap_or_default());
+        let secret = format!("session:{base}").into_bytes();
+        let share_key = format!("share:{base}").into_bytes();
+        let shared = &config.users.shared_directories;
+        let members = config
+            .users
+            .users
+            .iter()
+            .map(|(name, u)| {
+                let dirs: Vec<String> = u.directories.iter().chain(shared).cloned().collect();
+                let scope = Scope::new(&dirs);
+                let roots = scope
+                    .dirs()
+                    .iter()
+                    .map(|d| settings.local_path(d))
+                    .collect();
+                let member = Member {
+                    name: name.clone(),
+                    display_name: if u.display_name.is_empty() {
+                        name.clone()
+                    } else {
+                        u.display_name.clone()
+                    },
+                    role: u.role,
+                    scope,
+                    roots,
+                    password_hash: u.password_hash.clone(),
+                };
+                (name.clone(), Arc::new(member))
+            })
+            .collect();
         Gate {
             password: nonempty(o.get("password")),
             edition_password: nonempty(o.get("edition_password")),
+            members,
             secret,
+            share_key,
             failures: Default::default(),
         }
+    }
+
+    /// A share link's token for album `id` with `nonce`.
+    pub fn share_token(&self, id: &str, nonce: &str) -> String {
+        sign_session(&self.share_key, &format!("album:{id}:{nonce}"), u64::MAX)
+    }
+
+    /// The album id and nonce of a genuine share token.
+    pub fn verify_share(&self, token: &str) -> Option<(String, String)> {
+        let subject = verify_session(&self.share_key, token, Self::now())?;
+        let (id, nonce) = subject.strip_prefix("album:")?.split_once(':')?;
+        Some((id.to_string(), nonce.to_string()))
+    }
+
+    /// The session an album's owner would have: the member (while
+    /// configured) in multi-user mode, the editor in single-user mode.
+    pub fn owner(&self, owner: Option<&str>) -> Option<Who> {
+        match (self.multi_user(), owner) {
+            (true, Some(name)) => self.members.get(name).map(|m| Who::Member(m.clone())),
+            (false, None) => Some(Who::Single(Access::Edit)),
+            _ => None,
+        }
+    }
+
+    /// Multi-user mode is on.
+    pub fn multi_user(&self) -> bool {
+        !self.members.is_empty()
     }
 
     fn now() -> u64 {
@@ -226,21 +435,45 @@ impl Gate {
             .map_or(0, |d| d.as_secs())
     }
 
-    /// What the session cookie of `headers` allows.
-    pub fn access(&self, headers: &HeaderMap) -> Access {
-        let session = headers
+    fn subject(&self, headers: &HeaderMap) -> Option<String> {
+        headers
             .get_all(header::COOKIE)
             .iter()
             .filter_map(|h| h.to_str().ok())
             .find_map(|h| cookie(h, COOKIE))
-            .and_then(|t| verify_session(&self.secret, t, Self::now()));
-        match session.as_deref() {
+            .and_then(|t| verify_session(&self.secret, t, Self::now()))
+    }
+
+    /// Who the session cookie of `headers` is.
+    pub fn who(&self, headers: &HeaderMap) -> Who {
+        let subject = self.subject(headers);
+        if self.multi_user() {
+            return subject
+                .as_deref()
+                .and_then(|s| s.strip_prefix("user:"))
+                .and_then(|name| self.members.get(name))
+                .map_or(Who::Nobody, |m| Who::Member(m.clone()));
+        }
+        let access = match subject.as_deref() {
             Some("edit") => Access::Edit,
             Some("view") if self.edition_password.is_none() => Access::Edit,
             Some("view") => Access::View,
             _ if self.password.is_none() && self.edition_password.is_none() => Access::Edit,
             _ if self.password.is_none() => Access::View,
             _ => Access::None,
+        };
+        match access {
+            Access::None => Who::Nobody,
+            a => Who::Single(a),
+        }
+    }
+
+    /// What the session cookie of `headers` allows (single-user terms).
+    pub fn access(&self, headers: &HeaderMap) -> Access {
+        match self.who(headers) {
+            Who::Nobody | Who::Guest(_) => Access::None,
+            Who::Single(a) => a,
+            Who::Member(_) => Access::Edit,
         }
     }
 
@@ -262,8 +495,8 @@ impl Gate {
         e.1 += 1;
     }
 
-    fn cookie_header(&self, level: &str) -> HeaderValue {
-        let token = sign_session(&self.secret, level, Self::now() + SESSION_TTL.as_secs());
+    fn cookie_header(&self, subject: &str) -> HeaderValue {
+        let token = sign_session(&self.secret, subject, Self::now() + SESSION_TTL.as_secs());
         HeaderValue::from_str(&format!(
             "{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
             SESSION_TTL.as_secs()
@@ -278,38 +511,125 @@ fn public(path: &str) -> bool {
     path == "/"
         || path.starts_with("/assets/")
         || path == "/openapi.json"
-        || path.starts_with("/api/login")
-        || path.starts_with("/api/logout")
-        || path.starts_with("/api/me")
+        || path == "/api/login"
+        || path == "/api/logout"
+        || path == "/api/me"
+}
+
+/// The routes a share link opens (with `?share=TOKEN`).
+fn guest_route(path: &str) -> bool {
+    matches!(
+        path,
+        "/api/shared" | "/thumbnail" | "/image" | "/api/download"
+    )
+}
+
+/// The role a change needs in multi-user mode: persons and faces are
+/// managed by admins, scans started by superadmins; every member rates,
+/// compares and keeps albums.
+pub fn role_for_change(path: &str) -> Role {
+    let under = |p: &str| path == p || path.starts_with(&format!("{p}/"));
+    if under("/api/scan") {
+        Role::Superadmin
+    } else if under("/api/persons") || under("/api/person") || under("/api/faces") {
+        Role::Admin
+    } else {
+        Role::User
+    }
 }
 
 fn deny(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({ "error": message }))).into_response()
 }
 
-/// Middleware: 401 without a session when `viewer.password` is set; 403 for
-/// a change (any non-GET request) without the edition password when
-/// `viewer.edition_password` is set.
-pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// Middleware: records [`Who`] the request is, then 401 without a session
+/// where one is needed; 403 for a change (any non-GET request) the session
+/// may not make (single-user: without the edition password; multi-user:
+/// without the role of [`role_for_change`]). A `path` query parameter
+/// outside the member's folders is a 404 here already, whatever the route.
+pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let too_large = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+        .is_some_and(|n| n > crate::MAX_BODY_BYTES as u64);
+    if too_large {
+        return deny(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "the request body is too large",
+        );
+    }
     let gate = state.gate();
-    if public(req.uri().path()) {
+    let path = req.uri().path().to_string();
+    // A share link's holder, on the routes a shared album needs.
+    if matches!(*req.method(), Method::GET | Method::HEAD) && guest_route(&path) {
+        let token = query_pairs(req.uri())
+            .into_iter()
+            .find(|(k, _)| k == "share")
+            .map(|(_, v)| v);
+        if let Some(token) = token {
+            let Some(guest) = crate::albums::guest(&state, &token).await else {
+                return ApiError::NotFound(
+                    "no such shared album (the link is wrong or was revoked)".into(),
+                )
+                .into_response();
+            };
+            if let Some((_, p)) = query_pairs(req.uri())
+                .into_iter()
+                .find(|(k, _)| k == "path")
+                && !guest.allows(&p)
+            {
+                return ApiError::NotFound("no such photo".into()).into_response();
+            }
+            req.extensions_mut().insert(guest);
+            return next.run(req).await;
+        }
+    }
+    let who = gate.who(req.headers());
+    req.extensions_mut().insert(who.clone());
+    if public(&path) {
         return next.run(req).await;
     }
-    let access = gate.access(req.headers());
-    let change = !matches!(*req.method(), Method::GET | Method::HEAD);
-    match access {
-        Access::None => deny(StatusCode::UNAUTHORIZED, "login required"),
-        Access::View if change => deny(
-            StatusCode::FORBIDDEN,
-            "changes need the edition password (log in with it)",
-        ),
-        _ => next.run(req).await,
+    let change = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    match &who {
+        Who::Nobody => return deny(StatusCode::UNAUTHORIZED, "login required"),
+        Who::Single(Access::View) if change => {
+            return deny(
+                StatusCode::FORBIDDEN,
+                "changes need the edition password (log in with it)",
+            );
+        }
+        Who::Member(m) if change && m.role < role_for_change(&path) => {
+            return ApiError::Forbidden(format!(
+                "this needs the {} role",
+                format!("{:?}", role_for_change(&path)).to_lowercase()
+            ))
+            .into_response();
+        }
+        _ => {}
     }
+    if let Who::Member(_) = &who {
+        for (k, v) in query_pairs(req.uri()) {
+            if k == "path" && !who.allows(&v) {
+                return ApiError::NotFound("no such photo".into()).into_response();
+            }
+        }
+    }
+    next.run(req).await
 }
 
-/// `POST /api/login` `{"password": "…"}`: the edition password gives view
-/// and edit, the viewer password view only. Set-Cookie on success; 401 on a
-/// wrong password; 429 after too many failures from one client in a minute.
+/// The query's decoded pairs (what the handlers' `Query` sees).
+fn query_pairs(uri: &axum::http::Uri) -> Vec<(String, String)> {
+    axum::extract::Query::<Vec<(String, String)>>::try_from_uri(uri)
+        .map(|q| q.0)
+        .unwrap_or_default()
+}
+
+/// `POST /api/login`: single-user `{"password"}` (the edition password gives
+/// view and edit, the viewer password view only); multi-user `{"username",
+/// "password"}`. Set-Cookie on success; 401 on a wrong name or password
+/// (the same answer, after the same work); 429 after too many failures from
+/// one client in a minute.
 pub async fn login(
     State(state): State<AppState>,
     extensions: axum::http::Extensions,
@@ -327,8 +647,38 @@ pub async fn login(
         );
     }
     let Some(given) = body.get("password").and_then(Value::as_str) else {
-        return crate::ApiError::bad("password", "a string is required").into_response();
+        return ApiError::bad("password", "a string is required").into_response();
     };
+    if gate.multi_user() {
+        let Some(name) = body.get("username").and_then(Value::as_str) else {
+            return ApiError::bad("username", "a string is required").into_response();
+        };
+        let member = gate.members.get(name).cloned();
+        let hash = member
+            .as_ref()
+            .map_or(DUMMY_HASH.to_string(), |m| m.password_hash.clone());
+        let given = given.to_string();
+        let ok = tokio::task::spawn_blocking(move || verify_password(&given, &hash))
+            .await
+            .unwrap_or(false);
+        let Some(m) = member.filter(|_| ok) else {
+            gate.failed(ip);
+            return deny(StatusCode::UNAUTHORIZED, "wrong user name or password");
+        };
+        let mut r = Json(json!({
+            "ok": true,
+            "can_edit": true,
+            "user": m.name,
+            "display_name": m.display_name,
+            "role": m.role,
+        }))
+        .into_response();
+        r.headers_mut().insert(
+            header::SET_COOKIE,
+            gate.cookie_header(&format!("user:{}", m.name)),
+        );
+        return r;
+    }
     let matches = |p: &Option<String>| {
         p.as_deref()
             .is_some_and(|p| subtle_eq(p.as_bytes(), given.as_bytes()))
@@ -359,15 +709,22 @@ pub async fn logout() -> Response {
     r
 }
 
-/// `GET /api/me`: what this session may do and which passwords exist.
-pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> Response {
+/// `GET /api/me`: who this session is and what it may do.
+pub async fn me(State(state): State<AppState>, who: Who) -> Response {
     let gate = state.gate();
-    let access = gate.access(&headers);
+    let user = match &who {
+        Who::Member(m) => json!({"name": m.name, "display_name": m.display_name, "role": m.role}),
+        _ => Value::Null,
+    };
     Json(json!({
-        "can_view": access != Access::None,
-        "can_edit": access == Access::Edit,
-        "password_required": gate.password.is_some(),
-        "edition_password_required": gate.edition_password.is_some(),
+        "multi_user": gate.multi_user(),
+        "user": user,
+        "can_view": !matches!(who, Who::Nobody),
+        "can_edit": who.can_edit(),
+        "can_manage_people": who.has(Role::Admin),
+        "can_scan": who.has(Role::Superadmin),
+        "password_required": gate.multi_user() || gate.password.is_some(),
+        "edition_password_required": !gate.multi_user() && gate.edition_password.is_some(),
     }))
     .into_response()
 }

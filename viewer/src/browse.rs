@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::api::{lookup, params, photo_json};
+use crate::auth::Who;
 use crate::error::{ApiError, ApiResult};
 use crate::listing::{Listing, UserCols};
 use crate::query::{Filters, Params};
@@ -67,7 +68,7 @@ fn direction(p: &Params) -> ApiResult<bool> {
 /// `GET /api/timeline[?year=[&month=]]`: the years (or a year's months, or a
 /// month's days) with their counts and up to `timeline.photos_per_group`
 /// photos each: the group's best, in capture order.
-pub async fn timeline(State(state): State<AppState>, q: Q) -> ApiResult<Json<Value>> {
+pub async fn timeline(State(state): State<AppState>, who: Who, q: Q) -> ApiResult<Json<Value>> {
     let p = params(q)?;
     let s = state.settings();
     let year = p.uint_in("year", 1, 9999)?.map(|v| v as u32);
@@ -80,7 +81,7 @@ pub async fn timeline(State(state): State<AppState>, q: Q) -> ApiResult<Json<Val
         .map_or(s.timeline_photos_per_group, |v| v as usize);
     let asc = direction(&p)?;
     let filters = Filters::parse(&p, s)?;
-    let (listing, user) = state.listing().await?;
+    let (listing, user) = state.listing(&who).await?;
     // The slot of a day (`yyyymmdd`) at this level (the year, the month or
     // the day: a dense index, no map look-up per row), `None` when outside
     // it; and a slot's group key.
@@ -182,7 +183,7 @@ fn today() -> u32 {
 
 /// `GET /api/memories[?date=YYYY-MM-DD]`: "on this day": photos taken on the
 /// date's month and day in earlier years, best first.
-pub async fn memories(State(state): State<AppState>, q: Q) -> ApiResult<Json<Value>> {
+pub async fn memories(State(state): State<AppState>, who: Who, q: Q) -> ApiResult<Json<Value>> {
     let p = params(q)?;
     let s = state.settings();
     let date = match p.date("date")? {
@@ -197,7 +198,7 @@ pub async fn memories(State(state): State<AppState>, q: Q) -> ApiResult<Json<Val
         .uint_in("limit", 1, MAX_PER_PAGE as u64)?
         .map_or(s.default_per_page, |v| v as usize);
     let filters = Filters::parse(&p, s)?;
-    let (listing, user) = state.listing().await?;
+    let (listing, user) = state.listing(&who).await?;
     let (year, month_day) = (date / 10_000, date % 10_000);
     let mut years: BTreeMap<u32, usize> = BTreeMap::new();
     let rows: Vec<u32> = listing
@@ -285,14 +286,14 @@ impl BBox {
 /// `GET /api/map?zoom=&bbox=`: the geotagged photos in the box, clustered on
 /// a grid of Web-Mercator tile cells at this zoom (each cluster: count,
 /// centre, best photo), one by one at or above `map.cluster_zoom_threshold`.
-pub async fn map(State(state): State<AppState>, q: Q) -> ApiResult<Json<Value>> {
+pub async fn map(State(state): State<AppState>, who: Who, q: Q) -> ApiResult<Json<Value>> {
     let p = params(q)?;
     let s = state.settings();
     let zoom = p.uint_in("zoom", 0, 22)?.unwrap_or(2) as i32;
     let bbox = BBox::parse(&p)?;
     let filters = Filters::parse(&p, s)?;
     let clustered = (zoom as u32) < s.map_cluster_zoom_threshold;
-    let (listing, user) = state.listing().await?;
+    let (listing, user) = state.listing(&who).await?;
     let (lats, lons) = (listing.num("gps_lat"), listing.num("gps_lon"));
     let cells = 2f64.powi(zoom) * CELLS_PER_TILE;
     struct Cluster {
@@ -387,25 +388,32 @@ fn embedding(batch: &RecordBatch) -> ApiResult<Option<Vec<f32>>> {
 /// `GET /api/similar?path=&limit=`: the photos nearest to this one by
 /// cosine distance of the `embedding` column, nearest first, each with its
 /// `similarity` (the cosine).
-pub async fn similar(State(state): State<AppState>, q: Q) -> ApiResult<Json<Value>> {
+pub async fn similar(State(state): State<AppState>, who: Who, q: Q) -> ApiResult<Json<Value>> {
     let p = params(q)?;
     let path = p.path()?;
     let limit = p.uint_in("limit", 1, 100)?.unwrap_or(20) as usize;
+    who.check(path)?;
+    // A member sees only their folders' photos: ask for more neighbours.
+    let wanted = if who.scope().is_some() {
+        limit * 8 + 1
+    } else {
+        limit + 1
+    };
     let batch = lookup(&state, PHOTOS_STORED, path, Some(&["path", "embedding"])).await?;
     let Some(vector) = embedding(&batch)? else {
         return Err(ApiError::Unavailable("this photo has no embedding".into()));
     };
     let found = state
         .store()
-        .nearest("photos", "embedding", &[&vector], limit + 1, 2.5, NPROBES)
+        .nearest("photos", "embedding", &[&vector], wanted, 2.5, NPROBES)
         .await?
         .into_iter()
         .next()
         .unwrap_or_default();
-    let (listing, user) = state.listing().await?;
+    let (listing, user) = state.listing(&who).await?;
     let (rows, similarity): (Vec<u32>, Vec<f32>) = found
         .into_iter()
-        .filter(|(p, _)| p != path)
+        .filter(|(p, _)| p != path && who.allows(p))
         .filter_map(|(p, d)| Some((listing.find(&p).ok()? as u32, 1.0 - d)))
         .take(limit)
         .unzip();

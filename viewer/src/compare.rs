@@ -24,6 +24,7 @@ use facet_store::Store;
 use serde_json::{Value, json};
 
 use crate::AppState;
+use crate::auth::Who;
 use crate::error::{ApiError, ApiResult};
 use crate::json::filename;
 
@@ -92,11 +93,24 @@ async fn candidates(ctx: &SessionContext, category: &str) -> ApiResult<Vec<Candi
     Ok(out)
 }
 
-async fn choices(ctx: &SessionContext, category: &str) -> ApiResult<Vec<Choice>> {
-    let batches = ctx
+/// The choices made in `category`: by `user` only when given (a member of
+/// the multi-user mode), else everyone's.
+async fn choices(
+    ctx: &SessionContext,
+    category: &str,
+    user: Option<&str>,
+) -> ApiResult<Vec<Choice>> {
+    let mut df = ctx
         .table("comparisons")
         .await?
-        .filter(col("category").eq(lit(category.to_string())))?
+        .filter(col("category").eq(lit(category.to_string())))?;
+    if let Some(user) = user {
+        if !crate::query::has_column(&df, "user") {
+            return Ok(Vec::new());
+        }
+        df = df.filter(col("user").eq(lit(user.to_string())))?;
+    }
+    let batches = df
         .select_columns(&["winner", "loser", "tie"])?
         .collect()
         .await?;
@@ -139,6 +153,7 @@ fn query(
 /// `GET /api/comparison/pair?category=&strategy=`: two photos not compared yet.
 pub async fn pair(
     State(state): State<AppState>,
+    who: Who,
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     let q = query(q)?;
@@ -155,8 +170,9 @@ pub async fn pair(
         })?,
     };
     let ctx = state.session().await?;
-    let photos = candidates(&ctx, &category).await?;
-    let done = choices(&ctx, &category).await?;
+    let mut photos = candidates(&ctx, &category).await?;
+    photos.retain(|c| who.allows(&c.path));
+    let done = choices(&ctx, &category, who.user()).await?;
     let seed = done.len() as u64 ^ 0x5eed;
     let Some((a, b)) = compare::next_pair(
         &photos,
@@ -192,6 +208,7 @@ pub async fn pair(
 /// choice between two scored photos of one category.
 pub async fn record(
     State(state): State<AppState>,
+    who: Who,
     b: Result<Json<Value>, JsonRejection>,
 ) -> ApiResult<Json<Value>> {
     let Json(b) = b.map_err(|e| ApiError::bad("body", e.body_text()))?;
@@ -203,6 +220,8 @@ pub async fn record(
             .ok_or_else(|| ApiError::bad(k, "required: a photo path"))
     };
     let (winner, loser) = (text("winner")?, text("loser")?);
+    who.check(&winner)?;
+    who.check(&loser)?;
     if winner == loser {
         return Err(ApiError::bad(
             "loser",
@@ -266,12 +285,13 @@ pub async fn record(
             Arc::new(StringArray::from(vec![cw.clone()])),
             Arc::new(StringArray::from(vec![strategy.to_string()])),
             Arc::new(TimestampNanosecondArray::from(vec![now]).with_timezone("UTC")),
+            Arc::new(StringArray::from(vec![who.user().map(str::to_string)])),
         ],
     )
     .map_err(ApiError::internal)?;
     state.store().append(&table, batch).await?;
     let ctx = state.session().await?;
-    let n = choices(&ctx, cw).await?.len();
+    let n = choices(&ctx, cw, who.user()).await?.len();
     Ok(Json(json!({ "category": cw, "comparisons": n })))
 }
 
@@ -281,8 +301,9 @@ pub async fn suggestion(
     config: &FacetConfig,
     category: &str,
     min: usize,
+    user: Option<&str>,
 ) -> ApiResult<Value> {
-    let done = choices(ctx, category).await?;
+    let done = choices(ctx, category, user).await?;
     let weights = config
         .categories
         .iter()
@@ -320,6 +341,7 @@ pub async fn suggestion(
 /// `GET /api/comparison/suggestion?category=`: current and fitted weights.
 pub async fn suggest(
     State(state): State<AppState>,
+    who: Who,
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     let q = query(q)?;
@@ -327,7 +349,9 @@ pub async fn suggest(
     let category = category_param(&q, config)?;
     let min = ComparisonSettings::from_config(config).min_comparisons_for_optimization;
     let ctx = state.session().await?;
-    Ok(Json(suggestion(&ctx, config, &category, min).await?))
+    Ok(Json(
+        suggestion(&ctx, config, &category, min, who.user()).await?,
+    ))
 }
 
 /// For `facet compare apply`: the suggested weights of `category` (keys as
@@ -339,7 +363,7 @@ pub async fn suggested_weights(
 ) -> Result<(BTreeMap<String, f64>, Value), String> {
     let ctx = store.session().await.map_err(|e| e.to_string())?;
     let min = ComparisonSettings::from_config(config).min_comparisons_for_optimization;
-    let report = suggestion(&ctx, config, category, min)
+    let report = suggestion(&ctx, config, category, min, None)
         .await
         .map_err(|e| format!("{e:?}"))?;
     let Some(s) = report.get("suggested").and_then(Value::as_object) else {

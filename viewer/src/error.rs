@@ -10,8 +10,12 @@ use serde_json::json;
 pub enum ApiError {
     /// 400: `param` is missing or invalid; `message` says why.
     BadParam { param: String, message: String },
+    /// 403: the session may not do this (its role, or the edition password).
+    Forbidden(String),
     /// 404: no such photo (or route, or file).
     NotFound(String),
+    /// 413: the request body is over the limit.
+    TooLarge,
     /// 409: the request is sound but the library cannot answer it (no
     /// embeddings); the message says why.
     Unavailable(String),
@@ -51,7 +55,12 @@ impl IntoResponse for ApiError {
                 StatusCode::BAD_REQUEST,
                 json!({"error": format!("{param}: {message}"), "param": param}),
             ),
+            ApiError::Forbidden(why) => (StatusCode::FORBIDDEN, json!({"error": why})),
             ApiError::NotFound(what) => (StatusCode::NOT_FOUND, json!({"error": what})),
+            ApiError::TooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                json!({"error": "the request body is too large"}),
+            ),
             ApiError::Unavailable(why) => (StatusCode::CONFLICT, json!({"error": why})),
             ApiError::Internal(detail) => {
                 eprintln!("facet serve: internal error: {detail}");

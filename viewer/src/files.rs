@@ -16,6 +16,7 @@ use facet_store::PHOTOS_STORED;
 
 use crate::AppState;
 use crate::api::{lookup, params};
+use crate::auth::Who;
 use crate::error::{ApiError, ApiResult};
 use crate::json::filename;
 
@@ -132,9 +133,24 @@ async fn thumbnail_bytes(b: &RecordBatch) -> ApiResult<Vec<u8>> {
     Err(ApiError::NotFound("the photo has no thumbnail".into()))
 }
 
-/// The photo's original file.
-async fn original_bytes(state: &AppState, path: &str) -> ApiResult<Vec<u8>> {
+/// The photo's original file. For a member (or a share link of theirs),
+/// the file (after `path_mapping`, links resolved) must lie inside their
+/// folders.
+async fn original_bytes(state: &AppState, who: &Who, path: &str) -> ApiResult<Vec<u8>> {
     let local = state.settings().local_path(path);
+    if let Some(roots) = who.roots() {
+        let (file, roots) = (local.clone(), roots.to_vec());
+        let inside = tokio::task::spawn_blocking(move || crate::scope::contained(&file, &roots))
+            .await
+            .unwrap_or(false);
+        if !inside {
+            eprintln!(
+                "facet serve: {} resolves outside the allowed folders; refused",
+                local.display()
+            );
+            return Err(ApiError::NotFound("no such photo".into()));
+        }
+    }
     tokio::fs::read(&local).await.map_err(|e| {
         eprintln!("facet serve: {}: {e}", local.display());
         ApiError::NotFound("the photo's file is missing or unreadable".into())
@@ -144,10 +160,12 @@ async fn original_bytes(state: &AppState, path: &str) -> ApiResult<Vec<u8>> {
 /// `GET /thumbnail?path=`: the JPEG thumbnail.
 pub async fn thumbnail(
     State(state): State<AppState>,
+    who: Who,
     headers: HeaderMap,
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> ApiResult<Response> {
     let p = params(q)?;
+    who.check(p.path()?)?;
     let b = lookup(&state, PHOTOS_STORED, p.path()?, Some(FILE_COLUMNS)).await?;
     let tag = etag(&b, "t");
     if not_modified(&headers, &tag) {
@@ -161,11 +179,13 @@ pub async fn thumbnail(
 /// thumbnail.
 pub async fn image(
     State(state): State<AppState>,
+    who: Who,
     headers: HeaderMap,
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> ApiResult<Response> {
     let p = params(q)?;
     let path = p.path()?;
+    who.check(path)?;
     let b = lookup(&state, PHOTOS_STORED, path, Some(FILE_COLUMNS)).await?;
     let media = str_col(&b, "format").and_then(displayable);
     let tag = etag(&b, if media.is_some() { "i" } else { "t" });
@@ -174,7 +194,7 @@ pub async fn image(
     }
     match media {
         Some(media) => Ok(respond(
-            original_bytes(&state, path).await?,
+            original_bytes(&state, &who, path).await?,
             media,
             tag,
             None,
@@ -210,15 +230,17 @@ fn attachment(name: &str) -> String {
 /// `GET /api/download?path=`: the original file as an attachment.
 pub async fn download(
     State(state): State<AppState>,
+    who: Who,
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> ApiResult<Response> {
     let p = params(q)?;
     let path = p.path()?;
+    who.check(path)?;
     let b = lookup(&state, PHOTOS_STORED, path, Some(FILE_COLUMNS)).await?;
     let media = str_col(&b, "format")
         .and_then(displayable)
         .unwrap_or("application/octet-stream");
-    let bytes = original_bytes(&state, path).await?;
+    let bytes = original_bytes(&state, &who, path).await?;
     Ok(respond(
         bytes,
         media,

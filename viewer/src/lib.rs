@@ -8,6 +8,7 @@
 //! `app(state)` is the router ([`AppState`] holds the store and the
 //! configuration); `serve` binds and runs it.
 
+pub mod albums;
 mod api;
 mod assets;
 pub mod auth;
@@ -20,10 +21,14 @@ mod files;
 mod json;
 mod listing;
 mod openapi;
+pub mod preferences;
 mod query;
+pub mod scope;
 mod settings;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod users_tests;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -57,7 +62,8 @@ struct Inner {
 struct Cache {
     snapshot: Option<Snapshot>,
     listing: Option<Arc<listing::Listing>>,
-    user: Option<Arc<listing::UserCols>>,
+    /// Per session owner (`""`: single-user mode; else the member's name).
+    users: std::collections::HashMap<String, Arc<listing::UserCols>>,
 }
 
 impl AppState {
@@ -65,10 +71,10 @@ impl AppState {
         AppState {
             inner: Arc::new(Inner {
                 store,
+                gate: auth::Gate::from_config(config, &Settings::from_config(config)),
                 settings: Settings::from_config(config),
                 user_state_lock: tokio::sync::Mutex::new(()),
                 cache: tokio::sync::Mutex::new(Cache::default()),
-                gate: auth::Gate::from_config(config),
                 config: config.clone(),
             }),
         }
@@ -112,27 +118,33 @@ impl AppState {
         Ok(self.fresh(&mut cache).await?.ctx)
     }
 
-    /// The `/api/photos` listing and user state for the latest versions,
-    /// rebuilt when a run changed the photos, scores or groups (the listing)
-    /// or the user state changed (only the user arrays).
-    async fn listing(&self) -> Result<(Arc<listing::Listing>, Arc<listing::UserCols>), ApiError> {
+    /// The `/api/photos` listing and `who`'s view of it (user state,
+    /// visible rows) for the latest versions: the listing is rebuilt when a
+    /// run changed the photos, scores or groups, a view when its user state
+    /// changed.
+    async fn listing(
+        &self,
+        who: &auth::Who,
+    ) -> Result<(Arc<listing::Listing>, Arc<listing::UserCols>), ApiError> {
         let mut cache = self.inner.cache.lock().await;
         let snap = self.fresh(&mut cache).await?;
         let key = listing::listing_key(&snap);
         let listing = match &cache.listing {
             Some(l) if l.key == key => l.clone(),
             _ => {
-                cache.user = None;
+                cache.users.clear();
                 let l = Arc::new(listing::Listing::build(&snap).await?);
                 cache.listing = Some(l.clone());
                 l
             }
         };
-        let user = match &cache.user {
-            Some(u) if u.version == snap.version("user_state") => u.clone(),
+        let owner = who.user().unwrap_or("").to_string();
+        let version = snap.version(listing::state_table(who));
+        let user = match cache.users.get(&owner) {
+            Some(u) if u.version == version => u.clone(),
             _ => {
-                let u = Arc::new(listing.user(&snap).await?);
-                cache.user = Some(u.clone());
+                let u = Arc::new(listing.user(&snap, who).await?);
+                cache.users.insert(owner, u.clone());
                 u
             }
         };
@@ -192,12 +204,63 @@ pub fn app(state: AppState) -> Router {
         "/api/similar",
         get(browse::similar),
     );
-    r.fallback(|| async { ApiError::NotFound("no such route".into()) })
+    for (path, route) in [
+        ("/api/albums", get(albums::list).post(albums::create)),
+        ("/api/album", get(albums::show)),
+        ("/api/album/update", post(albums::update)),
+        ("/api/album/photos", post(albums::photos)),
+        ("/api/album/delete", post(albums::delete)),
+        ("/api/album/share", post(albums::share)),
+        ("/api/album/unshare", post(albums::unshare)),
+        ("/api/shared", get(albums::shared)),
+    ] {
+        r = on(r, f.show_albums, path, route);
+    }
+    let cors = cors(state.config());
+    let r = r
+        .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::guard,
         ))
-        .with_state(state)
+        // Requests carry small JSON bodies: anything larger is refused (413).
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state);
+    match cors {
+        Some(c) => r.layer(c),
+        None => r,
+    }
+}
+
+/// The largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Cross-origin requests (with the session cookie) only from
+/// `viewer.allowed_origins`; none when the list is empty or absent (the
+/// browser's same-origin rule then stands).
+fn cors(config: &FacetConfig) -> Option<tower_http::cors::CorsLayer> {
+    use axum::http::{HeaderValue, Method, header};
+    let origins: Vec<HeaderValue> = config
+        .viewer
+        .other
+        .get("allowed_origins")
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(serde_json::Value::as_str)
+        .filter(|o| *o != "*")
+        .filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok())
+        .collect();
+    if origins.is_empty() {
+        return None;
+    }
+    Some(
+        tower_http::cors::CorsLayer::new()
+            .allow_origin(origins)
+            .allow_credentials(true)
+            .allow_methods([Method::GET, Method::POST, Method::DELETE])
+            .allow_headers([header::CONTENT_TYPE]),
+    )
 }
 
 /// Binds `addr`, calls `bound` with the address bound (port 0 picks a free

@@ -7,8 +7,7 @@
 //! match set) and takes only the page's rows: no join, no scan, no sort of
 //! the library per request.
 //!
-//! The semantics are those of the DataFrame version ([`crate::query`]):
-//! a filter on a missing or null value matches nothing, sort keys put nulls
+//! Semantics: a filter on a missing or null value matches nothing, sort keys put nulls
 //! last in both directions, ties go by path in the same direction.
 
 use std::cmp::Ordering;
@@ -21,6 +20,7 @@ use arrow::datatypes::{DataType, Float64Type, Int32Type};
 use facet_store::Snapshot;
 
 use crate::api::LIST_COLUMNS;
+use crate::auth::Who;
 use crate::error::{ApiError, ApiResult};
 use crate::query::{Filters, Page, has_column};
 
@@ -52,6 +52,15 @@ const NUMERIC: &[&str] = &[
 ];
 const NONE: u32 = u32::MAX;
 
+/// The table holding `who`'s ratings, favourites and rejects.
+pub fn state_table(who: &Who) -> &'static str {
+    if who.user().is_some() {
+        "user_preferences"
+    } else {
+        "user_state"
+    }
+}
+
 /// The versions a listing was built from.
 pub type ListingKey = [Option<u64>; 3];
 
@@ -61,6 +70,15 @@ pub fn listing_key(s: &Snapshot) -> ListingKey {
         s.version("scores"),
         s.version("photo_groups"),
     ]
+}
+
+/// A column the filter dropdowns count.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Facet {
+    Category,
+    Camera,
+    Lens,
+    Tag,
 }
 
 /// Interned strings of one column.
@@ -106,12 +124,24 @@ pub struct Listing {
     duplicate_ok: Vec<bool>,
 }
 
-/// Ratings, favourites and rejects per listing row.
+/// One session's view of the listing: ratings, favourites and rejects per
+/// row (the single-user `user_state`, or a member's `user_preferences`),
+/// and which rows the member may see.
 pub struct UserCols {
+    /// The version of the table the state was read from.
     pub version: Option<u64>,
     rating: Vec<i32>,
     favorite: Vec<bool>,
     rejected: Vec<bool>,
+    /// Rows inside the member's folders; `None`: every row.
+    visible: Option<Vec<bool>>,
+}
+
+impl UserCols {
+    /// Whether row `i` is visible to this session.
+    pub(crate) fn visible(&self, i: usize) -> bool {
+        self.visible.as_ref().is_none_or(|v| v[i])
+    }
 }
 
 fn strings(b: &RecordBatch, name: &str) -> Option<StringArray> {
@@ -275,19 +305,35 @@ impl Listing {
         self.batch.num_rows()
     }
 
-    /// The user state from the `user_state` table of `snap`.
-    pub async fn user(&self, snap: &Snapshot) -> ApiResult<UserCols> {
+    /// The user state of `who` in `snap`: the `user_state` table in
+    /// single-user mode, the member's rows of `user_preferences` and their
+    /// folders' rows in multi-user mode.
+    pub async fn user(&self, snap: &Snapshot, who: &Who) -> ApiResult<UserCols> {
         let n = self.len();
+        let table = state_table(who);
         let mut u = UserCols {
-            version: snap.version("user_state"),
+            version: snap.version(table),
             rating: vec![0; n],
             favorite: vec![false; n],
             rejected: vec![false; n],
+            visible: who.scope().map(|s| {
+                (0..n)
+                    .map(|i| !self.paths.is_null(i) && s.allows(self.paths.value(i)))
+                    .collect()
+            }),
         };
-        let batches = snap
-            .ctx
-            .table("user_state")
-            .await?
+        let mut df = match snap.ctx.table(table).await {
+            Ok(df) => df,
+            // A member's table before anyone rated anything.
+            Err(_) if who.user().is_some() => return Ok(u),
+            Err(e) => return Err(e.into()),
+        };
+        if let Some(user) = who.user() {
+            df = df.filter(
+                datafusion::prelude::col("user").eq(datafusion::prelude::lit(user.to_string())),
+            )?;
+        }
+        let batches = df
             .select_columns(&["path", "rating", "favorite", "rejected"])?
             .collect()
             .await?;
@@ -314,6 +360,19 @@ impl Listing {
             }
         }
         Ok(u)
+    }
+
+    /// The user state of row `i` as JSON values (rating, favorite, rejected).
+    pub(crate) fn user_values(
+        &self,
+        u: &UserCols,
+        i: usize,
+    ) -> [(&'static str, serde_json::Value); 3] {
+        [
+            ("rating", u.rating[i].into()),
+            ("favorite", u.favorite[i].into()),
+            ("rejected", u.rejected[i].into()),
+        ]
     }
 
     pub(crate) fn find(&self, path: &str) -> Result<usize, usize> {
@@ -395,7 +454,8 @@ impl Listing {
         let rating_min = f.rating_min.filter(|&r| r > 0).map(|r| r as i32);
         let (offsets, tag_ids) = (&self.tags.1, &self.tags.2);
         let keep = |i: usize| -> bool {
-            category.is_none_or(|c| self.category.1[i] == c)
+            u.visible(i)
+                && category.is_none_or(|c| self.category.1[i] == c)
                 && camera.is_none_or(|c| self.camera.1[i] == c)
                 && lens.is_none_or(|c| self.lens.1[i] == c)
                 && tag.is_none_or(|t| {
@@ -421,14 +481,69 @@ impl Listing {
             .collect()
     }
 
+    pub(crate) fn is_top_pick(&self, i: u32) -> bool {
+        self.top_pick[i as usize]
+    }
+
+    /// `value, count` over `rows` of a dropdown's column (tags: each item),
+    /// most frequent first then by value, empty values left out, at most
+    /// `limit`.
+    pub(crate) fn value_counts(
+        &self,
+        rows: &[u32],
+        facet: Facet,
+        limit: Option<usize>,
+    ) -> Vec<(String, i64)> {
+        let (dict, ids) = match facet {
+            Facet::Category => (&self.category.0, &self.category.1),
+            Facet::Camera => (&self.camera.0, &self.camera.1),
+            Facet::Lens => (&self.lens.0, &self.lens.1),
+            Facet::Tag => (&self.tags.0, &self.tags.2),
+        };
+        let mut counts = vec![0i64; dict.ids.len()];
+        for &i in rows {
+            let i = i as usize;
+            match facet {
+                Facet::Tag => {
+                    let (a, b) = (self.tags.1[i] as usize, self.tags.1[i + 1] as usize);
+                    for &t in &ids[a..b] {
+                        counts[t as usize] += 1;
+                    }
+                }
+                _ if ids[i] != NONE => counts[ids[i] as usize] += 1,
+                _ => {}
+            }
+        }
+        let mut out: Vec<(String, i64)> = dict
+            .ids
+            .iter()
+            .filter(|(v, id)| counts[**id as usize] > 0 && !v.is_empty())
+            .map(|(v, id)| (v.clone(), counts[*id as usize]))
+            .collect();
+        out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        if let Some(l) = limit {
+            out.truncate(l);
+        }
+        out
+    }
+
     fn filename(&self, i: u32) -> &str {
         let p = self.paths.value(i as usize);
         p.rfind(['/', '\\']).map_or(p, |k| &p[k + 1..])
     }
 
+    /// The stored path of row `i`.
+    pub(crate) fn path(&self, i: u32) -> &str {
+        self.paths.value(i as usize)
+    }
+
     /// The rows of one page and the count of all matching rows.
     pub fn page(&self, f: &Filters, page: &Page, u: &UserCols) -> (Vec<u32>, usize) {
-        let mut rows = self.matching(f, u);
+        self.sort_page(self.matching(f, u), page, u)
+    }
+
+    /// One page of `rows` in the page's order, and how many rows there are.
+    pub fn sort_page(&self, mut rows: Vec<u32>, page: &Page, u: &UserCols) -> (Vec<u32>, usize) {
         let total = rows.len();
         let offset = (page.page - 1).saturating_mul(page.per_page);
         if offset >= total {

@@ -256,13 +256,13 @@ pub fn spec() -> Value {
                 "responses": ok("current, suggested, agreement_current, agreement_suggested, comparisons, ready.", json!({"application/json": {}})),
             }},
             "/api/login": {"post": {
-                "summary": "Log in with viewer.password (view) or viewer.edition_password (view and edit); sets an HttpOnly session cookie. 401 wrong password, 429 too many failures.",
+                "summary": "Log in: single-user mode with viewer.password (view) or viewer.edition_password (view and edit); multi-user mode (`users`) with a user name and that user's password. Sets an HttpOnly, SameSite=Strict session cookie. 401 wrong name or password, 429 too many failures.",
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {
-                    "type": "object", "required": ["password"], "properties": {"password": text.clone()}}}}},
+                    "type": "object", "required": ["password"], "properties": {"password": text.clone(), "username": text.clone()}}}}},
                 "responses": {"200": {"description": "Logged in."}, "401": {"description": "Wrong password."}, "429": {"description": "Too many failed logins from this client."}},
             }},
             "/api/logout": {"post": {"summary": "Clear the session cookie.", "responses": {"200": {"description": "Logged out."}}}},
-            "/api/me": {"get": {"summary": "What this session may do (can_view, can_edit) and which passwords are set.", "responses": {"200": {"description": "The session."}}}},
+            "/api/me": {"get": {"summary": "Who this session is (multi_user, user: name, display_name, role) and what it may do (can_view, can_edit, can_manage_people, can_scan); which passwords are set.", "responses": {"200": {"description": "The session."}}}},
         },
         "components": {"schemas": {
             "Error": {"type": "object", "properties": {

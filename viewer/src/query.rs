@@ -1,9 +1,8 @@
-//! Query parameters → DataFusion expressions. User strings only ever become
-//! `lit()` values; column names come from fixed lists.
+//! Query parameters → the listing's filters, sort and page, each checked
+//! with a message naming the parameter. Sort keys come from a fixed list.
 
 use std::collections::HashMap;
 
-use datafusion::functions_aggregate::expr_fn::count;
 use datafusion::prelude::*;
 
 use crate::error::{ApiError, ApiResult};
@@ -175,74 +174,6 @@ impl Filters {
             ..Filters::default()
         })
     }
-
-    /// The predicate over the `photos` view, `None` when nothing filters.
-    /// A filter on a column this store lacks matches nothing.
-    pub fn predicate(&self, df: &DataFrame) -> Option<Expr> {
-        let has = |c: &str| has_column(df, c);
-        let on = |c: &str, e: Expr| if has(c) { e } else { lit(false) };
-        let mut all: Vec<Expr> = Vec::new();
-        let eq = |c: &str, v: &Option<String>| v.as_ref().map(|v| on(c, col(c).eq(lit(v.clone()))));
-        all.extend(eq("category", &self.category));
-        all.extend(eq("camera_model", &self.camera));
-        all.extend(eq("lens", &self.lens));
-        if let Some(t) = &self.tag {
-            all.push(on("tags", array_has(col("tags"), lit(t.clone()))));
-        }
-        if let Some(d) = &self.date_from {
-            all.push(on(
-                "date_taken",
-                left(col("date_taken"), lit(10i64)).gt_eq(lit(d.clone())),
-            ));
-        }
-        if let Some(d) = &self.date_to {
-            all.push(on(
-                "date_taken",
-                left(col("date_taken"), lit(10i64)).lt_eq(lit(d.clone())),
-            ));
-        }
-        if let Some(v) = self.min_score {
-            all.push(on("aggregate", col("aggregate").gt_eq(lit(v))));
-        }
-        if let Some(v) = self.max_score {
-            all.push(on("aggregate", col("aggregate").lt_eq(lit(v))));
-        }
-        if let Some(v) = self.min_aesthetic {
-            all.push(on("aesthetic", col("aesthetic").gt_eq(lit(v))));
-        }
-        if self.top_picks {
-            all.push(on("is_top_pick", col("is_top_pick").is_true()));
-        }
-        if let Some(r) = self.rating_min.filter(|&r| r > 0) {
-            all.push(on("rating", col("rating").gt_eq(lit(r as i32))));
-        }
-        if self.favorites {
-            all.push(on("favorite", col("favorite").is_true()));
-        }
-        if self.hide_rejected && has("rejected") {
-            all.push(col("rejected").is_not_true());
-        }
-        for (on, lead, group) in [
-            (self.hide_bursts, "is_burst_lead", "burst_group_id"),
-            (
-                self.hide_duplicates,
-                "is_duplicate_lead",
-                "duplicate_group_id",
-            ),
-        ] {
-            if on && has(lead) && has(group) {
-                all.push(col(group).is_null().or(col(lead).is_true()));
-            }
-        }
-        all.into_iter().reduce(Expr::and)
-    }
-
-    pub fn apply(&self, df: DataFrame) -> ApiResult<DataFrame> {
-        Ok(match self.predicate(&df) {
-            Some(p) => df.filter(p)?,
-            None => df,
-        })
-    }
 }
 
 pub fn has_column(df: &DataFrame, name: &str) -> bool {
@@ -304,38 +235,4 @@ impl Page {
             per_page,
         })
     }
-}
-
-/// `value, count` of a column's values (or of a list column's items), most
-/// frequent first, at most `limit` of them.
-pub async fn value_counts(
-    df: DataFrame,
-    column: &str,
-    list: bool,
-    limit: Option<usize>,
-) -> ApiResult<Vec<(String, i64)>> {
-    if !has_column(&df, column) {
-        return Ok(Vec::new());
-    }
-    let mut df = df.select(vec![col(column).alias("value")])?;
-    if list {
-        df = df.unnest_columns(&["value"])?;
-    }
-    let batches = df
-        .filter(col("value").is_not_null().and(col("value").not_eq(lit(""))))?
-        .aggregate(vec![col("value")], vec![count(lit(1)).alias("n")])?
-        .sort(vec![
-            col("n").sort(false, false),
-            col("value").sort(true, false),
-        ])?
-        .limit(0, limit)?
-        .collect()
-        .await?;
-    let mut out = Vec::new();
-    for row in crate::json::rows(&batches) {
-        if let (Some(v), Some(n)) = (row["value"].as_str(), row["n"].as_i64()) {
-            out.push((v.to_string(), n));
-        }
-    }
-    Ok(out)
 }

@@ -69,6 +69,8 @@ pub struct Features {
     pub show_timeline: bool,
     /// `show_map` (false: photos may lack GPS data): `/api/map`.
     pub show_map: bool,
+    /// `show_albums` (true): `/api/albums`, `/api/album*`, `/api/shared`.
+    pub show_albums: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -111,6 +113,7 @@ impl Features {
             show_memories: feature("show_memories", true),
             show_timeline: feature("show_timeline", true),
             show_map: feature("show_map", false),
+            show_albums: feature("show_albums", true),
         }
     }
 }

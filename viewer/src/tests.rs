@@ -964,7 +964,7 @@ fn with_cookie(
     }
 }
 
-async fn login(app: &Router, password: &str) -> (StatusCode, Option<String>) {
+pub(crate) async fn login(app: &Router, password: &str) -> (StatusCode, Option<String>) {
     let req = with_cookie(Request::post("/api/login"), None)
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from(json!({ "password": password }).to_string()))

@@ -63,28 +63,55 @@ function query(extra = {}) {
   return p;
 }
 
-// ---------- Login (viewer.password / viewer.edition_password) ----------
+// ---------- Login (viewer.password / viewer.edition_password, or users) ----------
 
-/** Asks for a password and logs in; resolves once a session is set. */
-function askLogin(why) {
+/** Who this session is (`/api/me`), shown in the toolbar. */
+async function loadMe() {
+  try {
+    state.me = await (await fetch("/api/me")).json();
+  } catch (_) {
+    state.me = {};
+  }
+  const user = state.me.user;
+  $("me").hidden = !user;
+  $("me").textContent = user ? `${user.display_name} (${user.role})` : "";
+  $("logout").hidden = !user && !state.me.password_required;
+  $("logout").onclick = async () => {
+    await fetch("/api/logout", { method: "POST" });
+    location.reload();
+  };
+}
+
+/** Asks for a password (and, with users, a user name) and logs in;
+ * resolves once a session is set. */
+async function askLogin(why) {
+  if (!state.me) await loadMe();
+  const multi = !!state.me.multi_user;
   const dlg = $("login");
   $("login-why").textContent = why;
   $("login-error").hidden = true;
   $("login-password").value = "";
+  $("login-user").hidden = !multi;
+  $("login-user").required = multi;
   return new Promise((resolve) => {
     $("login-form").onsubmit = async (ev) => {
       ev.preventDefault();
+      const body = { password: $("login-password").value };
+      if (multi) body.username = $("login-user").value;
       const r = await fetch("/api/login", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ password: $("login-password").value }),
+        body: JSON.stringify(body),
       });
       if (r.ok) {
         dlg.close();
+        await loadMe();
         resolve();
       } else {
         const e = $("login-error");
-        e.textContent = r.status === 429 ? "Too many attempts: wait a minute." : "Wrong password.";
+        e.textContent = r.status === 429
+          ? "Too many attempts: wait a minute."
+          : multi ? "Wrong user name or password." : "Wrong password.";
         e.hidden = false;
       }
     };
@@ -103,7 +130,8 @@ const feature = (name) => !!state.config.features?.[name];
 
 async function api(path, options) {
   let r = await fetch(path, options);
-  if (r.status === 401 || r.status === 403) {
+  // With users, a 403 is the role's answer: logging in again changes nothing.
+  if (r.status === 401 || (r.status === 403 && !state.me?.multi_user)) {
     await askLogin(r.status === 401 ? "This gallery is protected." : "Changes need the edition password.");
     r = await fetch(path, options);
   }
@@ -867,6 +895,7 @@ async function mapList(why) {
 
 async function main() {
   try {
+    await loadMe();
     state.config = await api("/api/config");
     bindToolbar();
     bindViewer();

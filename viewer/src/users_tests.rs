@@ -1,0 +1,872 @@
+//! The family NAS mode through `app(state).oneshot(request)`: every route as
+//! anonymous, as each role, and as a member looking at another member's
+//! folder. Nothing of Bob's ever reaches Alice.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use arrow::array::{
+    ArrayRef, BinaryArray, BooleanArray, FixedSizeListArray, Float32Array, Float64Array,
+    Int64Array, ListBuilder, StringArray, StringBuilder,
+};
+use arrow::datatypes::{DataType, Field};
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use facet_config::FacetConfig;
+use facet_store::Store;
+use serde_json::{Value, json};
+
+use crate::tests::{batch, enc, send, ts};
+use crate::{AppState, app};
+
+/// Hashes are slow on purpose: made once for every test.
+fn hashes() -> &'static [String; 3] {
+    static H: OnceLock<[String; 3]> = OnceLock::new();
+    H.get_or_init(|| {
+        ["alice password", "bob password", "carol password"]
+            .map(|p| crate::auth::hash_password(p).unwrap())
+    })
+}
+
+struct Family {
+    _dir: tempfile::TempDir,
+    lib: PathBuf,
+    app: Router,
+}
+
+impl Family {
+    fn path(&self, rel: &str) -> String {
+        self.lib.join(rel).to_string_lossy().into_owned()
+    }
+}
+
+const ALICE: &[&str] = &["Alice/a1.jpg", "Alice/a2.jpg", "Alice/link.jpg"];
+const BOB: &[&str] = &["Bob/b1.jpg", "Bob/b2.jpg"];
+const FAMILY: &[&str] = &["Family/f1.jpg"];
+/// A folder whose name starts like Alice's.
+const ALICEX: &[&str] = &["Alicex/x1.jpg"];
+
+fn config(lib: &Path) -> FacetConfig {
+    let h = hashes();
+    let dir = |d: &str| lib.join(d).to_string_lossy().into_owned();
+    let text = json!({
+        "users": {
+            "alice": {"password_hash": h[0], "display_name": "Alice", "role": "user", "directories": [dir("Alice")]},
+            "bob": {"password_hash": h[1], "display_name": "Bob", "role": "admin", "directories": [dir("Bob")]},
+            "carol": {"password_hash": h[2], "role": "superadmin", "directories": []},
+            "shared_directories": [dir("Family")]
+        },
+        "share_secret": "test-share-secret",
+        "viewer": {
+            "password": "ignored in multi-user mode",
+            "allowed_origins": ["https://photos.example.org"],
+            "features": {"show_map": true},
+            "comparison_mode": {"min_comparisons_for_optimization": 1}
+        }
+    });
+    serde_json::from_value(text).unwrap()
+}
+
+async fn family() -> Family {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("lib");
+    let all: Vec<&str> = [ALICE, BOB, FAMILY, ALICEX].concat();
+    for rel in &all {
+        let p = lib.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        if *rel != "Alice/link.jpg" {
+            std::fs::write(&p, format!("\u{FF}\u{D8}{rel}")).unwrap();
+        }
+    }
+    // A link in Alice's folder to Bob's photo.
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(lib.join("Bob/b1.jpg"), lib.join("Alice/link.jpg")).unwrap();
+    let lib = lib.canonicalize().unwrap();
+    let paths: Vec<String> = all
+        .iter()
+        .map(|r| lib.join(r).to_string_lossy().into_owned())
+        .collect();
+    let n = paths.len();
+    let is_bob = |r: &&str| r.starts_with("Bob/");
+    let item = Arc::new(Field::new("item", DataType::Float32, true));
+    let field = Field::new("embedding", DataType::FixedSizeList(item.clone(), 2), true);
+    // Bob's photos are the nearest neighbours of Alice's first.
+    let vectors: Vec<f32> = all
+        .iter()
+        .enumerate()
+        .flat_map(|(i, r)| {
+            if is_bob(r) {
+                [1.0, 0.01 * i as f32]
+            } else {
+                [1.0, 0.5 + 0.1 * i as f32]
+            }
+        })
+        .collect();
+    let embedding =
+        FixedSizeListArray::try_new(item, 2, Arc::new(Float32Array::from(vectors)), None).unwrap();
+    let mut tags = ListBuilder::new(StringBuilder::new());
+    for r in &all {
+        tags.values()
+            .append_value(if is_bob(r) { "bobsecret" } else { "shared" });
+        tags.append(true);
+    }
+    let table =
+        facet_schemas::photos().with_extra([facet_schemas::Column::extra(&field, "test vectors")]);
+    let photos = batch(vec![
+        (
+            "path",
+            Arc::new(StringArray::from(paths.clone())) as ArrayRef,
+        ),
+        ("file_size", Arc::new(Int64Array::from(vec![10; n]))),
+        ("file_mtime", ts(1, n)),
+        ("format", Arc::new(StringArray::from(vec!["jpeg"; n]))),
+        (
+            "camera_model",
+            Arc::new(StringArray::from(
+                all.iter()
+                    .map(|r| if is_bob(r) { "BobCam" } else { "HomeCam" })
+                    .collect::<Vec<_>>(),
+            )),
+        ),
+        (
+            "date_taken",
+            Arc::new(StringArray::from(
+                all.iter()
+                    .map(|r| {
+                        if is_bob(r) {
+                            "2015-03-01T10:00:00"
+                        } else {
+                            "2021-07-14T10:00:00"
+                        }
+                    })
+                    .collect::<Vec<_>>(),
+            )),
+        ),
+        ("gps_lat", Arc::new(Float64Array::from(vec![48.85; n]))),
+        ("gps_lon", Arc::new(Float64Array::from(vec![2.35; n]))),
+        ("tags", Arc::new(tags.finish())),
+        (
+            "thumbnail",
+            Arc::new(BinaryArray::from(vec![Some(&b"\xFF\xD8thumb"[..]); n])),
+        ),
+        ("embedding", Arc::new(embedding)),
+    ]);
+    let store = Store::open(&dir.path().join("store")).unwrap();
+    store.upsert(&table, photos).await.unwrap();
+    let scores = batch(vec![
+        (
+            "path",
+            Arc::new(StringArray::from(paths.clone())) as ArrayRef,
+        ),
+        (
+            "category",
+            Arc::new(StringArray::from(vec!["landscape"; n])),
+        ),
+        (
+            "aggregate",
+            Arc::new(Float64Array::from(
+                (0..n).map(|i| 5.0 + i as f64 * 0.5).collect::<Vec<_>>(),
+            )),
+        ),
+        (
+            "score_breakdown",
+            Arc::new(StringArray::from(vec!["[]"; n])),
+        ),
+        (
+            "top_picks_score",
+            Arc::new(Float64Array::from(vec![5.0; n])),
+        ),
+        ("is_top_pick", Arc::new(BooleanArray::from(vec![true; n]))),
+    ]);
+    store
+        .replace(&facet_schemas::scores(), scores)
+        .await
+        .unwrap();
+    let app = app(AppState::new(store, &config(&lib)));
+    Family {
+        _dir: dir,
+        lib,
+        app,
+    }
+}
+
+async fn login(app: &Router, user: &str, password: &str) -> (StatusCode, Option<String>) {
+    let req = Request::post("/api/login")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(
+            json!({"username": user, "password": password}).to_string(),
+        ))
+        .unwrap();
+    let (s, h, _) = send(app, req).await;
+    let cookie = h
+        .get(header::SET_COOKIE)
+        .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_string());
+    (s, cookie)
+}
+
+/// A session: `None` is anonymous.
+async fn as_(f: &Family, who: Option<&str>) -> Option<String> {
+    let who = who?;
+    let (s, c) = login(&f.app, who, &format!("{who} password")).await;
+    assert_eq!(s, StatusCode::OK, "{who} logs in");
+    c
+}
+
+async fn call(
+    f: &Family,
+    cookie: &Option<String>,
+    method: &str,
+    uri: &str,
+    body: Option<Value>,
+) -> (StatusCode, String) {
+    let mut r = Request::builder().method(method).uri(uri);
+    if let Some(c) = cookie {
+        r = r.header(header::COOKIE, c);
+    }
+    let req = match body {
+        Some(b) => {
+            let text = b.to_string();
+            r.header(header::CONTENT_TYPE, "application/json")
+                .header(header::CONTENT_LENGTH, text.len())
+                .body(Body::from(text))
+        }
+        None => r.body(Body::empty()),
+    }
+    .unwrap();
+    let (s, _, b) = send(&f.app, req).await;
+    (s, String::from_utf8_lossy(&b).into_owned())
+}
+
+fn json_of(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or(Value::Null)
+}
+
+/// Every path a listing-like answer mentions.
+fn mentioned(f: &Family, body: &str) -> Vec<String> {
+    let lib = f.lib.to_string_lossy().into_owned();
+    let mut out = Vec::new();
+    let mut rest = body;
+    while let Some(i) = rest.find(&lib) {
+        let tail = &rest[i + lib.len()..];
+        let end = tail.find('"').unwrap_or(tail.len());
+        out.push(tail[..end].trim_start_matches('/').to_string());
+        rest = &tail[end..];
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[tokio::test]
+async fn every_route_answers_each_role_and_nothing_of_bob_reaches_alice() {
+    let f = family().await;
+    let a1 = f.path("Alice/a1.jpg");
+    let a2 = f.path("Alice/a2.jpg");
+    let b1 = f.path("Bob/b1.jpg");
+    let f1 = f.path("Family/f1.jpg");
+    let link = f.path("Alice/link.jpg");
+    let alice = as_(&f, Some("alice")).await;
+    let bob = as_(&f, Some("bob")).await;
+    let carol = as_(&f, Some("carol")).await;
+    let anon: Option<String> = None;
+
+    // Read routes: anonymous 401; each member 200 with their photos only.
+    let reads = [
+        "/api/photos?per_page=100",
+        "/api/filter_options",
+        "/api/type_counts",
+        "/api/timeline",
+        "/api/timeline?year=2021",
+        "/api/memories?date=2024-07-14",
+        "/api/map?zoom=15",
+        "/api/config",
+    ];
+    let visible = |who: &str| -> Vec<&str> {
+        match who {
+            "alice" => [ALICE, FAMILY].concat(),
+            "bob" => [BOB, FAMILY].concat(),
+            _ => FAMILY.to_vec(),
+        }
+    };
+    for uri in reads {
+        let (s, b) = call(&f, &anon, "GET", uri, None).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "anonymous {uri}: {b}");
+        assert!(mentioned(&f, &b).is_empty());
+        for (name, c) in [("alice", &alice), ("bob", &bob), ("carol", &carol)] {
+            let (s, b) = call(&f, c, "GET", uri, None).await;
+            assert_eq!(s, StatusCode::OK, "{name} {uri}: {b}");
+            let allowed = visible(name);
+            for p in mentioned(&f, &b) {
+                assert!(allowed.contains(&p.as_str()), "{name} {uri} shows {p}: {b}");
+            }
+            if name == "alice" {
+                assert!(
+                    !b.contains("BobCam") && !b.contains("bobsecret") && !b.contains("2015"),
+                    "{uri}: {b}"
+                );
+            }
+        }
+    }
+    // The lists hold exactly the member's photos.
+    for (name, c) in [("alice", &alice), ("bob", &bob), ("carol", &carol)] {
+        let (_, b) = call(&f, c, "GET", "/api/photos?per_page=100", None).await;
+        let mut want: Vec<String> = visible(name).iter().map(|s| s.to_string()).collect();
+        want.sort();
+        assert_eq!(mentioned(&f, &b), want, "{name}");
+        assert_eq!(json_of(&b)["total"], want.len(), "{name}");
+        let (_, b) = call(&f, c, "GET", "/api/type_counts", None).await;
+        assert_eq!(json_of(&b)["all"], want.len(), "{name}");
+        assert_eq!(json_of(&b)["top_picks"], want.len(), "{name}");
+    }
+
+    // Photo routes: Alice gets her own and the shared photos, a 404 for
+    // Bob's (the same answer as for a photo that does not exist).
+    let photo_routes = [
+        "/api/photo",
+        "/thumbnail",
+        "/image",
+        "/api/download",
+        "/api/groups",
+        "/api/similar",
+    ];
+    for route in photo_routes {
+        for (p, want) in [
+            (&a1, StatusCode::OK),
+            (&f1, StatusCode::OK),
+            (&b1, StatusCode::NOT_FOUND),
+            (&f.path("Alice/../Bob/b1.jpg"), StatusCode::NOT_FOUND),
+            (&f.path("Alicex/x1.jpg"), StatusCode::NOT_FOUND),
+            (&"/etc/passwd".to_string(), StatusCode::NOT_FOUND),
+        ] {
+            let uri = format!("{route}?path={}", enc(p));
+            let (s, b) = call(&f, &alice, "GET", &uri, None).await;
+            assert_eq!(s, want, "alice {uri}: {b}");
+            if s != StatusCode::OK {
+                assert!(!b.contains("b1") && !b.contains("Bob"), "{uri}: {b}");
+            }
+            let (s, _) = call(&f, &anon, "GET", &uri, None).await;
+            assert_eq!(s, StatusCode::UNAUTHORIZED, "anonymous {uri}");
+        }
+        let (s, b) = call(&f, &bob, "GET", &format!("{route}?path={}", enc(&b1)), None).await;
+        assert_eq!(s, StatusCode::OK, "bob {route} of his own: {b}");
+        let (s, _) = call(&f, &bob, "GET", &format!("{route}?path={}", enc(&a1)), None).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "bob {route} of Alice's");
+    }
+    // Bob's photos are the nearest to Alice's, yet her similar photos are hers.
+    let (_, b) = call(
+        &f,
+        &alice,
+        "GET",
+        &format!("/api/similar?path={}", enc(&a1)),
+        None,
+    )
+    .await;
+    let sim = mentioned(&f, &b);
+    assert!(
+        !sim.is_empty() && sim.iter().all(|p| !p.starts_with("Bob/")),
+        "{b}"
+    );
+    let (_, b) = call(
+        &f,
+        &bob,
+        "GET",
+        &format!("/api/similar?path={}", enc(&f1)),
+        None,
+    )
+    .await;
+    assert!(
+        mentioned(&f, &b).iter().any(|p| p.starts_with("Bob/")),
+        "{b}"
+    );
+
+    // The link in Alice's folder is listed (it is in her folder) but its
+    // file resolves into Bob's: never served.
+    for route in ["/image", "/api/download"] {
+        let (s, b) = call(
+            &f,
+            &alice,
+            "GET",
+            &format!("{route}?path={}", enc(&link)),
+            None,
+        )
+        .await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{route} through a link: {b}");
+    }
+    let (s, b) = call(
+        &f,
+        &alice,
+        "GET",
+        &format!("/api/download?path={}", enc(&a1)),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(b.contains("Alice/a1.jpg"), "{b}");
+
+    // Ratings are per member: Alice's four stars are not Bob's.
+    for (who, c) in [("alice", &alice), ("bob", &bob), ("carol", &carol)] {
+        let (s, b) = call(
+            &f,
+            c,
+            "POST",
+            "/api/rating",
+            Some(json!({"path": f1, "rating": if who == "alice" { 4 } else { 2 }})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{who} rates a shared photo: {b}");
+    }
+    let (s, b) = call(
+        &f,
+        &alice,
+        "POST",
+        "/api/rating",
+        Some(json!({"path": b1, "rating": 5})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "Alice rates Bob's: {b}");
+    let (s, _) = call(
+        &f,
+        &anon,
+        "POST",
+        "/api/rating",
+        Some(json!({"path": f1, "rating": 5})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    for (name, c, stars) in [("alice", &alice, 4), ("bob", &bob, 2)] {
+        let (_, b) = call(&f, c, "GET", &format!("/api/photo?path={}", enc(&f1)), None).await;
+        assert_eq!(json_of(&b)["rating"], stars, "{name}: {b}");
+        let (_, b) = call(&f, c, "GET", "/api/photos?rating_min=3", None).await;
+        assert_eq!(
+            json_of(&b)["total"],
+            if stars >= 3 { 1 } else { 0 },
+            "{name}: {b}"
+        );
+    }
+    for (route, body) in [
+        ("/api/favorite", json!({"path": a2, "favorite": true})),
+        ("/api/reject", json!({"path": a2, "rejected": true})),
+    ] {
+        let (s, b) = call(&f, &alice, "POST", route, Some(body.clone())).await;
+        assert_eq!(s, StatusCode::OK, "{route}: {b}");
+        let mut other = body.clone();
+        other["path"] = json!(b1);
+        let (s, _) = call(&f, &alice, "POST", route, Some(other)).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{route} on Bob's");
+    }
+    let (_, b) = call(
+        &f,
+        &alice,
+        "GET",
+        "/api/photos?favorites=true&hide_rejected=false",
+        None,
+    )
+    .await;
+    assert_eq!(mentioned(&f, &b), ["Alice/a2.jpg"]);
+    let (_, b) = call(&f, &alice, "GET", "/api/photos?favorites=true", None).await;
+    assert_eq!(json_of(&b)["total"], 0, "rejected, so hidden: {b}");
+    let (_, b) = call(&f, &bob, "GET", "/api/photos?favorites=true", None).await;
+    assert_eq!(json_of(&b)["total"], 0, "{b}");
+
+    // Comparisons: pairs from the member's photos, choices per member.
+    let (s, b) = call(
+        &f,
+        &alice,
+        "GET",
+        "/api/comparison/pair?category=landscape",
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert!(
+        mentioned(&f, &b)
+            .iter()
+            .all(|p| visible("alice").contains(&p.as_str())),
+        "{b}"
+    );
+    let (s, _) = call(
+        &f,
+        &alice,
+        "POST",
+        "/api/comparison",
+        Some(json!({"winner": a1, "loser": b1})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "a comparison with Bob's photo");
+    let (s, b) = call(
+        &f,
+        &alice,
+        "POST",
+        "/api/comparison",
+        Some(json!({"winner": a1, "loser": f1})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(json_of(&b)["comparisons"], 1);
+    let (_, b) = call(
+        &f,
+        &bob,
+        "GET",
+        "/api/comparison/suggestion?category=landscape",
+        None,
+    )
+    .await;
+    assert_eq!(json_of(&b)["comparisons"], 0, "Alice's choice is hers: {b}");
+    let (_, b) = call(
+        &f,
+        &alice,
+        "GET",
+        "/api/comparison/suggestion?category=landscape",
+        None,
+    )
+    .await;
+    assert_eq!(json_of(&b)["comparisons"], 1, "{b}");
+
+    // Roles: persons and faces are managed by admins, scans by superadmins.
+    for (route, need) in [
+        ("/api/persons/1/rename", facet_config::Role::Admin),
+        ("/api/faces/x/assign", facet_config::Role::Admin),
+        ("/api/scan", facet_config::Role::Superadmin),
+    ] {
+        for (name, c, role) in [
+            ("alice", &alice, facet_config::Role::User),
+            ("bob", &bob, facet_config::Role::Admin),
+            ("carol", &carol, facet_config::Role::Superadmin),
+        ] {
+            let (s, b) = call(&f, c, "POST", route, Some(json!({}))).await;
+            if role < need {
+                assert_eq!(s, StatusCode::FORBIDDEN, "{name} {route}: {b}");
+            } else {
+                assert_ne!(s, StatusCode::FORBIDDEN, "{name} {route}: {b}");
+                assert_ne!(s, StatusCode::UNAUTHORIZED, "{name} {route}: {b}");
+            }
+        }
+        let (s, _) = call(&f, &anon, "POST", route, Some(json!({}))).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "anonymous {route}");
+    }
+
+    // Who am I.
+    let (_, b) = call(&f, &bob, "GET", "/api/me", None).await;
+    let me = json_of(&b);
+    assert_eq!(
+        (
+            me["multi_user"].clone(),
+            me["user"]["name"].clone(),
+            me["user"]["role"].clone(),
+            me["can_manage_people"].clone(),
+            me["can_scan"].clone()
+        ),
+        (
+            json!(true),
+            json!("bob"),
+            json!("admin"),
+            json!(true),
+            json!(false)
+        )
+    );
+    let (_, b) = call(&f, &anon, "GET", "/api/me", None).await;
+    assert_eq!(json_of(&b)["can_view"], false);
+}
+
+#[tokio::test]
+async fn logins_in_multi_user_mode() {
+    let f = family().await;
+    // The single-user password means nothing here.
+    let req = Request::post("/api/login")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(
+            json!({"password": "ignored in multi-user mode"}).to_string(),
+        ))
+        .unwrap();
+    let (s, _, b) = send(&f.app, req).await;
+    assert_eq!(
+        s,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        String::from_utf8_lossy(&b)
+    );
+    assert_eq!(
+        login(&f.app, "alice", "bob password").await,
+        (StatusCode::UNAUTHORIZED, None)
+    );
+    assert_eq!(
+        login(&f.app, "mallory", "alice password").await,
+        (StatusCode::UNAUTHORIZED, None)
+    );
+    let (s, c) = login(&f.app, "alice", "alice password").await;
+    assert_eq!(s, StatusCode::OK);
+    let c = c.unwrap();
+    assert!(!c.contains("password"));
+    // A session of one member cannot be turned into another's.
+    let token = c.split_once('=').unwrap().1;
+    let forged = token.replacen(&hex::encode("user:alice"), &hex::encode("user:bob"), 1);
+    assert_ne!(forged, token);
+    let (s, _) = call(
+        &f,
+        &Some(format!("facet_session={forged}")),
+        "GET",
+        "/api/photos",
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    // A single-user session token (same secret) is no member's.
+    let single = crate::auth::sign_session(b"session:test-share-secret", "edit", u64::MAX);
+    let (s, _) = call(
+        &f,
+        &Some(format!("facet_session={single}")),
+        "GET",
+        "/api/photos",
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn hostile_requests_are_refused() {
+    let f = family().await;
+    let alice = as_(&f, Some("alice")).await;
+    // Oversized bodies.
+    let big = json!({"path": "x", "rating": 1, "pad": "x".repeat(crate::MAX_BODY_BYTES)});
+    let (s, _) = call(&f, &alice, "POST", "/api/rating", Some(big)).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    // Encoded separators, traversal and absolute paths in `path`.
+    for p in [
+        format!("{}/Alice/..%2FBob%2Fb1.jpg", f.lib.display()),
+        format!("{}/Alice/%2e%2e/Bob/b1.jpg", f.lib.display()),
+        format!("{}/Alice/../Bob/b1.jpg", f.lib.display()),
+        format!("{}/Alice\\..\\Bob\\b1.jpg", f.lib.display()),
+        "/etc/passwd".to_string(),
+        "../../etc/passwd".to_string(),
+    ] {
+        for route in ["/image", "/api/download", "/thumbnail", "/api/photo"] {
+            let (s, b) = call(
+                &f,
+                &alice,
+                "GET",
+                &format!("{route}?path={}", enc(&p)),
+                None,
+            )
+            .await;
+            assert_eq!(s, StatusCode::NOT_FOUND, "{route} {p}: {b}");
+            if !p.contains('\\') {
+                let (s, b) = call(&f, &alice, "GET", &format!("{route}?path={p}"), None).await;
+                assert!(
+                    s == StatusCode::NOT_FOUND || s == StatusCode::BAD_REQUEST,
+                    "{route} raw {p}: {s} {b}"
+                );
+            }
+        }
+    }
+    // Header injection: a file name with CR LF cannot add a header.
+    let (s, _, _) = send(
+        &f.app,
+        Request::get(format!(
+            "/api/download?path={}",
+            enc(&format!(
+                "{}/Alice/a1.jpg\r\nSet-Cookie: x=1",
+                f.lib.display()
+            ))
+        ))
+        .header(header::COOKIE, alice.clone().unwrap())
+        .body(Body::empty())
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // CORS: the allowed origin gets credentials; another origin nothing.
+    for (origin, allowed) in [
+        ("https://photos.example.org", true),
+        ("https://evil.example", false),
+    ] {
+        let req = Request::builder()
+            .method("OPTIONS")
+            .uri("/api/photos")
+            .header(header::ORIGIN, origin)
+            .header(header::ACCESS_CONTROL_REQUEST_METHOD, "GET")
+            .body(Body::empty())
+            .unwrap();
+        let (_, h, _) = send(&f.app, req).await;
+        assert_eq!(
+            h.get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+                .map(|v| v.to_str().unwrap().to_string()),
+            allowed.then(|| origin.to_string()),
+            "{origin}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn single_user_ratings_migrate_to_a_member() {
+    let f = family().await;
+    let lib = f.lib.clone();
+    // The store of `family()`, written as the single-user gallery would.
+    let store_dir = f._dir.path().join("store");
+    let single = app(AppState::new(
+        Store::open(&store_dir).unwrap(),
+        &FacetConfig::default(),
+    ));
+    for (rel, stars) in [("Alice/a1.jpg", 5), ("Bob/b1.jpg", 3), ("Family/f1.jpg", 1)] {
+        let p = lib.join(rel).to_string_lossy().into_owned();
+        let (s, _) =
+            crate::tests::post(&single, "/api/rating", json!({"path": p, "rating": stars})).await;
+        assert_eq!(s, StatusCode::OK);
+    }
+    let store = Store::open(&store_dir).unwrap();
+    let config = config(&lib);
+    // Alice already rated the shared photo herself: hers is kept.
+    let alice = as_(&f, Some("alice")).await;
+    let (s, _) = call(
+        &f,
+        &alice,
+        "POST",
+        "/api/rating",
+        Some(json!({"path": f.path("Family/f1.jpg"), "rating": 4})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let m = crate::preferences::migrate(&store, &config, "alice")
+        .await
+        .unwrap();
+    assert_eq!(
+        m,
+        crate::preferences::Migrated {
+            copied: 1,
+            kept: 1,
+            outside: 1
+        }
+    );
+    for (rel, stars) in [("Alice/a1.jpg", 5), ("Family/f1.jpg", 4)] {
+        let (_, b) = call(
+            &f,
+            &alice,
+            "GET",
+            &format!("/api/photo?path={}", enc(&f.path(rel))),
+            None,
+        )
+        .await;
+        assert_eq!(json_of(&b)["rating"], stars, "{rel}: {b}");
+    }
+    assert!(
+        crate::preferences::migrate(&store, &config, "nobody")
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn albums_are_their_owners_and_share_links_stay_in_their_folders() {
+    let f = family().await;
+    let alice = as_(&f, Some("alice")).await;
+    let bob = as_(&f, Some("bob")).await;
+    let (a1, b1, f1) = (
+        f.path("Alice/a1.jpg"),
+        f.path("Bob/b1.jpg"),
+        f.path("Family/f1.jpg"),
+    );
+    let (s, b) = call(
+        &f,
+        &alice,
+        "POST",
+        "/api/albums",
+        Some(json!({"name": "Mine"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let id = json_of(&b)["id"].as_str().unwrap().to_string();
+    let (s, _) = call(
+        &f,
+        &alice,
+        "POST",
+        "/api/album/photos",
+        Some(json!({"id": id, "add": [b1]})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "Bob's photo in Alice's album");
+    let (s, b) = call(
+        &f,
+        &alice,
+        "POST",
+        "/api/album/photos",
+        Some(json!({"id": id, "add": [a1, f1]})),
+    )
+    .await;
+    assert_eq!(
+        (s, json_of(&b)["count"].clone()),
+        (StatusCode::OK, json!(2)),
+        "{b}"
+    );
+    // A smart album of everything holds only Alice's folders' photos.
+    let (_, b) = call(
+        &f,
+        &alice,
+        "POST",
+        "/api/albums",
+        Some(json!({"name": "All", "query": ""})),
+    )
+    .await;
+    assert_eq!(json_of(&b)["count"], 4, "{b}");
+    // Bob sees none of Alice's albums and cannot touch them.
+    let (_, b) = call(&f, &bob, "GET", "/api/albums", None).await;
+    assert_eq!(json_of(&b)["albums"], json!([]), "{b}");
+    for (method, uri, body) in [
+        ("GET", format!("/api/album?id={id}"), None),
+        (
+            "POST",
+            "/api/album/photos".to_string(),
+            Some(json!({"id": id, "remove": [a1]})),
+        ),
+        (
+            "POST",
+            "/api/album/share".to_string(),
+            Some(json!({"id": id})),
+        ),
+        (
+            "POST",
+            "/api/album/delete".to_string(),
+            Some(json!({"id": id})),
+        ),
+    ] {
+        let (s, _) = call(&f, &bob, method, &uri, body).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "bob {method} {uri}");
+    }
+    // Alice's link shows her album; files only of it.
+    let (_, b) = call(
+        &f,
+        &alice,
+        "POST",
+        "/api/album/share",
+        Some(json!({"id": id})),
+    )
+    .await;
+    let token = json_of(&b)["token"].as_str().unwrap().to_string();
+    let anon: Option<String> = None;
+    let (s, b) = call(
+        &f,
+        &anon,
+        "GET",
+        &format!("/api/shared?share={token}"),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(mentioned(&f, &b), ["Alice/a1.jpg", "Family/f1.jpg"]);
+    for (p, want) in [
+        (&a1, StatusCode::OK),
+        (&f1, StatusCode::OK),
+        (&b1, StatusCode::NOT_FOUND),
+        (&f.path("Alice/a2.jpg"), StatusCode::NOT_FOUND),
+    ] {
+        let (s, _) = call(
+            &f,
+            &anon,
+            "GET",
+            &format!("/api/download?path={}&share={token}", enc(p)),
+            None,
+        )
+        .await;
+        assert_eq!(s, want, "{p}");
+    }
+}
