@@ -417,7 +417,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             println!("ok");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Serve(args) => serve::serve(args, config),
+        Command::Serve(args) => serve::serve(args, config, cli.config.clone()),
         Command::Compare { what, store } => {
             let store = store.unwrap_or_else(|| PathBuf::from(DEFAULT_STORE));
             let path = cli

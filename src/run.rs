@@ -47,6 +47,11 @@ pub struct RunArgs {
     /// Print no progress bar.
     #[arg(long)]
     quiet: bool,
+    /// Print machine-readable progress lines (`facet-progress found=…
+    /// skipped=… queued=… done=… scanning=0|1`) to stderr twice a second:
+    /// the gallery's scans read them.
+    #[arg(long, hide = true)]
+    progress_lines: bool,
 }
 
 pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
@@ -223,8 +228,11 @@ pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
             )
         })
     };
-    let bar =
-        (!args.quiet && std::io::stderr().is_terminal()).then(|| spawn_progress(progress.clone()));
+    let bar = if args.progress_lines {
+        Some(spawn_progress_lines(progress.clone()))
+    } else {
+        (!args.quiet && std::io::stderr().is_terminal()).then(|| spawn_progress(progress.clone()))
+    };
 
     let started = Instant::now();
     let result = facet_engine::runtime::run(&plan, &roots, opts, &skip, sink_tx, progress.clone());
@@ -473,6 +481,37 @@ fn failures_batch(failures: &[Failure]) -> RecordBatch {
         ),
     ];
     RecordBatch::try_new(t.schema(), columns).expect("failures batch matches schemas/")
+}
+
+/// One `facet-progress` line.
+fn progress_line(p: &Progress) -> String {
+    format!(
+        "facet-progress found={} skipped={} queued={} done={} scanning={}",
+        p.found.load(Ordering::Relaxed),
+        p.skipped.load(Ordering::Relaxed),
+        p.queued.load(Ordering::Relaxed),
+        p.done.load(Ordering::Relaxed),
+        u8::from(p.scan_done.load(Ordering::Relaxed) == 0),
+    )
+}
+
+/// `--progress-lines`: a line every 500 ms and one at the end.
+fn spawn_progress_lines(
+    p: Arc<Progress>,
+) -> (
+    Arc<std::sync::atomic::AtomicBool>,
+    std::thread::JoinHandle<()>,
+) {
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let handle = std::thread::spawn(move || {
+        while !stop2.load(Ordering::Relaxed) {
+            eprintln!("{}", progress_line(&p));
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        eprintln!("{}", progress_line(&p));
+    });
+    (stop, handle)
 }
 
 fn spawn_progress(

@@ -145,3 +145,79 @@ fn user_add_writes_a_standard_pbkdf2_hash_and_never_the_password() {
     assert_ne!(r.status, 0);
     assert!(r.stderr.contains("no user `nobody`"), "{}", r.stderr);
 }
+
+#[test]
+fn a_scan_started_from_the_gallery_adds_the_new_photos() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lib = tmp.path().join("lib");
+    std::fs::create_dir_all(&lib).unwrap();
+    for i in 0..2 {
+        std::fs::write(lib.join(format!("p{i}.jpg")), jpeg(320, 240, i)).unwrap();
+    }
+    let store = tmp.path().join("store");
+    let r = ran(facet()
+        .args(["run", "--quiet", "--store"])
+        .arg(&store)
+        .arg(&lib)
+        .output()
+        .unwrap());
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    std::fs::write(lib.join("p2.jpg"), jpeg(320, 240, 2)).unwrap();
+    let config = tmp.path().join("scoring_config.json");
+    std::fs::write(
+        &config,
+        r#"{"viewer": {"features": {"show_scan_button": true}}}"#,
+    )
+    .unwrap();
+    let server = crate::gallery::Server::start(&store, &config);
+    // First run: a share_secret is written into the configuration.
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    assert_eq!(written["share_secret"].as_str().map(str::len), Some(64));
+    let lib_s = lib.canonicalize().unwrap().to_string_lossy().into_owned();
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let r = agent
+        .post(&format!("{}/api/scan", server.url))
+        .header("Content-Type", "application/json")
+        .send(serde_json::json!({"directories": [lib_s]}).to_string())
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let started = std::time::Instant::now();
+    let status = loop {
+        let body = agent
+            .get(&format!("{}/api/scan", server.url))
+            .call()
+            .unwrap()
+            .into_body()
+            .read_to_string()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if v["running"] == false {
+            break v;
+        }
+        assert!(started.elapsed().as_secs() < 300, "{v}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert_eq!(status["exit_code"], 0, "{status}");
+    assert_eq!(
+        (status["found"].clone(), status["skipped"].clone()),
+        (serde_json::json!(3), serde_json::json!(2)),
+        "{status}"
+    );
+    let log = status["log"].to_string();
+    assert!(log.contains("3 found, 1 analysed"), "{log}");
+    let photos: serde_json::Value = serde_json::from_str(
+        &agent
+            .get(&format!("{}/api/photos", server.url))
+            .call()
+            .unwrap()
+            .into_body()
+            .read_to_string()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(photos["total"], 3, "the gallery shows the new photo");
+}

@@ -419,7 +419,7 @@ pub async fn delete(
         .await?;
     state
         .store()
-        .delete_keys(&facet_schemas::albums(), &[album.id.clone()])
+        .delete_keys(&facet_schemas::albums(), std::slice::from_ref(&album.id))
         .await?;
     Ok(Json(json!({ "deleted": album.id })))
 }

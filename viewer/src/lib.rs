@@ -23,6 +23,7 @@ mod listing;
 mod openapi;
 pub mod preferences;
 mod query;
+pub mod scan;
 pub mod scope;
 mod settings;
 #[cfg(test)]
@@ -55,6 +56,7 @@ struct Inner {
     cache: tokio::sync::Mutex<Cache>,
     gate: auth::Gate,
     config: FacetConfig,
+    scans: scan::Scans,
 }
 
 /// The session and the `/api/photos` listing, kept while no table changes.
@@ -68,6 +70,15 @@ struct Cache {
 
 impl AppState {
     pub fn new(store: Store, config: &FacetConfig) -> AppState {
+        AppState::with_scanner(store, config, None)
+    }
+
+    /// With the command that scans folders into the store (`/api/scan`).
+    pub fn with_scanner(
+        store: Store,
+        config: &FacetConfig,
+        scanner: Option<Arc<dyn scan::Scanner>>,
+    ) -> AppState {
         AppState {
             inner: Arc::new(Inner {
                 store,
@@ -76,6 +87,7 @@ impl AppState {
                 user_state_lock: tokio::sync::Mutex::new(()),
                 cache: tokio::sync::Mutex::new(Cache::default()),
                 config: config.clone(),
+                scans: scan::Scans::new(scanner),
             }),
         }
     }
@@ -91,6 +103,11 @@ impl AppState {
     /// The configuration the server was started with.
     pub fn config(&self) -> &FacetConfig {
         &self.inner.config
+    }
+
+    /// The gallery's scans.
+    pub fn scans(&self) -> &scan::Scans {
+        &self.inner.scans
     }
 
     /// Passwords and sessions.
@@ -216,6 +233,12 @@ pub fn app(state: AppState) -> Router {
     ] {
         r = on(r, f.show_albums, path, route);
     }
+    r = on(
+        r,
+        f.show_scan_button,
+        "/api/scan",
+        get(scan::status).post(scan::start),
+    );
     let cors = cors(state.config());
     let r = r
         .fallback(|| async { ApiError::NotFound("no such route".into()) })

@@ -532,6 +532,11 @@ impl Listing {
         p.rfind(['/', '\\']).map_or(p, |k| &p[k + 1..])
     }
 
+    /// Whether some row's path satisfies `f`.
+    pub(crate) fn any_path(&self, f: impl Fn(&str) -> bool) -> bool {
+        (0..self.len()).any(|i| !self.paths.is_null(i) && f(self.paths.value(i)))
+    }
+
     /// The stored path of row `i`.
     pub(crate) fn path(&self, i: u32) -> &str {
         self.paths.value(i as usize)

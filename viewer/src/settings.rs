@@ -71,6 +71,8 @@ pub struct Features {
     pub show_map: bool,
     /// `show_albums` (true): `/api/albums`, `/api/album*`, `/api/shared`.
     pub show_albums: bool,
+    /// `show_scan_button` (false): `/api/scan`, for superadmins.
+    pub show_scan_button: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -114,6 +116,7 @@ impl Features {
             show_timeline: feature("show_timeline", true),
             show_map: feature("show_map", false),
             show_albums: feature("show_albums", true),
+            show_scan_button: feature("show_scan_button", false),
         }
     }
 }

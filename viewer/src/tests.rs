@@ -205,6 +205,14 @@ pub(crate) async fn write_rows(store: &Store, lib: &Path, thumb_file: &Path) {
 }
 
 pub(crate) async fn fixture_with(config: FacetConfig) -> Fixture {
+    fixture_scanning(config, None).await
+}
+
+/// [`fixture_with`] whose gallery scans with `scanner`.
+pub(crate) async fn fixture_scanning(
+    config: FacetConfig,
+    scanner: Option<Arc<dyn crate::scan::Scanner>>,
+) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let lib = dir.path().join("library");
     std::fs::create_dir_all(&lib).unwrap();
@@ -219,7 +227,7 @@ pub(crate) async fn fixture_with(config: FacetConfig) -> Fixture {
     let store = Store::open(&store_dir).unwrap();
     write_rows(&store, &lib, &thumb).await;
     Fixture {
-        app: app(AppState::new(store, &config)),
+        app: app(AppState::with_scanner(store, &config, scanner)),
         lib: lib.canonicalize().unwrap(),
         store_dir,
         _dir: dir,
