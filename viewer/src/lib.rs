@@ -14,13 +14,18 @@ pub mod auth;
 mod browse;
 #[cfg(test)]
 mod browse_tests;
+mod cache;
 pub mod compare;
 mod error;
 mod files;
 mod json;
 mod listing;
 mod openapi;
+mod persons;
+#[cfg(test)]
+mod persons_tests;
 mod query;
+pub mod search;
 mod settings;
 #[cfg(test)]
 mod tests;
@@ -50,6 +55,10 @@ struct Inner {
     cache: tokio::sync::Mutex<Cache>,
     gate: auth::Gate,
     config: FacetConfig,
+    /// `viewer.cache_ttl_seconds`' answers (see `cache`).
+    responses: cache::Responses,
+    /// The pipeline's text encoder, when `facet serve --pipeline` gave one.
+    text: std::sync::OnceLock<Arc<search::TextSearch>>,
 }
 
 /// The session and the `/api/photos` listing, kept while no table changes.
@@ -70,6 +79,8 @@ impl AppState {
                 cache: tokio::sync::Mutex::new(Cache::default()),
                 gate: auth::Gate::from_config(config),
                 config: config.clone(),
+                responses: cache::Responses::default(),
+                text: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -173,6 +184,11 @@ pub fn app(state: AppState) -> Router {
         .route("/api/comparison/pair", get(compare::pair))
         .route("/api/comparison", post(compare::record))
         .route("/api/comparison/suggestion", get(compare::suggest))
+        .route("/api/persons", get(persons::list))
+        .route("/api/persons/thumbnail", get(persons::thumbnail))
+        .route("/api/persons/rename", post(persons::rename))
+        .route("/api/persons/hide", post(persons::hide))
+        .route("/api/persons/merge", post(persons::merge))
         .route("/api/login", post(auth::login))
         .route("/api/logout", post(auth::logout))
         .route("/api/me", get(auth::me));
@@ -191,6 +207,12 @@ pub fn app(state: AppState) -> Router {
         f.show_similar_button,
         "/api/similar",
         get(browse::similar),
+    );
+    r = on(
+        r,
+        f.show_semantic_search,
+        "/api/search",
+        get(search::search),
     );
     r.fallback(|| async { ApiError::NotFound("no such route".into()) })
         .layer(axum::middleware::from_fn_with_state(
