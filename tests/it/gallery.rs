@@ -446,6 +446,11 @@ fn gallery_in_headless_chromium_filter_sort_open_rate_reload() {
         "the thumbnails",
     );
     b.screenshot(&shots.join("01-gallery.png"));
+    // No text encoder (no --pipeline): no search box.
+    assert_eq!(
+        b.eval("document.getElementById('search-form').hidden"),
+        json!(true)
+    );
 
     // Filter by camera (the camera dropdown lists it with its count), then
     // sort by date, then by score.
@@ -1031,6 +1036,35 @@ fn gallery_semantic_search_with_the_pipelines_text_tower() {
     assert_eq!((s, v["param"].clone()), (400, json!("q")), "{v}");
     let (s, v) = http_json(&format!("{}/api/search?q=red&limit=x", server.url));
     assert_eq!((s, v["param"].clone()), (400, json!("limit")), "{v}");
+
+    // In the browser: the search box, the results most similar first.
+    if shared_photos().is_some() {
+        chromium();
+        let mut b = Browser::launch();
+        b.navigate(&format!("{}/", server.url));
+        b.wait("document.body.dataset.ready === '1'", "the gallery");
+        b.wait(
+            "!document.getElementById('search-form').hidden",
+            "the search box",
+        );
+        b.eval(
+            "(() => { const i = document.getElementById('search'); i.value = 'blue'; \
+             document.getElementById('search-form').requestSubmit(); return true; })()",
+        );
+        b.wait(
+            "document.getElementById('search-view').dataset.ready === '1' && location.search.includes('q=blue') \
+             && document.querySelectorAll('[data-testid=search-result]').length === 5",
+            "the search results",
+        );
+        let first = b.eval("document.querySelector('[data-testid=search-result]').dataset.path");
+        assert!(first.as_str().unwrap().ends_with("blue.png"), "{first}");
+        // No thumbnail stage in this pipeline: the PNGs themselves.
+        b.wait(
+            "[...document.querySelectorAll('[data-testid=search-result] img')].every(i => i.complete && i.naturalWidth > 0)",
+            "the result images",
+        );
+        b.screenshot(&screenshots_dir().join("14-search.png"));
+    }
     drop(server);
 
     // Without the pipeline: no text encoder, and the route says so.

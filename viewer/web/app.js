@@ -304,13 +304,25 @@ function marks(photo) {
   return s.trim();
 }
 
+// A photo without a stored thumbnail (a pipeline without the thumbnail
+// stage): the image itself, once.
+function withFallback(img, path) {
+  img.addEventListener("error", () => {
+    if (!img.dataset.fallback) {
+      img.dataset.fallback = "1";
+      img.src = `/image?path=${enc(path)}`;
+    }
+  });
+  return img;
+}
+
 function card(photo, index) {
-  const img = el("img", {
+  const img = withFallback(el("img", {
     src: `/thumbnail?path=${enc(photo.path)}`,
     alt: photo.filename,
     loading: "lazy",
     decoding: "async",
-  });
+  }), photo.path);
   const a = el(
     "a",
     {
@@ -622,7 +634,7 @@ function thumb(photo, extra = "") {
       title: `${photo.filename}${photo.date_taken ? " \u00b7 " + photo.date_taken.replace("T", " ") : ""}${extra}`,
       dataset: { testid: "thumb", path: photo.path },
     },
-    el("img", { src: `/thumbnail?path=${enc(photo.path)}`, alt: photo.filename, loading: "lazy", decoding: "async" }),
+    withFallback(el("img", { src: `/thumbnail?path=${enc(photo.path)}`, alt: photo.filename, loading: "lazy", decoding: "async" }), photo.path),
   );
   if (photo.aggregate !== null && photo.aggregate !== undefined) {
     a.append(el("span", { className: `badge ${scoreClass(photo.aggregate)}` }, photo.aggregate.toFixed(1)));
@@ -1104,6 +1116,8 @@ const cmp = { pair: null, busy: false, category: "" };
 function bindCompare() {
   $("cmp-category").addEventListener("change", () => {
     cmp.category = $("cmp-category").value;
+    // The keys choose again, not the category.
+    $("cmp-category").blur();
     setParam("compare", cmp.category);
     loadCompare();
   });
