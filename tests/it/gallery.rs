@@ -24,11 +24,17 @@ pub(crate) struct Server {
 
 impl Server {
     pub(crate) fn start(store: &Path, config: &Path) -> Server {
-        let mut child = facet()
+        Server::start_with(facet(), store, config, &[])
+    }
+
+    /// `cmd serve … EXTRA…` (`--pipeline FILE`, say).
+    fn start_with(mut cmd: Command, store: &Path, config: &Path, extra: &[&str]) -> Server {
+        let mut child = cmd
             .args(["serve", "--bind", "127.0.0.1:0", "--store"])
             .arg(store)
             .arg("--config")
             .arg(config)
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -440,6 +446,11 @@ fn gallery_in_headless_chromium_filter_sort_open_rate_reload() {
         "the thumbnails",
     );
     b.screenshot(&shots.join("01-gallery.png"));
+    // No text encoder (no --pipeline): no search box.
+    assert_eq!(
+        b.eval("document.getElementById('search-form').hidden"),
+        json!(true)
+    );
 
     // Filter by camera (the camera dropdown lists it with its count), then
     // sort by date, then by score.
@@ -656,6 +667,144 @@ fn gallery_in_headless_chromium_filter_sort_open_rate_reload() {
         "the grid again",
     );
 
+    // The mosaic (the default layout) and the grid of squares.
+    assert_eq!(
+        b.eval("document.getElementById('grid').classList.contains('mosaic')"),
+        json!(true)
+    );
+    b.screenshot(&shots.join("07c-mosaic.png"));
+    b.click("[data-testid=layout]");
+    b.wait(
+        "!document.getElementById('grid').classList.contains('mosaic')",
+        "the square grid",
+    );
+    b.screenshot(&shots.join("07d-grid.png"));
+    b.click("[data-testid=layout]");
+    b.wait(
+        "document.getElementById('grid').classList.contains('mosaic')",
+        "the mosaic again",
+    );
+
+    // People: two persons with face crops, as `facet faces cluster` writes them.
+    let people: Vec<String> = expected.iter().map(|(p, _)| p.clone()).collect();
+    write_people(&store, &people);
+    b.click("[data-testid=view-persons]");
+    b.wait(
+        "document.getElementById('persons').dataset.ready === '1' && document.querySelectorAll('[data-testid=person]').length === 2",
+        "the people",
+    );
+    b.wait(
+        "[...document.querySelectorAll('[data-testid=person] img')].every(i => i.complete && i.naturalWidth > 0)",
+        "the face crops",
+    );
+    let cards = b.eval(
+        "[...document.querySelectorAll('[data-testid=person]')].map(c => [c.dataset.id, c.querySelector('[data-testid=person-name]').textContent, Number(c.dataset.photos)])",
+    );
+    assert_eq!(
+        cards,
+        json!([["1", "Ann", 2], ["2", "Person 2", 1]]),
+        "most photographed first"
+    );
+    b.screenshot(&shots.join("10-persons.png"));
+    // Rename the second in place.
+    b.click("[data-testid=person][data-id='2'] [data-testid=person-rename]");
+    b.eval(
+        "(() => { const i = document.querySelector('[data-testid=person-name-input]'); i.value = 'Bob';          i.dispatchEvent(new KeyboardEvent('keydown', {key: 'Enter', bubbles: true})); return true; })()",
+    );
+    b.wait(
+        "document.getElementById('persons').dataset.ready === '1' &&          document.querySelector('[data-testid=person][data-id=\"2\"] [data-testid=person-name]')?.textContent === 'Bob'",
+        "the new name",
+    );
+    assert_eq!(
+        sql_json(&store, "SELECT name FROM persons WHERE person_id = 2")[0]["name"],
+        json!("Bob")
+    );
+    // A person's photos: the grid filtered by person.
+    b.click("[data-testid=person][data-id='1'] [data-testid=person-open]");
+    b.wait(
+        "document.getElementById('grid').dataset.ready === '1' && !document.getElementById('grid').hidden          && location.search.includes('person=1') && document.getElementById('grid').dataset.total === '2'",
+        "Ann's photos",
+    );
+    let shown_paths = b.eval(
+        "[...document.querySelectorAll('[data-testid=card]')].map(c => c.dataset.path).sort()",
+    );
+    let mut want = people[..2].to_vec();
+    want.sort();
+    assert_eq!(shown_paths, json!(want));
+    assert_eq!(
+        b.eval("document.getElementById('person-chip-name').textContent"),
+        json!("Ann")
+    );
+    b.screenshot(&shots.join("11-person-photos.png"));
+    b.click("[data-testid=person-clear]");
+    b.wait(
+        "document.getElementById('grid').dataset.ready === '1' && !location.search.includes('person=')          && document.getElementById('grid').dataset.total === '4'",
+        "every person's photos again",
+    );
+
+    // Comparison mode: two photos side by side, the left one picked with
+    // the arrow key, the progress and the weights beside it.
+    let categories = sql_json(
+        &store,
+        "SELECT category, count(*) AS n FROM photos WHERE category IS NOT NULL GROUP BY category ORDER BY n DESC, category",
+    );
+    let category = categories[0]["category"].as_str().unwrap().to_string();
+    assert!(categories[0]["n"].as_i64().unwrap() >= 2, "{categories:?}");
+    b.click("[data-testid=view-compare]");
+    b.wait(
+        "document.getElementById('compare').dataset.ready === '1'",
+        "the comparison view",
+    );
+    choose(&mut b, "cmp-category", &category);
+    b.wait(
+        &format!(
+            "document.getElementById('compare').dataset.ready === '1' && document.getElementById('compare').dataset.pair === '1'              && document.getElementById('cmp-category').value === {}",
+            json!(category)
+        ),
+        "a pair to compare",
+    );
+    b.wait(
+        "[...document.querySelectorAll('.side img')].every(i => i.complete && i.naturalWidth > 0)",
+        "both photos",
+    );
+    let pair = b.eval(
+        "[document.getElementById('cmp-a').dataset.path, document.getElementById('cmp-b').dataset.path]",
+    );
+    assert_ne!(pair[0], pair[1]);
+    assert_eq!(
+        b.eval("document.getElementById('cmp-count').textContent"),
+        json!("0 / 50 comparisons")
+    );
+    assert!(
+        b.eval("document.querySelectorAll('[data-testid=weight-row]').length")
+            .as_i64()
+            .unwrap()
+            > 0,
+        "the current weights"
+    );
+    b.screenshot(&shots.join("12-compare.png"));
+    b.key("ArrowLeft", "ArrowLeft", 37);
+    b.wait(
+        "document.getElementById('compare').dataset.recorded === '1' && document.getElementById('cmp-count').textContent === '1 / 50 comparisons'",
+        "the choice to be recorded",
+    );
+    let recorded = sql_json(
+        &store,
+        "SELECT winner, loser, tie, category FROM comparisons",
+    );
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0]["winner"], pair[0]);
+    assert_eq!(recorded[0]["loser"], pair[1]);
+    assert_eq!(recorded[0]["tie"], json!(false));
+    assert_eq!(recorded[0]["category"], json!(category));
+    b.screenshot(&shots.join("13-compared.png"));
+    b.click("[data-testid=view-grid]");
+    b.wait(
+        "document.getElementById('grid').dataset.ready === '1' && !document.getElementById('grid').hidden \
+         && document.querySelectorAll('[data-testid=card]').length === 4",
+        "the grid after comparing",
+    );
+
     // A phone: the grid fits the width, the photo view stacks.
     b.viewport(390, 844, true);
     b.wait(
@@ -797,4 +946,201 @@ fn comparison_choices_move_the_weights_that_apply_writes() {
         .map(|v| v.as_f64().unwrap())
         .sum();
     assert_eq!(total, 100.0);
+}
+
+/// `GET url` → status and JSON body (error statuses too).
+fn http_json(url: &str) -> (u16, Value) {
+    let r = ureq::get(url)
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .call()
+        .unwrap_or_else(|e| panic!("{url}: {e}"));
+    let status = r.status().as_u16();
+    let body = r.into_body().read_to_string().unwrap();
+    let v = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{url}: {e}: {body}"));
+    (status, v)
+}
+
+fn stems(v: &Value) -> Vec<String> {
+    v["photos"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no photos: {v}"))
+        .iter()
+        .map(|p| {
+            Path::new(p["path"].as_str().unwrap())
+                .file_stem()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect()
+}
+
+/// Semantic search end to end: `facet run` with the dual encoder of
+/// `zero_shot.rs` (real ONNX files, a real tokenizer.json), then `facet
+/// serve --pipeline` embeds the query with the pipeline's text tower and
+/// ranks the photos by cosine against their stored image embeddings.
+#[test]
+fn gallery_semantic_search_with_the_pipelines_text_tower() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let (pipeline, photos, config) = crate::zero_shot::dual_encoder_library(t);
+    let store = t.join("store");
+    let r = run_into(
+        facet_ort(),
+        Some(pipeline.to_str().unwrap()),
+        &photos,
+        &store,
+        &["--config", config.to_str().unwrap()],
+    );
+    assert_eq!(r.status, 0, "{}\n{}", r.stdout, r.stderr);
+
+    let server = Server::start_with(
+        facet_ort(),
+        &store,
+        &config,
+        &["--pipeline", pipeline.to_str().unwrap()],
+    );
+    let (s, c) = http_json(&format!("{}/api/config", server.url));
+    assert_eq!(s, 200);
+    assert_eq!(c["search"]["available"], true, "{c}");
+    assert_eq!(c["search"]["column"], "embedding", "{c}");
+    // Each colour word finds its photo first; similarities descend.
+    for (q, first) in [
+        ("red", "red"),
+        ("green", "green"),
+        ("blue", "blue"),
+        ("crimson", "red"),
+    ] {
+        let (s, v) = http_json(&format!("{}/api/search?q={q}", server.url));
+        assert_eq!(s, 200, "{q}: {v}");
+        let found = stems(&v);
+        assert_eq!(found.len(), 5, "{q}: {v}");
+        assert_eq!(found[0], first, "{q}: {found:?}");
+        let sims: Vec<f64> = v["photos"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["similarity"].as_f64().unwrap())
+            .collect();
+        assert!(sims.windows(2).all(|w| w[0] >= w[1]), "{q}: {sims:?}");
+        assert!(sims[0] > 0.9, "{q}: {sims:?}");
+    }
+    // "a photo of red" against the red photo: cos = 1 / √1.09.
+    let (_, v) = http_json(&format!("{}/api/search?q=red&limit=2", server.url));
+    assert_eq!(stems(&v).len(), 2);
+    let sim = v["photos"][0]["similarity"].as_f64().unwrap();
+    assert!((sim - 1.0 / 1.09f64.sqrt()).abs() < 1e-3, "{sim}");
+    // The filters of /api/photos apply.
+    let (_, v) = http_json(&format!("{}/api/search?q=red&category=default", server.url));
+    assert!(!stems(&v).contains(&"red".to_string()), "{v}");
+    let (s, v) = http_json(&format!("{}/api/search", server.url));
+    assert_eq!((s, v["param"].clone()), (400, json!("q")), "{v}");
+    let (s, v) = http_json(&format!("{}/api/search?q=red&limit=x", server.url));
+    assert_eq!((s, v["param"].clone()), (400, json!("limit")), "{v}");
+
+    // In the browser: the search box, the results most similar first.
+    if shared_photos().is_some() {
+        chromium();
+        let mut b = Browser::launch();
+        b.navigate(&format!("{}/", server.url));
+        b.wait("document.body.dataset.ready === '1'", "the gallery");
+        b.wait(
+            "!document.getElementById('search-form').hidden",
+            "the search box",
+        );
+        b.eval(
+            "(() => { const i = document.getElementById('search'); i.value = 'blue'; \
+             document.getElementById('search-form').requestSubmit(); return true; })()",
+        );
+        b.wait(
+            "document.getElementById('search-view').dataset.ready === '1' && location.search.includes('q=blue') \
+             && document.querySelectorAll('[data-testid=search-result]').length === 5",
+            "the search results",
+        );
+        let first = b.eval("document.querySelector('[data-testid=search-result]').dataset.path");
+        assert!(first.as_str().unwrap().ends_with("blue.png"), "{first}");
+        // No thumbnail stage in this pipeline: the PNGs themselves.
+        b.wait(
+            "[...document.querySelectorAll('[data-testid=search-result] img')].every(i => i.complete && i.naturalWidth > 0)",
+            "the result images",
+        );
+        b.screenshot(&screenshots_dir().join("14-search.png"));
+    }
+    drop(server);
+
+    // Without the pipeline: no text encoder, and the route says so.
+    let server = Server::start(&store, &config);
+    let (_, c) = http_json(&format!("{}/api/config", server.url));
+    assert_eq!(c["search"]["available"], false, "{c}");
+    let (s, v) = http_json(&format!("{}/api/search?q=red", server.url));
+    assert_eq!(s, 404, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("--pipeline"), "{v}");
+}
+
+/// Two people as `facet faces cluster` would write them: "Ann" in `photos[0]`
+/// and `photos[1]`, an unnamed person in `photos[2]`; face crops are JPEGs.
+fn write_people(store: &Path, photos: &[String]) {
+    use arrow::array::{ArrayRef, BinaryArray, BooleanArray, Int32Array, Int64Array, StringArray};
+    use arrow::datatypes::Schema;
+    use arrow::record_batch::RecordBatch;
+    use std::sync::Arc;
+    let batch = |t: &facet_schemas::Table, columns: Vec<(&str, ArrayRef)>| {
+        let fields: Vec<_> = columns
+            .iter()
+            .map(|(n, _)| t.column(n).unwrap().field())
+            .collect();
+        RecordBatch::try_new(
+            Arc::new(Schema::new(fields)),
+            columns.into_iter().map(|(_, a)| a).collect(),
+        )
+        .unwrap()
+    };
+    let faces_t = facet_schemas::faces();
+    let crops: Vec<Vec<u8>> = (0..3).map(|i| jpeg(64, 64, 7 + i)).collect();
+    let faces = batch(
+        &faces_t,
+        vec![
+            (
+                "face_id",
+                Arc::new(StringArray::from_iter_values(
+                    photos[..3].iter().map(|p| format!("{p}#0")),
+                )),
+            ),
+            (
+                "path",
+                Arc::new(StringArray::from_iter_values(photos[..3].iter().cloned())),
+            ),
+            ("face_index", Arc::new(Int32Array::from(vec![0, 0, 0]))),
+            (
+                "thumbnail",
+                Arc::new(BinaryArray::from_iter_values(crops.iter())),
+            ),
+            ("person_id", Arc::new(Int64Array::from(vec![1, 1, 2]))),
+        ],
+    );
+    let persons_t = facet_schemas::persons();
+    let persons = batch(
+        &persons_t,
+        vec![
+            ("person_id", Arc::new(Int64Array::from(vec![1, 2]))),
+            ("name", Arc::new(StringArray::from(vec![Some("Ann"), None]))),
+            (
+                "representative_face",
+                Arc::new(StringArray::from(vec![
+                    format!("{}#0", photos[0]),
+                    format!("{}#0", photos[2]),
+                ])),
+            ),
+            ("face_count", Arc::new(Int64Array::from(vec![2, 1]))),
+            ("hidden", Arc::new(BooleanArray::from(vec![false, false]))),
+        ],
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let store = facet_store::Store::open(store).unwrap();
+    rt.block_on(async {
+        store.replace(&faces_t, faces).await.unwrap();
+        store.replace(&persons_t, persons).await.unwrap();
+    });
 }

@@ -224,10 +224,12 @@ stages:
       prompt: "a photo of {}"
 "#;
 
-#[test]
-fn zero_shot_tags_from_a_dual_encoder_choose_the_category() {
-    let tmp = tempfile::tempdir().unwrap();
-    let t = tmp.path();
+/// The dual encoder, the pipeline, five one-colour photos and the
+/// configuration of the vocabulary, written under `t`: `(pipeline, photos,
+/// scoring_config.json)`.
+pub(crate) fn dual_encoder_library(
+    t: &Path,
+) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
     std::fs::create_dir_all(t.join("models")).unwrap();
     image_tower(&t.join("models/image.onnx"));
     text_tower(&t.join("models/text.onnx"));
@@ -264,9 +266,19 @@ fn zero_shot_tags_from_a_dual_encoder_choose_the_category() {
         ]
     });
     std::fs::write(t.join("scoring_config.json"), config.to_string()).unwrap();
+    (
+        t.join("pipeline.yaml"),
+        photos,
+        t.join("scoring_config.json"),
+    )
+}
+
+#[test]
+fn zero_shot_tags_from_a_dual_encoder_choose_the_category() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let (pipeline, photos, config_path) = dual_encoder_library(t);
     let store = t.join("store");
-    let pipeline = t.join("pipeline.yaml");
-    let config_path = t.join("scoring_config.json");
     let r = run_into(
         facet_ort(),
         Some(pipeline.to_str().unwrap()),

@@ -68,8 +68,19 @@ fn direction(p: &Params) -> ApiResult<bool> {
 /// `GET /api/timeline[?year=[&month=]]`: the years (or a year's months, or a
 /// month's days) with their counts and up to `timeline.photos_per_group`
 /// photos each: the group's best, in capture order.
+/// Kept for `viewer.cache_ttl_seconds` while the store is unchanged.
 pub async fn timeline(State(state): State<AppState>, who: Who, q: Q) -> ApiResult<Json<Value>> {
     let p = params(q)?;
+    let key = format!(
+        "{}:{}",
+        crate::cache::owner(&who),
+        crate::cache::key("timeline", &p.0)
+    );
+    let v = crate::cache::cached(&state, key, || timeline_uncached(&state, &who, p)).await?;
+    Ok(Json(v))
+}
+
+async fn timeline_uncached(state: &AppState, who: &Who, p: Params) -> ApiResult<Value> {
     let s = state.settings();
     let year = p.uint_in("year", 1, 9999)?.map(|v| v as u32);
     let month = p.uint_in("month", 1, 12)?.map(|v| v as u32);
@@ -80,8 +91,9 @@ pub async fn timeline(State(state): State<AppState>, who: Who, q: Q) -> ApiResul
         .uint_in("per_group", 1, MAX_PER_PAGE as u64)?
         .map_or(s.timeline_photos_per_group, |v| v as usize);
     let asc = direction(&p)?;
-    let filters = Filters::parse(&p, s)?;
-    let (listing, user) = state.listing(&who).await?;
+    let mut filters = Filters::parse(&p, s)?;
+    let (listing, user) = state.listing(who).await?;
+    crate::persons::restrict(state, &listing, &mut filters).await?;
     // The slot of a day (`yyyymmdd`) at this level (the year, the month or
     // the day: a dense index, no map look-up per row), `None` when outside
     // it; and a slot's group key.
@@ -152,7 +164,7 @@ pub async fn timeline(State(state): State<AppState>, who: Who, q: Q) -> ApiResul
             "photos": photos(&listing, &user, &shown)?,
         }));
     }
-    Ok(Json(json!({
+    Ok(json!({
         "level": level,
         "year": year,
         "month": month,
@@ -160,7 +172,7 @@ pub async fn timeline(State(state): State<AppState>, who: Who, q: Q) -> ApiResul
         "undated": if level == "year" { json!(undated) } else { Value::Null },
         "per_group": per_group,
         "groups": out,
-    })))
+    }))
 }
 
 /// Today (UTC) as `yyyymmdd`.
@@ -197,8 +209,9 @@ pub async fn memories(State(state): State<AppState>, who: Who, q: Q) -> ApiResul
     let limit = p
         .uint_in("limit", 1, MAX_PER_PAGE as u64)?
         .map_or(s.default_per_page, |v| v as usize);
-    let filters = Filters::parse(&p, s)?;
+    let mut filters = Filters::parse(&p, s)?;
     let (listing, user) = state.listing(&who).await?;
+    crate::persons::restrict(&state, &listing, &mut filters).await?;
     let (year, month_day) = (date / 10_000, date % 10_000);
     let mut years: BTreeMap<u32, usize> = BTreeMap::new();
     let rows: Vec<u32> = listing
@@ -291,9 +304,10 @@ pub async fn map(State(state): State<AppState>, who: Who, q: Q) -> ApiResult<Jso
     let s = state.settings();
     let zoom = p.uint_in("zoom", 0, 22)?.unwrap_or(2) as i32;
     let bbox = BBox::parse(&p)?;
-    let filters = Filters::parse(&p, s)?;
+    let mut filters = Filters::parse(&p, s)?;
     let clustered = (zoom as u32) < s.map_cluster_zoom_threshold;
     let (listing, user) = state.listing(&who).await?;
+    crate::persons::restrict(&state, &listing, &mut filters).await?;
     let (lats, lons) = (listing.num("gps_lat"), listing.num("gps_lon"));
     let cells = 2f64.powi(zoom) * CELLS_PER_TILE;
     struct Cluster {

@@ -15,16 +15,21 @@ pub mod auth;
 mod browse;
 #[cfg(test)]
 mod browse_tests;
+mod cache;
 pub mod compare;
 mod error;
 mod files;
 mod json;
 mod listing;
 mod openapi;
+mod persons;
+#[cfg(test)]
+mod persons_tests;
 pub mod preferences;
 mod query;
 pub mod scan;
 pub mod scope;
+pub mod search;
 mod settings;
 #[cfg(test)]
 mod tests;
@@ -57,6 +62,10 @@ struct Inner {
     gate: auth::Gate,
     config: FacetConfig,
     scans: scan::Scans,
+    /// `viewer.cache_ttl_seconds`' answers (see `cache`).
+    responses: cache::Responses,
+    /// The pipeline's text encoder, when `facet serve --pipeline` gave one.
+    text: std::sync::OnceLock<Arc<search::TextSearch>>,
 }
 
 /// The session and the `/api/photos` listing, kept while no table changes.
@@ -88,6 +97,8 @@ impl AppState {
                 cache: tokio::sync::Mutex::new(Cache::default()),
                 config: config.clone(),
                 scans: scan::Scans::new(scanner),
+                responses: cache::Responses::default(),
+                text: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -202,6 +213,11 @@ pub fn app(state: AppState) -> Router {
         .route("/api/comparison/pair", get(compare::pair))
         .route("/api/comparison", post(compare::record))
         .route("/api/comparison/suggestion", get(compare::suggest))
+        .route("/api/persons", get(persons::list))
+        .route("/api/persons/thumbnail", get(persons::thumbnail))
+        .route("/api/persons/rename", post(persons::rename))
+        .route("/api/persons/hide", post(persons::hide))
+        .route("/api/persons/merge", post(persons::merge))
         .route("/api/login", post(auth::login))
         .route("/api/logout", post(auth::logout))
         .route("/api/me", get(auth::me));
@@ -220,6 +236,12 @@ pub fn app(state: AppState) -> Router {
         f.show_similar_button,
         "/api/similar",
         get(browse::similar),
+    );
+    r = on(
+        r,
+        f.show_semantic_search,
+        "/api/search",
+        get(search::search),
     );
     for (path, route) in [
         ("/api/albums", get(albums::list).post(albums::create)),

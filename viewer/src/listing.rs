@@ -476,9 +476,12 @@ impl Listing {
                 && (!f.hide_bursts || self.burst_ok[i])
                 && (!f.hide_duplicates || self.duplicate_ok[i])
         };
-        (0..self.len() as u32)
-            .filter(|&i| keep(i as usize))
-            .collect()
+        match &f.only {
+            Some(rows) => rows.iter().copied().filter(|&i| keep(i as usize)).collect(),
+            None => (0..self.len() as u32)
+                .filter(|&i| keep(i as usize))
+                .collect(),
+        }
     }
 
     pub(crate) fn is_top_pick(&self, i: u32) -> bool {

@@ -16,6 +16,11 @@ fn path_param() -> Value {
            "description": "The photo's path as stored (URL-encoded); only stored photos are served."})
 }
 
+fn person_param() -> Value {
+    json!({"name": "person_id", "in": "query", "required": true, "schema": {"type": "integer"},
+           "description": "The person's id (`persons.person_id`)."})
+}
+
 fn errors() -> Value {
     let e = json!({"description": "", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
     let with = |d: &str| {
@@ -25,7 +30,7 @@ fn errors() -> Value {
     };
     json!({
         "400": with("A bad parameter; the message names it."),
-        "404": with("No such photo."),
+        "404": with("No such photo (or person; or, for /api/search, no text encoder)."),
         "500": with("Internal error (details in the server's log)."),
     })
 }
@@ -106,6 +111,11 @@ pub fn spec() -> Value {
             "Only duplicate leads (default viewer.defaults.hide_duplicates).",
         ),
         q(
+            "person",
+            json!({"type": "integer"}),
+            "Only the photos of this person (/api/persons); 404 for an unknown person.",
+        ),
+        q(
             "hide_blinks",
             boolean.clone(),
             "Accepted; no effect until blinks are detected (no face stage yet).",
@@ -132,6 +142,12 @@ pub fn spec() -> Value {
     let mut similar_responses = ok("The nearest photos.", json_ref("Similar"));
     similar_responses["409"] = json!({"description": "The library (or this photo) has no embedding.",
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+    let mut search_responses = ok(
+        "The photos, each with `similarity` (the cosine).",
+        json_ref("Similar"),
+    );
+    search_responses["409"] = json!({"description": "The library has no image embeddings from the same encoder.",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
     let nullable = |t: &str| json!({"type": [t, "null"]});
     let photo = json!({
         "type": "object",
@@ -149,7 +165,52 @@ pub fn spec() -> Value {
     });
     let counts = json!({"type": "array", "items": {"type": "object",
         "properties": {"value": {"type": "string"}, "count": {"type": "integer"}}}});
-    json!({
+    let people_and_search = json!({
+            "/api/persons": {"get": {
+                "summary": "People found by face clustering, most photographed first: id, name, face and photo counts, hidden, thumbnail URL. Their photos: /api/photos?person=ID.",
+                "parameters": [
+                    q("include_hidden", boolean.clone(), "Also the hidden people (default false)."),
+                    q("min_photos", int(0, u32::MAX as u64), "Only people in at least this many photos."),
+                    q("limit", int(1, 100_000), "Most people returned."),
+                ],
+                "responses": ok("The people.", json_ref("Persons")),
+            }},
+            "/api/persons/thumbnail": {"get": {
+                "summary": "The person's representative face crop (faces.thumbnail), else its most confident face's.",
+                "parameters": [person_param()],
+                "responses": ok("The face crop.", jpeg()),
+            }},
+            "/api/persons/rename": {"post": {
+                "summary": "Name a person (an empty name or null removes it).",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["person_id", "name"],
+                    "properties": {"person_id": {"type": "integer"}, "name": {"type": ["string", "null"], "maxLength": 200}}}}}},
+                "responses": ok("The person after the change.", json_ref("Person")),
+            }},
+            "/api/persons/hide": {"post": {
+                "summary": "Hide or show a person.",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["person_id", "hidden"],
+                    "properties": {"person_id": {"type": "integer"}, "hidden": {"type": "boolean"}}}}}},
+                "responses": ok("The person after the change.", json_ref("Person")),
+            }},
+            "/api/persons/merge": {"post": {
+                "summary": "Merge person `from` into person `into`: its faces move (kept there by later clusterings as manual assignments), `from` is removed.",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["into", "from"],
+                    "properties": {"into": {"type": "integer"}, "from": {"type": "integer"}}}}}},
+                "responses": ok("The merged person, with `merged` (the id removed) and `faces_moved`.", json_ref("Person")),
+            }},
+            "/api/search": {"get": {
+                "summary": "Semantic text search: the query embedded by the pipeline's text encoder (facet serve --pipeline; the zero_shot_tags stage's text model), photos ranked by cosine similarity to their image embedding, most similar first. The filters of /api/photos apply to the nearest 4 × limit. 404 when the server has no text encoder. Off with viewer.features.show_semantic_search.",
+                "parameters": with_filters(vec![
+                    json!({"name": "q", "in": "query", "required": true, "schema": {"type": "string", "maxLength": 500}, "description": "What to look for, in words."}),
+                    q("limit", int(1, crate::settings::MAX_PER_PAGE as u64), "Most photos returned (default viewer.pagination.default_per_page)."),
+                ]),
+                "responses": search_responses,
+            }},
+    });
+    let mut doc = json!({
         "openapi": "3.1.0",
         "info": {
             "title": "Facet gallery",
@@ -305,11 +366,23 @@ pub fn spec() -> Value {
                 "path": {"type": "string"},
                 "photos": {"type": "array", "items": {"allOf": [{"$ref": "#/components/schemas/Photo"},
                     {"type": "object", "properties": {"similarity": {"type": "number", "description": "Cosine similarity."}}}]}}}},
+            "Person": {"type": "object", "properties": {
+                "person_id": {"type": "integer"}, "name": nullable("string"),
+                "face_count": {"type": "integer"}, "photo_count": {"type": "integer"},
+                "hidden": {"type": "boolean"}, "representative_face": nullable("string"),
+                "thumbnail": {"type": "string", "description": "The URL of the face crop."}}},
+            "Persons": {"type": "object", "properties": {
+                "total": {"type": "integer"}, "hidden": {"type": "integer", "description": "Hidden people (all)."},
+                "persons": {"type": "array", "items": {"$ref": "#/components/schemas/Person"}}}},
             "UserState": {"type": "object", "properties": {
                 "path": {"type": "string"}, "rating": {"type": "integer"},
                 "favorite": {"type": "boolean"}, "rejected": {"type": "boolean"}}},
         }},
-    })
+    });
+    if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), people_and_search) {
+        paths.extend(more);
+    }
+    doc
 }
 
 /// `GET /openapi.json`: the routes this server has (not those of features
@@ -325,6 +398,7 @@ pub async fn document(State(state): State<AppState>) -> Json<Value> {
             ("/api/memories", f.show_memories),
             ("/api/map", f.show_map),
             ("/api/similar", f.show_similar_button),
+            ("/api/search", f.show_semantic_search),
         ] {
             if !on {
                 paths.remove(route);

@@ -127,6 +127,11 @@ pub struct Filters {
     pub(crate) hide_bursts: bool,
     /// Only duplicate leads (and photos in no duplicate group).
     pub(crate) hide_duplicates: bool,
+    /// Only the photos of this person (`persons.person_id`).
+    pub(crate) person: Option<i64>,
+    /// The listing rows of `person`, ascending (set by
+    /// [`crate::persons::restrict`] before the listing is filtered).
+    pub(crate) only: Option<Vec<u32>>,
 }
 
 impl Filters {
@@ -150,6 +155,13 @@ impl Filters {
             hide_duplicates: p
                 .bool("hide_duplicates")?
                 .unwrap_or(settings.hide_duplicates),
+            person: match p.str("person") {
+                None => None,
+                Some(s) => Some(s.parse::<i64>().map_err(|_| {
+                    ApiError::bad("person", format!("expected a person's id, got {s:?}"))
+                })?),
+            },
+            only: None,
         };
         // Blinks need the face stage, which does not exist yet: the
         // parameter is checked and otherwise ignored.

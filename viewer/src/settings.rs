@@ -48,6 +48,15 @@ pub struct Settings {
     pub timeline_photos_per_group: usize,
     /// `map.cluster_zoom_threshold` (10, 1–18): at or above it, photos one by one.
     pub map_cluster_zoom_threshold: u32,
+    /// `viewer.cache_ttl_seconds` (60; 0: no cache): how long aggregate
+    /// answers are kept while the store is unchanged (see `cache`).
+    pub cache_ttl_seconds: u64,
+    /// `viewer.defaults.gallery_mode` ("mosaic"; or "grid"): the UI's layout.
+    pub gallery_mode: String,
+    /// `viewer.dropdowns.max_persons` / `min_photos_for_person` (50, 10):
+    /// the person dropdown.
+    pub max_persons: usize,
+    pub min_photos_for_person: usize,
 }
 
 /// `viewer.features` (the reference's defaults). A feature switched off
@@ -73,6 +82,9 @@ pub struct Features {
     pub show_albums: bool,
     /// `show_scan_button` (false): `/api/scan`, for superadmins.
     pub show_scan_button: bool,
+    /// `show_semantic_search` (true): `/api/search` and the search box
+    /// (shown only when `facet serve --pipeline` gave a text encoder).
+    pub show_semantic_search: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -117,6 +129,7 @@ impl Features {
             show_map: feature("show_map", false),
             show_albums: feature("show_albums", true),
             show_scan_button: feature("show_scan_button", false),
+            show_semantic_search: feature("show_semantic_search", true),
         }
     }
 }
@@ -189,6 +202,18 @@ impl Settings {
                 .min(MAX_PER_PAGE as u64) as usize,
             map_cluster_zoom_threshold: uint(&config.other, &["map", "cluster_zoom_threshold"], 10)
                 .clamp(1, 18) as u32,
+            cache_ttl_seconds: get(o, &["cache_ttl_seconds"])
+                .and_then(Value::as_u64)
+                .unwrap_or(60),
+            gallery_mode: match get(o, &["defaults", "gallery_mode"]).and_then(Value::as_str) {
+                Some("grid") => "grid",
+                _ => "mosaic",
+            }
+            .to_string(),
+            max_persons: uint(o, &["dropdowns", "max_persons"], 50) as usize,
+            min_photos_for_person: get(o, &["dropdowns", "min_photos_for_person"])
+                .and_then(Value::as_u64)
+                .unwrap_or(10) as usize,
         }
     }
 

@@ -13,7 +13,7 @@ const el = (tag, props = {}, ...children) => {
   return e;
 };
 
-const FILTER_KEYS = ["category", "camera", "tag", "min_score", "top_picks", "date_from", "date_to"];
+const FILTER_KEYS = ["category", "camera", "tag", "min_score", "top_picks", "date_from", "date_to", "person"];
 
 const state = {
   config: null,
@@ -26,6 +26,7 @@ const state = {
   gridStale: false,
   open: -1,
   detail: null,
+  persons: null,
 };
 
 // ---------- URL state ----------
@@ -187,6 +188,18 @@ async function loadToolbar() {
   fillSelect($("f-camera"), options.cameras, p.get("camera"));
   fillSelect($("f-tag"), options.tags, p.get("tag"));
   renderTypes(counts);
+  // The person dropdown (viewer.dropdowns.max_persons, min_photos_for_person).
+  try {
+    const d = state.config.dropdowns || {};
+    const r = await api(`/api/persons?min_photos=${d.min_photos_for_person ?? 10}&limit=${d.max_persons ?? 50}`);
+    const items = r.persons.map((x) => ({ value: String(x.person_id), label: personLabel(x), count: x.photo_count }));
+    const sel = $("f-person");
+    sel.replaceChildren(el("option", { value: "" }, "All"), ...items.map((i) => el("option", { value: i.value }, `${i.label} (${i.count})`)));
+    const cur = p.get("person");
+    if (cur && !items.some((i) => i.value === cur)) sel.append(el("option", { value: cur }, `Person ${cur}`));
+    sel.value = cur || "";
+    $("f-person-label").hidden = !items.length && !cur;
+  } catch (_) {}
 }
 
 function renderTypes(counts) {
@@ -223,9 +236,11 @@ function syncControls() {
   $("f-category").value = p.get("category") || "";
   $("f-camera").value = p.get("camera") || "";
   $("f-tag").value = p.get("tag") || "";
+  $("f-person").value = p.get("person") || "";
   $("f-min-score").value = p.get("min_score") || "";
   $("f-top-picks").checked = !!p.get("top_picks");
   $("sort").value = sortKey();
+  showPersonChip();
   const dir = sortDir().toLowerCase();
   const b = $("dir");
   b.dataset.dir = dir;
@@ -242,6 +257,7 @@ function bindToolbar() {
   onChange("f-category", "category");
   onChange("f-camera", "camera");
   onChange("f-tag", "tag");
+  onChange("f-person", "person");
   onChange("f-min-score", "min_score");
   onChange("f-top-picks", "top_picks", (e) => e.checked);
   onChange("sort", "sort");
@@ -267,6 +283,36 @@ function bindToolbar() {
     localStorage.setItem("facet.size", size.value);
   });
   apply();
+  // Grid (squares) or mosaic (justified rows keeping each photo's shape).
+  const applyLayout = () => {
+    const mosaic = layout() === "mosaic";
+    $("grid").classList.toggle("mosaic", mosaic);
+    $("layout").dataset.layout = layout();
+    $("layout").textContent = mosaic ? "Mosaic" : "Grid";
+  };
+  $("layout").addEventListener("click", () => {
+    localStorage.setItem("facet.layout", layout() === "mosaic" ? "grid" : "mosaic");
+    applyLayout();
+  });
+  applyLayout();
+  // Semantic search: only with a text encoder (facet serve --pipeline).
+  $("search-form").hidden = !(feature("show_semantic_search") && state.config.search?.available);
+  $("search-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const q = $("search").value.trim();
+    setParam("q", q || null);
+    setView(q ? "search" : "");
+  });
+  $("person-clear").addEventListener("click", () => {
+    setParam("person", null);
+    syncControls();
+    reload();
+  });
+}
+
+function layout() {
+  const l = localStorage.getItem("facet.layout") || state.config.gallery_mode || "mosaic";
+  return l === "grid" ? "grid" : "mosaic";
 }
 
 // ---------- Grid ----------
@@ -286,13 +332,25 @@ function marks(photo) {
   return s.trim();
 }
 
+// A photo without a stored thumbnail (a pipeline without the thumbnail
+// stage): the image itself, once.
+function withFallback(img, path) {
+  img.addEventListener("error", () => {
+    if (!img.dataset.fallback) {
+      img.dataset.fallback = "1";
+      img.src = `/image?path=${enc(path)}`;
+    }
+  });
+  return img;
+}
+
 function card(photo, index) {
-  const img = el("img", {
+  const img = withFallback(el("img", {
     src: `/thumbnail?path=${enc(photo.path)}`,
     alt: photo.filename,
     loading: "lazy",
     decoding: "async",
-  });
+  }), photo.path);
   const a = el(
     "a",
     {
@@ -311,6 +369,9 @@ function card(photo, index) {
     },
     img,
   );
+  // The mosaic's row share: the photo's shape (after EXIF orientation).
+  const ar = photo.width > 0 && photo.height > 0 ? Math.min(4, Math.max(0.25, photo.width / photo.height)) : 1.5;
+  a.style.setProperty("--ar", ar.toFixed(3));
   if (photo.aggregate !== null && photo.aggregate !== undefined) {
     a.append(el("span", { className: `badge ${scoreClass(photo.aggregate)}` }, photo.aggregate.toFixed(1)));
   }
@@ -365,6 +426,7 @@ function sentinelVisible() {
 }
 
 async function reload() {
+  showPersonChip();
   // Filters changed in another view: reload that view, and the grid when shown.
   if (currentView()) {
     state.gridStale = true;
@@ -600,7 +662,7 @@ function thumb(photo, extra = "") {
       title: `${photo.filename}${photo.date_taken ? " \u00b7 " + photo.date_taken.replace("T", " ") : ""}${extra}`,
       dataset: { testid: "thumb", path: photo.path },
     },
-    el("img", { src: `/thumbnail?path=${enc(photo.path)}`, alt: photo.filename, loading: "lazy", decoding: "async" }),
+    withFallback(el("img", { src: `/thumbnail?path=${enc(photo.path)}`, alt: photo.filename, loading: "lazy", decoding: "async" }), photo.path),
   );
   if (photo.aggregate !== null && photo.aggregate !== undefined) {
     a.append(el("span", { className: `badge ${scoreClass(photo.aggregate)}` }, photo.aggregate.toFixed(1)));
@@ -634,11 +696,18 @@ async function showSimilar() {
 
 // ---------- Views: grid, timeline, map, memories ----------
 
-const VIEWS = { timeline: "show_timeline", map: "show_map", memories: "show_memories" };
+// Each view and the viewer.features switch it needs (null: always there).
+const VIEWS = { timeline: "show_timeline", map: "show_map", memories: "show_memories", persons: null, compare: null, search: "show_semantic_search" };
+
+function viewOn(v) {
+  if (!(v in VIEWS)) return false;
+  if (v === "search") return feature("show_semantic_search") && !!state.config.search?.available;
+  return VIEWS[v] === null || feature(VIEWS[v]);
+}
 
 function currentView() {
   const v = params().get("view") || "";
-  return VIEWS[v] && feature(VIEWS[v]) ? v : "";
+  return viewOn(v) ? v : "";
 }
 
 function setView(v) {
@@ -647,6 +716,7 @@ function setView(v) {
     setParam("year", null);
     setParam("month", null);
   }
+  if (v !== "search") setParam("q", null);
   showView();
 }
 
@@ -663,18 +733,24 @@ function showView() {
   $("timeline").hidden = v !== "timeline";
   $("map-view").hidden = v !== "map";
   $("memories").hidden = v !== "memories";
+  $("persons").hidden = v !== "persons";
+  $("compare").hidden = v !== "compare";
+  $("search-view").hidden = v !== "search";
   document.body.dataset.view = v || "grid";
   if (v === "timeline") loadTimeline();
   else if (v === "map") loadMap();
   else if (v === "memories") loadMemories();
+  else if (v === "persons") loadPersons();
+  else if (v === "compare") loadCompare();
+  else if (v === "search") loadSearch();
 }
 
 function bindViews() {
   let any = false;
   for (const b of $("views").querySelectorAll("button")) {
-    const flag = VIEWS[b.dataset.view];
-    if (flag) {
-      b.hidden = !feature(flag);
+    const v = b.dataset.view;
+    if (v) {
+      b.hidden = !viewOn(v);
       any ||= !b.hidden;
     }
     b.addEventListener("click", () => setView(b.dataset.view));
@@ -685,6 +761,8 @@ function bindViews() {
   const ratings = feature("show_rating_controls");
   $("v-rating").hidden = !ratings;
   $("v-favorite").hidden = !ratings;
+  bindPersons();
+  bindCompare();
 }
 
 const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
@@ -889,6 +967,311 @@ async function mapList(why) {
     showError(e);
   }
   box.dataset.ready = "1";
+}
+
+// ---------- People ----------
+
+const personLabel = (p) => p.name || `Person ${p.person_id}`;
+
+async function personsList(force = false) {
+  if (!state.persons || force) state.persons = (await api("/api/persons?include_hidden=true")).persons;
+  return state.persons;
+}
+
+// The person filter, shown as a chip in the toolbar.
+async function showPersonChip() {
+  const id = params().get("person");
+  const chip = $("person-chip");
+  chip.hidden = !id;
+  if (!id) return;
+  $("person-chip-name").textContent = `Person ${id}`;
+  try {
+    const p = (await personsList()).find((x) => String(x.person_id) === id);
+    if (p && params().get("person") === id) $("person-chip-name").textContent = personLabel(p);
+  } catch (_) {}
+}
+
+function bindPersons() {
+  $("persons-hidden").addEventListener("change", loadPersons);
+}
+
+async function loadPersons() {
+  const box = $("persons");
+  box.dataset.ready = "0";
+  const list = $("persons-list");
+  try {
+    const all = await personsList(true);
+    const showHidden = $("persons-hidden").checked;
+    const shown = all.filter((p) => showHidden || !p.hidden);
+    const hidden = all.filter((p) => p.hidden).length;
+    $("persons-summary").textContent =
+      `${shown.length} ${shown.length === 1 ? "person" : "people"}${hidden ? ` \u00b7 ${hidden} hidden` : ""}`;
+    list.replaceChildren(...shown.map((p) => personCard(p, all)));
+    if (!all.length) {
+      list.append(el("p", { className: "summary" },
+        "No people yet: a pipeline with a face stage finds faces, and `facet faces cluster` groups them into people."));
+    }
+  } catch (e) {
+    showError(e);
+  }
+  box.dataset.ready = "1";
+}
+
+function personCard(p, all) {
+  const label = personLabel(p);
+  const face = el("a", {
+    className: "person-face",
+    href: `?person=${p.person_id}`,
+    title: `${label}: ${p.photo_count} photo${p.photo_count === 1 ? "" : "s"}`,
+    dataset: { testid: "person-open" },
+  }, el("img", { src: p.thumbnail, alt: label, loading: "lazy", decoding: "async" }));
+  face.addEventListener("click", (e) => {
+    if (e.metaKey || e.ctrlKey || e.shiftKey) return;
+    e.preventDefault();
+    openPerson(p);
+  });
+  const name = el("span", { className: "person-name", dataset: { testid: "person-name" } }, label);
+  const rename = el("button", { type: "button", title: "Rename", dataset: { testid: "person-rename" } }, "Rename");
+  rename.addEventListener("click", () => renamePerson(p, name));
+  const hide = el("button", { type: "button", dataset: { testid: "person-hide" } }, p.hidden ? "Show" : "Hide");
+  hide.addEventListener("click", () => editPerson("/api/persons/hide", { person_id: p.person_id, hidden: !p.hidden },
+    (r) => (r.hidden ? `${label} hidden` : `${label} shown`)));
+  const merge = el("select", { title: "Merge into another person", dataset: { testid: "person-merge" } },
+    el("option", { value: "" }, "Merge into\u2026"),
+    ...all.filter((o) => o.person_id !== p.person_id).map((o) => el("option", { value: String(o.person_id) }, personLabel(o))));
+  merge.addEventListener("change", () => {
+    const into = Number(merge.value);
+    if (!merge.value) return;
+    const target = all.find((o) => o.person_id === into);
+    if (!confirm(`Merge ${label} into ${target ? personLabel(target) : into}? Its faces move there.`)) {
+      merge.value = "";
+      return;
+    }
+    editPerson("/api/persons/merge", { into, from: p.person_id }, (r) => `${label} merged into ${personLabel(r)}`);
+  });
+  return el("div", {
+    className: "person" + (p.hidden ? " is-hidden" : ""),
+    role: "listitem",
+    dataset: { testid: "person", id: String(p.person_id), photos: String(p.photo_count), hidden: String(p.hidden) },
+  },
+  face,
+  name,
+  el("span", { className: "n" }, `${p.photo_count} photo${p.photo_count === 1 ? "" : "s"} \u00b7 ${p.face_count} face${p.face_count === 1 ? "" : "s"}`),
+  el("div", { className: "person-actions" }, rename, hide, merge));
+}
+
+function openPerson(p) {
+  setParam("person", p.person_id);
+  syncControls();
+  setView("");
+  reload();
+}
+
+async function editPerson(route, body, say) {
+  try {
+    const r = await api(route, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    toast(say(r));
+  } catch (e) {
+    toast(`Not saved: ${e.message}`);
+  }
+  await loadPersons();
+}
+
+function renamePerson(p, nameEl) {
+  const input = el("input", { type: "text", value: p.name || "", maxLength: 200, placeholder: `Person ${p.person_id}`,
+    dataset: { testid: "person-name-input" } });
+  nameEl.replaceWith(input);
+  input.focus();
+  let done = false;
+  const finish = (save) => {
+    if (done) return;
+    done = true;
+    if (!save || input.value.trim() === (p.name || "")) {
+      input.replaceWith(nameEl);
+      return;
+    }
+    editPerson("/api/persons/rename", { person_id: p.person_id, name: input.value.trim() },
+      (r) => (r.name ? `Named ${r.name}` : "Name removed"));
+  };
+  input.addEventListener("keydown", (e) => {
+    if (e.key === "Enter") finish(true);
+    else if (e.key === "Escape") finish(false);
+    else return;
+    e.preventDefault();
+    e.stopPropagation();
+  });
+  input.addEventListener("blur", () => finish(true));
+}
+
+// ---------- Semantic search ----------
+
+async function loadSearch() {
+  const box = $("search-view");
+  box.dataset.ready = "0";
+  const q = params().get("q") || "";
+  $("search").value = q;
+  const results = $("search-results");
+  try {
+    if (!q) {
+      $("search-summary").textContent = "Type what you are looking for.";
+      results.replaceChildren();
+    } else {
+      const r = await api(`/api/search?${filterQuery({ q, limit: "120" })}`);
+      if (params().get("q") !== q) return;
+      $("search-summary").textContent = `${r.photos.length} photo${r.photos.length === 1 ? "" : "s"} closest to \u201c${q}\u201d`;
+      results.replaceChildren(...r.photos.map((p) => {
+        const t = thumb(p, ` \u00b7 similarity ${p.similarity.toFixed(2)}`);
+        t.dataset.testid = "search-result";
+        t.dataset.similarity = String(p.similarity);
+        return t;
+      }));
+    }
+  } catch (e) {
+    $("search-summary").textContent = e.message;
+    results.replaceChildren();
+  }
+  box.dataset.ready = "1";
+}
+
+// ---------- Comparison mode ----------
+
+const cmp = { pair: null, busy: false, category: "" };
+
+function bindCompare() {
+  $("cmp-category").addEventListener("change", () => {
+    cmp.category = $("cmp-category").value;
+    // The keys choose again, not the category.
+    $("cmp-category").blur();
+    setParam("compare", cmp.category);
+    loadCompare();
+  });
+  $("cmp-left").addEventListener("click", () => choose("a"));
+  $("cmp-right").addEventListener("click", () => choose("b"));
+  $("cmp-tie").addEventListener("click", () => choose("tie"));
+  $("cmp-skip").addEventListener("click", () => nextPair(true));
+  for (const side of ["a", "b"]) $(`cmp-${side}`).addEventListener("click", () => choose(side));
+  document.addEventListener("keydown", (e) => {
+    if (currentView() !== "compare" || !$("viewer").hidden) return;
+    if (e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement) return;
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.key === "ArrowLeft" || e.key === "1") choose("a");
+    else if (e.key === "ArrowRight" || e.key === "2") choose("b");
+    else if (e.key === "t" || e.key === "T" || e.key === "=") choose("tie");
+    else if (e.key === "s" || e.key === "S") nextPair(true);
+    else return;
+    e.preventDefault();
+  });
+}
+
+async function loadCompare() {
+  const box = $("compare");
+  box.dataset.ready = "0";
+  const cats = state.config.comparison?.categories || [];
+  const sel = $("cmp-category");
+  if (sel.options.length !== cats.length) sel.replaceChildren(...cats.map((c) => el("option", { value: c }, c)));
+  // The category asked for, else the filter's, else the one with most photos.
+  let cat = params().get("compare") || params().get("category") || cmp.category;
+  if (!cats.includes(cat)) {
+    try {
+      const counts = await api("/api/type_counts");
+      cat = counts.categories.map((c) => c.value).find((c) => cats.includes(c)) || cats[0] || "";
+    } catch (_) {
+      cat = cats[0] || "";
+    }
+  }
+  cmp.category = cat;
+  sel.value = cat;
+  await Promise.all([nextPair(), loadSuggestion()]);
+  box.dataset.ready = "1";
+}
+
+function showSide(side, photo) {
+  const fig = $(`cmp-${side}`);
+  const img = fig.querySelector("img");
+  fig.dataset.path = photo ? photo.path : "";
+  fig.hidden = !photo;
+  if (!photo) return;
+  img.src = `/thumbnail?path=${enc(photo.path)}`;
+  img.alt = photo.filename;
+  const full = new Image();
+  full.onload = () => {
+    if (fig.dataset.path === photo.path) img.src = full.src;
+  };
+  full.src = `/image?path=${enc(photo.path)}`;
+  const score = photo.aggregate !== undefined && photo.aggregate !== null ? ` \u00b7 ${photo.aggregate.toFixed(1)}` : "";
+  fig.querySelector("figcaption").textContent = `${photo.filename}${score}`;
+}
+
+function progress(done, min) {
+  const pct = min > 0 ? Math.min(100, (100 * done) / min) : 100;
+  $("cmp-bar").style.width = `${pct}%`;
+  $("cmp-bar").dataset.done = String(done);
+  $("cmp-count").textContent = `${done} / ${min} comparisons`;
+}
+
+async function nextPair(skip = false) {
+  const box = $("compare");
+  box.dataset.pair = "0";
+  try {
+    const strategy = skip ? "&strategy=random" : "";
+    const r = await api(`/api/comparison/pair?category=${enc(cmp.category)}${strategy}`);
+    cmp.pair = r;
+    showSide("a", r.a);
+    showSide("b", r.b);
+    progress(r.comparisons, r.min_comparisons_for_optimization);
+    $("cmp-status").textContent = "Which is better?";
+  } catch (e) {
+    cmp.pair = null;
+    showSide("a", null);
+    showSide("b", null);
+    $("cmp-status").textContent = e.message;
+  }
+  box.dataset.pair = cmp.pair ? "1" : "none";
+}
+
+const pct = (x) => (x === undefined || x === null ? "\u2014" : `${(x <= 1 ? x * 100 : x).toFixed(0)}%`);
+
+async function loadSuggestion() {
+  try {
+    const s = await api(`/api/comparison/suggestion?category=${enc(cmp.category)}`);
+    progress(s.comparisons, s.min_comparisons_for_optimization);
+    const keys = [...new Set([...Object.keys(s.current || {}), ...Object.keys(s.suggested || {})])].sort();
+    const body = $("cmp-weights").tBodies[0];
+    body.replaceChildren(...keys.map((k) =>
+      el("tr", { dataset: { testid: "weight-row", metric: k } },
+        el("td", {}, k),
+        el("td", {}, s.current?.[k] !== undefined ? `${fmt(s.current[k], 1)}%` : "\u2014"),
+        el("td", {}, s.suggested?.[k] !== undefined ? `${fmt(s.suggested[k], 1)}%` : "\u2014"))));
+    $("cmp-fit").textContent = s.suggested
+      ? `The suggested weights predict ${pct(s.agreement_suggested)} of your choices, the current ones ${pct(s.agreement_current)}. \`facet compare apply ${s.category}\` writes them.`
+      : `${Math.max(0, s.min_comparisons_for_optimization - s.comparisons)} more comparison(s) before weights are suggested.`;
+  } catch (e) {
+    $("cmp-fit").textContent = e.message;
+  }
+}
+
+async function choose(which) {
+  const p = cmp.pair;
+  if (!p || cmp.busy) return;
+  cmp.busy = true;
+  const [w, l] = which === "b" ? [p.b, p.a] : [p.a, p.b];
+  try {
+    const r = await api("/api/comparison", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ winner: w.path, loser: l.path, tie: which === "tie", strategy: p.strategy }),
+    });
+    toast(which === "tie" ? "Tie recorded" : `${w.filename} preferred`);
+    $("compare").dataset.recorded = String(r.comparisons);
+    await Promise.all([nextPair(), loadSuggestion()]);
+  } catch (e) {
+    toast(`Not recorded: ${e.message}`);
+  }
+  cmp.busy = false;
 }
 
 // ---------- Start ----------
