@@ -870,3 +870,119 @@ async fn albums_are_their_owners_and_share_links_stay_in_their_folders() {
         assert_eq!(s, want, "{p}");
     }
 }
+
+#[tokio::test]
+async fn people_are_seen_through_the_members_folders() {
+    let f = family().await;
+    let store = Store::open(&f._dir.path().join("store")).unwrap();
+    // Person 1 only in Bob's photo; person 2 in Bob's and Alice's, its
+    // representative face Bob's.
+    let faces = batch(vec![
+        (
+            "face_id",
+            Arc::new(StringArray::from(vec!["b1#0", "b1#1", "a1#0"])) as ArrayRef,
+        ),
+        (
+            "path",
+            Arc::new(StringArray::from(vec![
+                f.path("Bob/b1.jpg"),
+                f.path("Bob/b1.jpg"),
+                f.path("Alice/a1.jpg"),
+            ])),
+        ),
+        ("person_id", Arc::new(Int64Array::from(vec![1, 2, 2]))),
+        (
+            "confidence",
+            Arc::new(Float64Array::from(vec![0.9, 0.99, 0.5])),
+        ),
+        (
+            "thumbnail",
+            Arc::new(BinaryArray::from(vec![
+                Some(&b"bob-face-1"[..]),
+                Some(&b"bob-face-2"[..]),
+                Some(&b"alice-face-2"[..]),
+            ])),
+        ),
+    ]);
+    store.upsert(&facet_schemas::faces(), faces).await.unwrap();
+    let persons = batch(vec![
+        (
+            "person_id",
+            Arc::new(Int64Array::from(vec![1, 2])) as ArrayRef,
+        ),
+        (
+            "name",
+            Arc::new(StringArray::from(vec![Some("Bob's friend"), None])),
+        ),
+        (
+            "representative_face",
+            Arc::new(StringArray::from(vec!["b1#0", "b1#1"])),
+        ),
+        ("face_count", Arc::new(Int64Array::from(vec![1, 2]))),
+    ]);
+    store
+        .replace(&facet_schemas::persons(), persons)
+        .await
+        .unwrap();
+    let alice = as_(&f, Some("alice")).await;
+    let bob = as_(&f, Some("bob")).await;
+    let (s, b) = call(&f, &alice, "GET", "/api/persons", None).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let v = json_of(&b);
+    let ids: Vec<i64> = v["persons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["person_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, [2], "{b}");
+    assert_eq!(v["persons"][0]["photo_count"], 1);
+    assert!(!b.contains("Bob's friend"));
+    let (_, b) = call(&f, &bob, "GET", "/api/persons", None).await;
+    assert_eq!(json_of(&b)["persons"].as_array().unwrap().len(), 2, "{b}");
+    // The thumbnail Alice gets is a face of her photo.
+    let (s, b) = call(
+        &f,
+        &alice,
+        "GET",
+        "/api/persons/thumbnail?person_id=2",
+        None,
+    )
+    .await;
+    assert_eq!((s, b.as_str()), (StatusCode::OK, "alice-face-2"));
+    let (s, _) = call(
+        &f,
+        &alice,
+        "GET",
+        "/api/persons/thumbnail?person_id=1",
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, b) = call(&f, &bob, "GET", "/api/persons/thumbnail?person_id=2", None).await;
+    assert_eq!((s, b.as_str()), (StatusCode::OK, "bob-face-2"));
+    // A person's photos: only Alice's own.
+    let (_, b) = call(&f, &alice, "GET", "/api/photos?person=2", None).await;
+    assert_eq!(mentioned(&f, &b), ["Alice/a1.jpg"]);
+    let (_, b) = call(&f, &alice, "GET", "/api/photos?person=1", None).await;
+    assert_eq!(json_of(&b)["total"], 0, "{b}");
+    // Renaming people is an admin's: Alice may not, Bob may.
+    let (s, _) = call(
+        &f,
+        &alice,
+        "POST",
+        "/api/persons/rename",
+        Some(json!({"person_id": 2, "name": "Eve"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, b) = call(
+        &f,
+        &bob,
+        "POST",
+        "/api/persons/rename",
+        Some(json!({"person_id": 2, "name": "Eve"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+}
