@@ -348,6 +348,19 @@ fn base64(s: &str) -> Vec<u8> {
 
 /// `<target>/gallery-screenshots/`: CARGO_TARGET_DIR, else the directory
 /// above this test binary's `debug/deps/`.
+/// `encodeURIComponent` of `s`.
+fn enc_component(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 fn screenshots_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -803,6 +816,79 @@ fn gallery_in_headless_chromium_filter_sort_open_rate_reload() {
         "document.getElementById('grid').dataset.ready === '1' && !document.getElementById('grid').hidden \
          && document.querySelectorAll('[data-testid=card]').length === 4",
         "the grid after comparing",
+    );
+
+    // Albums: make one, add a photo from the photo view, share it, and
+    // open the link as someone without a session would.
+    b.click("[data-testid=view-albums]");
+    b.wait(
+        "document.getElementById('albums').dataset.ready === '1' && !document.getElementById('albums').hidden",
+        "the albums view",
+    );
+    b.eval("document.getElementById('album-name').value = 'Best of'");
+    b.click("[data-testid=album-create]");
+    b.wait(
+        "document.querySelectorAll('[data-testid=album]').length === 1",
+        "the new album",
+    );
+    b.click("[data-testid=view-grid]");
+    b.wait(
+        "document.getElementById('grid').dataset.ready === '1' && !document.getElementById('grid').hidden \
+         && document.querySelectorAll('[data-testid=card]').length === 4",
+        "the grid before adding to the album",
+    );
+    b.click("[data-testid=card]");
+    b.wait(
+        "document.getElementById('viewer').dataset.ready === '1' && !document.getElementById('v-album-box').hidden",
+        "the photo view with the album picker",
+    );
+    let in_album = b.eval("document.getElementById('viewer').dataset.path");
+    b.click("[data-testid=viewer-album-add]");
+    b.wait(
+        "fetch('/api/albums').then(r => r.json()).then(r => r.albums[0].count === 1)",
+        "the photo in the album",
+    );
+    b.key("Escape", "Escape", 27);
+    b.click("[data-testid=view-albums]");
+    b.wait(
+        "document.querySelector('[data-testid=album-share]') && document.getElementById('albums').dataset.ready === '1'",
+        "the album list",
+    );
+    b.click("[data-testid=album-share]");
+    let link = b.wait(
+        "document.querySelector('[data-testid=album-url]')?.href",
+        "the share link",
+    );
+    let link = link.as_str().unwrap().to_string();
+    assert!(link.contains("?share="), "{link}");
+    b.screenshot(&shots.join("14-albums.png"));
+    b.eval("fetch('/api/logout', {method: 'POST'}).then(() => 1)");
+    b.navigate(&link);
+    b.wait(
+        "document.getElementById('shared')?.dataset.ready === '1'",
+        "the shared album page",
+    );
+    assert_eq!(
+        b.eval("document.getElementById('shared-title').textContent"),
+        json!("Best of (1)")
+    );
+    b.wait(
+        "[...document.querySelectorAll('[data-testid=shared-thumb] img')].every(i => i.complete && i.naturalWidth > 0) \
+         && document.querySelectorAll('[data-testid=shared-thumb]').length === 1",
+        "the shared photo's thumbnail",
+    );
+    let href = b.eval("document.querySelector('[data-testid=shared-thumb]').getAttribute('href')");
+    assert!(
+        href.as_str()
+            .unwrap()
+            .contains(&enc_component(in_album.as_str().unwrap())),
+        "{href} {in_album}"
+    );
+    b.screenshot(&shots.join("15-shared-album.png"));
+    b.navigate(&server.url);
+    b.wait(
+        "document.body.dataset.ready === '1' && document.querySelectorAll('[data-testid=card]').length > 0",
+        "the gallery again",
     );
 
     // A phone: the grid fits the width, the photo view stacks.

@@ -697,7 +697,7 @@ async function showSimilar() {
 // ---------- Views: grid, timeline, map, memories ----------
 
 // Each view and the viewer.features switch it needs (null: always there).
-const VIEWS = { timeline: "show_timeline", map: "show_map", memories: "show_memories", persons: null, compare: null, search: "show_semantic_search" };
+const VIEWS = { timeline: "show_timeline", map: "show_map", memories: "show_memories", persons: null, compare: null, search: "show_semantic_search", albums: "show_albums" };
 
 function viewOn(v) {
   if (!(v in VIEWS)) return false;
@@ -736,6 +736,7 @@ function showView() {
   $("persons").hidden = v !== "persons";
   $("compare").hidden = v !== "compare";
   $("search-view").hidden = v !== "search";
+  $("albums").hidden = v !== "albums";
   document.body.dataset.view = v || "grid";
   if (v === "timeline") loadTimeline();
   else if (v === "map") loadMap();
@@ -743,6 +744,7 @@ function showView() {
   else if (v === "persons") loadPersons();
   else if (v === "compare") loadCompare();
   else if (v === "search") loadSearch();
+  else if (v === "albums") loadAlbums();
 }
 
 function bindViews() {
@@ -763,6 +765,8 @@ function bindViews() {
   $("v-favorite").hidden = !ratings;
   bindPersons();
   bindCompare();
+  bindAlbums();
+  bindScan();
 }
 
 const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
@@ -1277,6 +1281,12 @@ async function choose(which) {
 // ---------- Start ----------
 
 async function main() {
+  const share = params().get("share");
+  if (share) {
+    await showShared(share);
+    document.body.dataset.ready = "1";
+    return;
+  }
   try {
     await loadMe();
     state.config = await api("/api/config");
@@ -1299,6 +1309,180 @@ async function main() {
     showError(e);
   }
   document.body.dataset.ready = "1";
+}
+
+// ---------- Albums, share links ----------
+
+async function loadAlbums() {
+  const box = $("albums");
+  box.dataset.ready = "0";
+  try {
+    const r = await api("/api/albums");
+    state.albums = r.albums;
+    fillAlbumSelect();
+    $("album-list").replaceChildren(
+      ...r.albums.map((a) => {
+        const open = el("button", { type: "button", dataset: { testid: "album-open-button" } }, a.name);
+        open.addEventListener("click", () => openAlbum(a.id));
+        const share = el("button", { type: "button", className: "toggle", dataset: { testid: "album-share" } }, a.shared ? "New link" : "Share");
+        share.addEventListener("click", () => shareAlbum(a.id));
+        const li = el(
+          "li",
+          { dataset: { testid: "album", id: a.id } },
+          open,
+          el("span", { className: "summary" }, ` ${a.count} photo${a.count === 1 ? "" : "s"}${a.kind === "smart" ? " \u00b7 smart" : ""}${a.shared ? " \u00b7 shared" : ""} `),
+          share,
+        );
+        if (a.shared) {
+          const stop = el("button", { type: "button", className: "toggle", dataset: { testid: "album-unshare" } }, "Stop sharing");
+          stop.addEventListener("click", () => albumPost("/api/album/unshare", { id: a.id }).then(loadAlbums));
+          li.append(stop);
+        }
+        const del = el("button", { type: "button", className: "toggle", dataset: { testid: "album-delete" } }, "Delete");
+        del.addEventListener("click", async () => {
+          if (confirm(`Delete the album \u201c${a.name}\u201d? (The photos stay.)`)) {
+            await albumPost("/api/album/delete", { id: a.id });
+            $("album-open").hidden = true;
+            loadAlbums();
+          }
+        });
+        li.append(del);
+        return li;
+      }),
+    );
+    if (!r.albums.length) $("album-list").append(el("li", { className: "summary" }, "No albums yet."));
+  } catch (e) {
+    showError(e);
+  }
+  box.dataset.ready = "1";
+}
+
+const albumPost = (route, body) =>
+  api(route, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+
+async function openAlbum(id) {
+  const r = await api(`/api/album?id=${enc(id)}&per_page=500`);
+  $("album-open").hidden = false;
+  $("album-open").dataset.id = id;
+  $("album-title").textContent = `${r.album.name} (${r.total})`;
+  $("album-link").textContent = "";
+  $("album-photos").replaceChildren(...r.photos.map((p) => thumb(p)));
+}
+
+async function shareAlbum(id) {
+  const r = await albumPost("/api/album/share", { id });
+  const url = new URL(r.url, location.href).href;
+  await loadAlbums();
+  await openAlbum(id);
+  $("album-link").replaceChildren("Anyone with this link sees this album: ", el("a", { href: url, dataset: { testid: "album-url" } }, url));
+  try {
+    await navigator.clipboard.writeText(url);
+    toast("Link copied");
+  } catch (_) {}
+}
+
+function fillAlbumSelect() {
+  const manual = (state.albums || []).filter((a) => a.kind === "manual");
+  $("v-album").replaceChildren(...manual.map((a) => el("option", { value: a.id }, a.name)));
+  $("v-album-box").hidden = !manual.length || !feature("show_albums") || state.me?.can_edit === false;
+}
+
+function bindAlbums() {
+  if (!feature("show_albums")) return;
+  $("album-new").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const body = { name: $("album-name").value };
+    if ($("album-smart").checked) body.query = filterQuery().toString();
+    try {
+      const a = await albumPost("/api/albums", body);
+      $("album-name").value = "";
+      toast(`Album \u201c${a.name}\u201d: ${a.count} photo${a.count === 1 ? "" : "s"}`);
+      await loadAlbums();
+    } catch (e) {
+      toast(`Not created: ${e.message}`);
+    }
+  });
+  $("v-album-add").addEventListener("click", async () => {
+    const id = $("v-album").value;
+    if (!id || !state.detail) return;
+    try {
+      const a = await albumPost("/api/album/photos", { id, add: [state.detail.path] });
+      toast(`In \u201c${a.name}\u201d (${a.count})`);
+    } catch (e) {
+      toast(`Not added: ${e.message}`);
+    }
+  });
+  api("/api/albums")
+    .then((r) => {
+      state.albums = r.albums;
+      fillAlbumSelect();
+    })
+    .catch(() => {});
+}
+
+/** A share link's page: the album's photos, nothing else. */
+async function showShared(token) {
+  document.body.dataset.view = "shared";
+  for (const id of ["toolbar", "grid", "sentinel"]) $(id).hidden = true;
+  $("shared").hidden = false;
+  try {
+    const r = await (await fetch(`/api/shared?share=${enc(token)}&per_page=500`)).json();
+    if (!r.album) throw new Error(r.error || "This link does not work (any more).");
+    $("shared-title").textContent = `${r.album.name} (${r.total})`;
+    $("shared-photos").replaceChildren(
+      ...r.photos.map((p) =>
+        el(
+          "a",
+          { className: "thumb", href: `/image?path=${enc(p.path)}&share=${enc(token)}`, target: "_blank", dataset: { testid: "shared-thumb" } },
+          el("img", { src: `/thumbnail?path=${enc(p.path)}&share=${enc(token)}`, alt: p.filename, loading: "lazy" }),
+        ),
+      ),
+    );
+  } catch (e) {
+    $("shared-title").textContent = e.message;
+  }
+  $("shared").dataset.ready = "1";
+}
+
+// ---------- Scans (superadmins, viewer.features.show_scan_button) ----------
+
+function bindScan() {
+  const on = feature("show_scan_button") && !!state.me?.can_scan;
+  $("scan").hidden = !on;
+  if (!on) return;
+  $("scan").addEventListener("click", async () => {
+    let body = {};
+    if (!state.me.multi_user) {
+      const dirs = prompt("Folders to scan again (comma-separated):");
+      if (!dirs) return;
+      body = { directories: dirs.split(",").map((d) => d.trim()).filter(Boolean) };
+    }
+    try {
+      await albumPost("/api/scan", body);
+      pollScan();
+    } catch (e) {
+      toast(`No scan: ${e.message}`);
+    }
+  });
+  pollScan();
+}
+
+async function pollScan() {
+  let s;
+  try {
+    s = await api("/api/scan");
+  } catch (_) {
+    return;
+  }
+  const box = $("scan-status");
+  box.hidden = !s.started_at;
+  if (s.running) {
+    box.textContent = s.scanning ? `Scanning\u2026 ${s.found} found` : `Analysing ${s.done}/${s.queued}`;
+    setTimeout(pollScan, 1000);
+  } else if (s.finished_at) {
+    box.textContent = s.exit_code === 0 ? `Scan done: ${s.done} analysed` : `Scan failed (${s.exit_code})`;
+    state.gridStale = true;
+  }
 }
 
 main();
