@@ -7,7 +7,8 @@
 # 1. `facet run` analyses ../shared/photos/cameras into a fresh store.
 # 2. `facet serve` starts with two members (alice sees jpg/, bob sees the
 #    rest) and alice logs in.
-# 3. wrk (bounded by DURATION_S) holds CONNECTIONS connections on alice's
+# 3. A baseline: wrk alone for DURATION_S. Then wrk (bounded by DURATION_S,
+#    10 s per-request timeout) holds CONNECTIONS connections on alice's
 #    gallery — a photo page with a filter and a sort, type counts, a
 #    thumbnail, the timeline — while `facet run` scans
 #    ../shared/photos/objects and ../shared/photos/faces into the same store.
@@ -36,6 +37,7 @@ echo "== analysing $CAMERAS"
 "$FACET" run --store "$STORE" --quiet "$CAMERAS" > "$WORK/run1.log" 2>&1 || { tail -20 "$WORK/run1.log"; exit 1; }
 
 # Two members: alice's folder is jpg/, bob's the camera folder's other files.
+echo "{}" > "$WORK/config.json"
 HASH="$(printf 'alice password\n' | "$FACET" --config "$WORK/config.json" user add alice --role user >/dev/null && python3 -c "import json;print(json.load(open('$WORK/config.json'))['users']['alice']['password_hash'])")"
 python3 - "$WORK/config.json" "$CAMERAS" <<'EOF'
 import json, sys
@@ -69,9 +71,11 @@ request = function()
 end
 EOF
 
+echo "== baseline: wrk ${DURATION}s at ${CONNECTIONS} connections, nothing writing"
+wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --timeout 10s --latency -s "$WORK/mix.lua" "$URL" | tee "$WORK/wrk0.txt"
 echo "== scanning objects/ and faces/ into the same store while wrk runs ${DURATION}s at ${CONNECTIONS} connections"
 ( "$FACET" run --store "$STORE" --commit-every 4 --quiet "$SHARED/photos/objects" "$SHARED/photos/faces" > "$WORK/run2.log" 2>&1; echo "scan exit $?" >> "$WORK/run2.log" ) &
-wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$WORK/mix.lua" "$URL" | tee "$WORK/wrk.txt"
+wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --timeout 10s --latency -s "$WORK/mix.lua" "$URL" | tee "$WORK/wrk.txt"
 wait %2 2>/dev/null || true
 echo "== scan: $(tail -1 "$WORK/run2.log")"
 NON2XX="$(grep -o 'Non-2xx or 3xx responses: [0-9]*' "$WORK/wrk.txt" | grep -o '[0-9]*$' || echo 0)"
