@@ -197,10 +197,7 @@ impl Pca {
 /// Modified Gram–Schmidt, twice (for rounding); vectors that are (nearly)
 /// combinations of the earlier ones become zero.
 fn orthonormalise(vs: &mut [Vec<f32>]) {
-    let scale = vs
-        .iter()
-        .map(|v| dot(v, v).sqrt())
-        .fold(0.0f32, f32::max);
+    let scale = vs.iter().map(|v| dot(v, v).sqrt()).fold(0.0f32, f32::max);
     for i in 0..vs.len() {
         let (done, rest) = vs.split_at_mut(i);
         let v = &mut rest[0];
