@@ -7,6 +7,7 @@
 //!   `../shared/photos/faces` (sample6, 1920×1537, four faces): detection on
 //!   the frame and its 2×2 and 3×3 tiles, mesh, eye contours, embedding,
 //!   sharpness and thumbnails. Throughput is in faces.
+//! * `faces/stage_mtcnn`: the same with the MTCNN cascade for a detector.
 //! * `people/cluster/N`: `people::cluster` of N 1024-d unit embeddings
 //!   (N/50 identities × 50 faces, cosine ≈ 0.9 to their identity), nobody
 //!   assigned yet: HDBSCAN on 48 principal components in chunks of
@@ -57,9 +58,45 @@ fn stage_bench(c: &mut Criterion) {
         return;
     }
     ensure_ort();
+    let blazeface = format!(
+        "{{ model: {m}/blazeface_full_range.onnx, size: 192, strides: [4], anchors_per_layer: 1 }}",
+        m = models.display()
+    );
+    let mtcnn = format!(
+        "{{ decoder: mtcnn, model: {m}/mtcnn_pnet.onnx, rnet: {{ model: {m}/mtcnn_rnet.onnx }}, onet: {{ model: {m}/mtcnn_onet.onnx }} }}",
+        m = models.display()
+    );
+    let img = image::open(&photo).unwrap().to_rgb8();
+    let img = Rgb {
+        width: img.width(),
+        height: img.height(),
+        pixels: img.into_raw(),
+    };
+    let rb = photo_batch(&img);
+    let faces = 4;
+    let mut g = c.benchmark_group("faces");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(faces));
+    for (name, detector) in [("stage", blazeface), ("stage_mtcnn", mtcnn)] {
+        let mut stage = build(&models, &detector);
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let mut scx = StageCx::default();
+                let out = stage.process(rb.clone(), &mut scx).unwrap();
+                assert!(scx.take_failed().is_empty());
+                assert_eq!(out.num_rows(), 1);
+                out.num_rows()
+            })
+        });
+    }
+    g.finish();
+}
+
+/// The stage with `detector` and the mesh, eye and embedding models.
+fn build(models: &std::path::Path, detector: &str) -> Box<dyn facet_engine::Stage> {
     let cfg: FacesConfig = serde_yaml::from_str(&format!(
         r#"
-detector: {{ model: {m}/blazeface_full_range.onnx, size: 192, strides: [4], anchors_per_layer: 1 }}
+detector: {detector}
 landmarks: {{ model: {m}/face_landmark_468.onnx }}
 eyes: {{ model: {m}/iris_landmark.onnx }}
 embedding: {{ model: {m}/faceres_1024.onnx, input: "input_1:0", output: "global_pooling/Mean", layout: nhwc, range: byte }}
@@ -78,29 +115,10 @@ threads: 2
         pipeline_dir: None,
         gpu_batch: Arc::new(std::sync::atomic::AtomicUsize::new(8)),
     };
-    let Built::Transform(mut stage) = Faces.build(&cfg, &cx).expect("the stage builds") else {
+    let Built::Transform(stage) = Faces.build(&cfg, &cx).expect("the stage builds") else {
         unreachable!("faces is a transform")
     };
-    let img = image::open(&photo).unwrap().to_rgb8();
-    let img = Rgb {
-        width: img.width(),
-        height: img.height(),
-        pixels: img.into_raw(),
-    };
-    let rb = photo_batch(&img);
-    let faces = 4;
-    let mut g = c.benchmark_group("faces");
-    g.sample_size(10);
-    g.throughput(Throughput::Elements(faces));
-    g.bench_function("stage", |b| {
-        b.iter(|| {
-            let mut scx = StageCx::default();
-            let out = stage.process(rb.clone(), &mut scx).unwrap();
-            assert!(scx.take_failed().is_empty());
-            out.num_rows()
-        })
-    });
-    g.finish();
+    stage
 }
 
 /// N faces of N/50 identities × 50 (cosine ≈ 0.9 to their identity), and
@@ -129,7 +147,8 @@ fn quality(truth: &[usize], clusters: &[Vec<usize>]) -> (usize, f64, usize) {
     let mut persons_of: HashMap<usize, usize> = HashMap::new();
     for c in clusters {
         let mut votes: HashMap<usize, usize> = HashMap::new();
-        c.iter().for_each(|&i| *votes.entry(truth[i]).or_default() += 1);
+        c.iter()
+            .for_each(|&i| *votes.entry(truth[i]).or_default() += 1);
         let (major, count) = votes.into_iter().max_by_key(|&(t, n)| (n, t)).unwrap();
         pure += count;
         *persons_of.entry(major).or_default() += 1;

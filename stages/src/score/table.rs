@@ -577,7 +577,10 @@ mod tests {
         assert_ne!(default[0], "group_portrait", "3 faces < 4");
         assert_eq!(default[1], "group_portrait");
         let three = categories(3);
-        assert_eq!(three[0], "group_portrait", "3 faces ≥ 3, though stored false");
+        assert_eq!(
+            three[0], "group_portrait",
+            "3 faces ≥ 3, though stored false"
+        );
         assert_eq!(three[1], "group_portrait");
         let six = categories(6);
         assert_ne!(six[1], "group_portrait", "5 faces < 6, though stored true");
