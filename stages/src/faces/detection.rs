@@ -333,11 +333,10 @@ mod tests {
         // point, mouth corners at (∓0.5, 0.5).
         k8[13 * 10..13 * 10 + 10]
             .copy_from_slice(&[-0.5, -0.25, 0.5, -0.25, 0.0, 0.0, -0.5, 0.5, 0.5, 0.5]);
-        let s16 = vec![0.2f32; 8];
+        let mut s16 = vec![0.2f32; 8];
+        s16[7] = 0.8;
         let mut b16 = vec![0.0f32; 8 * 4];
         b16[7 * 4..7 * 4 + 4].copy_from_slice(&[0.5, 0.5, 0.5, 0.5]);
-        let mut s16 = s16;
-        s16[7] = 0.8;
         let levels = [
             ScrfdLevel {
                 stride: 8,

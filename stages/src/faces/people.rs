@@ -4,7 +4,8 @@
 //! L2-normalised embeddings of the faces that belong to nobody yet, projected
 //! onto their first [`HDBSCAN_DIMENSIONS`] principal components ([`Pca`],
 //! fitted on those faces: a ball tree prunes well in a few dozen dimensions,
-//! not in a thousand), in chunks of `chunk_size`; clusters whose centroids
+//! not in a thousand), in chunks of at most `chunk_size` nearby faces
+//! (k-means in that space, one centre per chunk); clusters whose centroids
 //! are within `auto_merge_distance_percent` (cosine distance, in the
 //! embedding space) are merged. Everything after HDBSCAN — centroids,
 //! merging, matching, noise — works on the full embeddings. Then, so that a
@@ -85,8 +86,8 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
         .map(|(x, y)| x * y)
         .sum();
     for (x, y) in ca.zip(cb) {
-        for k in 0..8 {
-            acc[k] += x[k] * y[k];
+        for ((a, x), y) in acc.iter_mut().zip(x).zip(y) {
+            *a += x * y;
         }
     }
     acc.iter().sum::<f32>() + tail
@@ -225,15 +226,15 @@ fn centroid<'a>(vs: impl Iterator<Item = &'a [f32]>, dim: usize) -> Vec<f32> {
     normalised(&c)
 }
 
-/// HDBSCAN clusters (indices into `points`) of one set of unit vectors;
+/// HDBSCAN clusters (indices into `points`) of the points `chunk` names;
 /// noise left out.
-fn hdbscan_chunk(points: &[&[f32]], offset: usize, cfg: &FaceClustering) -> Vec<Vec<usize>> {
+fn hdbscan_chunk(points: &[&[f32]], chunk: &[usize], cfg: &FaceClustering) -> Vec<Vec<usize>> {
     let dim = points.first().map_or(0, |p| p.len());
     let min_size = cfg.min_faces_per_person.max(2);
-    if points.len() < min_size {
+    if chunk.len() < min_size {
         return Vec::new();
     }
-    let data = Array2::from_shape_fn((points.len(), dim), |(i, j)| points[i][j]);
+    let data = Array2::from_shape_fn((chunk.len(), dim), |(i, j)| points[chunk[i]][j]);
     let mut model = HDbscan {
         alpha: 1.0f32,
         min_samples: cfg.min_samples.max(1),
@@ -244,16 +245,92 @@ fn hdbscan_chunk(points: &[&[f32]], offset: usize, cfg: &FaceClustering) -> Vec<
     let (found, _noise, _) = model.fit(&data, None);
     let mut found: Vec<Vec<usize>> = found
         .into_values()
-        .map(|m| m.into_iter().map(|i| i + offset).collect())
+        .map(|m| m.into_iter().map(|i| chunk[i]).collect())
         .collect();
     found.iter_mut().for_each(|m| m.sort_unstable());
     found.sort();
     found
 }
 
+/// Lloyd iterations of the k-means that lays out the chunks.
+const CHUNK_KMEANS_ITERATIONS: usize = 8;
+
+/// The chunks HDBSCAN runs on (indices into `points`), each at most `size`:
+/// all points when they fit in one; else groups of nearby points — k-means
+/// with one centre per chunk, seeded with points spread over the input —
+/// each in input order, those larger than a chunk split the same way. Chunks of whole
+/// identities keep each chunk's clusters large and far apart, which is what
+/// HDBSCAN finds quickly; chunks in input order would hold a few faces of
+/// every identity (and 100,000 faces of 2,000 people would take hours).
+fn chunks(points: &[&[f32]], size: usize) -> Vec<Vec<usize>> {
+    split(points, (0..points.len()).collect(), size.max(1))
+}
+
+/// [`chunks`] of the points `idx` names: k-means groups, split again while
+/// larger than a chunk (cut in input order only where k-means cannot split).
+fn split(points: &[&[f32]], idx: Vec<usize>, size: usize) -> Vec<Vec<usize>> {
+    let n = idx.len();
+    if n <= size {
+        return vec![idx];
+    }
+    let k = n.div_ceil(size).max(2);
+    let mut centres: Vec<Vec<f32>> = (0..k).map(|c| points[idx[c * n / k]].to_vec()).collect();
+    let mut of = vec![0usize; n];
+    for _ in 0..CHUNK_KMEANS_ITERATIONS {
+        for (o, &i) in of.iter_mut().zip(&idx) {
+            *o = centres
+                .iter()
+                .enumerate()
+                .map(|(c, m)| (c, squared_distance(points[i], m)))
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+                .map_or(0, |(c, _)| c);
+        }
+        let mut sums = vec![vec![0.0f32; points[idx[0]].len()]; k];
+        let mut counts = vec![0usize; k];
+        for (&c, &i) in of.iter().zip(&idx) {
+            sums[c].iter_mut().zip(points[i]).for_each(|(s, x)| *s += x);
+            counts[c] += 1;
+        }
+        for ((c, s), count) in centres.iter_mut().zip(sums).zip(counts) {
+            if count > 0 {
+                *c = s.into_iter().map(|x| x / count as f32).collect();
+            }
+        }
+    }
+    let mut groups = vec![Vec::new(); k];
+    for (&c, &i) in of.iter().zip(&idx) {
+        groups[c].push(i);
+    }
+    if groups.iter().any(|g| g.len() == n) {
+        return idx.chunks(size).map(<[usize]>::to_vec).collect();
+    }
+    groups
+        .into_iter()
+        .filter(|g| !g.is_empty())
+        .flat_map(|g| split(points, g, size))
+        .collect()
+}
+
+fn squared_distance(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| (x - y) * (x - y))
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for ((a, x), y) in acc.iter_mut().zip(x).zip(y) {
+            *a += (x - y) * (x - y);
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
 /// Clusters of unit vectors: HDBSCAN on their first
-/// [`HDBSCAN_DIMENSIONS`] principal components over chunks of
-/// `cfg.chunk_size`, each chunk's clusters merged into those found so far
+/// [`HDBSCAN_DIMENSIONS`] principal components over chunks of at most
+/// `cfg.chunk_size` nearby faces, each chunk's clusters merged into those found so far
 /// whose centroid is within `auto_merge_distance_percent` (cosine distance
 /// of the full vectors), so that the work grows with the number of chunks
 /// and clusters, not the square of the faces.
@@ -281,8 +358,8 @@ pub fn clusters_in(
     let chunk = cfg.chunk_size.max(cfg.min_faces_per_person.max(2));
     // (sum of the members' vectors, its normalised direction, members)
     let mut groups: Vec<(Vec<f32>, Vec<f32>, Vec<usize>)> = Vec::new();
-    for (c, part) in hdbscan_points.chunks(chunk).enumerate() {
-        for members in hdbscan_chunk(part, c * chunk, cfg) {
+    for part in chunks(&hdbscan_points, chunk) {
+        for members in hdbscan_chunk(&hdbscan_points, &part, cfg) {
             let mut sum = vec![0.0f32; dim];
             for &i in &members {
                 sum.iter_mut().zip(points[i]).for_each(|(s, x)| *s += x);
@@ -706,6 +783,41 @@ mod tests {
             let on_axes = q[5].powi(2) + q[17].powi(2) + q[40].powi(2);
             assert!(on_axes > 0.99, "{on_axes}");
         }
+    }
+
+    #[test]
+    fn chunks_hold_nearby_faces() {
+        // 20 identities × 10 faces, interleaved, in chunks of 50: every face
+        // in exactly one chunk, and identities (mostly) whole in one.
+        let points = synthetic(20, 10, 128, 0.9, 4);
+        let refs: Vec<&[f32]> = points.iter().map(|(_, v)| v.as_slice()).collect();
+        let pca = Pca::fit(&refs, HDBSCAN_DIMENSIONS);
+        let low: Vec<Vec<f32>> = refs.iter().map(|p| pca.project(p)).collect();
+        let low: Vec<&[f32]> = low.iter().map(Vec::as_slice).collect();
+        let parts = chunks(&low, 50);
+        assert!(parts.iter().all(|c| !c.is_empty() && c.len() <= 50));
+        let mut all: Vec<usize> = parts.concat();
+        all.sort_unstable();
+        assert_eq!(all, (0..200).collect::<Vec<_>>());
+        let whole = (0..20)
+            .filter(|&t| {
+                parts
+                    .iter()
+                    .filter(|c| c.iter().any(|&i| points[i].0 == t))
+                    .count()
+                    == 1
+            })
+            .count();
+        assert!(whole >= 16, "{whole} of 20 identities in one chunk");
+        // Chunked, the identities still come out one person each.
+        let cfg = FaceClustering {
+            chunk_size: 50,
+            ..Default::default()
+        };
+        let out = cluster(&faces_of(&points, "c"), &[], &HashMap::new(), &cfg);
+        let truth: Vec<usize> = points.iter().map(|(t, _)| *t).collect();
+        one_person_per_identity(&truth, &out.assignments);
+        assert_eq!(out.persons.len(), 20);
     }
 
     #[test]
