@@ -58,8 +58,7 @@ fn every_visible_face_and_none_on_landscapes() {
     // photos are 1–3 % of the frame: the group category's face_ratio_min
     // goes to 0 so that the count alone decides.)
     let mut categories: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(root().join("config/default_categories.json"))
-            .unwrap(),
+        &std::fs::read_to_string(root().join("config/default_categories.json")).unwrap(),
     )
     .unwrap();
     for c in categories.as_array_mut().unwrap() {

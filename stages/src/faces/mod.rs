@@ -462,12 +462,12 @@ impl Faces {
         let mut paths = models.iter().map(|m| m.path.clone());
         let detector = match cfg.detector.decoder {
             Decoder::Blazeface | Decoder::Scrfd => Detector::Anchors {
-                model: Model::new(
+                model: Box::new(Model::new(
                     open(&paths.next().expect("detector"))?,
                     "with.detector",
                     None,
                     square(cfg.detector.size, Layout::Nchw, Range::Symmetric),
-                )?,
+                )?),
                 anchors: detection::anchors(
                     cfg.detector.size,
                     &cfg.detector.strides,
@@ -684,7 +684,7 @@ impl Model {
 enum Detector {
     /// BlazeFace or SCRFD on square tiles.
     Anchors {
-        model: Model,
+        model: Box<Model>,
         anchors: Vec<[f32; 2]>,
     },
     Mtcnn(Box<mtcnn::Cascade>),

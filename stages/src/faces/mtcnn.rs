@@ -202,6 +202,9 @@ fn crop(
     resized(resizer, patch, size, size).map(Some)
 }
 
+/// Boxes and their crops.
+type Crops = (Vec<[f32; 4]>, Vec<Vec<u8>>);
+
 /// One of the three nets: its session and input name.
 pub struct Net {
     session: Session,
@@ -404,12 +407,7 @@ impl Cascade {
     }
 
     /// The boxes that make a crop, and their crops.
-    fn crops(
-        &mut self,
-        img: RgbRef<'_>,
-        boxes: &[[f32; 4]],
-        size: u32,
-    ) -> Result<(Vec<[f32; 4]>, Vec<Vec<u8>>), String> {
+    fn crops(&mut self, img: RgbRef<'_>, boxes: &[[f32; 4]], size: u32) -> Result<Crops, String> {
         let mut kept = Vec::new();
         let mut crops = Vec::new();
         for b in boxes {
