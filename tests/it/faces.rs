@@ -52,6 +52,57 @@ fn every_visible_face_and_none_on_landscapes() {
                 && r["isolation_ratio"].as_f64().is_some_and(|v| v >= 1.0)
         );
     }
+    // `face_detection.min_faces_for_group` edited: `facet recompute` judges
+    // group portraits by the stored face counts, not the stored flags, and
+    // re-scores the photos whose category that changes. (The faces of these
+    // photos are 1–3 % of the frame: the group category's face_ratio_min
+    // goes to 0 so that the count alone decides.)
+    let mut categories: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("config/default_categories.json")).unwrap(),
+    )
+    .unwrap();
+    for c in categories.as_array_mut().unwrap() {
+        if c["name"] == "group_portrait" {
+            c["filters"]["face_ratio_min"] = serde_json::json!(0.0);
+        }
+    }
+    let recompute = |min: u32| -> Vec<(i64, bool)> {
+        let cfg = tmp.path().join(format!("min{min}.json"));
+        let config = serde_json::json!({
+            "categories": categories,
+            "face_detection": { "min_faces_for_group": min },
+        });
+        std::fs::write(&cfg, config.to_string()).unwrap();
+        let r = run_in(
+            tmp.path(),
+            &[
+                "recompute",
+                "--store",
+                store.to_str().unwrap(),
+                "--config",
+                cfg.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(r.status, 0, "{}", r.stderr);
+        sql_json(
+            &store,
+            "SELECT p.face_count, s.category FROM photos p JOIN scores s ON p.path = s.path ORDER BY p.path",
+        )
+        .iter()
+        .map(|r| {
+            (
+                r["face_count"].as_i64().unwrap(),
+                r["category"].as_str() == Some("group_portrait"),
+            )
+        })
+        .collect()
+    };
+    let four = recompute(4);
+    assert!(four.iter().all(|&(n, g)| g == (n >= 4)), "{four:?}");
+    let three = recompute(3);
+    assert!(three.iter().all(|&(n, g)| g == (n >= 3)), "{three:?}");
+    assert!(three.iter().any(|&(n, _)| n == 3), "{three:?}");
+
     // One `faces` row per face, its box in the original frame.
     let faces = sql_json(
         &store,
@@ -110,6 +161,78 @@ fn every_visible_face_and_none_on_landscapes() {
     let mut with_faces = with_faces;
     with_faces.sort();
     assert_eq!(with_faces, people, "faces on landscapes, or missed people");
+}
+
+const MTCNN: &str = "tests/pipelines/models/faces-mtcnn.yaml";
+
+/// What the MTCNN cascade finds on sample1–6: the faces above but the
+/// middle one of sample2 (head bowed, eyes closed, hair across the face),
+/// which its R-Net turns down.
+const MTCNN_COUNTS: [i64; 6] = [3, 2, 3, 4, 5, 4];
+
+#[test]
+fn mtcnn_cascade_finds_the_faces_and_none_on_landscapes() {
+    let (Some(photos), Some(_)) = (shared_photos(), shared_models()) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let r = run_into(facet_ort(), Some(MTCNN), &photos.join("faces"), &store, &[]);
+    assert_eq!(r.status, 0, "{}\n{}", r.stdout, r.stderr);
+    let rows = sql_json(
+        &store,
+        "SELECT path, face_count, is_group_portrait FROM photos ORDER BY path",
+    );
+    let counts: Vec<i64> = rows
+        .iter()
+        .map(|r| r["face_count"].as_i64().unwrap())
+        .collect();
+    assert_eq!(counts, MTCNN_COUNTS, "{rows:?}");
+    let faces = sql_json(
+        &store,
+        "SELECT f.box_x, f.box_width, f.confidence, array_length(f.landmarks) AS mesh, \
+                array_length(f.embedding) AS dim, p.width \
+         FROM faces f JOIN photos p ON f.path = p.path",
+    );
+    assert_eq!(faces.len() as i64, MTCNN_COUNTS.iter().sum::<i64>());
+    for f in &faces {
+        assert_eq!(
+            f["mesh"].as_i64(),
+            Some(936),
+            "the mesh on the cascade's box"
+        );
+        assert_eq!(f["dim"].as_i64(), Some(1024));
+        let (x, w, width) = (
+            f["box_x"].as_i64().unwrap(),
+            f["box_width"].as_i64().unwrap(),
+            f["width"].as_i64().unwrap(),
+        );
+        assert!(x >= 0 && x + w <= width && w >= 100, "{f:?}");
+        assert!(f["confidence"].as_f64().unwrap() >= 0.8, "{f:?}");
+    }
+
+    // Landscapes, a park, an iguana, leaves: nobody.
+    let dir = tmp.path().join("landscapes");
+    std::fs::create_dir(&dir).unwrap();
+    let cameras = photos.join("cameras/jpg");
+    for name in [
+        "gps/DSCN0010.jpg",
+        "gps/DSCN0021.jpg",
+        "Canon_40D.jpg",
+        "Nikon_D70.jpg",
+    ] {
+        let to = dir.join(name.replace('/', "_"));
+        std::fs::copy(cameras.join(name), to).unwrap();
+    }
+    let store2 = tmp.path().join("store2");
+    let r = run_into(facet_ort(), Some(MTCNN), &dir, &store2, &[]);
+    assert_eq!(r.status, 0, "{}\n{}", r.stdout, r.stderr);
+    let rows = sql_json(&store2, "SELECT path, face_count FROM photos ORDER BY path");
+    assert_eq!(rows.len(), 4);
+    assert!(
+        rows.iter().all(|r| r["face_count"].as_i64() == Some(0)),
+        "{rows:?}"
+    );
 }
 
 /// Writes augmented copies of sample1–3: `kind` is mirror, bright or crop.

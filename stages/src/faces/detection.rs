@@ -1,12 +1,14 @@
 //! Face detection with an anchor-based SSD detector (MediaPipe BlazeFace):
 //! anchors, box decoding, non-maximum suppression, and tiling of large
-//! frames so that small faces reach the detector at a size it sees.
+//! frames so that small faces reach the detector at a size it sees. (The
+//! MTCNN cascade is in [`super::mtcnn`].)
 
 use serde::Deserialize;
 
 /// A face box in some frame's pixels, with the detector's keypoints
 /// (BlazeFace: right eye, left eye, nose tip, mouth, right ear, left ear —
-/// the subject's sides).
+/// the subject's sides; MTCNN: the same first four, then the mouth's
+/// corners). The first two, the eyes, set the crops' roll.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Detection {
     pub x: f32,
@@ -73,6 +75,16 @@ pub enum Decoder {
     /// `[1, anchors, 1]` logits.
     #[default]
     Blazeface,
+    /// The MTCNN cascade (P-Net, R-Net, O-Net; [`super::mtcnn`]): boxes,
+    /// O-Net's probability, five landmarks.
+    Mtcnn,
+    /// InsightFace SCRFD: per stride (`strides`, usually 8, 16, 32) and
+    /// `anchors_per_layer` (2) anchors per cell, face probabilities
+    /// `[anchors, 1]`, box distances `[anchors, 4]` (left, top, right,
+    /// bottom of the cell's corner, in strides) and optionally five
+    /// keypoints `[anchors, 10]`, outputs in that order: every stride's
+    /// scores, then boxes, then keypoints ([`decode_scrfd`]).
+    Scrfd,
 }
 
 /// MediaPipe's SSD anchors with a fixed anchor size (`SsdAnchorsCalculator`
@@ -140,6 +152,74 @@ pub fn decode_blazeface(
             score,
             keypoints,
         });
+    }
+    out
+}
+
+/// One stride's SCRFD outputs for one image.
+#[derive(Debug, Clone, Copy)]
+pub struct ScrfdLevel<'a> {
+    pub stride: u32,
+    /// Face probability per anchor (sigmoid applied by the model).
+    pub scores: &'a [f32],
+    /// Distances from the anchor point to the box's left, top, right and
+    /// bottom edges, in strides.
+    pub boxes: &'a [f32],
+    /// Five keypoints (x, y) per anchor, offsets from the anchor point in
+    /// strides; empty for models without them.
+    pub keypoints: &'a [f32],
+}
+
+/// Decodes SCRFD outputs for a square input of `size` pixels: anchor
+/// points on the grid of each stride (the cell's top-left corner, which is
+/// how SCRFD places them), `per_cell` anchors each; every anchor whose score
+/// is at least `min_score`, as boxes in input pixels. Keypoints as MTCNN
+/// gives them (eyes, nose tip, mouth corners, left to right in the image)
+/// become BlazeFace's order: the eyes, the nose tip, the mouth's centre,
+/// then the two corners.
+pub fn decode_scrfd(
+    levels: &[ScrfdLevel<'_>],
+    size: u32,
+    per_cell: usize,
+    min_score: f32,
+) -> Vec<Detection> {
+    let mut out = Vec::new();
+    for level in levels {
+        let s = level.stride as f32;
+        let cells = size.div_ceil(level.stride) as usize;
+        let anchors = (cells * cells * per_cell).min(level.scores.len());
+        for a in 0..anchors {
+            let score = level.scores[a];
+            if score < min_score {
+                continue;
+            }
+            let cell = a / per_cell;
+            let (cx, cy) = ((cell % cells) as f32 * s, (cell / cells) as f32 * s);
+            let Some(d) = level.boxes.get(a * 4..a * 4 + 4) else {
+                continue;
+            };
+            let (x1, y1) = (cx - d[0] * s, cy - d[1] * s);
+            let (x2, y2) = (cx + d[2] * s, cy + d[3] * s);
+            let keypoints = match level.keypoints.get(a * 10..a * 10 + 10) {
+                Some(k) => {
+                    let p: Vec<[f32; 2]> = k
+                        .chunks_exact(2)
+                        .map(|k| [cx + k[0] * s, cy + k[1] * s])
+                        .collect();
+                    let mouth = [(p[3][0] + p[4][0]) / 2.0, (p[3][1] + p[4][1]) / 2.0];
+                    vec![p[0], p[1], p[2], mouth, p[3], p[4]]
+                }
+                None => Vec::new(),
+            };
+            out.push(Detection {
+                x: x1,
+                y: y1,
+                w: x2 - x1,
+                h: y2 - y1,
+                score,
+                keypoints,
+            });
+        }
     }
     out
 }
@@ -236,6 +316,59 @@ mod tests {
         assert_eq!((d.w, d.h), (20.0, 30.0));
         assert!((d.score - 0.952_574).abs() < 1e-4);
         assert_eq!(d.keypoints[0], [97.0, 64.0]);
+    }
+
+    #[test]
+    fn scrfd_distances_are_in_strides_from_the_cell_corner() {
+        // A 32-pixel input: stride 8 is a 4×4 grid, stride 16 a 2×2 one,
+        // two anchors per cell.
+        let mut s8 = vec![0.1f32; 32];
+        let mut b8 = vec![0.0f32; 32 * 4];
+        let mut k8 = vec![0.0f32; 32 * 10];
+        // Cell (x 2, y 1) = index 6, its second anchor = 13; its point
+        // (16, 8); a box 1 stride left and up, 2 right and down.
+        s8[13] = 0.9;
+        b8[13 * 4..13 * 4 + 4].copy_from_slice(&[1.0, 1.0, 2.0, 2.0]);
+        // Eyes at (−0.5, −0.25) and (0.5, −0.25) strides, nose at the
+        // point, mouth corners at (∓0.5, 0.5).
+        k8[13 * 10..13 * 10 + 10]
+            .copy_from_slice(&[-0.5, -0.25, 0.5, -0.25, 0.0, 0.0, -0.5, 0.5, 0.5, 0.5]);
+        let mut s16 = vec![0.2f32; 8];
+        s16[7] = 0.8;
+        let mut b16 = vec![0.0f32; 8 * 4];
+        b16[7 * 4..7 * 4 + 4].copy_from_slice(&[0.5, 0.5, 0.5, 0.5]);
+        let levels = [
+            ScrfdLevel {
+                stride: 8,
+                scores: &s8,
+                boxes: &b8,
+                keypoints: &k8,
+            },
+            ScrfdLevel {
+                stride: 16,
+                scores: &s16,
+                boxes: &b16,
+                keypoints: &[],
+            },
+        ];
+        let d = decode_scrfd(&levels, 32, 2, 0.5);
+        assert_eq!(d.len(), 2, "{d:?}");
+        assert_eq!((d[0].x, d[0].y, d[0].w, d[0].h), (8.0, 0.0, 24.0, 24.0));
+        assert_eq!(d[0].score, 0.9);
+        assert_eq!(
+            d[0].keypoints,
+            vec![
+                [12.0, 6.0],
+                [20.0, 6.0],
+                [16.0, 8.0],
+                [16.0, 12.0],
+                [12.0, 12.0],
+                [20.0, 12.0]
+            ]
+        );
+        // Stride 16, cell (x 1, y 1) = index 3, second anchor: point (16, 16).
+        assert_eq!((d[1].x, d[1].y, d[1].w, d[1].h), (8.0, 8.0, 16.0, 16.0));
+        assert!(d[1].keypoints.is_empty());
     }
 
     fn det(x: f32, y: f32, s: f32, score: f32) -> Detection {

@@ -3,8 +3,10 @@
 //! 1. **Detection** with an anchor-based SSD detector (MediaPipe BlazeFace,
 //!    [`detection`]) on the whole frame and on overlapping tiles (small faces
 //!    of group photos reach the detector large enough), non-maximum
-//!    suppression, then `face_detection.min_confidence_percent` and
-//!    `min_face_size` (pixels of the original frame).
+//!    suppression — or with the MTCNN cascade ([`mtcnn`], `decoder: mtcnn`:
+//!    P-Net over an image pyramid down from `min_face_size`, R-Net, O-Net) —
+//!    then `face_detection.min_confidence_percent` and `min_face_size`
+//!    (pixels of the original frame).
 //! 2. **Landmarks** (optional): the 468-point face mesh on an upright crop
 //!    (rotated by the detector's eye keypoints) → eye aspect ratios, blink
 //!    (below `face_detection.blink_ear_threshold`, judged only when the head
@@ -30,11 +32,24 @@
 //!     landmarks: { model: face_landmark_468.onnx }
 //!     embedding: { model: faceres_1024.onnx, input: "input_1:0", output: "global_pooling/Mean", size: 224, layout: nhwc, range: unit }
 //! ```
+//!
+//! The MTCNN cascade instead (`model` is P-Net; `size`, `strides`,
+//! `anchors_per_layer` and `tiles` do not apply):
+//!
+//! ```yaml
+//!     detector:
+//!       decoder: mtcnn
+//!       model: mtcnn_pnet.onnx
+//!       rnet: { model: mtcnn_rnet.onnx }
+//!       onet: { model: mtcnn_onet.onnx }
+//!       thresholds: [0.6, 0.7, 0.7]
+//! ```
 
 pub mod crop;
 pub mod detection;
 pub mod landmarks;
 mod measure;
+pub mod mtcnn;
 pub mod people;
 #[cfg(test)]
 mod tests;
@@ -93,6 +108,24 @@ fn default_side() -> u32 {
 fn default_head_turn() -> f32 {
     0.5
 }
+fn default_thresholds() -> [f32; 3] {
+    [0.6, 0.7, 0.7]
+}
+fn default_scale_factor() -> f32 {
+    0.709
+}
+
+/// A further model of the detector (MTCNN's R-Net and O-Net).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetConfig {
+    /// The `.onnx` file (relative: to the pipeline's `models_dir`).
+    pub model: String,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub sha256: Option<String>,
+}
 
 /// `with.detector`: the face detector.
 #[derive(Debug, Clone, Deserialize)]
@@ -106,9 +139,26 @@ pub struct DetectorConfig {
     /// Expected SHA-256 (hex).
     #[serde(default)]
     pub sha256: Option<String>,
-    /// How the outputs are read (blazeface).
+    /// How the outputs are read: blazeface (default); scrfd (InsightFace
+    /// SCRFD, e.g. `size: 640, strides: [8, 16, 32], anchors_per_layer: 2`);
+    /// or mtcnn (then `model` is P-Net, and `rnet` and `onet` name the other
+    /// two nets).
     #[serde(default)]
     pub decoder: Decoder,
+    /// MTCNN's R-Net (24×24 crops).
+    #[serde(default)]
+    pub rnet: Option<NetConfig>,
+    /// MTCNN's O-Net (48×48 crops; boxes, five landmarks).
+    #[serde(default)]
+    pub onet: Option<NetConfig>,
+    /// MTCNN: face probability P-Net, R-Net and O-Net candidates must reach
+    /// (default `[0.6, 0.7, 0.7]`; `face_detection.min_confidence_percent`
+    /// applies to O-Net's too).
+    #[serde(default = "default_thresholds")]
+    pub thresholds: [f32; 3],
+    /// MTCNN: the image pyramid's step (default 0.709).
+    #[serde(default = "default_scale_factor")]
+    pub scale_factor: f32,
     /// Square input side in pixels (BlazeFace short range 128, full range 192).
     #[serde(default = "default_detector_size")]
     pub size: u32,
@@ -248,6 +298,34 @@ impl FacesConfig {
         if !(0.0..=1.0).contains(&det.nms_iou) {
             d.push(Diagnostic::new("detector.nms_iou", "must be in [0, 1]"));
         }
+        match det.decoder {
+            Decoder::Mtcnn => {
+                for (field, net) in [("detector.rnet", &det.rnet), ("detector.onet", &det.onet)] {
+                    if net.is_none() {
+                        d.push(Diagnostic::new(field, "the mtcnn decoder needs it"));
+                    }
+                }
+                if det.thresholds.iter().any(|t| !(0.0..1.0).contains(t)) {
+                    d.push(Diagnostic::new(
+                        "detector.thresholds",
+                        "three probabilities, each in [0, 1)",
+                    ));
+                }
+                if !(0.1..=0.95).contains(&det.scale_factor) {
+                    d.push(Diagnostic::new(
+                        "detector.scale_factor",
+                        "must be in [0.1, 0.95]",
+                    ));
+                }
+            }
+            Decoder::Blazeface | Decoder::Scrfd => {
+                for (field, net) in [("detector.rnet", &det.rnet), ("detector.onet", &det.onet)] {
+                    if net.is_some() {
+                        d.push(Diagnostic::new(field, "only the mtcnn decoder uses it"));
+                    }
+                }
+            }
+        }
         if !(64..=8192).contains(&self.side) {
             d.push(Diagnostic::new("side", "must be 64–8192"));
         }
@@ -285,6 +363,11 @@ impl FacesConfig {
             };
         let d = &self.detector;
         let mut out = vec![file("detector", &d.model, &d.url, &d.sha256)];
+        for (field, net) in [("detector.rnet", &d.rnet), ("detector.onet", &d.onet)] {
+            if let Some(n) = net {
+                out.push(file(field, &n.model, &n.url, &n.sha256));
+            }
+        }
         if let Some(l) = &self.landmarks {
             out.push(file("landmarks", &l.model, &l.url, &l.sha256));
         }
@@ -316,7 +399,7 @@ pub struct Faces;
 
 impl StageKind for Faces {
     const NAME: &'static str = "faces";
-    const DOC: &'static str = "Face detection (BlazeFace, tiled, NMS), face mesh (blink, eyes open), embedding, face sharpness and thumbnails: per-photo face metrics and the `faces` table.";
+    const DOC: &'static str = "Face detection (BlazeFace tiled with NMS, or the MTCNN cascade), face mesh (blink, eyes open), embedding, face sharpness and thumbnails: per-photo face metrics and the `faces` table.";
     type Config = FacesConfig;
 
     fn plan(&self, cfg: &FacesConfig, cx: &PlanCx) -> Result<StagePlan, Vec<Diagnostic>> {
@@ -377,17 +460,37 @@ impl Faces {
         });
         let open = |p: &PathBuf| open_session(p, cfg.provider, threads);
         let mut paths = models.iter().map(|m| m.path.clone());
-        let detector = Model::new(
-            open(&paths.next().expect("detector"))?,
-            "with.detector",
-            None,
-            square(cfg.detector.size, Layout::Nchw, Range::Symmetric),
-        )?;
-        let anchors = detection::anchors(
-            cfg.detector.size,
-            &cfg.detector.strides,
-            cfg.detector.anchors_per_layer,
-        );
+        let detector = match cfg.detector.decoder {
+            Decoder::Blazeface | Decoder::Scrfd => Detector::Anchors {
+                model: Box::new(Model::new(
+                    open(&paths.next().expect("detector"))?,
+                    "with.detector",
+                    None,
+                    square(cfg.detector.size, Layout::Nchw, Range::Symmetric),
+                )?),
+                anchors: detection::anchors(
+                    cfg.detector.size,
+                    &cfg.detector.strides,
+                    cfg.detector.anchors_per_layer,
+                ),
+            },
+            Decoder::Mtcnn => {
+                let mut net = |field: &str| -> Result<mtcnn::Net, StageError> {
+                    let path = paths.next().expect("the cascade's nets");
+                    mtcnn::Net::new(open(&path)?, field).map_err(StageError::Config)
+                };
+                let pnet = net("with.detector.model")?;
+                let rnet = net("with.detector.rnet.model")?;
+                let onet = net("with.detector.onet.model")?;
+                Detector::Mtcnn(Box::new(mtcnn::Cascade::new(
+                    pnet,
+                    rnet,
+                    onet,
+                    cfg.detector.thresholds,
+                    cfg.detector.scale_factor,
+                )))
+            }
+        };
         let landmarks = match &cfg.landmarks {
             Some(l) => Some(Model::new(
                 open(&paths.next().expect("landmarks"))?,
@@ -429,7 +532,6 @@ impl Faces {
         let fp = &cx.config.face_processing;
         Ok(FaceStage {
             detector,
-            anchors,
             det: cfg.detector.clone(),
             landmarks,
             eyes,
@@ -578,9 +680,18 @@ impl Model {
     }
 }
 
+/// The face detector, by decoder.
+enum Detector {
+    /// BlazeFace or SCRFD on square tiles.
+    Anchors {
+        model: Box<Model>,
+        anchors: Vec<[f32; 2]>,
+    },
+    Mtcnn(Box<mtcnn::Cascade>),
+}
+
 pub(crate) struct FaceStage {
-    detector: Model,
-    anchors: Vec<[f32; 2]>,
+    detector: Detector,
     det: DetectorConfig,
     landmarks: Option<Model>,
     eyes: Option<Model>,
@@ -589,8 +700,19 @@ pub(crate) struct FaceStage {
 }
 
 impl FaceStage {
-    /// The faces of one working image, boxes in its pixels.
-    pub(crate) fn detect(&mut self, img: RgbRef<'_>) -> Result<Vec<Detection>, String> {
+    /// The faces of one working image, boxes in its pixels. `scale`:
+    /// original pixels per working pixel.
+    pub(crate) fn detect(&mut self, img: RgbRef<'_>, scale: f32) -> Result<Vec<Detection>, String> {
+        let (detector, anchors) = match &mut self.detector {
+            Detector::Mtcnn(cascade) => {
+                let min_face = self.settings.min_face_size / scale.max(1e-6);
+                return cascade
+                    .detect(img, min_face.max(12.0))
+                    .map_err(|e| format!("with.detector (mtcnn): {e}"));
+            }
+            Detector::Anchors { model, anchors } => (model, &*anchors),
+        };
+        let is_scrfd = self.det.decoder == Decoder::Scrfd;
         let size = self.det.size;
         let mut found = Vec::new();
         let tiles = detection::tiles(
@@ -607,10 +729,16 @@ impl FaceStage {
                 angle: 0.0,
             };
             let crop = region.sample(img, size, [0; 3]);
-            let out = self.detector.run(std::slice::from_ref(&crop))?;
+            let out = detector.run(std::slice::from_ref(&crop))?;
+            let scale = t.side / size as f32;
+            if is_scrfd {
+                let dets = scrfd(&self.det, self.settings.min_confidence, &out)?;
+                found.extend(dets.into_iter().map(|d| d.mapped(t.x, t.y, scale)));
+                continue;
+            }
             let pick = |per: usize| {
                 out.iter()
-                    .find(|(_, v)| v[0].len() == self.anchors.len() * per)
+                    .find(|(_, v)| v[0].len() == anchors.len() * per)
                     .map(|(_, v)| v[0].as_slice())
             };
             let (Some(reg), Some(logits)) = (pick(16), pick(1)) else {
@@ -620,15 +748,14 @@ impl FaceStage {
                         .map(|(n, v)| format!("{n}: {}", v[0].len()))
                         .collect::<Vec<_>>()
                         .join(", "),
-                    self.anchors.len()
+                    anchors.len()
                 ));
             };
-            let scale = t.side / size as f32;
             found.extend(
                 detection::decode_blazeface(
                     reg,
                     logits,
-                    &self.anchors,
+                    anchors,
                     size as f32,
                     self.settings.min_confidence,
                 )
@@ -645,7 +772,7 @@ impl FaceStage {
         let s = self.settings.clone();
         let s = &s;
         let mut dets: Vec<Detection> = self
-            .detect(img)?
+            .detect(img, scale)?
             .into_iter()
             .filter(|d| d.score >= s.min_confidence && d.w.min(d.h) * scale >= s.min_face_size)
             .collect();
@@ -727,6 +854,42 @@ impl FaceStage {
         }
         Ok(measure::measure(img, faces, &dets, scale, s))
     }
+}
+
+/// SCRFD's outputs for one tile decoded: every stride's scores, then
+/// boxes, then (optionally) keypoints, in the model's output order.
+fn scrfd(det: &DetectorConfig, min_score: f32, out: &Outputs) -> Result<Vec<Detection>, String> {
+    let (size, strides, per) = (det.size, &det.strides, det.anchors_per_layer);
+    let n = strides.len();
+    let anchors = |s: u32| (size.div_ceil(s) as usize).pow(2) * per;
+    let len = |i: usize| out.get(i).map_or(0, |(_, v)| v[0].len());
+    let fits = |first: usize, width: usize| {
+        strides
+            .iter()
+            .enumerate()
+            .all(|(k, &s)| len(first + k) == anchors(s) * width)
+    };
+    let keypoints = out.len() >= 3 * n && fits(2 * n, 10);
+    if !(fits(0, 1) && fits(n, 4)) {
+        return Err(format!(
+            "with.detector: the model's outputs ({}) are not SCRFD's scores, boxes and keypoints per stride {strides:?} with {per} anchors per cell of a {size}-pixel input",
+            out.iter()
+                .map(|(name, v)| format!("{name}: {}", v[0].len()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let levels: Vec<detection::ScrfdLevel<'_>> = strides
+        .iter()
+        .enumerate()
+        .map(|(k, &stride)| detection::ScrfdLevel {
+            stride,
+            scores: &out[k].1[0],
+            boxes: &out[n + k].1[0],
+            keypoints: if keypoints { &out[2 * n + k].1[0] } else { &[] },
+        })
+        .collect();
+    Ok(detection::decode_scrfd(&levels, size, per, min_score))
 }
 
 impl Stage for FaceStage {

@@ -278,3 +278,131 @@ fn hdbscan_pairs_each_face_with_its_mirror_image() {
         assert!(c.len() == 2 && who[0] == who[1], "{who:?}");
     }
 }
+
+/// The test configuration with the MTCNN cascade for a detector.
+pub(crate) fn mtcnn_config(models: &std::path::Path) -> FacesConfig {
+    let mut cfg = config(models);
+    cfg.detector = serde_yaml::from_str(&format!(
+        r#"
+decoder: mtcnn
+model: {m}/mtcnn_pnet.onnx
+rnet: {{ model: {m}/mtcnn_rnet.onnx }}
+onet: {{ model: {m}/mtcnn_onet.onnx }}
+"#,
+        m = models.display()
+    ))
+    .unwrap();
+    cfg
+}
+
+/// What the MTCNN cascade finds on sample1–6: every face BlazeFace finds
+/// but the middle one of sample2 (head bowed, eyes closed, hair across the
+/// face), which R-Net scores between 0.3 and 0.7 (O-Net would give it
+/// 0.93), below the classic second threshold.
+const MTCNN_FACES: [usize; 6] = [3, 2, 3, 4, 5, 4];
+
+#[test]
+fn mtcnn_finds_the_faces_and_its_eyes_level_the_crops() {
+    let Some(dir) = available("mtcnn_finds_the_faces_and_its_eyes_level_the_crops") else {
+        return;
+    };
+    let mut st = stage(&mtcnn_config(&dir.join("models")));
+    let mut blaze = stage(&config(&dir.join("models")));
+    let mut counts = Vec::new();
+    for i in 1..=6 {
+        let img = load(&dir.join(format!("photos/faces/sample{i}.jpg")));
+        let dets = st.detect(img.as_ref(), 1.0).unwrap();
+        let p = st.analyse(img.as_ref(), 1.0).unwrap();
+        let b = blaze.analyse(img.as_ref(), 1.0).unwrap();
+        counts.push(p.faces.len());
+        assert_eq!(dets.len(), p.faces.len(), "sample{i}");
+        for d in &dets {
+            assert!(d.score > 0.8, "sample{i}: {d:?}");
+            // The eyes (image left, then right) above the nose, above the
+            // mouth, all inside the box.
+            let k = &d.keypoints;
+            assert_eq!(k.len(), 6);
+            assert!(k[0][0] < k[1][0], "sample{i}: {k:?}");
+            assert!(k[0][1].max(k[1][1]) < k[3][1] && k[2][1] < k[3][1], "{k:?}");
+            assert!(
+                k.iter()
+                    .all(|p| p[0] > d.x && p[0] < d.x + d.w && p[1] > d.y && p[1] < d.y + d.h),
+                "{d:?}"
+            );
+        }
+        // Every face is one BlazeFace finds, and has a mesh and an embedding.
+        for f in &p.faces {
+            assert!(
+                b.faces.iter().any(|g| {
+                    let (cx, cy) = (f.x + f.w / 2.0, f.y + f.h / 2.0);
+                    (cx - g.x - g.w / 2.0).abs() < 0.3 * g.w
+                        && (cy - g.y - g.h / 2.0).abs() < 0.3 * g.h
+                }),
+                "sample{i}: {f:?} is no face BlazeFace found"
+            );
+            assert!(f.w > 100.0 && f.w < 400.0, "{}", f.w);
+            assert_eq!(f.mesh.len(), landmarks::POINTS);
+            assert_eq!(f.embedding.len(), 1024);
+        }
+        assert!(
+            p.faces
+                .windows(2)
+                .all(|w| w[0].x < w[1].x && w[0].index + 1 == w[1].index)
+        );
+    }
+    assert_eq!(counts, MTCNN_FACES);
+}
+
+#[test]
+fn mtcnn_finds_no_face_on_landscapes() {
+    let Some(dir) = available("mtcnn_finds_no_face_on_landscapes") else {
+        return;
+    };
+    let mut st = stage(&mtcnn_config(&dir.join("models")));
+    for name in LANDSCAPES {
+        let img = load(&dir.join("photos/cameras/jpg").join(name));
+        let p = st.analyse(img.as_ref(), 1.0).unwrap();
+        assert!(p.faces.is_empty(), "{name}: {:?}", p.faces);
+    }
+}
+
+/// Camera samples without people (looked at): landscapes, buildings.
+const LANDSCAPES: [&str; 4] = [
+    "gps/DSCN0010.jpg",
+    "gps/DSCN0021.jpg",
+    "Canon_40D.jpg",
+    "Nikon_D70.jpg",
+];
+
+#[test]
+fn scrfd_outputs_are_read_by_stride_in_model_order() {
+    let det: DetectorConfig = serde_yaml::from_str(
+        "{ model: scrfd.onnx, decoder: scrfd, size: 32, strides: [8, 16], anchors_per_layer: 2 }",
+    )
+    .unwrap();
+    // Stride 8: 4×4 cells × 2 = 32 anchors; stride 16: 8.
+    let mut s8 = vec![0.0f32; 32];
+    s8[0] = 0.9;
+    let mut b8 = vec![0.0f32; 128];
+    b8[..4].copy_from_slice(&[0.0, 0.0, 2.0, 2.0]);
+    let out: Outputs = vec![
+        ("score_8".into(), vec![s8]),
+        ("score_16".into(), vec![vec![0.0; 8]]),
+        ("bbox_8".into(), vec![b8]),
+        ("bbox_16".into(), vec![vec![0.0; 32]]),
+        ("kps_8".into(), vec![vec![0.0; 320]]),
+        ("kps_16".into(), vec![vec![0.0; 80]]),
+    ];
+    let d = scrfd(&det, 0.5, &out).unwrap();
+    assert_eq!(d.len(), 1);
+    assert_eq!((d[0].x, d[0].y, d[0].w, d[0].h), (0.0, 0.0, 16.0, 16.0));
+    assert_eq!(d[0].keypoints.len(), 6, "eyes, nose, mouth, its corners");
+    // Without keypoints too; a wrong stride is an error that says why.
+    assert_eq!(scrfd(&det, 0.5, &out[..4].to_vec()).unwrap().len(), 1);
+    let wrong: DetectorConfig = serde_yaml::from_str(
+        "{ model: scrfd.onnx, decoder: scrfd, size: 32, strides: [4, 16], anchors_per_layer: 2 }",
+    )
+    .unwrap();
+    let e = scrfd(&wrong, 0.5, &out).unwrap_err();
+    assert!(e.contains("SCRFD"), "{e}");
+}

@@ -213,7 +213,16 @@ pub fn prepare<'c>(batch: &RecordBatch, config: &'c FacetConfig) -> Result<Prepa
         col("eye_sharpness"),
         col("isolation_ratio"),
     );
-    let (group, blink) = (bools(batch, "is_group_portrait"), bools(batch, "is_blink"));
+    let (stored_group, blink) = (bools(batch, "is_group_portrait"), bools(batch, "is_blink"));
+    // A group portrait by today's `face_detection.min_faces_for_group`, not
+    // by the one in force when the faces were counted; the stored flag only
+    // where the count is missing.
+    let min_group = f64::from(config.face_detection.min_faces_for_group);
+    let group: Vec<Option<bool>> = face_count
+        .iter()
+        .zip(&stored_group)
+        .map(|(n, g)| n.map(|n| n >= min_group).or(*g))
+        .collect();
     let (dark, bright) = (col("dark_mass"), col("bright_mass"));
     let silhouette: Vec<Option<bool>> = dark
         .iter()
@@ -491,17 +500,10 @@ mod tests {
         assert!(rows[0].2 > rows[2].2 && rows[2].2 > rows[1].2, "{rows:?}");
     }
 
-    #[test]
-    fn face_columns_choose_portrait_categories_and_blinks_cost() {
-        let config = FacetConfig::default();
-        // path, face_count, face_ratio, group, blink
-        type Row = (&'static str, i32, f64, bool, bool);
-        let rows: [Row; 4] = [
-            ("/close.jpg", 1, 0.3, false, false),
-            ("/blink.jpg", 1, 0.3, false, true),
-            ("/group.jpg", 5, 0.06, true, false),
-            ("/none.jpg", 0, 0.0, false, false),
-        ];
+    /// path, face_count, face_ratio, stored is_group_portrait, is_blink.
+    type FaceRow = (&'static str, i32, f64, bool, bool);
+
+    fn face_table(rows: &[FaceRow]) -> RecordBatch {
         let names = [
             "path",
             "face_count",
@@ -515,10 +517,10 @@ mod tests {
             "is_monochrome",
         ];
         let schema = Arc::new(Schema::new(names.map(photos_field).to_vec()));
-        let f64s = |f: &dyn Fn(&Row) -> f64| -> ArrayRef {
+        let f64s = |f: &dyn Fn(&FaceRow) -> f64| -> ArrayRef {
             Arc::new(Float64Array::from_iter_values(rows.iter().map(f)))
         };
-        let b = RecordBatch::try_new(
+        RecordBatch::try_new(
             schema,
             vec![
                 Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0))),
@@ -536,16 +538,52 @@ mod tests {
                 f64s(&|_| 0.1),
                 f64s(&|_| 0.1),
                 f64s(&|_| 0.5),
-                Arc::new(BooleanArray::from(vec![false; 4])),
+                Arc::new(BooleanArray::from(vec![false; rows.len()])),
             ],
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn face_columns_choose_portrait_categories_and_blinks_cost() {
+        let config = FacetConfig::default();
+        let b = face_table(&[
+            ("/close.jpg", 1, 0.3, false, false),
+            ("/blink.jpg", 1, 0.3, false, true),
+            ("/group.jpg", 5, 0.06, true, false),
+            ("/none.jpg", 0, 0.0, false, false),
+        ]);
         let got = scored(&b, &config);
         assert_eq!(got[0].1, "portrait");
         assert_eq!(got[1].1, "portrait");
         assert!(got[1].2 < got[0].2, "the blink costs: {got:?}");
         assert_eq!(got[2].1, "group_portrait");
         assert_ne!(got[3].1, "portrait");
+    }
+
+    #[test]
+    fn group_portraits_follow_the_current_min_faces_for_group() {
+        // Flags stored when the faces were counted with the default (4).
+        let b = face_table(&[
+            ("/three.jpg", 3, 0.06, false, false),
+            ("/five.jpg", 5, 0.06, true, false),
+        ]);
+        let categories = |min: u32| -> Vec<String> {
+            let mut config = FacetConfig::default();
+            config.face_detection.min_faces_for_group = min;
+            scored(&b, &config).into_iter().map(|r| r.1).collect()
+        };
+        let default = categories(4);
+        assert_ne!(default[0], "group_portrait", "3 faces < 4");
+        assert_eq!(default[1], "group_portrait");
+        let three = categories(3);
+        assert_eq!(
+            three[0], "group_portrait",
+            "3 faces ≥ 3, though stored false"
+        );
+        assert_eq!(three[1], "group_portrait");
+        let six = categories(6);
+        assert_ne!(six[1], "group_portrait", "5 faces < 6, though stored true");
     }
 
     #[test]
