@@ -414,7 +414,7 @@ pub async fn delete(
         .delete_in(
             &facet_schemas::album_photos(),
             "album_id",
-            &[album.id.clone()],
+            std::slice::from_ref(&album.id),
         )
         .await?;
     state

@@ -251,7 +251,7 @@ pub async fn filter_options(State(state): State<AppState>, who: Who) -> ApiResul
 
 async fn filter_options_uncached(state: &AppState, who: &Who) -> ApiResult<Value> {
     let s = state.settings();
-    let (listing, user) = state.listing(&who).await?;
+    let (listing, user) = state.listing(who).await?;
     let rows = listing.matching(&Filters::default(), &user);
     let list = |facet: Facet, limit: usize| -> Vec<Value> {
         listing
