@@ -133,10 +133,10 @@ async fn thumbnail_bytes(b: &RecordBatch) -> ApiResult<Vec<u8>> {
     Err(ApiError::NotFound("the photo has no thumbnail".into()))
 }
 
-/// The photo's original file. For a member (or a share link of theirs),
-/// the file (after `path_mapping`, links resolved) must lie inside their
-/// folders.
-async fn original_bytes(state: &AppState, who: &Who, path: &str) -> ApiResult<Vec<u8>> {
+/// Where the photo's file is on this machine (after `path_mapping`). For a
+/// member (or a share link of theirs), the file (links resolved) must lie
+/// inside their folders.
+async fn local_file(state: &AppState, who: &Who, path: &str) -> ApiResult<std::path::PathBuf> {
     let local = state.settings().local_path(path);
     if let Some(roots) = who.roots() {
         let (file, roots) = (local.clone(), roots.to_vec());
@@ -151,10 +151,41 @@ async fn original_bytes(state: &AppState, who: &Who, path: &str) -> ApiResult<Ve
             return Err(ApiError::NotFound("no such photo".into()));
         }
     }
+    Ok(local)
+}
+
+/// The photo's original file.
+async fn original_bytes(state: &AppState, who: &Who, path: &str) -> ApiResult<Vec<u8>> {
+    let local = local_file(state, who, path).await?;
     tokio::fs::read(&local).await.map_err(|e| {
         eprintln!("facet serve: {}: {e}", local.display());
         ApiError::NotFound("the photo's file is missing or unreadable".into())
     })
+}
+
+/// Longest side of a converted image: a 4K screen's.
+const CONVERTED_SIDE: u32 = 3840;
+
+/// A JPEG of a photo browsers cannot display (RAW through its embedded
+/// preview, TIFF, JPEG XL…) at `display.image_jpeg_quality`, at most
+/// [`CONVERTED_SIDE`] pixels on its long side, decoded as `facet run`
+/// decodes it (EXIF orientation applied). `Err` with the reason when the
+/// format cannot be decoded here (HEIF).
+async fn converted_bytes(
+    state: &AppState,
+    who: &Who,
+    path: &str,
+) -> ApiResult<Result<Vec<u8>, String>> {
+    let local = local_file(state, who, path).await?;
+    let quality = state.settings().image_jpeg_quality;
+    tokio::task::spawn_blocking(move || {
+        let mut d =
+            facet_stages::decode::Decoder::new(CONVERTED_SIDE, facet_engine::Budget::new(1 << 30));
+        let img = d.decode_file(&local)?;
+        facet_stages::thumbnail::encode_jpeg(img.image.as_ref(), quality)
+    })
+    .await
+    .map_err(ApiError::internal)
 }
 
 /// `GET /thumbnail?path=`: the JPEG thumbnail.
@@ -175,8 +206,9 @@ pub async fn thumbnail(
     Ok(respond(bytes, "image/jpeg", tag, None))
 }
 
-/// `GET /image?path=`: the original for formats browsers display, else the
-/// thumbnail.
+/// `GET /image?path=`: the original for formats browsers display; other
+/// formats converted to JPEG (`display.image_jpeg_quality`), else (HEIF,
+/// undecodable files) the thumbnail.
 pub async fn image(
     State(state): State<AppState>,
     who: Who,
@@ -199,7 +231,13 @@ pub async fn image(
             tag,
             None,
         )),
-        None => Ok(respond(thumbnail_bytes(&b).await?, "image/jpeg", tag, None)),
+        None => match converted_bytes(&state, &who, path).await? {
+            Ok(jpeg) => Ok(respond(jpeg, "image/jpeg", tag, None)),
+            Err(why) => {
+                eprintln!("facet serve: {path}: no conversion ({why}); the thumbnail instead");
+                Ok(respond(thumbnail_bytes(&b).await?, "image/jpeg", tag, None))
+            }
+        },
     }
 }
 
@@ -247,4 +285,53 @@ pub async fn download(
         None,
         Some((header::CONTENT_DISPOSITION, attachment(filename(path)))),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::{StatusCode, header};
+    use facet_config::FacetConfig;
+
+    use crate::tests::{enc, fixture_with, get};
+
+    #[tokio::test]
+    async fn formats_browsers_cannot_show_are_converted_to_jpeg() {
+        let f = fixture_with(FacetConfig::default()).await;
+        let uri = format!("/image?path={}", enc(&f.path("c.cr2")));
+        // Undecodable bytes: the thumbnail stands in.
+        let (s, _, body) = get(&f.app, &uri).await;
+        assert_eq!(
+            (s, body.as_slice()),
+            (StatusCode::OK, &b"\xFF\xD8thumb-c"[..])
+        );
+        // c.cr2's file becomes an 800×600 TIFF: converted, full size.
+        let img = image::RgbImage::from_fn(800, 600, |x, y| {
+            image::Rgb([(x % 256) as u8, (y % 256) as u8, 128])
+        });
+        let mut tiff = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut tiff, image::ImageFormat::Tiff).unwrap();
+        std::fs::write(f.lib.join("c.cr2"), tiff.into_inner()).unwrap();
+        let (s, h, body) = get(&f.app, &uri).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(h[header::CONTENT_TYPE], "image/jpeg");
+        let jpeg = image::load_from_memory_with_format(&body, image::ImageFormat::Jpeg).unwrap();
+        assert_eq!((jpeg.width(), jpeg.height()), (800, 600));
+        let px = jpeg.to_rgb8().get_pixel(200, 100).0;
+        assert!(
+            px.iter()
+                .zip([200u8, 100, 128])
+                .all(|(a, b)| a.abs_diff(b) < 8),
+            "{px:?}"
+        );
+        // The download stays the original file.
+        let (_, _, body) = get(
+            &f.app,
+            &format!("/api/download?path={}", enc(&f.path("c.cr2"))),
+        )
+        .await;
+        assert!(
+            body.starts_with(b"II*\0") || body.starts_with(b"MM\0*"),
+            "a TIFF"
+        );
+    }
 }

@@ -34,6 +34,9 @@ pub struct Settings {
     pub hide_blinks: bool,
     /// `viewer.display.thumbnail_slider` (120, 400, 168, 8).
     pub thumbnail_slider: Slider,
+    /// `viewer.display.image_jpeg_quality` (96, 1–100): RAW and other
+    /// formats browsers cannot show, converted for `/image`.
+    pub image_jpeg_quality: u8,
     /// `viewer.quality_thresholds` (6, 7, 8, 9).
     pub quality_thresholds: BTreeMap<String, f64>,
     /// `viewer.photo_types.top_picks_min_score`.
@@ -188,6 +191,9 @@ impl Settings {
             hide_bursts: flag("hide_bursts"),
             hide_duplicates: flag("hide_duplicates"),
             hide_blinks: flag("hide_blinks"),
+            image_jpeg_quality: get(o, &["display", "image_jpeg_quality"])
+                .and_then(Value::as_u64)
+                .map_or(96, |q| q.clamp(1, 100) as u8),
             thumbnail_slider: Slider {
                 min_px: slider("min_px", 120),
                 max_px: slider("max_px", 400),
