@@ -84,7 +84,9 @@ fn text_search(pipeline: &Path, config: &FacetConfig) -> Result<Option<TextSearc
     };
     let (model, tokenizer) = (file("with.text_model")?, file("with.tokenizer")?);
     facet_stages::onnx::runtime::environment().map_err(|e| {
-        anyhow::anyhow!("semantic search runs the text model on ONNX Runtime, which cannot be loaded: {e}")
+        anyhow::anyhow!(
+            "semantic search runs the text model on ONNX Runtime, which cannot be loaded: {e}"
+        )
     })?;
     let encoder = facet_stages::onnx::text::TextEncoder::open(
         &model,

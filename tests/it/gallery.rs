@@ -788,7 +788,10 @@ fn gallery_in_headless_chromium_filter_sort_open_rate_reload() {
         "document.getElementById('compare').dataset.recorded === '1' && document.getElementById('cmp-count').textContent === '1 / 50 comparisons'",
         "the choice to be recorded",
     );
-    let recorded = sql_json(&store, "SELECT winner, loser, tie, category FROM comparisons");
+    let recorded = sql_json(
+        &store,
+        "SELECT winner, loser, tie, category FROM comparisons",
+    );
     assert_eq!(recorded.len(), 1);
     assert_eq!(recorded[0]["winner"], pair[0]);
     assert_eq!(recorded[0]["loser"], pair[1]);
@@ -1073,10 +1076,7 @@ fn gallery_semantic_search_with_the_pipelines_text_tower() {
     assert_eq!(c["search"]["available"], false, "{c}");
     let (s, v) = http_json(&format!("{}/api/search?q=red", server.url));
     assert_eq!(s, 404, "{v}");
-    assert!(
-        v["error"].as_str().unwrap().contains("--pipeline"),
-        "{v}"
-    );
+    assert!(v["error"].as_str().unwrap().contains("--pipeline"), "{v}");
 }
 
 /// Two people as `facet faces cluster` would write them: "Ann" in `photos[0]`

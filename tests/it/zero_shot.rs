@@ -229,11 +229,7 @@ stages:
 /// scoring_config.json)`.
 pub(crate) fn dual_encoder_library(
     t: &Path,
-) -> (
-    std::path::PathBuf,
-    std::path::PathBuf,
-    std::path::PathBuf,
-) {
+) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
     std::fs::create_dir_all(t.join("models")).unwrap();
     image_tower(&t.join("models/image.onnx"));
     text_tower(&t.join("models/text.onnx"));

@@ -142,7 +142,10 @@ pub fn spec() -> Value {
     let mut similar_responses = ok("The nearest photos.", json_ref("Similar"));
     similar_responses["409"] = json!({"description": "The library (or this photo) has no embedding.",
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
-    let mut search_responses = ok("The photos, each with `similarity` (the cosine).", json_ref("Similar"));
+    let mut search_responses = ok(
+        "The photos, each with `similarity` (the cosine).",
+        json_ref("Similar"),
+    );
     search_responses["409"] = json!({"description": "The library has no image embeddings from the same encoder.",
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
     let nullable = |t: &str| json!({"type": [t, "null"]});

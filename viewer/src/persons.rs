@@ -70,7 +70,9 @@ async fn read_persons(ctx: &SessionContext) -> ApiResult<Vec<Person>> {
             .column_by_name("face_count")
             .and_then(|c| c.as_primitive_opt::<Int64Type>());
         let hidden = b.column_by_name("hidden").and_then(|c| c.as_boolean_opt());
-        let centroid = b.column_by_name("centroid").and_then(|c| c.as_list_opt::<i32>());
+        let centroid = b
+            .column_by_name("centroid")
+            .and_then(|c| c.as_list_opt::<i32>());
         let updated = b.column_by_name("updated_at").map(|c| {
             c.as_primitive::<arrow::datatypes::TimestampNanosecondType>()
                 .clone()
@@ -91,7 +93,10 @@ async fn read_persons(ctx: &SessionContext) -> ApiResult<Vec<Person>> {
                         .map(|v| v.values().to_vec())
                 }),
                 hidden: hidden.is_some_and(|h| h.is_valid(i) && h.value(i)),
-                updated_at: updated.as_ref().filter(|u| u.is_valid(i)).map(|u| u.value(i)),
+                updated_at: updated
+                    .as_ref()
+                    .filter(|u| u.is_valid(i))
+                    .map(|u| u.value(i)),
             });
         }
     }
@@ -115,7 +120,9 @@ async fn write_persons(state: &AppState, persons: &[Person]) -> ApiResult<()> {
         Arc::new(Int64Array::from_iter_values(
             persons.iter().map(|p| p.person_id),
         )),
-        Arc::new(StringArray::from_iter(persons.iter().map(|p| p.name.clone()))),
+        Arc::new(StringArray::from_iter(
+            persons.iter().map(|p| p.name.clone()),
+        )),
         Arc::new(StringArray::from_iter(
             persons.iter().map(|p| p.representative_face.clone()),
         )),
@@ -139,8 +146,8 @@ async fn write_persons(state: &AppState, persons: &[Person]) -> ApiResult<()> {
         .zip(&columns)
         .map(|(f, c)| f.as_ref().clone().with_data_type(c.data_type().clone()))
         .collect();
-    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
-        .map_err(ApiError::internal)?;
+    let batch =
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(ApiError::internal)?;
     state.store().replace(&t, batch).await?;
     Ok(())
 }
@@ -217,9 +224,9 @@ pub async fn list(State(state): State<AppState>, q: Q) -> ApiResult<Json<Value>>
 fn person_param(p: &Params) -> ApiResult<i64> {
     match p.str("person_id") {
         None => Err(ApiError::bad("person_id", "required (a person's id)")),
-        Some(s) => s.parse::<i64>().map_err(|_| {
-            ApiError::bad("person_id", format!("expected a whole number, got {s:?}"))
-        }),
+        Some(s) => s
+            .parse::<i64>()
+            .map_err(|_| ApiError::bad("person_id", format!("expected a whole number, got {s:?}"))),
     }
 }
 

@@ -47,7 +47,10 @@ async fn people(config: FacetConfig) -> Fixture {
                 c.clone(),
             ])),
         ),
-        ("face_index", Arc::new(Int32Array::from(vec![0, 1, 0, 0, 1]))),
+        (
+            "face_index",
+            Arc::new(Int32Array::from(vec![0, 1, 0, 0, 1])),
+        ),
         (
             "confidence",
             Arc::new(Float64Array::from(vec![0.99, 0.9, 0.95, 0.8, 0.7])),
@@ -249,16 +252,35 @@ async fn persons_are_renamed_hidden_and_shown() {
     // The name, the centroid and the rest of the row are kept.
     let (_, v) = get_json(&f.app, "/api/persons?include_hidden=1").await;
     assert_eq!(v["persons"][0]["name"], "Ann", "{v}");
-    assert_eq!(v["persons"][0]["representative_face"], json!(format!("{}#0", f.path("a.jpg"))));
+    assert_eq!(
+        v["persons"][0]["representative_face"],
+        json!(format!("{}#0", f.path("a.jpg")))
+    );
 
     for (route, body, param) in [
         ("/api/persons/rename", json!({"name": "x"}), "person_id"),
-        ("/api/persons/rename", json!({"person_id": "1", "name": "x"}), "person_id"),
+        (
+            "/api/persons/rename",
+            json!({"person_id": "1", "name": "x"}),
+            "person_id",
+        ),
         ("/api/persons/rename", json!({"person_id": 1}), "name"),
-        ("/api/persons/rename", json!({"person_id": 1, "name": 5}), "name"),
-        ("/api/persons/rename", json!({"person_id": 1, "name": "x".repeat(201)}), "name"),
+        (
+            "/api/persons/rename",
+            json!({"person_id": 1, "name": 5}),
+            "name",
+        ),
+        (
+            "/api/persons/rename",
+            json!({"person_id": 1, "name": "x".repeat(201)}),
+            "name",
+        ),
         ("/api/persons/hide", json!({"person_id": 1}), "hidden"),
-        ("/api/persons/hide", json!({"person_id": 1, "hidden": "yes"}), "hidden"),
+        (
+            "/api/persons/hide",
+            json!({"person_id": 1, "hidden": "yes"}),
+            "hidden",
+        ),
         ("/api/persons/merge", json!({"into": 1}), "from"),
         ("/api/persons/merge", json!({"from": 1}), "into"),
         ("/api/persons/merge", json!({"into": 1, "from": 1}), "from"),
@@ -273,7 +295,10 @@ async fn persons_are_renamed_hidden_and_shown() {
     assert_eq!(v["param"], "body");
     for (route, body) in [
         ("/api/persons/rename", json!({"person_id": 99, "name": "x"})),
-        ("/api/persons/hide", json!({"person_id": 99, "hidden": true})),
+        (
+            "/api/persons/hide",
+            json!({"person_id": 99, "hidden": true}),
+        ),
         ("/api/persons/merge", json!({"into": 99, "from": 1})),
         ("/api/persons/merge", json!({"into": 1, "from": 99})),
     ] {
@@ -327,9 +352,15 @@ async fn merging_moves_the_faces_and_pins_them() {
         .unwrap();
     use arrow::array::AsArray;
     let c = rows[0].column(0).as_list::<i32>().value(0);
-    let c = c.as_primitive::<arrow::datatypes::Float32Type>().values().to_vec();
+    let c = c
+        .as_primitive::<arrow::datatypes::Float32Type>()
+        .values()
+        .to_vec();
     let n = (4.0f32 + 1.0).sqrt();
-    assert!((c[0] - 2.0 / n).abs() < 1e-5 && (c[1] - 1.0 / n).abs() < 1e-5, "{c:?}");
+    assert!(
+        (c[0] - 2.0 / n).abs() < 1e-5 && (c[1] - 1.0 / n).abs() < 1e-5,
+        "{c:?}"
+    );
 }
 
 #[tokio::test]
@@ -353,10 +384,10 @@ async fn search_without_a_text_encoder_says_so() {
     assert_bad(&f, "/api/search?q=red&min_score=11", "min_score").await;
     // Switched off: no route.
     let mut config = FacetConfig::default();
-    config.viewer.other.insert(
-        "features".into(),
-        json!({"show_semantic_search": false}),
-    );
+    config
+        .viewer
+        .other
+        .insert("features".into(), json!({"show_semantic_search": false}));
     let off = fixture_with(config).await;
     let (s, _) = get_json(&off.app, "/api/search?q=red").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
@@ -377,7 +408,9 @@ async fn search_without_a_text_encoder_says_so() {
 
 /// The `/api/photo` answer as the `photos` view's join gives it.
 async fn joined(state: &AppState, path: &str) -> Value {
-    let b = crate::api::lookup(state, "photos", path, None).await.unwrap();
+    let b = crate::api::lookup(state, "photos", path, None)
+        .await
+        .unwrap();
     Value::Object(crate::json::rows(&[b]).into_iter().next().unwrap())
 }
 
@@ -406,7 +439,11 @@ async fn photo_detail_has_the_views_columns_without_the_join() {
         want["filename"] = json!(name);
         assert_eq!(detail["filename"], want["filename"]);
     }
-    let (s, _) = get_json(&f.app, &format!("/api/photo?path={}", enc(&f.path("zz.jpg")))).await;
+    let (s, _) = get_json(
+        &f.app,
+        &format!("/api/photo?path={}", enc(&f.path("zz.jpg"))),
+    )
+    .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
 
@@ -419,16 +456,29 @@ async fn aggregate_answers_are_cached_until_the_store_changes() {
         calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Ok(json!(calls.load(std::sync::atomic::Ordering::SeqCst)))
     };
-    let a = crate::cache::cached(&state, "k".into(), compute).await.unwrap();
-    let b = crate::cache::cached(&state, "k".into(), compute).await.unwrap();
+    let a = crate::cache::cached(&state, "k".into(), compute)
+        .await
+        .unwrap();
+    let b = crate::cache::cached(&state, "k".into(), compute)
+        .await
+        .unwrap();
     assert_eq!((a, b), (json!(1), json!(1)), "the second from the cache");
-    let c = crate::cache::cached(&state, "other".into(), compute).await.unwrap();
+    let c = crate::cache::cached(&state, "other".into(), compute)
+        .await
+        .unwrap();
     assert_eq!(c, json!(2), "another key");
     // A change to any table (a rating) invalidates.
     let app = app(state.clone());
-    let (s, _) = post(&app, "/api/favorite", json!({"path": f.path("a.jpg"), "favorite": true})).await;
+    let (s, _) = post(
+        &app,
+        "/api/favorite",
+        json!({"path": f.path("a.jpg"), "favorite": true}),
+    )
+    .await;
     assert_eq!(s, StatusCode::OK);
-    let d = crate::cache::cached(&state, "k".into(), compute).await.unwrap();
+    let d = crate::cache::cached(&state, "k".into(), compute)
+        .await
+        .unwrap();
     assert_eq!(d, json!(3));
 
     // Through the routes: a new photo shows in the counts and the
@@ -438,10 +488,16 @@ async fn aggregate_answers_are_cached_until_the_store_changes() {
     assert_eq!(before["all"], 4);
     let store = Store::open(&f.store_dir).unwrap();
     let more = batch(vec![
-        ("path", Arc::new(StringArray::from(vec![f.path("e.jpg")])) as ArrayRef),
+        (
+            "path",
+            Arc::new(StringArray::from(vec![f.path("e.jpg")])) as ArrayRef,
+        ),
         ("file_size", Arc::new(Int64Array::from(vec![500]))),
         ("file_mtime", ts(1_600_000_000_000_000_000, 1)),
-        ("camera_model", Arc::new(StringArray::from(vec!["Pentax K10D"]))),
+        (
+            "camera_model",
+            Arc::new(StringArray::from(vec!["Pentax K10D"])),
+        ),
     ]);
     store.upsert(&facet_schemas::photos(), more).await.unwrap();
     let (_, after) = get_json(&app, "/api/type_counts").await;
@@ -457,7 +513,11 @@ async fn aggregate_answers_are_cached_until_the_store_changes() {
         .insert("cache_ttl_seconds".into(), json!(0));
     let uncached = AppState::new(Store::open(&f.store_dir).unwrap(), &config);
     let n0 = calls.load(std::sync::atomic::Ordering::SeqCst);
-    crate::cache::cached(&uncached, "k".into(), compute).await.unwrap();
-    crate::cache::cached(&uncached, "k".into(), compute).await.unwrap();
+    crate::cache::cached(&uncached, "k".into(), compute)
+        .await
+        .unwrap();
+    crate::cache::cached(&uncached, "k".into(), compute)
+        .await
+        .unwrap();
     assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), n0 + 2);
 }
