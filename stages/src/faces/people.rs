@@ -7,9 +7,11 @@
 //! not in a thousand), in chunks of at most `chunk_size` nearby faces
 //! (k-means in that space, one centre per chunk); clusters whose centroids
 //! are within `auto_merge_distance_percent` (cosine distance, in the
-//! embedding space) are merged. Everything after HDBSCAN — centroids,
-//! merging, matching, noise — works on the full embeddings. Then, so that a
-//! person's id never changes:
+//! embedding space) are merged. Everything after HDBSCAN works on the full
+//! embeddings: a cluster keeps the faces whose cosine similarity to its
+//! centroid reaches `merge_threshold` (the others are noise), and
+//! centroids, merging, matching and noise are as without the projection.
+//! Then, so that a person's id never changes:
 //!
 //! * a face keeps its person; a manual assignment always wins;
 //! * a new cluster whose centroid has cosine similarity at least
@@ -328,6 +330,23 @@ fn squared_distance(a: &[f32], b: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
+/// The members of a cluster found in the reduced space that are like its
+/// centroid in the full one (cosine at least `threshold`, twice over): a
+/// projection can bring two people close together, their embeddings still
+/// tell them apart. The others are left to the noise step.
+fn coherent(points: &[&[f32]], mut members: Vec<usize>, threshold: f32) -> Vec<usize> {
+    let dim = points.first().map_or(0, |p| p.len());
+    for _ in 0..2 {
+        let c = centroid(members.iter().map(|&i| points[i]), dim);
+        let before = members.len();
+        members.retain(|&i| dot(points[i], &c) >= threshold);
+        if members.len() == before {
+            break;
+        }
+    }
+    members
+}
+
 /// Clusters of unit vectors: HDBSCAN on their first
 /// [`HDBSCAN_DIMENSIONS`] principal components over chunks of at most
 /// `cfg.chunk_size` nearby faces, each chunk's clusters merged into those found so far
@@ -358,8 +377,16 @@ pub fn clusters_in(
     let chunk = cfg.chunk_size.max(cfg.min_faces_per_person.max(2));
     // (sum of the members' vectors, its normalised direction, members)
     let mut groups: Vec<(Vec<f32>, Vec<f32>, Vec<usize>)> = Vec::new();
+    let min_size = cfg.min_faces_per_person.max(2);
     for part in chunks(&hdbscan_points, chunk) {
         for members in hdbscan_chunk(&hdbscan_points, &part, cfg) {
+            let members = match reduced {
+                Some(_) => coherent(points, members, cfg.merge_threshold as f32),
+                None => members,
+            };
+            if members.len() < min_size {
+                continue;
+            }
             let mut sum = vec![0.0f32; dim];
             for &i in &members {
                 sum.iter_mut().zip(points[i]).for_each(|(s, x)| *s += x);
@@ -818,6 +845,19 @@ mod tests {
         let truth: Vec<usize> = points.iter().map(|(t, _)| *t).collect();
         one_person_per_identity(&truth, &out.assignments);
         assert_eq!(out.persons.len(), 20);
+    }
+
+    #[test]
+    fn clusters_keep_the_faces_like_their_centroid() {
+        // A cluster the projection mixed: 10 faces of one identity, 3 of
+        // another; in the embedding space the 3 are far from the centroid.
+        let points = synthetic(2, 10, 256, 0.9, 8);
+        let refs: Vec<&[f32]> = points.iter().map(|(_, v)| v.as_slice()).collect();
+        let a: Vec<usize> = (0..20).filter(|&i| points[i].0 == 0).collect();
+        let b: Vec<usize> = (0..20).filter(|&i| points[i].0 == 1).take(3).collect();
+        let kept = coherent(&refs, [a.clone(), b].concat(), 0.6);
+        assert_eq!(kept, a);
+        assert_eq!(coherent(&refs, a.clone(), 0.6), a, "a pure cluster stays");
     }
 
     #[test]
