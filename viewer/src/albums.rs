@@ -748,7 +748,9 @@ mod tests {
             );
         }
         // A forged or altered token is nothing.
-        let forged = format!("{}0", &token[..token.len() - 1]);
+        let last = if token.ends_with('0') { '1' } else { '0' };
+        let forged = format!("{}{last}", &token[..token.len() - 1]);
+        assert_ne!(forged, token);
         let (s, _) = get_json(&f.app, &format!("/api/shared?share={forged}")).await;
         assert_eq!(s, StatusCode::NOT_FOUND);
 

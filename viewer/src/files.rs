@@ -304,13 +304,31 @@ mod tests {
             (s, body.as_slice()),
             (StatusCode::OK, &b"\xFF\xD8thumb-c"[..])
         );
-        // c.cr2's file becomes an 800×600 TIFF: converted, full size.
+        // An 800×600 TIFF joins the library: converted, full size.
         let img = image::RgbImage::from_fn(800, 600, |x, y| {
             image::Rgb([(x % 256) as u8, (y % 256) as u8, 128])
         });
         let mut tiff = std::io::Cursor::new(Vec::new());
         img.write_to(&mut tiff, image::ImageFormat::Tiff).unwrap();
-        std::fs::write(f.lib.join("c.cr2"), tiff.into_inner()).unwrap();
+        std::fs::write(f.lib.join("e.tif"), tiff.into_inner()).unwrap();
+        let store = facet_store::Store::open(&f.store_dir).unwrap();
+        let row = crate::tests::batch(vec![
+            (
+                "path",
+                std::sync::Arc::new(arrow::array::StringArray::from(vec![f.path("e.tif")])),
+            ),
+            (
+                "format",
+                std::sync::Arc::new(arrow::array::StringArray::from(vec!["tiff"])),
+            ),
+            (
+                "file_size",
+                std::sync::Arc::new(arrow::array::Int64Array::from(vec![1])),
+            ),
+            ("file_mtime", crate::tests::ts(1, 1)),
+        ]);
+        store.upsert(&facet_schemas::photos(), row).await.unwrap();
+        let uri = format!("/image?path={}", enc(&f.path("e.tif")));
         let (s, h, body) = get(&f.app, &uri).await;
         assert_eq!(s, StatusCode::OK);
         assert_eq!(h[header::CONTENT_TYPE], "image/jpeg");
@@ -326,7 +344,7 @@ mod tests {
         // The download stays the original file.
         let (_, _, body) = get(
             &f.app,
-            &format!("/api/download?path={}", enc(&f.path("c.cr2"))),
+            &format!("/api/download?path={}", enc(&f.path("e.tif"))),
         )
         .await;
         assert!(
