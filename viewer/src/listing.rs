@@ -39,6 +39,7 @@ const EXTRA: &[&str] = &[
     "is_duplicate_lead",
     "gps_lat",
     "gps_lon",
+    "is_blink",
 ];
 const NUMERIC: &[&str] = &[
     "aggregate",
@@ -122,6 +123,8 @@ pub struct Listing {
     top_pick: Vec<bool>,
     burst_ok: Vec<bool>,
     duplicate_ok: Vec<bool>,
+    /// A judged face blinks.
+    blink: Vec<bool>,
 }
 
 /// One session's view of the listing: ratings, favourites and rejects per
@@ -288,6 +291,10 @@ impl Listing {
             tags: (tag_dict, offsets, tag_ids),
             burst_ok: lead_or_alone("is_burst_lead", "burst_group_id"),
             duplicate_ok: lead_or_alone("is_duplicate_lead", "duplicate_group_id"),
+            blink: bools(&batch, "is_blink")
+                .into_iter()
+                .map(|v| v == Some(true))
+                .collect(),
             top_pick,
             numbers,
             date10,
@@ -475,6 +482,7 @@ impl Listing {
                 && (!f.hide_rejected || !u.rejected[i])
                 && (!f.hide_bursts || self.burst_ok[i])
                 && (!f.hide_duplicates || self.duplicate_ok[i])
+                && (!f.hide_blinks || !self.blink[i])
         };
         match &f.only {
             Some(rows) => rows.iter().copied().filter(|&i| keep(i as usize)).collect(),

@@ -118,7 +118,7 @@ pub fn spec() -> Value {
         q(
             "hide_blinks",
             boolean.clone(),
-            "Accepted; no effect until blinks are detected (no face stage yet).",
+            "Hide photos whose judged faces blink (`is_blink`, from a faces stage); default viewer.defaults.hide_blinks.",
         ),
     ];
     let mut list_params = filters;

@@ -127,6 +127,8 @@ pub struct Filters {
     pub(crate) hide_bursts: bool,
     /// Only duplicate leads (and photos in no duplicate group).
     pub(crate) hide_duplicates: bool,
+    /// No photo with a blink (`is_blink`; unjudged photos stay).
+    pub(crate) hide_blinks: bool,
     /// Only the photos of this person (`persons.person_id`).
     pub(crate) person: Option<i64>,
     /// The listing rows of `person`, ascending (set by
@@ -162,10 +164,8 @@ impl Filters {
                 })?),
             },
             only: None,
+            hide_blinks: p.bool("hide_blinks")?.unwrap_or(settings.hide_blinks),
         };
-        // Blinks need the face stage, which does not exist yet: the
-        // parameter is checked and otherwise ignored.
-        p.bool("hide_blinks")?;
         if let (Some(a), Some(b)) = (&f.date_from, &f.date_to)
             && a > b
         {

@@ -26,9 +26,8 @@ pub struct Settings {
     pub default_dir: String,
     pub hide_rejected: bool,
     /// `viewer.defaults.hide_bursts` / `hide_duplicates` / `hide_blinks`
-    /// (all true): only burst leads, only duplicate leads; blinks are not
-    /// detected yet (no face stage), so `hide_blinks` is accepted and has no
-    /// effect.
+    /// (all true): only burst leads, only duplicate leads, no photo whose
+    /// judged faces blink (`is_blink`, from a faces stage).
     pub hide_bursts: bool,
     pub hide_duplicates: bool,
     pub hide_blinks: bool,

@@ -943,6 +943,22 @@ async fn groups_route_and_group_filters() {
     assert!(!shown.contains(&"b.png".to_string()), "{shown:?}");
     assert_eq!(shown.len(), 3);
     assert_eq!(list(&f, "hide_blinks=true").await.len(), 3);
+    // A blink on a.jpg: hidden by default, shown on request.
+    let blink = batch(vec![
+        ("path", Arc::new(StringArray::from(vec![a.clone()]))),
+        ("is_blink", Arc::new(BooleanArray::from(vec![true]))),
+    ]);
+    store
+        .update_columns(&facet_schemas::photos(), blink)
+        .await
+        .unwrap();
+    let shown = list(&f, "").await;
+    assert!(!shown.contains(&"a.jpg".to_string()), "{shown:?}");
+    assert!(
+        list(&f, "hide_blinks=false")
+            .await
+            .contains(&"a.jpg".to_string())
+    );
     let (s, v) = get_json(&f.app, &format!("/api/groups?path={}", enc(&b))).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["burst"]["size"], 2);
