@@ -23,7 +23,7 @@ use datafusion::prelude::*;
 use serde_json::{Map, Value, json};
 
 use crate::AppState;
-use crate::api::{params, photo_json};
+use crate::api::{body, params, photo_json};
 use crate::auth::{Guest, Who};
 use crate::error::{ApiError, ApiResult};
 use crate::query::{Filters, Page, Params};
@@ -188,17 +188,6 @@ async fn page_json(state: &AppState, owner: &Who, album: &Album, p: &Params) -> 
         "page": page.page,
         "per_page": page.per_page,
     }))
-}
-
-fn body(b: Result<Json<Value>, JsonRejection>) -> ApiResult<Map<String, Value>> {
-    match b {
-        Ok(Json(Value::Object(m))) => Ok(m),
-        Ok(_) => Err(ApiError::bad("body", "expected a JSON object")),
-        Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
-            Err(ApiError::TooLarge)
-        }
-        Err(e) => Err(ApiError::bad("body", e.body_text())),
-    }
 }
 
 fn id_of(b: &Map<String, Value>) -> ApiResult<String> {

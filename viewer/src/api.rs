@@ -302,7 +302,7 @@ async fn type_counts_uncached(state: &AppState, who: &Who, filters: Filters) -> 
 }
 
 /// A JSON body, or a 400.
-fn body(b: Result<Json<Value>, JsonRejection>) -> ApiResult<Map<String, Value>> {
+pub(crate) fn body(b: Result<Json<Value>, JsonRejection>) -> ApiResult<Map<String, Value>> {
     match b {
         Ok(Json(Value::Object(m))) => Ok(m),
         Ok(_) => Err(ApiError::bad("body", "expected a JSON object")),
