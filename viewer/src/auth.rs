@@ -468,15 +468,6 @@ impl Gate {
         }
     }
 
-    /// What the session cookie of `headers` allows (single-user terms).
-    pub fn access(&self, headers: &HeaderMap) -> Access {
-        match self.who(headers) {
-            Who::Nobody | Who::Guest(_) => Access::None,
-            Who::Single(a) => a,
-            Who::Member(_) => Access::Edit,
-        }
-    }
-
     fn throttled(&self, ip: Option<IpAddr>) -> bool {
         let Some(ip) = ip else { return false };
         let map = self.failures.lock().expect("login throttle");
