@@ -62,7 +62,7 @@ pub fn compare(
     std::fs::rename(&tmp, config_path)?;
     // Re-score with the file as it is now (validated as at any start).
     let config = FacetConfig::load(config_path)?.config;
-    let r = crate::recompute::recompute(&rt, &store, &config)?;
+    let r = facet_library::derive::scores::recompute(&rt, &store, &config)?;
     println!(
         "weights of `{category}` written to {}; {} photos re-scored, {} unchanged",
         config_path.display(),

@@ -1,11 +1,8 @@
 //! `facet`: tells you which photos are worth keeping.
 
 mod compare;
-mod faces;
-mod groups;
 mod models;
 mod recommend;
-mod recompute;
 mod run;
 mod serve;
 mod sql;
@@ -17,6 +14,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use facet_config::FacetConfig;
+use facet_library::derive::{groups, people, scores};
 
 /// The default pipeline, embedded so that `facet run <folder>` needs no file.
 pub const DEFAULT_PIPELINE: &str = include_str!("../pipelines/cpu.yaml");
@@ -237,6 +235,8 @@ fn load_config(path: Option<&PathBuf>) -> Result<FacetConfig> {
 }
 
 fn main() -> ExitCode {
+    // Tests stop a run at named points (`FAILPOINTS`, see facet_library::failpoint).
+    let _failpoints = facet_library::failpoint::setup();
     let cli = Cli::parse();
     match dispatch(cli) {
         Ok(code) => code,
@@ -340,16 +340,16 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             match what {
                 FacesCommand::Cluster => {}
                 FacesCommand::Name { person_id, name } => {
-                    faces::edit_person(&rt, &store, person_id, Some(Some(name)), None)?
+                    people::edit_person(&rt, &store, person_id, Some(Some(name)), None)?
                 }
                 FacesCommand::Assign { face_id, person_id } => {
-                    faces::assign(&rt, &store, &face_id, person_id)?
+                    people::assign(&rt, &store, &face_id, person_id)?
                 }
                 FacesCommand::Hide { person_id, show } => {
-                    faces::edit_person(&rt, &store, person_id, None, Some(!show))?
+                    people::edit_person(&rt, &store, person_id, None, Some(!show))?
                 }
             }
-            let c = faces::cluster(&rt, &store, &config)?;
+            let c = people::cluster(&rt, &store, &config)?;
             println!(
                 "{} faces: {} in {} person(s) ({} new) in {:.2}s",
                 c.faces, c.assigned, c.persons, c.new_persons, c.seconds
@@ -394,10 +394,17 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             let store = store.unwrap_or_else(|| PathBuf::from(DEFAULT_STORE));
             let rt = tokio::runtime::Runtime::new()?;
             let store = facet_store::Store::open(&store)?;
-            let r = recompute::recompute(&rt, &store, &config)?;
+            let r = scores::recompute(&rt, &store, &config)?;
             println!(
-                "{} photos re-scored, {} unchanged, {} removed in {:.2}s",
-                r.scored, r.kept, r.removed, r.seconds
+                "{} photos re-scored, {} unchanged, {} removed in {:.2}s ({})",
+                r.scored,
+                r.kept,
+                r.removed,
+                r.seconds,
+                match &r.full {
+                    Some(why) => format!("every photo read: {why}"),
+                    None => "only the photos analysed since read".into(),
+                }
             );
             Ok(ExitCode::SUCCESS)
         }

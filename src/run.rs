@@ -1,7 +1,6 @@
 //! `facet run`: compile the pipeline, run it on the dataflow, and write the
 //! results to the store in batched, atomic commits.
 
-use std::collections::HashSet;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,13 +9,12 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use arrow::array::{
-    ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray, TimestampNanosecondArray,
-};
 use clap::Args;
 use facet_config::FacetConfig;
 use facet_engine::runtime::{Output, Progress, RunOptions};
-use facet_engine::{Budget, Failure};
+use facet_engine::Budget;
+use facet_library::derive;
+use facet_library::writer::{self, KnownFiles, WriterOptions};
 use facet_store::Store;
 
 #[derive(Args)]
@@ -149,29 +147,16 @@ pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
     let store = Arc::new(Store::open(&store_dir)?);
     let rt = tokio::runtime::Runtime::new()?;
 
-    // What is already analysed (or already failed) and unchanged is skipped.
+    // What is already analysed (or already failed) and unchanged is skipped:
+    // one index of the known paths, read by the skip check, kept by the writer.
     let photos_t = plan.photos_table();
-    let failures_t = facet_schemas::failures();
-    let stored = rt.block_on(store.file_index(&photos_t))?;
-    let failed_before = rt.block_on(store.file_index(&failures_t))?;
-    // Photos already stored are merged by key; new ones are appended (no join
-    // with the stored rows, so a commit costs the same at any library size).
-    let stored_paths: HashSet<String> = stored.keys().cloned().collect();
-    let failed_paths: HashSet<String> = failed_before.keys().cloned().collect();
-    let mut known = if args.force {
-        Default::default()
-    } else {
-        stored
-    };
-    if !args.force {
-        for (k, v) in &failed_before {
-            known.entry(k.clone()).or_insert(*v);
+    let known = rt.block_on(KnownFiles::load(&store, &photos_t))?;
+    let skip = {
+        let known = known.clone();
+        let force = args.force;
+        move |e: &facet_engine::FileEntry| {
+            !force && known.unchanged(&e.path.to_string_lossy(), e.size as i64, e.mtime_ns)
         }
-    }
-    let skip = move |e: &facet_engine::FileEntry| {
-        known
-            .get(e.path.to_string_lossy().as_ref())
-            .is_some_and(|&(size, mtime)| size == e.size as i64 && mtime == e.mtime_ns)
     };
 
     let config = Arc::new(config);
@@ -211,23 +196,18 @@ pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
 
     let progress = Arc::new(Progress::default());
     let (sink_tx, sink_rx) = crossbeam_channel::bounded::<Output>(workers * 2);
-    let writer = {
-        let store = store.clone();
-        let handle = rt.handle().clone();
-        let commit_every = args.commit_every.max(1);
-        let photos_w = photos_t.clone();
-        std::thread::spawn(move || {
-            write_loop(
-                &handle,
-                &store,
-                &photos_w,
-                sink_rx,
-                commit_every,
-                failed_paths,
-                stored_paths,
-            )
-        })
-    };
+    let writer = writer::spawn(
+        rt.handle().clone(),
+        store.clone(),
+        known,
+        sink_rx,
+        WriterOptions {
+            photos: photos_t.clone(),
+            commit_every: args.commit_every.max(1),
+            max_delay: Duration::from_secs(30),
+            budget: budget.clone(),
+        },
+    );
     let bar = if args.progress_lines {
         Some(spawn_progress_lines(progress.clone()))
     } else {
@@ -246,8 +226,8 @@ pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
     let stats = result?;
     let summary = written?;
     // Scores depend on the whole library (normalization): re-score it.
-    let rescore = crate::recompute::recompute(&rt, &store, &config)?;
-    let groups = crate::groups::detect(&rt, &store, &config, false)?;
+    let rescore = derive::scores::recompute(&rt, &store, &config)?;
+    let groups = derive::groups::detect(&rt, &store, &config, false)?;
     // New faces join people (ids, names and manual assignments kept).
     let people = if config.face_clustering.enabled
         && plan
@@ -255,7 +235,7 @@ pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
             .iter()
             .any(|f| facet_schemas::child_table(f.name()).is_some())
     {
-        Some(crate::faces::cluster(&rt, &store, &config)?)
+        Some(derive::people::cluster(&rt, &store, &config)?)
     } else {
         None
     };
@@ -316,6 +296,9 @@ pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
         groups.seconds,
         groups.looked_up
     );
+    if let Some(why) = &rescore.full {
+        println!("scores: every photo read ({why})");
+    }
     if let Some(c) = people {
         println!(
             "{} faces: {} in {} person(s) ({} new) in {:.2}s",
@@ -327,160 +310,6 @@ pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
 
 fn bytesize(b: u64) -> String {
     format!("{:.1} MiB", b as f64 / (1 << 20) as f64)
-}
-
-#[derive(Default)]
-struct Written {
-    analysed: u64,
-    failures: Vec<Failure>,
-}
-
-/// Buffers results and commits them every `commit_every` photos (and at the end).
-fn write_loop(
-    rt: &tokio::runtime::Handle,
-    store: &Store,
-    photos_t: &facet_schemas::Table,
-    rx: crossbeam_channel::Receiver<Output>,
-    commit_every: usize,
-    mut failed_paths: HashSet<String>,
-    mut stored_paths: HashSet<String>,
-) -> Result<Written> {
-    let mut written = Written::default();
-    let mut photos: Vec<RecordBatch> = Vec::new();
-    let mut failures: Vec<Failure> = Vec::new();
-    let mut buffered = 0usize;
-    let mut last = Instant::now();
-    let mut flush = |photos: &mut Vec<RecordBatch>,
-                     failures: &mut Vec<Failure>,
-                     written: &mut Written|
-     -> Result<()> {
-        if !photos.is_empty() {
-            // Nested child-table columns (`faces`) go to their own tables.
-            let (batch, children) = facet_engine::split_children(arrow::compute::concat_batches(
-                &photos[0].schema(),
-                photos.iter(),
-            )?)?;
-            let batch = with_analyzed_at(batch)?;
-            let paths: Vec<String> = string_values(&batch, "path");
-            let is_new = BooleanArray::from(
-                paths
-                    .iter()
-                    .map(|p| !stored_paths.contains(p))
-                    .collect::<Vec<_>>(),
-            );
-            let new = arrow::compute::filter_record_batch(&batch, &is_new)?;
-            let old = arrow::compute::filter_record_batch(&batch, &arrow::compute::not(&is_new)?)?;
-            rt.block_on(store.append(photos_t, new))?;
-            rt.block_on(store.upsert(photos_t, old))?;
-            stored_paths.extend(paths.iter().cloned());
-            // Photos that used to fail and now went through leave the failures table.
-            let recovered: Vec<String> = paths
-                .iter()
-                .filter(|p| failed_paths.remove(*p))
-                .cloned()
-                .collect();
-            rt.block_on(store.delete_keys(&facet_schemas::failures(), &recovered))?;
-            // A re-analysed photo's child rows replace its earlier ones.
-            for c in children {
-                rt.block_on(store.delete_in(&c.child.table, c.child.parent, &c.parents))?;
-                if c.rows.num_rows() > 0 {
-                    rt.block_on(store.append(&c.child.table, c.rows))?;
-                }
-            }
-            written.analysed += paths.len() as u64;
-            photos.clear();
-        }
-        if !failures.is_empty() {
-            rt.block_on(store.upsert(&facet_schemas::failures(), failures_batch(failures)))?;
-            // A changed photo that now fails must not keep its old results.
-            let paths: Vec<String> = failures.iter().map(|f| f.path.clone()).collect();
-            rt.block_on(store.delete_keys(photos_t, &paths))?;
-            for c in facet_schemas::child_tables() {
-                rt.block_on(store.delete_in(&c.table, c.parent, &paths))?;
-            }
-            for p in &paths {
-                stored_paths.remove(p);
-            }
-            failed_paths.extend(paths);
-            written.failures.append(failures);
-        }
-        Ok(())
-    };
-    loop {
-        match rx.recv_timeout(Duration::from_secs(1)) {
-            Ok(out) => {
-                buffered += out.photos.num_rows() + out.failures.len();
-                if out.photos.num_rows() > 0 {
-                    photos.push(out.photos);
-                }
-                failures.extend(out.failures);
-            }
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
-            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
-        }
-        if buffered >= commit_every || (buffered > 0 && last.elapsed() > Duration::from_secs(30)) {
-            flush(&mut photos, &mut failures, &mut written)?;
-            buffered = 0;
-            last = Instant::now();
-        }
-    }
-    flush(&mut photos, &mut failures, &mut written)?;
-    Ok(written)
-}
-
-fn string_values(batch: &RecordBatch, name: &str) -> Vec<String> {
-    batch
-        .column_by_name(name)
-        .and_then(|c| c.as_any().downcast_ref::<StringArray>())
-        .map(|a| a.iter().flatten().map(str::to_string).collect())
-        .unwrap_or_default()
-}
-
-fn now_ns() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as i64)
-}
-
-fn with_analyzed_at(batch: RecordBatch) -> Result<RecordBatch> {
-    let field = facet_schemas::photos()
-        .column("analyzed_at")
-        .expect("declared")
-        .field();
-    let now = now_ns();
-    let col: ArrayRef = Arc::new(
-        TimestampNanosecondArray::from_iter_values((0..batch.num_rows()).map(|_| now))
-            .with_timezone("UTC"),
-    );
-    Ok(facet_engine::with_columns(batch, vec![field], vec![col])?)
-}
-
-fn failures_batch(failures: &[Failure]) -> RecordBatch {
-    let t = facet_schemas::failures();
-    let now = now_ns();
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(StringArray::from_iter_values(
-            failures.iter().map(|f| f.path.as_str()),
-        )),
-        Arc::new(Int64Array::from_iter_values(
-            failures.iter().map(|f| f.file_size),
-        )),
-        Arc::new(
-            TimestampNanosecondArray::from_iter_values(failures.iter().map(|f| f.file_mtime_ns))
-                .with_timezone("UTC"),
-        ),
-        Arc::new(StringArray::from_iter_values(
-            failures.iter().map(|f| f.stage.as_str()),
-        )),
-        Arc::new(StringArray::from_iter_values(
-            failures.iter().map(|f| f.reason.as_str()),
-        )),
-        Arc::new(
-            TimestampNanosecondArray::from_iter_values(failures.iter().map(|_| now))
-                .with_timezone("UTC"),
-        ),
-    ];
-    RecordBatch::try_new(t.schema(), columns).expect("failures batch matches schemas/")
 }
 
 /// One `facet-progress` line.

@@ -321,10 +321,11 @@ pub fn run(
     let loads = Arc::new(AtomicU64::new(0));
     let per_worker = Arc::new(Mutex::new(per_worker));
 
-    // Batch size from the budget: half the budget admits batches, the other half
-    // is headroom for decodes larger than the estimate.
+    // Batch size from the budget: half the budget admits batches (and the
+    // writer's buffer), the other half is headroom for decodes larger than
+    // the estimate (see `budget`).
     let per_photo = plan.bytes_per_photo();
-    let admit_limit = opts.budget.total() / 2;
+    let admit_limit = opts.budget.admission_limit();
     let by_memory = (admit_limit / (per_photo * workers as u64 * 2).max(1)) as usize;
     // Multi-pass: a batch is a RAM chunk, decoded once for every pass.
     let batch_rows = opts.batch_rows.unwrap_or_else(|| {

@@ -222,6 +222,35 @@ pub fn scores() -> Table {
     }
 }
 
+/// `score_state`: what the last re-score knew, so that the next one does the
+/// work of the photos added since (`facet_library::derive::scores`).
+pub fn score_state() -> Table {
+    let columns = vec![
+        key(
+            "key",
+            DataType::Utf8,
+            "`run` (the re-score itself), `category/<name>` (a category's fingerprint) or `norm/<scope>/<metric>` (a normalization window; the scope is a category or empty for the library).",
+        ),
+        col("count", DataType::Int64, "run: photos scored; norm: values in the group."),
+        col("below", DataType::Int64, "norm: values under the window."),
+        col(
+            "window",
+            DataType::List(Arc::new(Field::new("item", DataType::Float64, true))),
+            "norm: the sorted values around the percentile's rank.",
+        ),
+        col("percentile", DataType::Float64, "norm: the exact percentile (the scores use it rounded down to three significant digits)."),
+        col("fingerprint", DataType::Utf8, "run: the scoring settings that decide categories and normalization; category: its scores' fingerprint (scores.scored_with)."),
+        col("watermark", timestamp(), "run: photos analysed after this are not scored yet."),
+        col("scores_version", DataType::Int64, "run: the version of `scores` this state describes; another means it is stale and the next re-score reads every photo."),
+    ];
+    Table {
+        name: "score_state",
+        doc: "The normalization summaries and fingerprints of the last re-score (derived, rewritten by each).",
+        key: "key",
+        columns,
+    }
+}
+
 /// `failures`: one row per photo that could not be analysed, with the reason.
 pub fn failures() -> Table {
     let mut columns = file_identity();
@@ -751,6 +780,7 @@ pub fn tables() -> Vec<Table> {
         persons(),
         face_assignments(),
         scores(),
+        score_state(),
         failures(),
         photo_groups(),
         group_decisions(),

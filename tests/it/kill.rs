@@ -120,3 +120,102 @@ fn sigkill_midway_then_resume() {
         "same values as an uninterrupted run"
     );
 }
+
+/// `facet run` of the faces pipeline over the group photos into `store`, one
+/// photo per batch and per commit; with `failpoint` (`NAME=ACTIONS`) it is
+/// SIGKILLed when it reports that point, and must report it.
+fn faces_run(photos: &Path, store: &Path, failpoint: Option<&str>) {
+    use std::io::BufRead;
+    let mut cmd = facet_ort();
+    cmd.current_dir(root())
+        .args(["run", "tests/pipelines/models/faces.yaml"])
+        .arg(photos)
+        .arg("--store")
+        .arg(store)
+        .args([
+            "--quiet",
+            "--workers",
+            "1",
+            "--batch",
+            "1",
+            "--commit-every",
+            "1",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    if let Some(f) = failpoint {
+        cmd.env("FAILPOINTS", f);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = Vec::new();
+    let mut reached = false;
+    for line in stderr.lines() {
+        let line = line.unwrap();
+        if line.starts_with("facet-failpoint ") {
+            reached = true;
+            child.kill().unwrap(); // SIGKILL, while it waits at the point
+            break;
+        }
+        seen.push(line);
+    }
+    let status = child.wait().unwrap();
+    match failpoint {
+        Some(f) => assert!(reached, "{f} was never reached: {}", seen.join("\n")),
+        None => assert!(status.success(), "{}", seen.join("\n")),
+    }
+}
+
+/// Every table a run writes, without the times of the writes.
+fn tables(store: &Path) -> Vec<Vec<serde_json::Map<String, serde_json::Value>>> {
+    [
+        "SELECT path, file_size, face_count, face_quality, is_blink, phash, category, aggregate, \
+         score_breakdown, top_picks_score, burst_group_id, duplicate_group_id FROM photos ORDER BY path",
+        "SELECT face_id, path, confidence, is_blink, person_id FROM faces ORDER BY face_id",
+        "SELECT person_id, name, representative_face, face_count, hidden FROM persons ORDER BY person_id",
+        "SELECT path, category, aggregate, score_breakdown, is_top_pick, scored_with FROM scores ORDER BY path",
+        "SELECT * EXCEPT (grouped_at) FROM photo_groups ORDER BY path",
+        "SELECT path, stage, reason FROM failures ORDER BY path",
+    ]
+    .iter()
+    .map(|q| sql_json(store, q))
+    .collect()
+}
+
+#[test]
+fn sigkill_at_every_commit_point_of_a_faces_run_loses_nothing() {
+    let photos = shared_photos()
+        .expect("../shared/photos is part of the checkout's CI")
+        .join("faces");
+    shared_models().expect("../shared/models is part of the checkout's CI");
+    let tmp = tempfile::tempdir().unwrap();
+    let killed = tmp.path().join("killed");
+    // One store, killed again and again, each time at a later point: between
+    // the faces and the photo rows of one batch, after a whole batch, after
+    // the scores, after the groups, between the faces' persons and `persons`.
+    for point in [
+        "writer::children_committed=1*off->return",
+        "writer::photos_committed=1*off->return",
+        "writer::children_committed=return",
+        "scores::written=return",
+        "groups::written=return",
+        "people::faces_written=return",
+    ] {
+        faces_run(&photos, &killed, Some(point));
+        // Whatever the moment, the store opens and answers.
+        let faces = sql_json(&killed, "SELECT count(*) AS n FROM faces");
+        assert!(faces[0]["n"].as_i64().is_some(), "{point}: {faces:?}");
+    }
+    faces_run(&photos, &killed, None);
+    let whole = tmp.path().join("whole");
+    faces_run(&photos, &whole, None);
+    let (after_kills, uninterrupted) = (tables(&killed), tables(&whole));
+    assert!(
+        uninterrupted[1].len() >= 10,
+        "the photos' faces were found: {:?}",
+        uninterrupted[1]
+    );
+    for (a, b) in after_kills.iter().zip(&uninterrupted) {
+        assert_eq!(a, b, "every table equals an uninterrupted run's");
+    }
+}

@@ -277,3 +277,50 @@ fn filesystem_thumbnails_and_the_embedded_default_pipeline() {
         assert!(thumb.width().max(thumb.height()) <= 200);
     }
 }
+
+#[test]
+fn a_decode_the_budget_can_never_free_fails_that_photo_and_the_run_goes_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let photos = t.join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    for i in 0..3 {
+        std::fs::write(photos.join(format!("p{i}.jpg")), jpeg(800, 600, i)).unwrap();
+    }
+    // 5 MP of PNG: 40 MB to decode, under the 64 MiB budget but over the
+    // 32 MiB of headroom above what admitted batches may hold.
+    let big = image::RgbImage::from_fn(2000, 2500, |x, y| image::Rgb([(x % 251) as u8, (y % 241) as u8, 7]));
+    big.save(photos.join("big.png")).unwrap();
+    let pipeline = t.join("small-budget.yaml");
+    std::fs::write(
+        &pipeline,
+        std::fs::read_to_string(root().join("pipelines/cpu.yaml"))
+            .unwrap()
+            .replace("budget: { ram: 2GiB }", "budget: { ram: 64MiB }"),
+    )
+    .unwrap();
+    let r = run_in(
+        t,
+        &[
+            "run",
+            pipeline.to_str().unwrap(),
+            photos.to_str().unwrap(),
+            "--quiet",
+            "--store",
+            "store",
+        ],
+    );
+    assert_eq!(r.status, 0, "{}\n{}", r.stdout, r.stderr);
+    let failed = sql_json(&t.join("store"), "SELECT path, stage, reason FROM failures");
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(failed[0]["path"].as_str().unwrap().ends_with("big.png"));
+    let reason = failed[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("more than the memory budget can ever free")
+            && reason.contains("headroom")
+            && reason.contains("budget.ram"),
+        "{reason}"
+    );
+    let rows = sql_json(&t.join("store"), "SELECT count(*) AS n FROM photos");
+    assert_eq!(rows[0]["n"].as_i64(), Some(3), "the other photos went through");
+}

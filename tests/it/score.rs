@@ -230,3 +230,118 @@ fn recommend_reports_on_the_scored_library() {
     assert!(text.stdout.contains("6 scored photos"), "{}", text.stdout);
     assert!(text.stdout.contains("recommendation(s)"), "{}", text.stdout);
 }
+
+/// `SELECT` of every stored score column but the time it was written.
+fn score_rows(store: &std::path::Path) -> Vec<serde_json::Map<String, serde_json::Value>> {
+    sql_json(
+        store,
+        "SELECT path, category, aggregate, score_breakdown, top_picks_score, is_top_pick, scored_with \
+         FROM scores ORDER BY path",
+    )
+}
+
+/// Each folder of `folders` into `store`, one run per folder.
+fn runs(t: &std::path::Path, store: &str, folders: &[&str]) -> Vec<Ran> {
+    folders
+        .iter()
+        .map(|f| {
+            let r = run_in(t, &["run", f, "--quiet", "--store", store]);
+            assert_eq!(r.status, 0, "{}", r.stderr);
+            r
+        })
+        .collect()
+}
+
+#[test]
+fn a_run_that_adds_photos_scores_only_them_and_equals_a_full_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    // 40 copies of one detailed photo hold the top of both normalized
+    // metrics (sharpness, colour), so that the percentiles of 50 and of 60
+    // photos are theirs: adding ten soft photos moves no percentile.
+    let sharp = jpeg(800, 600, 7);
+    // Soft and nearly one colour: under the detailed photo in both.
+    let soft = |seed: u32| {
+        let img = image::RgbImage::from_fn(800, 600, |x, y| {
+            image::Rgb([(100 + x / 200 + seed) as u8, (100 + y / 300) as u8, 100])
+        });
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
+        out.into_inner()
+    };
+    for (dir, range) in [("a", 0..10), ("b", 10..20)] {
+        fs::create_dir_all(t.join(dir)).unwrap();
+        for seed in range {
+            fs::write(t.join(dir).join(format!("soft{seed}.jpg")), soft(seed)).unwrap();
+        }
+    }
+    for i in 0..40 {
+        fs::write(t.join("a").join(format!("sharp{i}.jpg")), &sharp).unwrap();
+    }
+    // Then 30 photos of another detail level: the percentiles move.
+    fs::create_dir_all(t.join("c")).unwrap();
+    for seed in 0..30 {
+        fs::write(
+            t.join("c").join(format!("other{seed}.jpg")),
+            jpeg(1200, 900, 100 + seed),
+        )
+        .unwrap();
+    }
+
+    let r = runs(t, "grown", &["a", "b", "c"]);
+    assert!(
+        r[0].stdout.contains("scores: every photo read (no score state yet)"),
+        "{}",
+        r[0].stdout
+    );
+    assert!(
+        r[1].stdout.contains("10 photos scored (50 already current)")
+            && !r[1].stdout.contains("every photo read"),
+        "ten soft photos: only they are read and scored\n{}",
+        r[1].stdout
+    );
+    assert!(
+        r[2].stdout.contains("scores: every photo read (the fingerprint of"),
+        "30 photos of other detail move a percentile's step\n{}",
+        r[2].stdout
+    );
+    // A `facet recompute` with nothing new reads nothing.
+    let again = run_in(t, &["recompute", "--store", "grown"]);
+    assert!(
+        again
+            .stdout
+            .contains("0 photos re-scored, 90 unchanged, 0 removed")
+            && again.stdout.contains("only the photos analysed since read"),
+        "{}",
+        again.stdout
+    );
+
+    // One run over the same photos (one folder holding them all).
+    fs::create_dir_all(t.join("all")).unwrap();
+    for dir in ["a", "b", "c"] {
+        for e in fs::read_dir(t.join(dir)).unwrap() {
+            let e = e.unwrap();
+            fs::copy(e.path(), t.join("all").join(e.file_name())).unwrap();
+        }
+    }
+    runs(t, "once", &["all"]);
+    let strip = |rows: Vec<serde_json::Map<String, serde_json::Value>>| {
+        rows.into_iter()
+            .map(|mut r| {
+                let p = r["path"].as_str().unwrap().to_string();
+                let name = std::path::Path::new(&p).file_name().unwrap().to_owned();
+                r.insert(
+                    "path".into(),
+                    serde_json::Value::String(name.to_string_lossy().into_owned()),
+                );
+                r
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut grown = strip(score_rows(&t.join("grown")));
+    let mut once = strip(score_rows(&t.join("once")));
+    grown.sort_by_key(|r| r["path"].as_str().unwrap().to_string());
+    once.sort_by_key(|r| r["path"].as_str().unwrap().to_string());
+    assert_eq!(grown.len(), 90);
+    assert_eq!(grown, once, "three runs score as one run does");
+}

@@ -17,7 +17,8 @@ use arrow_array::{
 use arrow_schema::{ArrowError, Field, Schema, SchemaRef};
 use datafusion::prelude::SessionContext;
 use facet_schemas::Table;
-use lance::Dataset;
+/// A Lance dataset (what [`Store::dataset`] opens).
+pub use lance::Dataset;
 use lance::dataset::{
     MergeInsertBuilder, NewColumnTransform, WhenMatched, WhenNotMatched, WriteMode, WriteParams,
 };
@@ -91,6 +92,60 @@ impl Store {
             return Ok(None);
         }
         Ok(Some(Dataset::open(&uri).await?))
+    }
+
+    /// Rows in `table` (0 when it is not written yet), from its manifest.
+    pub async fn count_rows(&self, table: &str) -> Result<u64> {
+        Ok(match self.dataset(table).await? {
+            Some(ds) => ds.count_rows(None).await? as u64,
+            None => 0,
+        })
+    }
+
+    /// The version of `table` now (`None`: not written yet).
+    pub async fn table_version(&self, table: &str) -> Result<Option<u64>> {
+        Ok(self.dataset(table).await?.map(|d| d.version().version))
+    }
+
+    /// The `columns` (those the table has) of the rows whose timestamp
+    /// `column` is later than `after_ns`. Lance reads the filter column
+    /// first and the other columns only for the rows that pass, so the cost
+    /// follows the rows found, plus one narrow column of the table.
+    pub async fn rows_after(
+        &self,
+        table: &str,
+        columns: &[&str],
+        column: &str,
+        after_ns: i64,
+    ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+        use datafusion::prelude::{col, lit};
+        use datafusion::scalar::ScalarValue;
+        let Some(ds) = self.dataset(table).await? else {
+            return Ok((Arc::new(Schema::empty()), Vec::new()));
+        };
+        let have: Vec<&str> = columns
+            .iter()
+            .copied()
+            .filter(|c| ds.schema().field(c).is_some())
+            .collect();
+        let tz = match ds.schema().field(column).map(|f| f.data_type()) {
+            Some(arrow_schema::DataType::Timestamp(_, tz)) => tz,
+            _ => {
+                return Err(StoreError::Query(format!(
+                    "{table}.{column} is not a timestamp column"
+                )));
+            }
+        };
+        let mut scan = ds.scan();
+        scan.project(&have)?;
+        scan.filter_expr(col(column).gt(lit(ScalarValue::TimestampNanosecond(
+            Some(after_ns),
+            tz.clone(),
+        ))));
+        let schema: SchemaRef = Arc::new(scan.schema().await?.as_ref().clone());
+        let batches: Vec<RecordBatch> =
+            futures::TryStreamExt::try_collect(scan.try_into_stream().await?).await?;
+        Ok((schema, batches))
     }
 
     /// Appends rows that are known not to be in the table yet (new photos):

@@ -198,7 +198,7 @@ impl Decoder {
         let n = jpeg::scale_numerator(h.width, h.height, self.side);
         let out_bytes =
             (h.width as u64 * n as u64).div_ceil(8) * (h.height as u64 * n as u64).div_ceil(8) * 3;
-        let _r = self.budget.reserve(out_bytes)?;
+        let _r = self.budget.reserve_transient(out_bytes)?;
         match jpeg::decode_scaled(bytes, n) {
             Ok(img) => Ok((img, h.width, h.height)),
             // CMYK and other colour spaces libjpeg will not convert to RGB.
@@ -217,7 +217,7 @@ impl Decoder {
             .into_dimensions()
             .map_err(|e| format!("corrupt: {e}"))?;
         self.check_dims(w, h)?;
-        let _r = self.budget.reserve(w as u64 * h as u64 * 8)?;
+        let _r = self.budget.reserve_transient(w as u64 * h as u64 * 8)?;
         let mut reader = image::ImageReader::new(Cursor::new(bytes))
             .with_guessed_format()
             .map_err(|e| e.to_string())?;
@@ -243,7 +243,7 @@ impl Decoder {
             .map_err(|e| format!("corrupt JPEG XL: {e}"))?;
         let (w, h) = (image.width(), image.height());
         self.check_dims(w, h)?;
-        let _r = self.budget.reserve(w as u64 * h as u64 * 16)?;
+        let _r = self.budget.reserve_transient(w as u64 * h as u64 * 16)?;
         let render = image
             .render_frame(0)
             .map_err(|e| format!("corrupt JPEG XL: {e}"))?;

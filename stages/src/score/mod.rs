@@ -44,6 +44,7 @@ pub mod compare;
 pub mod incremental;
 pub mod normalize;
 pub mod recommend;
+pub mod summary;
 pub mod table;
 pub mod top_picks;
 

@@ -389,10 +389,12 @@ pub fn score_rows(
 }
 
 /// Scores every row of `batch` (which must have `path`; see [`INPUT_COLUMNS`])
-/// with the statistics of those rows.
+/// with the (quantized) statistics of those rows.
 pub fn score_table(batch: &RecordBatch, config: &FacetConfig) -> Result<RecordBatch, String> {
     let prepared = prepare(batch, config)?;
-    let stats = NormStats::build(&config.normalization, prepared.photos());
+    // The scores use the percentiles rounded down to three significant
+    // digits (`summary::quantize`), as the library's re-scores do.
+    let stats = NormStats::build(&config.normalization, prepared.photos()).quantized();
     let prints = fingerprints(config, &stats);
     let all: Vec<usize> = (0..prepared.len()).collect();
     score_rows(&prepared, &all, &stats, config, &prints)

@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{Result, bail};
 use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Int64Array, ListArray, RecordBatch, StringArray,
     TimestampNanosecondArray,
@@ -16,6 +15,9 @@ use arrow::datatypes::{Float32Type, Float64Type, Int64Type, Schema};
 use facet_config::FacetConfig;
 use facet_stages::faces::people::{FaceIn, Person, cluster as cluster_faces};
 use facet_store::Store;
+
+use crate::failpoint::point;
+use crate::{Error, Result, now_ns};
 
 /// What a clustering did.
 #[derive(Debug, Default)]
@@ -43,12 +45,6 @@ fn floats(list: &ListArray, i: usize) -> Vec<f32> {
 
 fn int(a: &dyn Array, i: usize) -> Option<i64> {
     (!a.is_null(i)).then(|| a.as_primitive::<Int64Type>().value(i))
-}
-
-fn now_ns() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as i64)
 }
 
 fn persons(rt: &tokio::runtime::Runtime, store: &Store) -> Result<Vec<Person>> {
@@ -143,6 +139,7 @@ pub fn cluster(
         )?;
         rt.block_on(store.update_columns(&faces_t, batch))?;
     }
+    point!("people::faces_written");
     if !out.persons.is_empty() {
         write_persons(rt, store, &out.persons)?;
     }
@@ -208,7 +205,9 @@ fn person_exists(rt: &tokio::runtime::Runtime, store: &Store, id: i64) -> Result
     match persons(rt, store)?.into_iter().find(|p| p.person_id == id) {
         Some(p) => Ok(p),
         None => {
-            bail!("person {id}: no such person (`facet sql \"SELECT * FROM persons\"` lists them)")
+            Err(Error::NotFound(format!(
+                "person {id}: no such person (`facet sql \"SELECT * FROM persons\"` lists them)"
+            )))
         }
     }
 }
@@ -248,9 +247,9 @@ pub fn assign(rt: &tokio::runtime::Runtime, store: &Store, face_id: &str, id: i6
         .first()
         .map_or(0, |b| b.column(0).as_primitive::<Int64Type>().value(0));
     if n == 0 {
-        bail!(
+        return Err(Error::NotFound(format!(
             "{face_id}: no such face (`facet sql \"SELECT face_id, path FROM faces\"` lists them)"
-        );
+        )));
     }
     person_exists(rt, store, id)?;
     let t = facet_schemas::face_assignments();

@@ -13,7 +13,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{Result, bail};
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray, TimestampNanosecondArray};
 use arrow::datatypes::TimestampNanosecondType;
 use arrow::util::display::array_value_to_string;
@@ -24,6 +23,9 @@ use facet_stages::groups::table::{INPUT_COLUMNS, photos_of, rows, stored_groups}
 use facet_stages::groups::{Decision, Decisions, Kind, Photo, maintain};
 use facet_store::Store;
 use sha2::{Digest, Sha256};
+
+use crate::failpoint::point;
+use crate::{Error, Result, now_ns};
 
 /// What a detection found.
 #[derive(Debug, Default)]
@@ -42,12 +44,6 @@ pub struct Detected {
     pub written: usize,
     pub removed: usize,
     pub seconds: f64,
-}
-
-fn now_ns() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as i64)
 }
 
 fn decisions(rt: &tokio::runtime::Runtime, store: &Store) -> Result<Decisions> {
@@ -171,7 +167,7 @@ pub fn detect(
     let schema: arrow::datatypes::SchemaRef = Arc::new(view.schema().as_arrow().clone());
     let batches = rt.block_on(view.collect())?;
     let all = arrow::compute::concat_batches(&schema, &batches)?;
-    let photos = photos_of(&all).map_err(anyhow::Error::msg)?;
+    let photos = photos_of(&all).map_err(Error::Internal)?;
     let analyzed = all
         .column_by_name("analyzed_at")
         .map(|c| c.as_primitive::<TimestampNanosecondType>().clone());
@@ -228,8 +224,8 @@ pub fn detect(
         index_of: HashMap::new(),
     };
     let found = maintain::detect(&photos, settings, &decided, since.as_ref(), &mut neighbours)
-        .map_err(anyhow::Error::msg)?;
-    let batch = rows(&photos, &found.groups).map_err(anyhow::Error::msg)?;
+        .map_err(Error::Config)?;
+    let batch = rows(&photos, &found.groups).map_err(Error::Internal)?;
 
     // Rows to write: every row after a full detection, else the changed
     // photos' and those whose groups changed; rows of removed photos go.
@@ -306,6 +302,7 @@ pub fn detect(
         rt.block_on(store.delete_keys(&table, &gone))?;
         rt.block_on(store.upsert(&table, batch))?;
     }
+    point!("groups::written");
     let count = |k: Kind| {
         let g: Vec<_> = found.groups.iter().filter(|g| g.kind == k).collect();
         (g.len(), g.iter().map(|g| g.members.len()).sum())
@@ -353,7 +350,7 @@ pub fn decide(
         })
         .unwrap_or(0);
     if n == 0 {
-        bail!("{path}: not a photo of this store");
+        return Err(Error::NotFound(format!("{path}: not a photo of this store")));
     }
     let table = facet_schemas::group_decisions();
     let key = format!("{}:{path}", kind.as_str());

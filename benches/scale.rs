@@ -1,0 +1,251 @@
+//! The cost of the *next* run as the library grows: for each size, a library
+//! of small generated JPEG files on disk, analysed by the real `facet run`
+//! (`pipelines/cpu.yaml`), then:
+//!
+//! * the full first run: photos/s and peak RSS,
+//! * two runs that each add 100 photos in a new folder: wall time, peak RSS
+//!   and what the run says it read for the scores,
+//! * `facet recompute` after one category's weights changed,
+//! * `facet recompute` with nothing changed.
+//!
+//! Each command is a child process; its peak RSS comes from wait4. Printed as
+//! one table, with each figure's ratio to the first (smallest) size, all
+//! measured back to back in this run.
+//!
+//!   cargo bench --bench scale -- 10000 100000       (sizes; default 10000 100000)
+//!
+//! `FACET_SCALE_DIR=DIR` keeps the libraries and stores in DIR and reuses a
+//! library of the same size (its full run is then not measured again).
+//! Without `--bench` (as `cargo test --all-targets` runs it) one small size
+//! checks that the whole procedure works.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+/// A small photo whose content (and so pHash) differs by seed.
+fn photo(seed: u32) -> Vec<u8> {
+    let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(12_345);
+    let mut next = move || {
+        s ^= s << 13;
+        s ^= s >> 17;
+        s ^= s << 5;
+        s
+    };
+    let cells: Vec<[u8; 3]> = (0..64)
+        .map(|_| {
+            let v = next();
+            [v as u8, (v >> 8) as u8, (v >> 16) as u8]
+        })
+        .collect();
+    let img = image::RgbImage::from_fn(96, 72, |x, y| {
+        let c = cells[((y / 9) * 8 + x / 12) as usize % 64];
+        let t = ((x * 7 + y * 3 + seed) % 32) as u8;
+        image::Rgb([c[0].wrapping_add(t), c[1], c[2].wrapping_sub(t)])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
+    out.into_inner()
+}
+
+/// `n` photos from `first` in folders of 1,000 under `dir`.
+fn library(dir: &Path, first: u32, n: u32) {
+    for i in first..first + n {
+        let sub = dir.join(format!("{:04}", i / 1000));
+        if i % 1000 == 0 || i == first {
+            std::fs::create_dir_all(&sub).unwrap();
+        }
+        std::fs::write(sub.join(format!("p{i:07}.jpg")), photo(i)).unwrap();
+    }
+}
+
+struct Ran {
+    seconds: f64,
+    peak_rss_mib: f64,
+    stdout: String,
+}
+
+/// Runs `facet ARGS` and measures it.
+fn facet(args: &[&str], cwd: &Path) -> Ran {
+    let start = Instant::now();
+    // Reaped by wait4 below, which also reports the child's peak RSS.
+    #[allow(clippy::zombie_processes)]
+    let child = Command::new(env!("CARGO_BIN_EXE_facet"))
+        .current_dir(cwd)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut status = 0;
+    // SAFETY: rusage is plain data, zero is a valid value; wait4 fills it for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = child.id() as libc::pid_t;
+    let mut stdout = child.stdout.unwrap();
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut text).unwrap();
+    // SAFETY: pid is our child and has not been waited for.
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(r, pid);
+    assert_eq!(status, 0, "facet {args:?} failed:\n{text}");
+    Ran {
+        seconds: start.elapsed().as_secs_f64(),
+        peak_rss_mib: usage.ru_maxrss as f64 / 1024.0,
+        stdout: text,
+    }
+}
+
+/// The reference's categories with `default`'s largest weight moved by 10 points.
+fn edited_config(root: &Path, to: &Path) {
+    let mut cats: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("config/default_categories.json")).unwrap(),
+    )
+    .unwrap();
+    for c in cats.as_array_mut().unwrap() {
+        if c["name"] == "default" {
+            let w = c["weights"].as_object_mut().unwrap();
+            let big = w
+                .iter()
+                .max_by(|a, b| a.1.as_f64().unwrap().total_cmp(&b.1.as_f64().unwrap()))
+                .map(|(k, _)| k.clone())
+                .unwrap();
+            let other = if big == "exposure_percent" {
+                "contrast_percent"
+            } else {
+                "exposure_percent"
+            };
+            let b = w[&big].as_f64().unwrap();
+            w.insert(big.clone(), serde_json::json!(b - 10.0));
+            let o = w.get(other).and_then(|v| v.as_f64()).unwrap_or(0.0);
+            w.insert(other.to_string(), serde_json::json!(o + 10.0));
+        }
+    }
+    std::fs::write(
+        to,
+        serde_json::to_string_pretty(&serde_json::json!({ "categories": cats })).unwrap(),
+    )
+    .unwrap();
+}
+
+#[derive(Default, Clone)]
+struct Row {
+    size: u32,
+    full_photos_per_s: Option<f64>,
+    full_rss: Option<f64>,
+    add: Vec<(f64, f64, String)>,
+    recompute_weight: (f64, f64),
+    recompute_none: (f64, f64),
+}
+
+fn scores_line(stdout: &str) -> String {
+    stdout
+        .lines()
+        .find(|l| l.contains("photos scored"))
+        .map(|l| l.split(" in ").next().unwrap_or(l).to_string())
+        .unwrap_or_default()
+}
+
+fn measure(base: &Path, size: u32, add: u32) -> Row {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let pipeline = root.join("pipelines/cpu.yaml");
+    let pipeline = pipeline.to_str().unwrap();
+    let dir = base.join(format!("n{size}"));
+    let lib = dir.join("library");
+    let store = dir.join("store");
+    let marker = dir.join("complete");
+    let mut row = Row {
+        size,
+        ..Default::default()
+    };
+    if !marker.exists() {
+        let _ = std::fs::remove_dir_all(&dir);
+        let t = Instant::now();
+        library(&lib, 0, size);
+        eprintln!("{size}: library written in {:.1}s", t.elapsed().as_secs_f64());
+        let r = facet(
+            &["run", pipeline, lib.to_str().unwrap(), "--quiet", "--store", store.to_str().unwrap()],
+            &dir,
+        );
+        row.full_photos_per_s = Some(size as f64 / r.seconds);
+        row.full_rss = Some(r.peak_rss_mib);
+        std::fs::write(&marker, "").unwrap();
+    }
+    // Each measurement adds photos no earlier one added.
+    let added_before = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.file_name().to_string_lossy().starts_with("add-"))
+        })
+        .count() as u32;
+    for k in 0..2 {
+        let folder = dir.join(format!("add-{}", added_before + k));
+        library(&folder, size + (added_before + k) * add, add);
+        let r = facet(
+            &["run", pipeline, folder.to_str().unwrap(), "--quiet", "--store", store.to_str().unwrap()],
+            &dir,
+        );
+        row.add.push((r.seconds, r.peak_rss_mib, scores_line(&r.stdout)));
+    }
+    let cfg = dir.join("edited.json");
+    edited_config(&root, &cfg);
+    let r = facet(
+        &["--config", cfg.to_str().unwrap(), "recompute", "--store", store.to_str().unwrap()],
+        &dir,
+    );
+    row.recompute_weight = (r.seconds, r.peak_rss_mib);
+    eprintln!("{size}: after a weight edit: {}", r.stdout.trim());
+    let r = facet(
+        &["--config", cfg.to_str().unwrap(), "recompute", "--store", store.to_str().unwrap()],
+        &dir,
+    );
+    row.recompute_none = (r.seconds, r.peak_rss_mib);
+    eprintln!("{size}: nothing changed: {}", r.stdout.trim());
+    row
+}
+
+fn main() {
+    let bench = std::env::args().any(|a| a == "--bench");
+    let mut sizes: Vec<u32> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.replace('_', "").parse().ok())
+        .collect();
+    if sizes.is_empty() {
+        sizes = if bench { vec![10_000, 100_000] } else { vec![300] };
+    }
+    let add = if bench { 100 } else { 10 };
+    let tmp;
+    let base = match std::env::var_os("FACET_SCALE_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => {
+            tmp = tempfile::tempdir().unwrap();
+            tmp.path().to_path_buf()
+        }
+    };
+    std::fs::create_dir_all(&base).unwrap();
+    let rows: Vec<Row> = sizes.iter().map(|&n| measure(&base, n, add)).collect();
+    let first = rows[0].clone();
+    let ratio = |a: f64, b: f64| format!("{:.2}×", a / b);
+    println!("\n| photos | full run photos/s | full run peak RSS | add {add} (1st, 2nd) | add peak RSS | recompute after a weight edit | recompute, nothing new |");
+    println!("|---|---|---|---|---|---|---|");
+    for r in &rows {
+        println!(
+            "| {} | {} | {} | {:.2} s, {:.2} s ({}) | {:.0} MiB ({}) | {:.2} s ({}), {:.0} MiB | {:.2} s ({}) |",
+            r.size,
+            r.full_photos_per_s.map_or("reused".into(), |v| format!("{v:.0}")),
+            r.full_rss.map_or("reused".into(), |v| format!("{v:.0} MiB")),
+            r.add[0].0,
+            r.add[1].0,
+            ratio(r.add[1].0, first.add[1].0),
+            r.add[1].1,
+            ratio(r.add[1].1, first.add[1].1),
+            r.recompute_weight.0,
+            ratio(r.recompute_weight.0, first.recompute_weight.0),
+            r.recompute_weight.1,
+            r.recompute_none.0,
+            ratio(r.recompute_none.0, first.recompute_none.0),
+        );
+    }
+    for r in &rows {
+        println!("{}: the 2nd add's scores: {}", r.size, r.add[1].2);
+    }
+}
