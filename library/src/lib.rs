@@ -52,6 +52,35 @@ impl From<arrow::error::ArrowError> for Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Phase timings on stderr when `FACET_TRACE` is set (for finding where a
+/// run's time goes: `FACET_TRACE=1 facet run …`).
+pub(crate) struct Trace {
+    what: &'static str,
+    started: std::time::Instant,
+    on: bool,
+}
+
+impl Trace {
+    pub(crate) fn new(what: &'static str) -> Trace {
+        Trace {
+            what,
+            started: std::time::Instant::now(),
+            on: std::env::var_os("FACET_TRACE").is_some(),
+        }
+    }
+
+    /// Reports the time since the start at the end of `phase`.
+    pub(crate) fn at(&self, phase: &str) {
+        if self.on {
+            eprintln!(
+                "facet-trace {} {phase}: {:.1} ms",
+                self.what,
+                self.started.elapsed().as_secs_f64() * 1e3
+            );
+        }
+    }
+}
+
 /// Now, in nanoseconds since the Unix epoch (the stores' timestamps).
 pub fn now_ns() -> i64 {
     std::time::SystemTime::now()

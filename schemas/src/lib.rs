@@ -240,7 +240,7 @@ pub fn score_state() -> Table {
         ),
         col("percentile", DataType::Float64, "norm: the exact percentile (the scores use it rounded down to three significant digits)."),
         col("fingerprint", DataType::Utf8, "run: the scoring settings that decide categories and normalization; category: its scores' fingerprint (scores.scored_with)."),
-        col("watermark", timestamp(), "run: photos analysed after this are not scored yet."),
+        col("fragment", DataType::Int64, "run: the last fragment of `photos` read; rows in later fragments were written since (new or re-analysed photos)."),
         col("scores_version", DataType::Int64, "run: the version of `scores` this state describes; another means it is stale and the next re-score reads every photo."),
     ];
     Table {

@@ -107,45 +107,45 @@ impl Store {
         Ok(self.dataset(table).await?.map(|d| d.version().version))
     }
 
-    /// The `columns` (those the table has) of the rows whose timestamp
-    /// `column` is later than `after_ns`. Lance reads the filter column
-    /// first and the other columns only for the rows that pass, so the cost
-    /// follows the rows found, plus one narrow column of the table.
-    pub async fn rows_after(
+    /// The `columns` (those the table has) of the rows written since
+    /// fragment `after` (every row with `None`), and the highest fragment id
+    /// of the table now. Every write adds fragments with higher ids (an
+    /// append its new rows, a merge its new versions of the rows it changes,
+    /// whose old versions are deleted where they were), so the rows of the
+    /// fragments after a known id are exactly the rows written since: the
+    /// cost follows them, not the table. Rows deleted since are not seen
+    /// (the caller compares counts).
+    pub async fn rows_since(
         &self,
         table: &str,
         columns: &[&str],
-        column: &str,
-        after_ns: i64,
-    ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-        use datafusion::prelude::{col, lit};
-        use datafusion::scalar::ScalarValue;
+        after: Option<u64>,
+    ) -> Result<(SchemaRef, Vec<RecordBatch>, Option<u64>)> {
         let Some(ds) = self.dataset(table).await? else {
-            return Ok((Arc::new(Schema::empty()), Vec::new()));
+            return Ok((Arc::new(Schema::empty()), Vec::new(), None));
         };
         let have: Vec<&str> = columns
             .iter()
             .copied()
             .filter(|c| ds.schema().field(c).is_some())
             .collect();
-        let tz = match ds.schema().field(column).map(|f| f.data_type()) {
-            Some(arrow_schema::DataType::Timestamp(_, tz)) => tz,
-            _ => {
-                return Err(StoreError::Query(format!(
-                    "{table}.{column} is not a timestamp column"
-                )));
-            }
-        };
+        let all = ds.fragments();
+        let last = all.iter().map(|f| f.id).max();
+        let since: Vec<lance::table::format::Fragment> = all
+            .iter()
+            .filter(|f| after.is_none_or(|a| f.id > a))
+            .cloned()
+            .collect();
         let mut scan = ds.scan();
         scan.project(&have)?;
-        scan.filter_expr(col(column).gt(lit(ScalarValue::TimestampNanosecond(
-            Some(after_ns),
-            tz.clone(),
-        ))));
-        let schema: SchemaRef = Arc::new(scan.schema().await?.as_ref().clone());
+        let schema: SchemaRef = scan.schema().await?;
+        if since.is_empty() {
+            return Ok((schema, Vec::new(), last));
+        }
+        scan.with_fragments(since);
         let batches: Vec<RecordBatch> =
             futures::TryStreamExt::try_collect(scan.try_into_stream().await?).await?;
-        Ok((schema, batches))
+        Ok((schema, batches, last))
     }
 
     /// Appends rows that are known not to be in the table yet (new photos):

@@ -133,6 +133,43 @@ impl Neighbours for Indexed<'_> {
     }
 }
 
+/// `photos` rows with their `aggregate` from `scores` (null when unscored),
+/// as the `photos` view joins them.
+fn with_aggregates(
+    rt: &tokio::runtime::Runtime,
+    store: &Store,
+    photos: RecordBatch,
+) -> Result<RecordBatch> {
+    let (_, scored, _) = rt.block_on(store.rows_since("scores", &["path", "aggregate"], None))?;
+    let mut by_path: HashMap<&str, f64> = HashMap::new();
+    for b in &scored {
+        let (p, a) = (
+            b.column(0).as_string::<i32>(),
+            b.column(1).as_primitive::<arrow::datatypes::Float64Type>(),
+        );
+        for i in 0..b.num_rows() {
+            if !a.is_null(i) {
+                by_path.insert(p.value(i), a.value(i));
+            }
+        }
+    }
+    let paths = photos
+        .column_by_name("path")
+        .ok_or_else(|| Error::Internal("photos has no path".into()))?
+        .as_string::<i32>();
+    let aggregate: ArrayRef = Arc::new(
+        paths
+            .iter()
+            .map(|p| p.and_then(|p| by_path.get(p).copied()))
+            .collect::<arrow::array::Float64Array>(),
+    );
+    let field = facet_schemas::scores()
+        .column("aggregate")
+        .expect("declared")
+        .field();
+    Ok(facet_engine::with_columns(photos, vec![field], vec![aggregate])?)
+}
+
 /// The fingerprint of the settings groups depend on.
 fn fingerprint(config: &FacetConfig) -> String {
     let s = serde_json::to_string(&(
@@ -154,27 +191,29 @@ pub fn detect(
     full: bool,
 ) -> Result<Detected> {
     let started = Instant::now();
-    let session = rt.block_on(store.session())?;
-    let view = rt.block_on(session.table("photos"))?;
+    let trace = crate::Trace::new("groups");
+    // The stored photo rows, straight from Lance (not through the `photos`
+    // view, whose joins cost more than the read), and their aggregates.
     let mut columns: Vec<&str> = INPUT_COLUMNS
         .iter()
         .copied()
-        .filter(|c| view.schema().field_with_unqualified_name(c).is_ok())
+        .filter(|c| *c != "aggregate")
         .collect();
     columns.push("analyzed_at");
-    // The view already opened: no second session for the query.
-    let view = view.select_columns(&columns)?;
-    let schema: arrow::datatypes::SchemaRef = Arc::new(view.schema().as_arrow().clone());
-    let batches = rt.block_on(view.collect())?;
+    let (schema, batches, _) = rt.block_on(store.rows_since("photos", &columns, None))?;
     let all = arrow::compute::concat_batches(&schema, &batches)?;
+    drop(batches);
+    let all = with_aggregates(rt, store, all)?;
     let photos = photos_of(&all).map_err(Error::Internal)?;
     let analyzed = all
         .column_by_name("analyzed_at")
         .map(|c| c.as_primitive::<TimestampNanosecondType>().clone());
+    trace.at("photos read");
     let decided = decisions(rt, store)?;
 
     // The previous detection.
     let fp = fingerprint(config);
+    let session = rt.block_on(store.session())?;
     let g = rt.block_on(session.table("photo_groups"))?;
     let gschema: arrow::datatypes::SchemaRef = Arc::new(g.schema().as_arrow().clone());
     let prev = arrow::compute::concat_batches(&gschema, &rt.block_on(g.collect())?)?;
@@ -213,6 +252,7 @@ pub fn detect(
         }
     });
 
+    trace.at("previous groups read");
     let settings = Settings::of(config);
     if columns.contains(&"embedding") {
         rt.block_on(store.index_vectors("photos", "embedding"))?;
@@ -225,6 +265,7 @@ pub fn detect(
     };
     let found = maintain::detect(&photos, settings, &decided, since.as_ref(), &mut neighbours)
         .map_err(Error::Config)?;
+    trace.at("detected");
     let batch = rows(&photos, &found.groups).map_err(Error::Internal)?;
 
     // Rows to write: every row after a full detection, else the changed
@@ -253,14 +294,30 @@ pub fn detect(
             .collect::<Vec<_>>()
             .join("\u{1f}")
     };
+    // Only rows in a group now or before can differ from their stored row
+    // (every other row is all nulls both times): the others are not compared.
+    let grouped = |b: &RecordBatch, i: usize| {
+        Kind::ALL.iter().any(|k| {
+            b.column_by_name(&format!("{}_group_id", k.as_str()))
+                .is_some_and(|c| !c.is_null(i))
+        })
+    };
     let before: HashMap<&str, String> = (0..prev.num_rows())
+        .filter(|&i| grouped(&prev, i))
         .map(|i| (prev_paths.value(i), render(&prev, i)))
         .collect();
     let write: Vec<bool> = match &since {
         None => vec![true; batch.num_rows()],
         Some(s) => {
             let mut w: Vec<bool> = (0..batch.num_rows())
-                .map(|i| before.get(photos[i].path.as_str()) != Some(&render(&batch, i)))
+                .map(|i| {
+                    let was = before.get(photos[i].path.as_str());
+                    match (was, grouped(&batch, i)) {
+                        (None, false) => false,
+                        (Some(r), true) => *r != render(&batch, i),
+                        _ => true,
+                    }
+                })
                 .collect();
             for &i in &s.changed {
                 w[i] = true;
@@ -299,9 +356,14 @@ pub fn detect(
             .map(str::to_string)
             .collect();
         removed = gone.len();
-        rt.block_on(store.delete_keys(&table, &gone))?;
-        rt.block_on(store.upsert(&table, batch))?;
+        if !gone.is_empty() {
+            rt.block_on(store.delete_keys(&table, &gone))?;
+        }
+        if batch.num_rows() > 0 {
+            rt.block_on(store.upsert(&table, batch))?;
+        }
     }
+    trace.at("written");
     point!("groups::written");
     let count = |k: Kind| {
         let g: Vec<_> = found.groups.iter().filter(|g| g.kind == k).collect();

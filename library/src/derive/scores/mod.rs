@@ -5,10 +5,10 @@
 //! **Incremental.** A re-score reads back what the last one knew
 //! (`score_state`, [`state`]): the normalization windows of every category
 //! and metric (`facet_stages::score::summary`), each category's fingerprint,
-//! the photos it scored and up to which analysis time. When the scoring
+//! the photos it scored and the last fragment of `photos` it read. When the scoring
 //! settings that decide categories and normalization are unchanged and the
-//! library only grew since, it reads just the photos analysed since (Lance
-//! filters on `analyzed_at` and reads their other columns alone), adds them
+//! library only grew since, it reads just the rows of the `photos` fragments
+//! written since (every write adds fragments), adds them
 //! to the windows, and — when no category's fingerprint moved (its weights,
 //! or its percentiles rounded to three significant digits) — scores and
 //! appends those photos and nothing else: the cost follows the photos added,
@@ -40,7 +40,7 @@ use facet_stages::score::summary::Summaries;
 use facet_stages::score::table::{
     INPUT_COLUMNS, Prepared, fingerprints, prepare, score_rows, statistics,
 };
-use facet_store::{PHOTOS_STORED, Store};
+use facet_store::Store;
 use sha2::{Digest, Sha256};
 
 use state::State;
@@ -159,11 +159,6 @@ fn analyzed_at(batch: &arrow::array::RecordBatch) -> Result<arrow::array::Timest
         .clone())
 }
 
-/// The latest analysis time of `analyzed` (or `floor`).
-fn latest(analyzed: &TimestampNanosecondArray, floor: i64) -> i64 {
-    analyzed.iter().flatten().fold(floor, i64::max)
-}
-
 /// Scores `rows` of `prepared`, stamped with `scored_at` now.
 fn scored_batch(
     prepared: &Prepared<'_>,
@@ -195,9 +190,12 @@ fn incremental(
     config: &FacetConfig,
 ) -> Result<Result<Recomputed, String>> {
     let norm = &config.normalization;
+    let trace = crate::Trace::new("scores");
+    let tr = |phase: &str| trace.at(phase);
     let Some(mut state) = State::load(rt, store, norm.percentile_target)? else {
         return Ok(Err("no score state yet".into()));
     };
+    tr("state loaded");
     if rt.block_on(store.table_version("scores"))? != Some(state.scores_version) {
         return Ok(Err("scores were written after the last score state".into()));
     }
@@ -209,9 +207,10 @@ fn incremental(
     };
     let in_library = rt.block_on(store.count_rows("photos"))?;
     let columns = input_columns(&ds);
-    let (schema, batches) =
-        rt.block_on(store.rows_after("photos", &columns, "analyzed_at", state.watermark))?;
+    let (schema, batches, last) =
+        rt.block_on(store.rows_since("photos", &columns, state.fragment))?;
     let added = arrow::compute::concat_batches(&schema, &batches)?;
+    tr("photos written since read");
     if in_library != state.photos + added.num_rows() as u64 {
         return Ok(Err(format!(
             "photos were re-analysed or removed ({in_library} in the library, {} scored before, {} analysed since)",
@@ -239,6 +238,7 @@ fn incremental(
             moved.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
         )));
     }
+    tr("fingerprints");
     if added.num_rows() == 0 {
         return Ok(Ok(Recomputed {
             kept: in_library as usize,
@@ -250,12 +250,14 @@ fn incremental(
     // New photos: appended, no join with the stored scores.
     rt.block_on(store.append(&facet_schemas::scores(), batch))?;
     state.photos = in_library;
-    state.watermark = latest(&analyzed_at(&added)?, state.watermark);
+    state.fragment = last;
     state.categories = prints.into_iter().collect();
     state.scores_version = rt
         .block_on(store.table_version("scores"))?
         .ok_or_else(|| Error::Internal("scores vanished".into()))?;
+    tr("scored");
     state.save(rt, store)?;
+    tr("saved");
     Ok(Ok(Recomputed {
         scored: rows.len(),
         kept: in_library as usize - rows.len(),
@@ -275,8 +277,7 @@ fn full(
         return Ok(Recomputed::default());
     };
     let columns = input_columns(&ds);
-    let query = format!("SELECT {} FROM {PHOTOS_STORED}", columns.join(", "));
-    let (schema, batches) = rt.block_on(store.sql(&query))?;
+    let (schema, batches, last) = rt.block_on(store.rows_since("photos", &columns, None))?;
     let all = arrow::compute::concat_batches(&schema, &batches)?;
     drop(batches);
     let analyzed = analyzed_at(&all)?;
@@ -319,7 +320,7 @@ fn full(
     }
     let state = State {
         photos: prepared.len() as u64,
-        watermark: latest(&analyzed, i64::MIN),
+        fragment: last,
         settings: settings_fingerprint(config),
         scores_version: rt.block_on(store.table_version("scores"))?.unwrap_or(0),
         categories: prints.into_iter().collect(),

@@ -1,6 +1,6 @@
 //! `score_state`: what the last re-score knew — the normalization windows,
-//! each category's fingerprint, how many photos it scored, up to which
-//! analysis time, and which version of `scores` it wrote — read back by the
+//! each category's fingerprint, how many photos it scored, the last
+//! fragment of `photos` it read, and which version of `scores` it wrote — read back by the
 //! next re-score to do only the work of the photos added since.
 //!
 //! The state is written after `scores`, in its own commit, and names the
@@ -13,9 +13,9 @@ use std::sync::Arc;
 
 use arrow::array::{
     Array, ArrayRef, AsArray, Float64Array, Float64Builder, Int64Array, ListBuilder, RecordBatch,
-    StringArray, TimestampNanosecondArray,
+    StringArray,
 };
-use arrow::datatypes::{Float64Type, Int64Type, TimestampNanosecondType};
+use arrow::datatypes::{Float64Type, Int64Type};
 use facet_stages::score::summary::{Summaries, Window};
 use facet_store::Store;
 
@@ -26,8 +26,9 @@ use crate::{Error, Result};
 pub struct State {
     /// Photos scored (rows of `scores`).
     pub photos: u64,
-    /// Photos analysed after this time (ns) are not scored yet.
-    pub watermark: i64,
+    /// The last fragment of `photos` read: rows in later ones were written
+    /// since (`None`: no photo yet).
+    pub fragment: Option<u64>,
     /// The fingerprint of the settings that decide categories and
     /// normalization.
     pub settings: String,
@@ -56,7 +57,7 @@ impl State {
             return Ok(None);
         }
         let (_, batches) = rt.block_on(store.sql(
-            "SELECT key, count, below, window, fingerprint, watermark, scores_version FROM score_state",
+            "SELECT key, count, below, window, fingerprint, fragment, scores_version FROM score_state",
         ))?;
         let mut run = None;
         let mut categories = BTreeMap::new();
@@ -67,7 +68,7 @@ impl State {
             let below = b.column(2).as_primitive::<Int64Type>();
             let window = b.column(3).as_list::<i32>();
             let fp = b.column(4).as_string::<i32>();
-            let watermark = b.column(5).as_primitive::<TimestampNanosecondType>();
+            let fragment = b.column(5).as_primitive::<Int64Type>();
             let version = b.column(6).as_primitive::<Int64Type>();
             for i in 0..b.num_rows() {
                 let k = key.value(i);
@@ -78,11 +79,7 @@ impl State {
                     };
                     run = Some((
                         photos as u64,
-                        if watermark.is_null(i) {
-                            i64::MIN
-                        } else {
-                            watermark.value(i)
-                        },
+                        int(fragment).map(|f| f as u64),
                         fp.value(i).to_string(),
                         v as u64,
                     ));
@@ -113,9 +110,9 @@ impl State {
                 }
             }
         }
-        Ok(run.map(|(photos, watermark, settings, scores_version)| State {
+        Ok(run.map(|(photos, fragment, settings, scores_version)| State {
             photos,
-            watermark,
+            fragment,
             settings,
             scores_version,
             categories,
@@ -133,7 +130,7 @@ impl State {
         window.append_null();
         let mut percentile: Vec<Option<f64>> = vec![None];
         let mut fp: Vec<Option<String>> = vec![Some(self.settings.clone())];
-        let mut watermark: Vec<Option<i64>> = vec![Some(self.watermark)];
+        let mut fragment: Vec<Option<i64>> = vec![self.fragment.map(|f| f as i64)];
         let mut version: Vec<Option<i64>> = vec![Some(self.scores_version as i64)];
         for (name, f) in &self.categories {
             keys.push(format!("category/{name}"));
@@ -142,7 +139,7 @@ impl State {
             window.append_null();
             percentile.push(None);
             fp.push(Some(f.clone()));
-            watermark.push(None);
+            fragment.push(None);
             version.push(None);
         }
         for ((scope, metric), w) in &self.summaries.windows {
@@ -153,7 +150,7 @@ impl State {
             window.append(true);
             percentile.push(w.percentile(1).ok().flatten());
             fp.push(None);
-            watermark.push(None);
+            fragment.push(None);
             version.push(None);
         }
         let columns: Vec<ArrayRef> = vec![
@@ -163,7 +160,7 @@ impl State {
             Arc::new(window.finish()),
             Arc::new(Float64Array::from(percentile)),
             Arc::new(StringArray::from(fp)),
-            Arc::new(TimestampNanosecondArray::from(watermark).with_timezone("UTC")),
+            Arc::new(Int64Array::from(fragment)),
             Arc::new(Int64Array::from(version)),
         ];
         let batch = RecordBatch::try_new(t.schema(), columns)
