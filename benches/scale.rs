@@ -169,17 +169,16 @@ fn measure(base: &Path, size: u32, add: u32) -> Row {
         row.full_rss = Some(r.peak_rss_mib);
         std::fs::write(&marker, "").unwrap();
     }
-    // Each measurement adds photos no earlier one added.
-    let added_before = std::fs::read_dir(&dir)
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .is_ok_and(|e| e.file_name().to_string_lossy().starts_with("add-"))
-        })
-        .count() as u32;
-    for k in 0..2 {
-        let folder = dir.join(format!("add-{}", added_before + k));
-        library(&folder, size + (added_before + k) * add, add);
+    // Each measurement adds photos (paths and content) no earlier one added.
+    let counter = dir.join("adds");
+    let done: u32 = std::fs::read_to_string(&counter)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0);
+    for k in done..done + 2 {
+        std::fs::write(&counter, (k + 1).to_string()).unwrap();
+        let folder = dir.join(format!("add-{k}"));
+        library(&folder, size + k * add, add);
         let r = facet(
             &["run", pipeline, folder.to_str().unwrap(), "--quiet", "--store", store.to_str().unwrap()],
             &dir,
