@@ -30,8 +30,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arrow::array::{
-    ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray, TimestampNanosecondArray,
+    ArrayRef, AsArray, BooleanArray, Int64Array, RecordBatch, StringArray,
+    TimestampNanosecondArray,
 };
+use arrow::datatypes::{Int64Type, TimestampNanosecondType};
 use facet_engine::runtime::Output;
 use facet_engine::{Budget, Failure, Reservation};
 use facet_schemas::Table;
@@ -58,31 +60,34 @@ pub struct KnownFiles(Arc<Mutex<HashMap<String, Known>>>);
 
 impl KnownFiles {
     /// Reads the file identities of `photos` and `failures` (a photo row wins
-    /// over a stale failure of the same path).
+    /// over a stale failure of the same path), batch by batch.
     pub async fn load(store: &Store, photos: &Table) -> Result<Self> {
         let mut map: HashMap<String, Known> = HashMap::new();
-        for (path, (size, mtime_ns)) in store.file_index(&facet_schemas::failures()).await? {
-            map.insert(
-                path,
-                Known {
-                    size,
-                    mtime_ns,
-                    analysed: false,
-                    failed: true,
-                },
-            );
-        }
-        for (path, (size, mtime_ns)) in store.file_index(photos).await? {
-            let failed = map.get(&path).is_some_and(|k| k.failed);
-            map.insert(
-                path,
-                Known {
-                    size,
-                    mtime_ns,
-                    analysed: true,
-                    failed,
-                },
-            );
+        for (table, analysed) in [(facet_schemas::failures().name, false), (photos.name, true)] {
+            let Some(ds) = store.dataset(table).await? else {
+                continue;
+            };
+            let mut scan = facet_store::scan(&ds, &["path", "file_size", "file_mtime"], None).await?;
+            while let Some(b) = scan.next().await? {
+                let (paths, sizes, mtimes) = (
+                    b.column(0).as_string::<i32>(),
+                    b.column(1).as_primitive::<Int64Type>(),
+                    b.column(2).as_primitive::<TimestampNanosecondType>(),
+                );
+                for i in 0..b.num_rows() {
+                    let path = paths.value(i);
+                    let failed = !analysed || map.get(path).is_some_and(|k| k.failed);
+                    map.insert(
+                        path.to_string(),
+                        Known {
+                            size: sizes.value(i),
+                            mtime_ns: mtimes.value(i),
+                            analysed,
+                            failed,
+                        },
+                    );
+                }
+            }
         }
         Ok(KnownFiles(Arc::new(Mutex::new(map))))
     }

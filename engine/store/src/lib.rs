@@ -109,12 +109,7 @@ impl Store {
 
     /// The `columns` (those the table has) of the rows written since
     /// fragment `after` (every row with `None`), and the highest fragment id
-    /// of the table now. Every write adds fragments with higher ids (an
-    /// append its new rows, a merge its new versions of the rows it changes,
-    /// whose old versions are deleted where they were), so the rows of the
-    /// fragments after a known id are exactly the rows written since: the
-    /// cost follows them, not the table. Rows deleted since are not seen
-    /// (the caller compares counts).
+    /// of the table now (see [`Store::scan`]), read whole.
     pub async fn rows_since(
         &self,
         table: &str,
@@ -124,28 +119,12 @@ impl Store {
         let Some(ds) = self.dataset(table).await? else {
             return Ok((Arc::new(Schema::empty()), Vec::new(), None));
         };
-        let have: Vec<&str> = columns
-            .iter()
-            .copied()
-            .filter(|c| ds.schema().field(c).is_some())
-            .collect();
-        let all = ds.fragments();
-        let last = all.iter().map(|f| f.id).max();
-        let since: Vec<lance::table::format::Fragment> = all
-            .iter()
-            .filter(|f| after.is_none_or(|a| f.id > a))
-            .cloned()
-            .collect();
-        let mut scan = ds.scan();
-        scan.project(&have)?;
-        let schema: SchemaRef = scan.schema().await?;
-        if since.is_empty() {
-            return Ok((schema, Vec::new(), last));
+        let mut scan = scan(&ds, columns, after).await?;
+        let mut batches = Vec::new();
+        while let Some(b) = scan.next().await? {
+            batches.push(b);
         }
-        scan.with_fragments(since);
-        let batches: Vec<RecordBatch> =
-            futures::TryStreamExt::try_collect(scan.try_into_stream().await?).await?;
-        Ok((schema, batches, last))
+        Ok((scan.schema, batches, scan.last_fragment))
     }
 
     /// Appends rows that are known not to be in the table yet (new photos):
@@ -608,6 +587,61 @@ impl Snapshot {
             .find(|(n, _)| *n == table)
             .and_then(|(_, ds)| ds.as_ref().map(|d| d.version().version))
     }
+}
+
+/// A table's rows batch by batch ([`scan`]): memory for one batch at a time.
+pub struct Scan {
+    pub schema: SchemaRef,
+    /// The highest fragment id of the version scanned (`None`: no rows).
+    pub last_fragment: Option<u64>,
+    stream: Option<lance::dataset::scanner::DatasetRecordBatchStream>,
+}
+
+impl Scan {
+    /// The next batch, `None` at the end.
+    pub async fn next(&mut self) -> Result<Option<RecordBatch>> {
+        let Some(s) = self.stream.as_mut() else {
+            return Ok(None);
+        };
+        Ok(futures::TryStreamExt::try_next(s).await?)
+    }
+}
+
+/// The `columns` (those the table has) of the rows of `ds` written since
+/// fragment `after` (every row with `None`), batch by batch. Every write adds
+/// fragments with higher ids (an append its new rows, a merge its new
+/// versions of the rows it changes, whose old versions are deleted where
+/// they were), so the rows of the fragments after a known id are exactly the
+/// rows written since: the cost follows them, not the table. Rows deleted
+/// since are not seen (the caller compares counts). Two scans of one `ds`
+/// read the same version.
+pub async fn scan(ds: &Dataset, columns: &[&str], after: Option<u64>) -> Result<Scan> {
+    let have: Vec<&str> = columns
+        .iter()
+        .copied()
+        .filter(|c| ds.schema().field(c).is_some())
+        .collect();
+    let all = ds.fragments();
+    let last_fragment = all.iter().map(|f| f.id).max();
+    let since: Vec<lance::table::format::Fragment> = all
+        .iter()
+        .filter(|f| after.is_none_or(|a| f.id > a))
+        .cloned()
+        .collect();
+    let mut scanner = ds.scan();
+    scanner.project(&have)?;
+    let schema: SchemaRef = scanner.schema().await?;
+    let stream = if since.is_empty() {
+        None
+    } else {
+        scanner.with_fragments(since);
+        Some(scanner.try_into_stream().await?)
+    };
+    Ok(Scan {
+        schema,
+        last_fragment,
+        stream,
+    })
 }
 
 /// Delta segments the `path` index may have before a write merges them.

@@ -133,26 +133,30 @@ impl Neighbours for Indexed<'_> {
     }
 }
 
-/// `photos` rows with their `aggregate` from `scores` (null when unscored),
-/// as the `photos` view joins them.
-fn with_aggregates(
-    rt: &tokio::runtime::Runtime,
-    store: &Store,
-    photos: RecordBatch,
-) -> Result<RecordBatch> {
-    let (_, scored, _) = rt.block_on(store.rows_since("scores", &["path", "aggregate"], None))?;
-    let mut by_path: HashMap<&str, f64> = HashMap::new();
-    for b in &scored {
+/// Every scored photo's `aggregate`, by path.
+fn aggregates(rt: &tokio::runtime::Runtime, store: &Store) -> Result<HashMap<String, f64>> {
+    let mut by_path = HashMap::new();
+    let Some(ds) = rt.block_on(store.dataset("scores"))? else {
+        return Ok(by_path);
+    };
+    let mut scan = rt.block_on(facet_store::scan(&ds, &["path", "aggregate"], None))?;
+    while let Some(b) = rt.block_on(scan.next())? {
         let (p, a) = (
             b.column(0).as_string::<i32>(),
             b.column(1).as_primitive::<arrow::datatypes::Float64Type>(),
         );
         for i in 0..b.num_rows() {
             if !a.is_null(i) {
-                by_path.insert(p.value(i), a.value(i));
+                by_path.insert(p.value(i).to_string(), a.value(i));
             }
         }
     }
+    Ok(by_path)
+}
+
+/// `photos` rows with their `aggregate` from `scores` (null when unscored),
+/// as the `photos` view joins them.
+fn with_aggregates(photos: RecordBatch, by_path: &HashMap<String, f64>) -> Result<RecordBatch> {
     let paths = photos
         .column_by_name("path")
         .ok_or_else(|| Error::Internal("photos has no path".into()))?
@@ -200,14 +204,23 @@ pub fn detect(
         .filter(|c| *c != "aggregate")
         .collect();
     columns.push("analyzed_at");
-    let (schema, batches, _) = rt.block_on(store.rows_since("photos", &columns, None))?;
-    let all = arrow::compute::concat_batches(&schema, &batches)?;
-    drop(batches);
-    let all = with_aggregates(rt, store, all)?;
-    let photos = photos_of(&all).map_err(Error::Internal)?;
-    let analyzed = all
-        .column_by_name("analyzed_at")
-        .map(|c| c.as_primitive::<TimestampNanosecondType>().clone());
+    let aggregates = aggregates(rt, store)?;
+    let mut photos: Vec<Photo> = Vec::new();
+    // Per photo, when it was analysed.
+    let mut analyzed: Vec<Option<i64>> = Vec::new();
+    if let Some(ds) = rt.block_on(store.dataset("photos"))? {
+        // Batch by batch: never the library's rows and its photos at once.
+        let mut scan = rt.block_on(facet_store::scan(&ds, &columns, None))?;
+        while let Some(batch) = rt.block_on(scan.next())? {
+            let batch = with_aggregates(batch, &aggregates)?;
+            photos.extend(photos_of(&batch).map_err(Error::Internal)?);
+            match batch.column_by_name("analyzed_at") {
+                Some(c) => analyzed.extend(c.as_primitive::<TimestampNanosecondType>().iter()),
+                None => analyzed.extend(std::iter::repeat_n(None, batch.num_rows())),
+            }
+        }
+    }
+    drop(aggregates);
     trace.at("photos read");
     let decided = decisions(rt, store)?;
 
@@ -240,9 +253,9 @@ pub fn detect(
             .map(|i| (prev_paths.value(i), prev_at.value(i)))
             .collect();
         let changed = (0..photos.len())
-            .filter(|&i| match (at.get(photos[i].path.as_str()), &analyzed) {
+            .filter(|&i| match (at.get(photos[i].path.as_str()), analyzed[i]) {
                 (None, _) => true,
-                (Some(&t), Some(a)) => !a.is_null(i) && a.value(i) > t,
+                (Some(&t), Some(a)) => a > t,
                 (Some(_), None) => false,
             })
             .collect();

@@ -134,8 +134,10 @@ impl IncrementalNorm {
             .into_iter()
     }
 
-    /// Adds (`+1`) or removes (`-1`) photos, then brings the statistics up to date.
-    pub fn update<'a>(
+    /// Adds (`+1`) or removes (`-1`) photos without bringing the statistics
+    /// up to date: photos staged in several calls, then [`Self::settle`]d,
+    /// are reduced once (a whole library read batch by batch).
+    pub fn stage<'a>(
         &mut self,
         photos: impl IntoIterator<Item = (&'a str, &'a PhotoMetrics, isize)>,
     ) {
@@ -144,12 +146,25 @@ impl IncrementalNorm {
                 self.by_category_in.update(v, diff);
             }
         }
+    }
+
+    /// Brings the statistics up to date with everything staged.
+    pub fn settle(&mut self) {
         self.epoch += 1;
         self.by_category_in.advance_to(self.epoch);
         self.by_category_in.flush();
         while self.probe.less_than(self.by_category_in.time()) {
             self.worker.step();
         }
+    }
+
+    /// Adds (`+1`) or removes (`-1`) photos, then brings the statistics up to date.
+    pub fn update<'a>(
+        &mut self,
+        photos: impl IntoIterator<Item = (&'a str, &'a PhotoMetrics, isize)>,
+    ) {
+        self.stage(photos);
+        self.settle();
     }
 
     /// The current statistics.

@@ -229,6 +229,11 @@ impl Summaries {
         }
     }
 
+    /// A builder that takes the library's photos batch by batch.
+    pub fn builder() -> SummariesBuilder {
+        SummariesBuilder::default()
+    }
+
     /// The `(scope, metric, value)`s a photo contributes.
     fn values(
         cfg: &Normalization,
@@ -289,6 +294,32 @@ impl Summaries {
             }
         }
         Ok(stats)
+    }
+}
+
+/// [`Summaries::build`] over photos that arrive batch by batch: keeps each
+/// group's values (one f64 per photo and metric), then builds the windows.
+#[derive(Debug, Default)]
+pub struct SummariesBuilder {
+    values: BTreeMap<(String, String), Vec<f64>>,
+}
+
+impl SummariesBuilder {
+    pub fn add(&mut self, cfg: &Normalization, category: &str, m: &PhotoMetrics) {
+        for (scope, metric, v) in Summaries::values(cfg, category, m) {
+            self.values.entry((scope, metric)).or_default().push(v);
+        }
+    }
+
+    /// The windows, and the exact statistics of every photo added.
+    pub fn finish(self, cfg: &Normalization) -> Summaries {
+        Summaries {
+            windows: self
+                .values
+                .into_iter()
+                .map(|(k, v)| (k, Window::build(v, cfg.percentile_target)))
+                .collect(),
+        }
     }
 }
 
@@ -420,6 +451,11 @@ mod tests {
         }
         let batch = NormStats::build(&cfg, photos.iter().map(|(c, m)| (*c, m)));
         assert_eq!(s.stats(&cfg), Ok(batch.clone()));
+        let mut built = Summaries::builder();
+        for (c, m) in &photos {
+            built.add(&cfg, c, m);
+        }
+        assert_eq!(built.finish(&cfg).stats(&cfg), Ok(batch.clone()), "batch by batch");
         assert_eq!(
             s.stats(&cfg).unwrap().quantized(),
             batch.quantized(),

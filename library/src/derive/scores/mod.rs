@@ -18,7 +18,8 @@
 //! removed, a percentile that left its window, a category whose fingerprint
 //! moved, a kill between `scores` and `score_state`) every photo is read and
 //! assigned its category again, the percentiles are computed by the
-//! differential-dataflow collection (`score::incremental`), and a photo is
+//! differential-dataflow collection (`score::incremental`) — two streaming
+//! passes over one version of `photos`, batch by batch — and a photo is
 //! scored again only when it has no score yet, was analysed after its
 //! score, or its category's fingerprint differs from the one stored with its
 //! score: an edit of one category's weights rewrites that category's rows
@@ -37,9 +38,8 @@ use arrow::array::{Array, ArrayRef, AsArray, TimestampNanosecondArray};
 use arrow::datatypes::TimestampNanosecondType;
 use facet_config::FacetConfig;
 use facet_stages::score::summary::Summaries;
-use facet_stages::score::table::{
-    INPUT_COLUMNS, Prepared, fingerprints, prepare, score_rows, statistics,
-};
+use facet_stages::score::incremental::IncrementalNorm;
+use facet_stages::score::table::{INPUT_COLUMNS, Prepared, fingerprints, prepare, score_rows};
 use facet_store::Store;
 use sha2::{Digest, Sha256};
 
@@ -182,6 +182,30 @@ fn scored_batch(
     )?)
 }
 
+/// `batch` (from [`scored_batch`]) with the given rows' `scored_at` put
+/// back (`Some`: a score that was current, rewritten unchanged).
+fn keep_scored_at(
+    batch: arrow::array::RecordBatch,
+    kept: impl Iterator<Item = Option<i64>>,
+) -> Result<arrow::array::RecordBatch> {
+    let at = batch
+        .column_by_name("scored_at")
+        .ok_or_else(|| Error::Internal("scored batch without scored_at".into()))?
+        .as_primitive::<TimestampNanosecondType>()
+        .clone();
+    let merged: ArrayRef = Arc::new(
+        TimestampNanosecondArray::from_iter(
+            kept.zip(at.iter()).map(|(k, now)| k.or(now)),
+        )
+        .with_timezone("UTC"),
+    );
+    let schema = batch.schema();
+    let at_index = schema.index_of("scored_at")?;
+    let mut columns = batch.columns().to_vec();
+    columns[at_index] = merged;
+    Ok(arrow::array::RecordBatch::try_new(schema, columns)?)
+}
+
 /// The photos added since the last re-score, when that is all that changed;
 /// `Ok(Err(why))` when every photo must be read.
 fn incremental(
@@ -265,71 +289,145 @@ fn incremental(
     }))
 }
 
+/// Rows of `scores` written per commit by a full re-score.
+const SCORES_PER_COMMIT: usize = 25_000;
+
 /// Every photo read, those whose score is not current re-scored, and the
-/// state written.
+/// state written — in two streaming passes over one version of `photos`
+/// (the statistics, then the scores), so that memory holds one batch of
+/// photos and one commit of scores, not the library.
 fn full(
     rt: &tokio::runtime::Runtime,
     store: &Store,
     config: &FacetConfig,
     why: String,
 ) -> Result<Recomputed> {
+    let trace = crate::Trace::new("scores (full)");
     let Some(ds) = rt.block_on(store.dataset("photos"))? else {
         return Ok(Recomputed::default());
     };
     let columns = input_columns(&ds);
-    let (schema, batches, last) = rt.block_on(store.rows_since("photos", &columns, None))?;
-    let all = arrow::compute::concat_batches(&schema, &batches)?;
-    drop(batches);
-    let analyzed = analyzed_at(&all)?;
+    let norm = &config.normalization;
+    let mut stored = stored_scores(rt, store)?;
+    let mut kept_by: HashMap<(String, String), usize> = HashMap::new();
 
-    let prepared = prepare(&all, config).map_err(Error::Internal)?;
-    let stats = statistics(&prepared, config).quantized();
-    let prints = fingerprints(config, &stats);
-    let stored = stored_scores(rt, store)?;
-
-    let current = |i: usize| -> bool {
-        let Some(Some((with, at))) = stored.as_ref().map(|s| s.get(prepared.path(i))) else {
-            return false;
-        };
-        prints.get(prepared.category(i)) == Some(with)
-            && (analyzed.is_null(i) || analyzed.value(i) <= *at)
-    };
-    let rows: Vec<usize> = (0..prepared.len()).filter(|&i| !current(i)).collect();
-    let in_library: std::collections::HashSet<&str> =
-        (0..prepared.len()).map(|i| prepared.path(i)).collect();
-    let removed: Vec<String> = stored
-        .iter()
-        .flat_map(|s| s.keys())
-        .filter(|p| !in_library.contains(p.as_str()))
-        .cloned()
-        .collect();
-    let scored = scored_batch(&prepared, &rows, &stats, config, &prints)?;
-    let table = facet_schemas::scores();
-    // `scores` is derived: replaced as a whole when every row changes, else
-    // merged by path — never merged into the photo rows (which would make
-    // Lance rewrite their thumbnails).
-    if stored.is_none() || rows.len() == prepared.len() {
-        rt.block_on(store.replace(&table, scored))?;
-    } else {
-        if !rows.is_empty() {
-            rt.block_on(store.upsert(&table, scored))?;
+    // 1. Categories and normalization statistics (differential dataflow),
+    //    and the windows the next re-score starts from.
+    let mut scan = rt.block_on(facet_store::scan(&ds, &columns, None))?;
+    let last = scan.last_fragment;
+    let mut dd = IncrementalNorm::new(norm);
+    let mut windows = Summaries::builder();
+    let mut photos = 0usize;
+    while let Some(batch) = rt.block_on(scan.next())? {
+        let prepared = prepare(&batch, config).map_err(Error::Internal)?;
+        dd.stage(prepared.photos().map(|(c, m)| (c, m, 1)));
+        // Per category and stored fingerprint: how many scores could stay.
+        for i in 0..prepared.len() {
+            if let Some((with, _)) = stored.as_ref().and_then(|s| s.get(prepared.path(i))) {
+                *kept_by.entry((prepared.category(i).to_string(), with.clone())).or_default() += 1;
+            }
         }
-        if !removed.is_empty() {
-            rt.block_on(store.delete_keys(&table, &removed))?;
+        for (c, m) in prepared.photos() {
+            windows.add(norm, c, m);
+        }
+        photos += prepared.len();
+    }
+    dd.settle();
+    let stats = dd.stats().quantized();
+    drop(dd);
+    let prints = fingerprints(config, &stats);
+    trace.at("statistics");
+
+    // 2. The rows whose score is not current, scored and written in commits.
+    // When most are (settings edited), every row is written again and the
+    // table replaced, which costs less than merging most of it; the scores
+    // that were current keep their `scored_at`.
+    let could_stay: usize = kept_by
+        .iter()
+        .filter(|((c, with), _)| prints.get(c) == Some(with))
+        .map(|(_, n)| n)
+        .sum();
+    let replace = stored.is_none() || could_stay * 2 < photos;
+    let table = facet_schemas::scores();
+    let mut pending: Vec<arrow::array::RecordBatch> = Vec::new();
+    let mut pending_rows = 0usize;
+    let mut commits = 0usize;
+    let mut flush = |pending: &mut Vec<arrow::array::RecordBatch>,
+                     pending_rows: &mut usize|
+     -> Result<()> {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let batch = arrow::compute::concat_batches(&pending[0].schema(), pending.iter())?;
+        pending.clear();
+        *pending_rows = 0;
+        // `scores` is derived: a store without it (or an older one) is
+        // replaced by the first commit, the others append; otherwise rows
+        // are merged by path — never into the photo rows (which would make
+        // Lance rewrite their thumbnails).
+        if replace && commits == 0 {
+            rt.block_on(store.replace(&table, batch))?;
+        } else if replace {
+            rt.block_on(store.append(&table, batch))?;
+        } else {
+            rt.block_on(store.upsert(&table, batch))?;
+        }
+        commits += 1;
+        Ok(())
+    };
+    let mut scan = rt.block_on(facet_store::scan(&ds, &columns, None))?;
+    let mut rescored = 0usize;
+    while let Some(batch) = rt.block_on(scan.next())? {
+        let analyzed = analyzed_at(&batch)?;
+        let prepared = prepare(&batch, config).map_err(Error::Internal)?;
+        // Per row: `Some(scored_at)` of a score that is still current.
+        let current: Vec<Option<i64>> = (0..prepared.len())
+            .map(|i| {
+                // Each stored score is looked at once: what is left at the
+                // end belongs to photos no longer in the library.
+                let (with, at) = stored.as_mut().and_then(|s| s.remove(prepared.path(i)))?;
+                (prints.get(prepared.category(i)) == Some(&with)
+                    && (analyzed.is_null(i) || analyzed.value(i) <= at))
+                    .then_some(at)
+            })
+            .collect();
+        let stale = current.iter().filter(|c| c.is_none()).count();
+        rescored += stale;
+        let rows: Vec<usize> = (0..prepared.len())
+            .filter(|&i| replace || current[i].is_none())
+            .collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let mut scored = scored_batch(&prepared, &rows, &stats, config, &prints)?;
+        if replace && stale < rows.len() {
+            scored = keep_scored_at(scored, rows.iter().map(|&i| current[i]))?;
+        }
+        pending.push(scored);
+        pending_rows += rows.len();
+        if pending_rows >= SCORES_PER_COMMIT {
+            flush(&mut pending, &mut pending_rows)?;
         }
     }
+    flush(&mut pending, &mut pending_rows)?;
+    let removed: Vec<String> = stored.map(|s| s.into_keys().collect()).unwrap_or_default();
+    if !removed.is_empty() {
+        rt.block_on(store.delete_keys(&table, &removed))?;
+    }
+    trace.at("scored and written");
     let state = State {
-        photos: prepared.len() as u64,
+        photos: photos as u64,
         fragment: last,
         settings: settings_fingerprint(config),
         scores_version: rt.block_on(store.table_version("scores"))?.unwrap_or(0),
         categories: prints.into_iter().collect(),
-        summaries: Summaries::build(&config.normalization, prepared.photos()),
+        summaries: windows.finish(norm),
     };
     state.save(rt, store)?;
+    trace.at("state saved");
     Ok(Recomputed {
-        scored: rows.len(),
-        kept: prepared.len() - rows.len(),
+        scored: rescored,
+        kept: photos - rescored,
         removed: removed.len(),
         full: Some(why),
         seconds: 0.0,
