@@ -160,9 +160,19 @@ fn measure(base: &Path, size: u32, add: u32) -> Row {
         let _ = std::fs::remove_dir_all(&dir);
         let t = Instant::now();
         library(&lib, 0, size);
-        eprintln!("{size}: library written in {:.1}s", t.elapsed().as_secs_f64());
+        eprintln!(
+            "{size}: library written in {:.1}s",
+            t.elapsed().as_secs_f64()
+        );
         let r = facet(
-            &["run", pipeline, lib.to_str().unwrap(), "--quiet", "--store", store.to_str().unwrap()],
+            &[
+                "run",
+                pipeline,
+                lib.to_str().unwrap(),
+                "--quiet",
+                "--store",
+                store.to_str().unwrap(),
+            ],
             &dir,
         );
         row.full_photos_per_s = Some(size as f64 / r.seconds);
@@ -180,21 +190,41 @@ fn measure(base: &Path, size: u32, add: u32) -> Row {
         let folder = dir.join(format!("add-{k}"));
         library(&folder, size + k * add, add);
         let r = facet(
-            &["run", pipeline, folder.to_str().unwrap(), "--quiet", "--store", store.to_str().unwrap()],
+            &[
+                "run",
+                pipeline,
+                folder.to_str().unwrap(),
+                "--quiet",
+                "--store",
+                store.to_str().unwrap(),
+            ],
             &dir,
         );
-        row.add.push((r.seconds, r.peak_rss_mib, scores_line(&r.stdout)));
+        row.add
+            .push((r.seconds, r.peak_rss_mib, scores_line(&r.stdout)));
     }
     let cfg = dir.join("edited.json");
     edited_config(&root, &cfg);
     let r = facet(
-        &["--config", cfg.to_str().unwrap(), "recompute", "--store", store.to_str().unwrap()],
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "recompute",
+            "--store",
+            store.to_str().unwrap(),
+        ],
         &dir,
     );
     row.recompute_weight = (r.seconds, r.peak_rss_mib);
     eprintln!("{size}: after a weight edit: {}", r.stdout.trim());
     let r = facet(
-        &["--config", cfg.to_str().unwrap(), "recompute", "--store", store.to_str().unwrap()],
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "recompute",
+            "--store",
+            store.to_str().unwrap(),
+        ],
         &dir,
     );
     row.recompute_none = (r.seconds, r.peak_rss_mib);
@@ -209,7 +239,11 @@ fn main() {
         .filter_map(|a| a.replace('_', "").parse().ok())
         .collect();
     if sizes.is_empty() {
-        sizes = if bench { vec![10_000, 100_000] } else { vec![300] };
+        sizes = if bench {
+            vec![10_000, 100_000]
+        } else {
+            vec![300]
+        };
     }
     let add = if bench { 100 } else { 10 };
     let tmp;
@@ -224,14 +258,18 @@ fn main() {
     let rows: Vec<Row> = sizes.iter().map(|&n| measure(&base, n, add)).collect();
     let first = rows[0].clone();
     let ratio = |a: f64, b: f64| format!("{:.2}×", a / b);
-    println!("\n| photos | full run photos/s | full run peak RSS | add {add} (1st, 2nd) | add peak RSS | recompute after a weight edit | recompute, nothing new |");
+    println!(
+        "\n| photos | full run photos/s | full run peak RSS | add {add} (1st, 2nd) | add peak RSS | recompute after a weight edit | recompute, nothing new |"
+    );
     println!("|---|---|---|---|---|---|---|");
     for r in &rows {
         println!(
             "| {} | {} | {} | {:.2} s, {:.2} s ({}) | {:.0} MiB ({}) | {:.2} s ({}), {:.0} MiB | {:.2} s ({}) |",
             r.size,
-            r.full_photos_per_s.map_or("reused".into(), |v| format!("{v:.0}")),
-            r.full_rss.map_or("reused".into(), |v| format!("{v:.0} MiB")),
+            r.full_photos_per_s
+                .map_or("reused".into(), |v| format!("{v:.0}")),
+            r.full_rss
+                .map_or("reused".into(), |v| format!("{v:.0} MiB")),
             r.add[0].0,
             r.add[1].0,
             ratio(r.add[1].0, first.add[1].0),

@@ -228,7 +228,10 @@ mod tests {
         // served while that batch waits for it.
         let _batch = b.reserve_under(40, b.admission_limit()).unwrap();
         let e = b.reserve_transient(60).unwrap_err();
-        assert!(e.contains("more than the memory budget can ever free"), "{e}");
+        assert!(
+            e.contains("more than the memory budget can ever free"),
+            "{e}"
+        );
         assert!(e.contains("headroom"), "{e}");
         // Within the headroom it is served even with every batch slot held.
         let _more = b.reserve_under(10, b.admission_limit()).unwrap();

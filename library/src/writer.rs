@@ -30,8 +30,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arrow::array::{
-    ArrayRef, AsArray, BooleanArray, Int64Array, RecordBatch, StringArray,
-    TimestampNanosecondArray,
+    ArrayRef, AsArray, BooleanArray, Int64Array, RecordBatch, StringArray, TimestampNanosecondArray,
 };
 use arrow::datatypes::{Int64Type, TimestampNanosecondType};
 use facet_engine::runtime::Output;
@@ -67,7 +66,8 @@ impl KnownFiles {
             let Some(ds) = store.dataset(table).await? else {
                 continue;
             };
-            let mut scan = facet_store::scan(&ds, &["path", "file_size", "file_mtime"], None).await?;
+            let mut scan =
+                facet_store::scan(&ds, &["path", "file_size", "file_mtime"], None).await?;
             while let Some(b) = scan.next().await? {
                 let (paths, sizes, mtimes) = (
                     b.column(0).as_string::<i32>(),

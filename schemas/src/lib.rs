@@ -231,17 +231,37 @@ pub fn score_state() -> Table {
             DataType::Utf8,
             "`run` (the re-score itself), `category/<name>` (a category's fingerprint) or `norm/<scope>/<metric>` (a normalization window; the scope is a category or empty for the library).",
         ),
-        col("count", DataType::Int64, "run: photos scored; norm: values in the group."),
+        col(
+            "count",
+            DataType::Int64,
+            "run: photos scored; norm: values in the group.",
+        ),
         col("below", DataType::Int64, "norm: values under the window."),
         col(
             "window",
             DataType::List(Arc::new(Field::new("item", DataType::Float64, true))),
             "norm: the sorted values around the percentile's rank.",
         ),
-        col("percentile", DataType::Float64, "norm: the exact percentile (the scores use it rounded down to three significant digits)."),
-        col("fingerprint", DataType::Utf8, "run: the scoring settings that decide categories and normalization; category: its scores' fingerprint (scores.scored_with)."),
-        col("fragment", DataType::Int64, "run: the last fragment of `photos` read; rows in later fragments were written since (new or re-analysed photos)."),
-        col("scores_version", DataType::Int64, "run: the version of `scores` this state describes; another means it is stale and the next re-score reads every photo."),
+        col(
+            "percentile",
+            DataType::Float64,
+            "norm: the exact percentile (the scores use it rounded down to three significant digits).",
+        ),
+        col(
+            "fingerprint",
+            DataType::Utf8,
+            "run: the scoring settings that decide categories and normalization; category: its scores' fingerprint (scores.scored_with).",
+        ),
+        col(
+            "fragment",
+            DataType::Int64,
+            "run: the last fragment of `photos` read; rows in later fragments were written since (new or re-analysed photos).",
+        ),
+        col(
+            "scores_version",
+            DataType::Int64,
+            "run: the version of `scores` this state describes; another means it is stale and the next re-score reads every photo.",
+        ),
     ];
     Table {
         name: "score_state",

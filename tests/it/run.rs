@@ -289,7 +289,9 @@ fn a_decode_the_budget_can_never_free_fails_that_photo_and_the_run_goes_on() {
     }
     // 5 MP of PNG: 40 MB to decode, under the 64 MiB budget but over the
     // 32 MiB of headroom above what admitted batches may hold.
-    let big = image::RgbImage::from_fn(2000, 2500, |x, y| image::Rgb([(x % 251) as u8, (y % 241) as u8, 7]));
+    let big = image::RgbImage::from_fn(2000, 2500, |x, y| {
+        image::Rgb([(x % 251) as u8, (y % 241) as u8, 7])
+    });
     big.save(photos.join("big.png")).unwrap();
     let pipeline = t.join("small-budget.yaml");
     std::fs::write(
@@ -322,5 +324,9 @@ fn a_decode_the_budget_can_never_free_fails_that_photo_and_the_run_goes_on() {
         "{reason}"
     );
     let rows = sql_json(&t.join("store"), "SELECT count(*) AS n FROM photos");
-    assert_eq!(rows[0]["n"].as_i64(), Some(3), "the other photos went through");
+    assert_eq!(
+        rows[0]["n"].as_i64(),
+        Some(3),
+        "the other photos went through"
+    );
 }

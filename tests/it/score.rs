@@ -290,18 +290,21 @@ fn a_run_that_adds_photos_scores_only_them_and_equals_a_full_run() {
 
     let r = runs(t, "grown", &["a", "b", "c"]);
     assert!(
-        r[0].stdout.contains("scores: every photo read (no score state yet)"),
+        r[0].stdout
+            .contains("scores: every photo read (no score state yet)"),
         "{}",
         r[0].stdout
     );
     assert!(
-        r[1].stdout.contains("10 photos scored (50 already current)")
+        r[1].stdout
+            .contains("10 photos scored (50 already current)")
             && !r[1].stdout.contains("every photo read"),
         "ten soft photos: only they are read and scored\n{}",
         r[1].stdout
     );
     assert!(
-        r[2].stdout.contains("scores: every photo read (the fingerprint of"),
+        r[2].stdout
+            .contains("scores: every photo read (the fingerprint of"),
         "30 photos of other detail move a percentile's step\n{}",
         r[2].stdout
     );

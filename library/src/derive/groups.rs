@@ -171,7 +171,11 @@ fn with_aggregates(photos: RecordBatch, by_path: &HashMap<String, f64>) -> Resul
         .column("aggregate")
         .expect("declared")
         .field();
-    Ok(facet_engine::with_columns(photos, vec![field], vec![aggregate])?)
+    Ok(facet_engine::with_columns(
+        photos,
+        vec![field],
+        vec![aggregate],
+    )?)
 }
 
 /// The fingerprint of the settings groups depend on.
@@ -425,7 +429,9 @@ pub fn decide(
         })
         .unwrap_or(0);
     if n == 0 {
-        return Err(Error::NotFound(format!("{path}: not a photo of this store")));
+        return Err(Error::NotFound(format!(
+            "{path}: not a photo of this store"
+        )));
     }
     let table = facet_schemas::group_decisions();
     let key = format!("{}:{path}", kind.as_str());

@@ -204,11 +204,9 @@ fn write_persons(rt: &tokio::runtime::Runtime, store: &Store, persons: &[Person]
 fn person_exists(rt: &tokio::runtime::Runtime, store: &Store, id: i64) -> Result<Person> {
     match persons(rt, store)?.into_iter().find(|p| p.person_id == id) {
         Some(p) => Ok(p),
-        None => {
-            Err(Error::NotFound(format!(
-                "person {id}: no such person (`facet sql \"SELECT * FROM persons\"` lists them)"
-            )))
-        }
+        None => Err(Error::NotFound(format!(
+            "person {id}: no such person (`facet sql \"SELECT * FROM persons\"` lists them)"
+        ))),
     }
 }
 

@@ -32,8 +32,8 @@ use std::collections::BTreeMap;
 
 use facet_config::Normalization;
 
-use super::normalize::{NORMALIZED_METRICS, NormStats};
 use super::PhotoMetrics;
+use super::normalize::{NORMALIZED_METRICS, NormStats};
 
 /// Values kept on either side of the percentile's rank.
 pub const WINDOW_HALF: usize = 1024;
@@ -235,11 +235,7 @@ impl Summaries {
     }
 
     /// The `(scope, metric, value)`s a photo contributes.
-    fn values(
-        cfg: &Normalization,
-        category: &str,
-        m: &PhotoMetrics,
-    ) -> Vec<(String, String, f64)> {
+    fn values(cfg: &Normalization, category: &str, m: &PhotoMetrics) -> Vec<(String, String, f64)> {
         let mut out = Vec::new();
         for metric in NORMALIZED_METRICS {
             if let Some(v) = m.normalization_input(metric).filter(|v| v.is_finite()) {
@@ -288,9 +284,7 @@ impl Summaries {
                     stats.library.insert(metric.clone(), p);
                 }
             } else if let Some(p) = w.percentile(cfg.category_min_samples)? {
-                stats
-                    .by_category
-                    .insert((scope.clone(), metric.clone()), p);
+                stats.by_category.insert((scope.clone(), metric.clone()), p);
             }
         }
         Ok(stats)
@@ -443,7 +437,13 @@ mod tests {
             color: Some((i % 17) as f64),
             ..Default::default()
         };
-        let cat = |i: usize| if i % 3 == 0 { "night" } else { "default" };
+        let cat = |i: usize| {
+            if i.is_multiple_of(3) {
+                "night"
+            } else {
+                "default"
+            }
+        };
         let photos: Vec<(&str, PhotoMetrics)> = (0..3000).map(|i| (cat(i), photo(i))).collect();
         let mut s = Summaries::build(&cfg, photos[..2000].iter().map(|(c, m)| (*c, m)));
         for (c, m) in &photos[2000..] {
@@ -455,7 +455,11 @@ mod tests {
         for (c, m) in &photos {
             built.add(&cfg, c, m);
         }
-        assert_eq!(built.finish(&cfg).stats(&cfg), Ok(batch.clone()), "batch by batch");
+        assert_eq!(
+            built.finish(&cfg).stats(&cfg),
+            Ok(batch.clone()),
+            "batch by batch"
+        );
         assert_eq!(
             s.stats(&cfg).unwrap().quantized(),
             batch.quantized(),

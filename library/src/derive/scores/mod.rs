@@ -37,8 +37,8 @@ use crate::{Error, Result, now_ns};
 use arrow::array::{Array, ArrayRef, AsArray, TimestampNanosecondArray};
 use arrow::datatypes::TimestampNanosecondType;
 use facet_config::FacetConfig;
-use facet_stages::score::summary::Summaries;
 use facet_stages::score::incremental::IncrementalNorm;
+use facet_stages::score::summary::Summaries;
 use facet_stages::score::table::{INPUT_COLUMNS, Prepared, fingerprints, prepare, score_rows};
 use facet_store::Store;
 use sha2::{Digest, Sha256};
@@ -151,7 +151,9 @@ fn input_columns(ds: &facet_store::Dataset) -> Vec<&'static str> {
     columns
 }
 
-fn analyzed_at(batch: &arrow::array::RecordBatch) -> Result<arrow::array::TimestampNanosecondArray> {
+fn analyzed_at(
+    batch: &arrow::array::RecordBatch,
+) -> Result<arrow::array::TimestampNanosecondArray> {
     Ok(batch
         .column_by_name("analyzed_at")
         .ok_or_else(|| Error::Internal("photos has no analyzed_at".into()))?
@@ -194,10 +196,8 @@ fn keep_scored_at(
         .as_primitive::<TimestampNanosecondType>()
         .clone();
     let merged: ArrayRef = Arc::new(
-        TimestampNanosecondArray::from_iter(
-            kept.zip(at.iter()).map(|(k, now)| k.or(now)),
-        )
-        .with_timezone("UTC"),
+        TimestampNanosecondArray::from_iter(kept.zip(at.iter()).map(|(k, now)| k.or(now)))
+            .with_timezone("UTC"),
     );
     let schema = batch.schema();
     let at_index = schema.index_of("scored_at")?;
@@ -224,7 +224,9 @@ fn incremental(
         return Ok(Err("scores were written after the last score state".into()));
     }
     if state.settings != settings_fingerprint(config) {
-        return Ok(Err("the settings that decide categories or normalization changed".into()));
+        return Ok(Err(
+            "the settings that decide categories or normalization changed".into(),
+        ));
     }
     let Some(ds) = rt.block_on(store.dataset("photos"))? else {
         return Ok(Ok(Recomputed::default()));
@@ -259,7 +261,11 @@ fn incremental(
     if !moved.is_empty() {
         return Ok(Err(format!(
             "the fingerprint of {} moved (weights, or a percentile's step)",
-            moved.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
+            moved
+                .iter()
+                .map(|c| c.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         )));
     }
     tr("fingerprints");
@@ -324,7 +330,9 @@ fn full(
         // Per category and stored fingerprint: how many scores could stay.
         for i in 0..prepared.len() {
             if let Some((with, _)) = stored.as_ref().and_then(|s| s.get(prepared.path(i))) {
-                *kept_by.entry((prepared.category(i).to_string(), with.clone())).or_default() += 1;
+                *kept_by
+                    .entry((prepared.category(i).to_string(), with.clone()))
+                    .or_default() += 1;
             }
         }
         for (c, m) in prepared.photos() {
@@ -352,29 +360,28 @@ fn full(
     let mut pending: Vec<arrow::array::RecordBatch> = Vec::new();
     let mut pending_rows = 0usize;
     let mut commits = 0usize;
-    let mut flush = |pending: &mut Vec<arrow::array::RecordBatch>,
-                     pending_rows: &mut usize|
-     -> Result<()> {
-        if pending.is_empty() {
-            return Ok(());
-        }
-        let batch = arrow::compute::concat_batches(&pending[0].schema(), pending.iter())?;
-        pending.clear();
-        *pending_rows = 0;
-        // `scores` is derived: a store without it (or an older one) is
-        // replaced by the first commit, the others append; otherwise rows
-        // are merged by path — never into the photo rows (which would make
-        // Lance rewrite their thumbnails).
-        if replace && commits == 0 {
-            rt.block_on(store.replace(&table, batch))?;
-        } else if replace {
-            rt.block_on(store.append(&table, batch))?;
-        } else {
-            rt.block_on(store.upsert(&table, batch))?;
-        }
-        commits += 1;
-        Ok(())
-    };
+    let mut flush =
+        |pending: &mut Vec<arrow::array::RecordBatch>, pending_rows: &mut usize| -> Result<()> {
+            if pending.is_empty() {
+                return Ok(());
+            }
+            let batch = arrow::compute::concat_batches(&pending[0].schema(), pending.iter())?;
+            pending.clear();
+            *pending_rows = 0;
+            // `scores` is derived: a store without it (or an older one) is
+            // replaced by the first commit, the others append; otherwise rows
+            // are merged by path — never into the photo rows (which would make
+            // Lance rewrite their thumbnails).
+            if replace && commits == 0 {
+                rt.block_on(store.replace(&table, batch))?;
+            } else if replace {
+                rt.block_on(store.append(&table, batch))?;
+            } else {
+                rt.block_on(store.upsert(&table, batch))?;
+            }
+            commits += 1;
+            Ok(())
+        };
     let mut scan = rt.block_on(facet_store::scan(&ds, &columns, None))?;
     let mut rescored = 0usize;
     while let Some(batch) = rt.block_on(scan.next())? {

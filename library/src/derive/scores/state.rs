@@ -110,14 +110,16 @@ impl State {
                 }
             }
         }
-        Ok(run.map(|(photos, fragment, settings, scores_version)| State {
-            photos,
-            fragment,
-            settings,
-            scores_version,
-            categories,
-            summaries,
-        }))
+        Ok(
+            run.map(|(photos, fragment, settings, scores_version)| State {
+                photos,
+                fragment,
+                settings,
+                scores_version,
+                categories,
+                summaries,
+            }),
+        )
     }
 
     /// Replaces the stored state with this one (one commit).
