@@ -94,37 +94,9 @@ impl Store {
         Ok(Some(Dataset::open(&uri).await?))
     }
 
-    /// Rows in `table` (0 when it is not written yet), from its manifest.
-    pub async fn count_rows(&self, table: &str) -> Result<u64> {
-        Ok(match self.dataset(table).await? {
-            Some(ds) => ds.count_rows(None).await? as u64,
-            None => 0,
-        })
-    }
-
     /// The version of `table` now (`None`: not written yet).
     pub async fn table_version(&self, table: &str) -> Result<Option<u64>> {
         Ok(self.dataset(table).await?.map(|d| d.version().version))
-    }
-
-    /// The `columns` (those the table has) of the rows written since
-    /// fragment `after` (every row with `None`), and the highest fragment id
-    /// of the table now (see [`Store::scan`]), read whole.
-    pub async fn rows_since(
-        &self,
-        table: &str,
-        columns: &[&str],
-        after: Option<u64>,
-    ) -> Result<(SchemaRef, Vec<RecordBatch>, Option<u64>)> {
-        let Some(ds) = self.dataset(table).await? else {
-            return Ok((Arc::new(Schema::empty()), Vec::new(), None));
-        };
-        let mut scan = scan(&ds, columns, after).await?;
-        let mut batches = Vec::new();
-        while let Some(b) = scan.next().await? {
-            batches.push(b);
-        }
-        Ok((scan.schema, batches, scan.last_fragment))
     }
 
     /// Appends rows that are known not to be in the table yet (new photos):

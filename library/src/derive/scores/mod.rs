@@ -231,11 +231,19 @@ fn incremental(
     let Some(ds) = rt.block_on(store.dataset("photos"))? else {
         return Ok(Ok(Recomputed::default()));
     };
-    let in_library = rt.block_on(store.count_rows("photos"))?;
+    // The count and the rows written since, from one version of `photos`.
+    let in_library = rt
+        .block_on(ds.count_rows(None))
+        .map_err(facet_store::StoreError::from)? as u64;
     let columns = input_columns(&ds);
-    let (schema, batches, last) =
-        rt.block_on(store.rows_since("photos", &columns, state.fragment))?;
-    let added = arrow::compute::concat_batches(&schema, &batches)?;
+    let mut scan = rt.block_on(facet_store::scan(&ds, &columns, state.fragment))?;
+    let last = scan.last_fragment;
+    let mut batches = Vec::new();
+    while let Some(b) = rt.block_on(scan.next())? {
+        batches.push(b);
+    }
+    let added = arrow::compute::concat_batches(&scan.schema, &batches)?;
+    drop(batches);
     tr("photos written since read");
     if in_library != state.photos + added.num_rows() as u64 {
         return Ok(Err(format!(
