@@ -205,30 +205,24 @@ fn measure(base: &Path, size: u32, add: u32) -> Row {
     }
     let cfg = dir.join("edited.json");
     edited_config(&root, &cfg);
-    let r = facet(
-        &[
-            "--config",
-            cfg.to_str().unwrap(),
-            "recompute",
-            "--store",
-            store.to_str().unwrap(),
-        ],
-        &dir,
-    );
-    row.recompute_weight = (r.seconds, r.peak_rss_mib);
-    eprintln!("{size}: after a weight edit: {}", r.stdout.trim());
-    let r = facet(
-        &[
-            "--config",
-            cfg.to_str().unwrap(),
-            "recompute",
-            "--store",
-            store.to_str().unwrap(),
-        ],
-        &dir,
-    );
-    row.recompute_none = (r.seconds, r.peak_rss_mib);
-    eprintln!("{size}: nothing changed: {}", r.stdout.trim());
+    // After the edit, then again with nothing changed.
+    for (what, slot) in [
+        ("after a weight edit", &mut row.recompute_weight),
+        ("nothing changed", &mut row.recompute_none),
+    ] {
+        let r = facet(
+            &[
+                "--config",
+                cfg.to_str().unwrap(),
+                "recompute",
+                "--store",
+                store.to_str().unwrap(),
+            ],
+            &dir,
+        );
+        *slot = (r.seconds, r.peak_rss_mib);
+        eprintln!("{size}: {what}: {}", r.stdout.trim());
+    }
     row
 }
 

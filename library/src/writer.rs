@@ -30,9 +30,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arrow::array::{
-    ArrayRef, AsArray, BooleanArray, Int64Array, RecordBatch, StringArray, TimestampNanosecondArray,
+    ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray, TimestampNanosecondArray,
 };
-use arrow::datatypes::{Int64Type, TimestampNanosecondType};
 use facet_engine::runtime::Output;
 use facet_engine::{Budget, Failure, Reservation};
 use facet_schemas::Table;
@@ -59,35 +58,23 @@ pub struct KnownFiles(Arc<Mutex<HashMap<String, Known>>>);
 
 impl KnownFiles {
     /// Reads the file identities of `photos` and `failures` (a photo row wins
-    /// over a stale failure of the same path), batch by batch.
+    /// over a stale failure of the same path).
     pub async fn load(store: &Store, photos: &Table) -> Result<Self> {
-        let mut map: HashMap<String, Known> = HashMap::new();
-        for (table, analysed) in [(facet_schemas::failures().name, false), (photos.name, true)] {
-            let Some(ds) = store.dataset(table).await? else {
-                continue;
-            };
-            let mut scan =
-                facet_store::scan(&ds, &["path", "file_size", "file_mtime"], None).await?;
-            while let Some(b) = scan.next().await? {
-                let (paths, sizes, mtimes) = (
-                    b.column(0).as_string::<i32>(),
-                    b.column(1).as_primitive::<Int64Type>(),
-                    b.column(2).as_primitive::<TimestampNanosecondType>(),
-                );
-                for i in 0..b.num_rows() {
-                    let path = paths.value(i);
-                    let failed = !analysed || map.get(path).is_some_and(|k| k.failed);
-                    map.insert(
-                        path.to_string(),
-                        Known {
-                            size: sizes.value(i),
-                            mtime_ns: mtimes.value(i),
-                            analysed,
-                            failed,
-                        },
-                    );
-                }
-            }
+        let known = |(size, mtime_ns), analysed, failed| Known {
+            size,
+            mtime_ns,
+            analysed,
+            failed,
+        };
+        let mut map: HashMap<String, Known> = store
+            .file_index(&facet_schemas::failures())
+            .await?
+            .into_iter()
+            .map(|(path, id)| (path, known(id, false, true)))
+            .collect();
+        for (path, id) in store.file_index(photos).await? {
+            let failed = map.get(&path).is_some_and(|k| k.failed);
+            map.insert(path, known(id, true, failed));
         }
         Ok(KnownFiles(Arc::new(Mutex::new(map))))
     }
@@ -103,14 +90,6 @@ impl KnownFiles {
 
     pub fn get(&self, path: &str) -> Option<Known> {
         self.0.lock().expect("known files lock").get(path).copied()
-    }
-
-    pub fn len(&self) -> usize {
-        self.0.lock().expect("known files lock").len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     fn update(&self, path: &str, f: impl FnOnce(&mut Known)) {

@@ -251,11 +251,9 @@ impl Store {
         let Some(ds) = self.dataset(table.name).await? else {
             return Ok(out);
         };
-        let mut scan = ds.scan();
-        scan.project(&["path", "file_size", "file_mtime"])?;
-        let batches: Vec<RecordBatch> =
-            futures::TryStreamExt::try_collect(scan.try_into_stream().await?).await?;
-        for b in batches {
+        // Batch by batch: never the rows and the index at once.
+        let mut scan = scan(&ds, &["path", "file_size", "file_mtime"], None).await?;
+        while let Some(b) = scan.next().await? {
             let paths = b
                 .column(0)
                 .as_any()

@@ -15,7 +15,6 @@ use std::collections::HashMap;
 
 use facet_config::{Category, FacetConfig, PhotoFacts, category_for};
 
-use super::incremental::IncrementalNorm;
 use super::normalize::NORMALIZED_METRICS;
 use super::top_picks::{TopPicksInputs, is_top_pick, top_picks_score};
 use super::{NormStats, PhotoMetrics, ScoringInputs, score};
@@ -286,15 +285,6 @@ pub fn prepare<'c>(batch: &RecordBatch, config: &'c FacetConfig) -> Result<Prepa
         composition,
         face_ratio,
     })
-}
-
-/// The normalization statistics of the prepared rows, computed by the
-/// differential-dataflow collection of [`IncrementalNorm`] (equal to
-/// [`NormStats::build`], tested there).
-pub fn statistics(prepared: &Prepared<'_>, config: &FacetConfig) -> NormStats {
-    let mut norm = IncrementalNorm::new(&config.normalization);
-    norm.update(prepared.photos().map(|(c, m)| (c, m, 1)));
-    norm.stats()
 }
 
 /// What a photo's score depends on besides its own metrics, per category: the

@@ -111,20 +111,6 @@ pub fn recompute(
     })
 }
 
-/// Re-scores from every photo, whatever the state says.
-pub fn recompute_full(
-    rt: &tokio::runtime::Runtime,
-    store: &Store,
-    config: &FacetConfig,
-) -> Result<Recomputed> {
-    let started = Instant::now();
-    let done = full(rt, store, config, "asked for".into())?;
-    Ok(Recomputed {
-        seconds: started.elapsed().as_secs_f64(),
-        ..done
-    })
-}
-
 /// The fingerprint of the settings that decide each photo's category and
 /// the normalization groups it falls in: while it holds, a stored photo's
 /// category and contribution to the windows stay what they were.
