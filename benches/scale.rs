@@ -12,7 +12,16 @@
 //! one table, with each figure's ratio to the first (smallest) size, all
 //! measured back to back in this run.
 //!
-//!   cargo bench --bench scale -- 10000 100000       (sizes; default 10000 100000)
+//!   cargo bench --bench scale -- 10000 100000 1000000   (sizes; default 10000 100000)
+//!
+//! Sizes from 500,000 on are not analysed from files (a million small JPEGs
+//! would take hours to decode here): their store is written directly, the
+//! rows of the first size's analysed store repeated under other paths (each
+//! copy's pHash changed, so that copies are not duplicates), then scored
+//! and grouped by `facet recompute` and `facet detect-duplicates --full`
+//! (timed, not part of the table). The add runs scan folders of real files
+//! as for the other sizes; their skip check reads the rows under the folder
+//! they scan.
 //!
 //! `FACET_SCALE_DIR=DIR` keeps the libraries and stores in DIR and reuses a
 //! library of the same size (its full run is then not measured again).
@@ -21,7 +30,94 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 use std::time::Instant;
+
+use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray};
+
+/// Sizes from this one on are written into the store, not analysed.
+const SYNTHETIC_FROM: u32 = 500_000;
+
+/// Writes a store of `n` photo rows at `to` from the analysed rows of the
+/// store at `from` (see the module docs).
+fn synthesize(from: &Path, to: &Path, n: u32) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let t = Instant::now();
+    let src = facet_store::Store::open(from).unwrap();
+    let dst = facet_store::Store::open(to).unwrap();
+    let ds = rt
+        .block_on(src.dataset("photos"))
+        .unwrap()
+        .expect("an analysed store");
+    let names: Vec<String> = ds.schema().fields.iter().map(|f| f.name.clone()).collect();
+    let columns: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut rows: Vec<RecordBatch> = Vec::new();
+    let mut scan = rt.block_on(facet_store::scan(&ds, &columns, None)).unwrap();
+    while let Some(b) = rt.block_on(scan.next()).unwrap() {
+        rows.push(b);
+    }
+    let base: usize = rows.iter().map(RecordBatch::num_rows).sum();
+    // The analysed store's columns: the pipeline's stage outputs too.
+    let stored = arrow::datatypes::Schema::from(ds.schema());
+    let table = facet_schemas::photos().with_extra(
+        stored
+            .fields()
+            .iter()
+            .map(|f| facet_schemas::Column::extra(f, "a stage output")),
+    );
+    let mut written = 0usize;
+    let mut copy = 0u64;
+    'copies: loop {
+        for b in &rows {
+            let left = n as usize - written;
+            if left == 0 {
+                break 'copies;
+            }
+            let b = b.slice(0, b.num_rows().min(left));
+            let paths = b
+                .column_by_name("path")
+                .unwrap()
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .unwrap();
+            let path: ArrayRef =
+                Arc::new(StringArray::from_iter_values((0..b.num_rows()).map(|i| {
+                    let p = paths.value(i);
+                    let name = p.rsplit('/').next().unwrap();
+                    format!(
+                        "/synthetic/{copy:04}/{:04}/{name}",
+                        written / 1000 + i / 1000
+                    )
+                })));
+            let phash = b
+                .column_by_name("phash")
+                .unwrap()
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .unwrap();
+            let phash: ArrayRef = Arc::new(Int64Array::from_iter((0..b.num_rows()).map(|i| {
+                (!phash.is_null(i)).then(|| {
+                    let mut x =
+                        (copy << 32 | (written + i) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                    x ^= x >> 29;
+                    phash.value(i) ^ x as i64
+                })
+            })));
+            let mut cols: Vec<ArrayRef> = b.columns().to_vec();
+            let schema = b.schema();
+            cols[schema.index_of("path").unwrap()] = path;
+            cols[schema.index_of("phash").unwrap()] = phash;
+            let batch = RecordBatch::try_new(schema, cols).unwrap();
+            written += batch.num_rows();
+            rt.block_on(dst.append(&table, batch)).unwrap();
+        }
+        copy += 1;
+    }
+    eprintln!(
+        "{n}: store written from {base} analysed rows in {:.1}s",
+        t.elapsed().as_secs_f64()
+    );
+}
 
 /// A small photo whose content (and so pHash) differs by seed.
 fn photo(seed: u32) -> Vec<u8> {
@@ -137,14 +233,19 @@ struct Row {
 }
 
 fn scores_line(stdout: &str) -> String {
-    stdout
+    let scores = stdout
         .lines()
         .find(|l| l.contains("photos scored"))
         .map(|l| l.split(" in ").next().unwrap_or(l).to_string())
-        .unwrap_or_default()
+        .unwrap_or_default();
+    let groups = stdout
+        .lines()
+        .find(|l| l.starts_with("groups: "))
+        .unwrap_or_default();
+    format!("{scores}; {groups}")
 }
 
-fn measure(base: &Path, size: u32, add: u32) -> Row {
+fn measure(base: &Path, size: u32, add: u32, synthetic_from: Option<&Path>) -> Row {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let pipeline = root.join("pipelines/cpu.yaml");
     let pipeline = pipeline.to_str().unwrap();
@@ -156,6 +257,27 @@ fn measure(base: &Path, size: u32, add: u32) -> Row {
         size,
         ..Default::default()
     };
+    if !marker.exists() && size >= SYNTHETIC_FROM {
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        synthesize(synthetic_from.expect("a smaller size first"), &store, size);
+        for args in [
+            vec!["recompute", "--store", store.to_str().unwrap()],
+            vec![
+                "detect-duplicates",
+                "--full",
+                "--store",
+                store.to_str().unwrap(),
+            ],
+        ] {
+            let r = facet(&args, &dir);
+            eprintln!(
+                "{size}: {} in {:.1}s, peak RSS {:.0} MiB",
+                args[0], r.seconds, r.peak_rss_mib
+            );
+        }
+        std::fs::write(&marker, "").unwrap();
+    }
     if !marker.exists() {
         let _ = std::fs::remove_dir_all(&dir);
         let t = Instant::now();
@@ -249,7 +371,18 @@ fn main() {
         }
     };
     std::fs::create_dir_all(&base).unwrap();
-    let rows: Vec<Row> = sizes.iter().map(|&n| measure(&base, n, add)).collect();
+    let first_store = base.join(format!("n{}", sizes[0])).join("store");
+    let rows: Vec<Row> = sizes
+        .iter()
+        .map(|&n| {
+            measure(
+                &base,
+                n,
+                add,
+                (n != sizes[0]).then_some(first_store.as_path()),
+            )
+        })
+        .collect();
     let first = rows[0].clone();
     let ratio = |a: f64, b: f64| format!("{:.2}×", a / b);
     println!(
@@ -277,6 +410,9 @@ fn main() {
         );
     }
     for r in &rows {
-        println!("{}: the 2nd add's scores: {}", r.size, r.add[1].2);
+        println!(
+            "{}: the 2nd add's scores and groups: {}",
+            r.size, r.add[1].2
+        );
     }
 }

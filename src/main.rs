@@ -305,11 +305,16 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 d.seconds
             );
             println!(
-                "{} detection: {} photo(s) looked up, {} row(s) written, {} removed",
+                "{} detection: {} photo(s) looked up, {} read, {} row(s) written, {} removed{}",
                 if d.full { "full" } else { "incremental" },
                 d.looked_up,
+                d.read,
                 d.written,
-                d.removed
+                d.removed,
+                d.why_full
+                    .as_ref()
+                    .map(|w| format!(" ({w})"))
+                    .unwrap_or_default()
             );
             println!("facet sql \"SELECT * FROM groups ORDER BY kind, group_id\" lists them");
             Ok(ExitCode::SUCCESS)

@@ -150,7 +150,17 @@ pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
     // What is already analysed (or already failed) and unchanged is skipped:
     // one index of the known paths, read by the skip check, kept by the writer.
     let photos_t = plan.photos_table();
-    let known = rt.block_on(KnownFiles::load(&store, &photos_t))?;
+    // Only the rows under the scanned roots (spelled as the scan spells them).
+    let scanned: Vec<String> = roots
+        .iter()
+        .map(|r| {
+            std::path::absolute(r)
+                .unwrap_or_else(|_| r.clone())
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    let known = rt.block_on(KnownFiles::load(&store, &photos_t, Some(&scanned)))?;
     let skip = {
         let known = known.clone();
         let force = args.force;
@@ -298,6 +308,10 @@ pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
     );
     if let Some(why) = &rescore.full {
         println!("scores: every photo read ({why})");
+    }
+    match &groups.why_full {
+        Some(why) => println!("groups: every photo read ({why})"),
+        None => println!("groups: {} photo(s) read", groups.read),
     }
     if let Some(c) = people {
         println!(

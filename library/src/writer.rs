@@ -58,8 +58,11 @@ pub struct KnownFiles(Arc<Mutex<HashMap<String, Known>>>);
 
 impl KnownFiles {
     /// Reads the file identities of `photos` and `failures` (a photo row wins
-    /// over a stale failure of the same path).
-    pub async fn load(store: &Store, photos: &Table) -> Result<Self> {
+    /// over a stale failure of the same path): of the paths under `roots`
+    /// (as the scan spells them: absolute, not canonical), or of every path
+    /// with `None`. A run that scans one new folder of a million-photo
+    /// library reads that folder's rows, not the library's.
+    pub async fn load(store: &Store, photos: &Table, roots: Option<&[String]>) -> Result<Self> {
         let known = |(size, mtime_ns), analysed, failed| Known {
             size,
             mtime_ns,
@@ -67,12 +70,12 @@ impl KnownFiles {
             failed,
         };
         let mut map: HashMap<String, Known> = store
-            .file_index(&facet_schemas::failures())
+            .file_index_under(&facet_schemas::failures(), roots)
             .await?
             .into_iter()
             .map(|(path, id)| (path, known(id, false, true)))
             .collect();
-        for (path, id) in store.file_index(photos).await? {
+        for (path, id) in store.file_index_under(photos, roots).await? {
             let failed = map.get(&path).is_some_and(|k| k.failed);
             map.insert(path, known(id, true, failed));
         }

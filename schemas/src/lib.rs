@@ -353,6 +353,14 @@ pub fn photo_groups() -> Table {
             "Photos in the similarity group.",
         ),
         col(
+            "phash_q0",
+            DataType::Int32,
+            "The pHash's lowest 16 bits (with phash_q1..q3, its four quarters): indexed, they are the store's multi-index hash, through which a detection finds a new photo's near copies without reading the library.",
+        ),
+        col("phash_q1", DataType::Int32, "The pHash's bits 16–31."),
+        col("phash_q2", DataType::Int32, "The pHash's bits 32–47."),
+        col("phash_q3", DataType::Int32, "The pHash's bits 48–63."),
+        col(
             "grouped_at",
             timestamp(),
             "When the photo's groups were last detected: a photo analysed after it is looked up again.",
@@ -367,6 +375,45 @@ pub fn photo_groups() -> Table {
         name: "photo_groups",
         doc: "One row per photo: its burst, duplicate and similarity groups (null outside groups) with their leads (see the `groups` view for one row per member and group).",
         key: "path",
+        columns,
+    }
+}
+
+/// `group_state`: what the last group detection knew, so that the next one
+/// looks up only what changed since (`facet_library::derive::groups`).
+pub fn group_state() -> Table {
+    let columns = vec![
+        key("key", DataType::Utf8, "`run`: the only row."),
+        col(
+            "fingerprint",
+            DataType::Utf8,
+            "The group settings detected with: another one makes the next detection a full one.",
+        ),
+        col(
+            "fragment",
+            DataType::Int64,
+            "The last fragment of `photos` read: rows in later fragments were written since (new or re-analysed photos).",
+        ),
+        col(
+            "scores_version",
+            DataType::Int64,
+            "The version of `scores` the leads were chosen with; rows written since change leads.",
+        ),
+        col(
+            "decisions",
+            DataType::Utf8,
+            "The users' group decisions applied (JSON): a changed one re-leads its groups.",
+        ),
+        col(
+            "totals",
+            DataType::Utf8,
+            "The library's groups and their members per kind (JSON), kept by each detection from what it regrouped.",
+        ),
+    ];
+    Table {
+        name: "group_state",
+        doc: "The last group detection's watermarks (derived, rewritten by each).",
+        key: "key",
         columns,
     }
 }
@@ -803,6 +850,7 @@ pub fn tables() -> Vec<Table> {
         score_state(),
         failures(),
         photo_groups(),
+        group_state(),
         group_decisions(),
         user_state(),
         user_preferences(),

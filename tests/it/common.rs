@@ -145,8 +145,37 @@ pub const META: Meta = Meta {
     orientation: 1,
 };
 
+/// A JPEG of pseudo-random coloured cells: photos of different seeds are
+/// far apart in pHash (unlike [`jpeg`]'s stripes).
+pub fn cells_jpeg(width: u32, height: u32, seed: u32) -> Vec<u8> {
+    let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(12_345);
+    let mut next = move || {
+        s ^= s << 13;
+        s ^= s >> 17;
+        s ^= s << 5;
+        s
+    };
+    let cells: Vec<[u8; 3]> = (0..64)
+        .map(|_| {
+            let v = next();
+            [v as u8, (v >> 8) as u8, (v >> 16) as u8]
+        })
+        .collect();
+    let img = image::RgbImage::from_fn(width, height, |x, y| {
+        cells[((y * 8 / height) * 8 + x * 8 / width) as usize % 64].into()
+    });
+    let mut c = Cursor::new(Vec::new());
+    img.write_to(&mut c, image::ImageFormat::Jpeg).unwrap();
+    c.into_inner()
+}
+
 /// A JPEG carrying `m` as EXIF (written with kamadak-exif's writer).
 pub fn jpeg_with_exif(width: u32, height: u32, seed: u32, m: &Meta) -> Vec<u8> {
+    with_exif(jpeg(width, height, seed), m)
+}
+
+/// `base` (a JPEG) with `m` as its EXIF.
+pub fn with_exif(base: Vec<u8>, m: &Meta) -> Vec<u8> {
     use exif::{Field, In, Rational, Tag, Value};
     let ascii = |s: &str| Value::Ascii(vec![s.as_bytes().to_vec()]);
     let rat = |(n, d): (u32, u32)| Rational { num: n, denom: d };
@@ -257,7 +286,6 @@ pub fn jpeg_with_exif(width: u32, height: u32, seed: u32, m: &Meta) -> Vec<u8> {
     let mut tiff = Cursor::new(Vec::new());
     w.write(&mut tiff, false).unwrap();
     let tiff = tiff.into_inner();
-    let base = jpeg(width, height, seed);
     let mut out = base[..2].to_vec();
     out.extend([0xFF, 0xE1]);
     out.extend(((tiff.len() + 8) as u16).to_be_bytes());

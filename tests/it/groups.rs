@@ -304,7 +304,7 @@ fn the_stereo_pair_is_similar_and_new_photos_are_absorbed_incrementally() {
     assert!(
         again
             .stdout
-            .contains("incremental detection: 0 photo(s) looked up, 0 row(s) written"),
+            .contains("incremental detection: 0 photo(s) looked up, 0 read, 0 row(s) written"),
         "{}",
         again.stdout
     );
@@ -409,4 +409,133 @@ fn the_vector_index_finds_the_neighbours_an_exact_search_finds() {
         got.sort();
         assert_eq!(got, want);
     }
+}
+
+/// A camera frame: `seed` decides the content (and pHash), `at` the capture
+/// time ("HH:MM:SS.cc" on 2021-07-14).
+fn frame(dir: &Path, name: &str, seed: u32, at: &str) {
+    let (time, cs) = at.split_once('.').unwrap();
+    let meta = Meta {
+        date: Box::leak(format!("2021:07:14 {time}").into_boxed_str()),
+        subsec: Box::leak(cs.to_string().into_boxed_str()),
+        ..META
+    };
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join(name), with_exif(cells_jpeg(160, 120, seed), &meta)).unwrap();
+}
+
+/// The photos `facet run` says its group detection read, `None` for "every photo".
+fn groups_read(stdout: &str) -> Option<usize> {
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("groups: "))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    line.strip_prefix("groups: ")
+        .and_then(|l| l.split(" photo(s) read").next())
+        .and_then(|n| n.parse().ok())
+}
+
+/// Groups after `facet detect-duplicates --full` over the same store.
+fn full_detection(store: &Path) -> Vec<(String, String, String, bool, Option<String>)> {
+    let full = ran(facet()
+        .args(["detect-duplicates", "--full", "--store"])
+        .arg(store)
+        .output()
+        .unwrap());
+    assert_eq!(full.status, 0, "{}", full.stderr);
+    assert!(full.stdout.contains("full detection"), "{}", full.stdout);
+    groups(store)
+}
+
+/// A run that adds photos to a library reads only the photos they can
+/// affect — through the store's indexes: pHash quarters, capture times,
+/// previous groups — and ends with the groups a full detection finds: a
+/// frame that extends a burst, three frames that bridge two bursts into
+/// one, a third copy of a duplicate pair, an unrelated photo. A user's lead
+/// choice re-leads its group the same way.
+#[test]
+fn a_run_that_adds_photos_regroups_what_they_reach_as_a_full_detection_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b, store) = (
+        tmp.path().join("lib/a"),
+        tmp.path().join("lib/b"),
+        tmp.path().join("store"),
+    );
+    for (i, at) in ["10:00:00.10", "10:00:00.30", "10:00:00.50"]
+        .iter()
+        .enumerate()
+    {
+        frame(&a, &format!("burst1_{i}.jpg"), 1 + i as u32, at);
+    }
+    for (i, at) in ["10:00:02.00", "10:00:02.20"].iter().enumerate() {
+        frame(&a, &format!("burst2_{i}.jpg"), 4 + i as u32, at);
+    }
+    // Copies without EXIF (with one capture time they would be a burst too).
+    std::fs::write(a.join("copy_0.jpg"), cells_jpeg(160, 120, 6)).unwrap();
+    std::fs::write(a.join("copy_1.jpg"), cells_jpeg(160, 120, 6)).unwrap();
+    for i in 0..10u32 {
+        frame(
+            &a,
+            &format!("single_{i}.jpg"),
+            100 + 7 * i,
+            &format!("{:02}:00:00.00", 12 + i),
+        );
+    }
+    let r = run_into(facet(), None, &a, &store, &[]);
+    assert_eq!(r.status, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(groups_read(&r.stdout), None, "{}", r.stdout);
+    let before = groups(&store);
+    assert_eq!(
+        members(&before, "burst"),
+        vec![
+            vec!["burst1_0.jpg", "burst1_1.jpg", "burst1_2.jpg"],
+            vec!["burst2_0.jpg", "burst2_1.jpg"],
+        ],
+        "{before:#?}"
+    );
+    assert_eq!(
+        members(&before, "duplicate"),
+        vec![vec!["copy_0.jpg", "copy_1.jpg"]]
+    );
+
+    frame(&b, "burst1_3.jpg", 17, "10:00:00.70");
+    for (i, at) in ["10:00:01.00", "10:00:01.35", "10:00:01.70"]
+        .iter()
+        .enumerate()
+    {
+        frame(&b, &format!("bridge_{i}.jpg"), 18 + i as u32, at);
+    }
+    std::fs::write(b.join("copy_2.jpg"), cells_jpeg(160, 120, 6)).unwrap();
+    frame(&b, "single_new.jpg", 21, "23:30:00.00");
+    let r = run_into(facet(), None, &b, &store, &[]);
+    assert_eq!(r.status, 0, "{}\n{}", r.stdout, r.stderr);
+    // The 6 new photos, the two bursts and the copies they reach: not the
+    // 10 unrelated photos.
+    let read = groups_read(&r.stdout).unwrap_or_else(|| panic!("{}", r.stdout));
+    assert!((13..23).contains(&read), "{read}: {}", r.stdout);
+    let inc = groups(&store);
+    assert_eq!(members(&inc, "burst").len(), 1, "{inc:#?}");
+    assert_eq!(members(&inc, "burst")[0].len(), 9, "{inc:#?}");
+    assert_eq!(members(&inc, "duplicate")[0].len(), 3, "{inc:#?}");
+    assert_eq!(full_detection(&store), inc);
+
+    // Nothing new: nothing read.
+    let r = run_into(facet(), None, &b, &store, &[]);
+    assert_eq!(groups_read(&r.stdout), Some(0), "{}", r.stdout);
+
+    // A lead chosen by the user: only that burst is read again.
+    let chosen = a.join("burst2_1.jpg");
+    let r = ran(facet()
+        .args(["groups", "lead"])
+        .arg(&chosen)
+        .args(["--kind", "burst", "--store"])
+        .arg(&store)
+        .output()
+        .unwrap());
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let led = groups(&store);
+    let lead: Vec<_> = led.iter().filter(|g| g.0 == "burst" && g.3).collect();
+    assert_eq!(lead.len(), 1);
+    assert_eq!(lead[0].2, "burst2_1.jpg", "{led:#?}");
+    assert_eq!(full_detection(&store), led);
 }

@@ -445,11 +445,50 @@ pub async fn unshare(
     Ok(Json(json!({ "id": album.id, "shared": false })))
 }
 
+/// Share links resolved ([`guest`]): token → the table versions it was
+/// resolved at and its guest. Bounded: emptied when full.
+#[derive(Default)]
+pub struct Guests(std::sync::Mutex<std::collections::HashMap<String, (Vec<Option<u64>>, Who)>>);
+
+/// Share links kept resolved at once.
+const GUESTS_KEPT: usize = 256;
+
+impl Guests {
+    fn get(&self, token: &str, key: &[Option<u64>]) -> Option<Who> {
+        let map = self.0.lock().expect("guests lock");
+        map.get(token)
+            .filter(|(k, _)| k.as_slice() == key)
+            .map(|(_, w)| w.clone())
+    }
+
+    fn put(&self, token: &str, key: Vec<Option<u64>>, who: Who) {
+        let mut map = self.0.lock().expect("guests lock");
+        if map.len() >= GUESTS_KEPT {
+            map.clear();
+        }
+        map.insert(token.to_string(), (key, who));
+    }
+}
+
 /// The guest a share token admits: the album (still shared with this
 /// nonce) and the photos it holds as its owner sees them. `None` for a bad,
 /// forged or revoked token, or an owner no longer configured.
+///
+/// Resolved once per version of the tables (the album, the listing, the
+/// owner's user state) and kept, so that the thumbnails of a
+/// shared page do not each read the albums and filter the library.
 pub async fn guest(state: &AppState, token: &str) -> Option<Who> {
     let (id, nonce) = state.gate().verify_share(token)?;
+    let key = state.versions().await.ok()?;
+    if let Some(who) = state.guests().get(token, &key) {
+        return Some(who);
+    }
+    let who = resolve_guest(state, id, nonce).await?;
+    state.guests().put(token, key, who.clone());
+    Some(who)
+}
+
+async fn resolve_guest(state: &AppState, id: String, nonce: String) -> Option<Who> {
     let album = all(state)
         .await
         .ok()?

@@ -66,6 +66,10 @@ struct Inner {
     responses: cache::Responses,
     /// The pipeline's text encoder, when `facet serve --pipeline` gave one.
     text: std::sync::OnceLock<Arc<search::TextSearch>>,
+    /// Woken when a background listing build ends.
+    built: tokio::sync::Notify,
+    /// Share links resolved, per table versions.
+    guests: albums::Guests,
 }
 
 /// The session and the `/api/photos` listing, kept while no table changes.
@@ -73,9 +77,22 @@ struct Inner {
 struct Cache {
     snapshot: Option<Snapshot>,
     listing: Option<Arc<listing::Listing>>,
-    /// Per session owner (`""`: single-user mode; else the member's name).
+    /// Per session owner (`""`: single-user mode; else the member's name):
+    /// the user state, and the rows the member may see (per listing).
     users: std::collections::HashMap<String, Arc<listing::UserCols>>,
+    visible: std::collections::HashMap<String, Arc<Vec<bool>>>,
+    /// The listing being built in the background, and the last build's
+    /// duration and failure.
+    building: Option<listing::ListingKey>,
+    last_build: Option<std::time::Duration>,
+    failed: Option<(listing::ListingKey, String)>,
 }
+
+/// A build that took longer than this is not waited for: requests are
+/// answered from the previous listing until the new one is swapped in.
+const WAIT_FOR_BUILDS_UNDER: std::time::Duration = std::time::Duration::from_secs(1);
+/// How long a request waits for a slow build before it takes the previous listing.
+const STALE_AFTER: std::time::Duration = std::time::Duration::from_millis(300);
 
 impl AppState {
     pub fn new(store: Store, config: &FacetConfig) -> AppState {
@@ -99,6 +116,8 @@ impl AppState {
                 scans: scan::Scans::new(scanner),
                 responses: cache::Responses::default(),
                 text: std::sync::OnceLock::new(),
+                built: tokio::sync::Notify::new(),
+                guests: albums::Guests::default(),
             }),
         }
     }
@@ -140,6 +159,10 @@ impl AppState {
         Ok(s)
     }
 
+    pub(crate) fn guests(&self) -> &albums::Guests {
+        &self.inner.guests
+    }
+
     /// A DataFusion session over the tables' latest versions (cached).
     pub async fn session(&self) -> Result<datafusion::prelude::SessionContext, ApiError> {
         let mut cache = self.inner.cache.lock().await;
@@ -147,36 +170,132 @@ impl AppState {
     }
 
     /// The `/api/photos` listing and `who`'s view of it (user state,
-    /// visible rows) for the latest versions: the listing is rebuilt when a
-    /// run changed the photos, scores or groups, a view when its user state
-    /// changed.
+    /// visible rows) for the latest versions.
+    ///
+    /// When a run changed the photos, scores or groups, the new listing is
+    /// built in the background and swapped in whole: requests meanwhile
+    /// wait for it while builds are quick (under [`WAIT_FOR_BUILDS_UNDER`]:
+    /// a small library is always consistent), and are answered from the
+    /// previous listing after [`STALE_AFTER`] when they are not (a large
+    /// library stays responsive while its listing is rebuilt). A member's
+    /// visible rows are computed once per listing; the user state (a
+    /// rating) never rebuilds the listing.
     async fn listing(
         &self,
         who: &auth::Who,
     ) -> Result<(Arc<listing::Listing>, Arc<listing::UserCols>), ApiError> {
-        let mut cache = self.inner.cache.lock().await;
-        let snap = self.fresh(&mut cache).await?;
-        let key = listing::listing_key(&snap);
-        let listing = match &cache.listing {
-            Some(l) if l.key == key => l.clone(),
-            _ => {
-                cache.users.clear();
-                let l = Arc::new(listing::Listing::build(&snap).await?);
-                cache.listing = Some(l.clone());
-                l
+        let (listing, snap) = loop {
+            let notified = self.inner.built.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let mut cache = self.inner.cache.lock().await;
+            let snap = self.fresh(&mut cache).await?;
+            let key = listing::listing_key(&snap);
+            if let Some(l) = cache.listing.as_ref().filter(|l| l.key == key) {
+                break (l.clone(), snap);
+            }
+            if let Some((k, e)) = &cache.failed
+                && *k == key
+            {
+                let e = e.clone();
+                cache.failed = None;
+                return Err(ApiError::internal(e));
+            }
+            self.start_build(&mut cache, &snap, key);
+            let stale = cache.listing.clone();
+            let patient = cache.last_build.is_none_or(|d| d < WAIT_FOR_BUILDS_UNDER);
+            drop(cache);
+            match stale {
+                Some(l) if !patient => {
+                    if tokio::time::timeout(STALE_AFTER, notified).await.is_err() {
+                        break (l, snap);
+                    }
+                }
+                _ => notified.await,
             }
         };
+        let mut cache = self.inner.cache.lock().await;
+        if !cache
+            .listing
+            .as_ref()
+            .is_some_and(|l| Arc::ptr_eq(l, &listing))
+        {
+            // A previous listing: its own views, not cached.
+            let visible = listing.visible(who);
+            let user = Arc::new(listing.user(&snap, who, visible).await?);
+            return Ok((listing, user));
+        }
         let owner = who.user().unwrap_or("").to_string();
         let version = snap.version(listing::state_table(who));
         let user = match cache.users.get(&owner) {
             Some(u) if u.version == version => u.clone(),
             _ => {
-                let u = Arc::new(listing.user(&snap, who).await?);
+                let visible = match cache.visible.get(&owner) {
+                    Some(v) => Some(v.clone()),
+                    None => {
+                        let v = listing.visible(who);
+                        if let Some(v) = &v {
+                            cache.visible.insert(owner.clone(), v.clone());
+                        }
+                        v
+                    }
+                };
+                let u = Arc::new(listing.user(&snap, who, visible).await?);
                 cache.users.insert(owner, u.clone());
                 u
             }
         };
         Ok((listing, user))
+    }
+
+    /// Starts building the listing of `snap` in the background, unless it
+    /// is being built.
+    fn start_build(&self, cache: &mut Cache, snap: &Snapshot, key: listing::ListingKey) {
+        if cache.building == Some(key) {
+            return;
+        }
+        cache.building = Some(key);
+        let state = self.clone();
+        let snap = snap.clone();
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let built = listing::Listing::build(&snap).await;
+            let mut cache = state.inner.cache.lock().await;
+            if cache.building == Some(key) {
+                cache.building = None;
+            }
+            match built {
+                Ok(l) => {
+                    cache.last_build = Some(started.elapsed());
+                    // A later version may have been swapped in meanwhile.
+                    let newer = cache
+                        .listing
+                        .as_ref()
+                        .is_some_and(|old| old.key.iter().zip(key.iter()).any(|(o, n)| o > n));
+                    if !newer {
+                        cache.listing = Some(Arc::new(l));
+                        cache.users.clear();
+                        cache.visible.clear();
+                    }
+                }
+                Err(e) => cache.failed = Some((key, format!("listing: {e:?}"))),
+            }
+            drop(cache);
+            state.inner.built.notify_waiters();
+        });
+    }
+
+    /// Brings the listing up to date in the background when a run changed
+    /// the store (`facet serve` calls it every few seconds, so that the
+    /// first request after a run finds the new listing built).
+    pub async fn refresh(&self) -> Result<(), ApiError> {
+        let mut cache = self.inner.cache.lock().await;
+        let snap = self.fresh(&mut cache).await?;
+        let key = listing::listing_key(&snap);
+        if cache.listing.as_ref().is_none_or(|l| l.key != key) {
+            self.start_build(&mut cache, &snap, key);
+        }
+        Ok(())
     }
 }
 
@@ -317,6 +436,15 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     bound(listener.local_addr()?);
+    // The listing follows the store's writes off the request path.
+    let watched = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
+        loop {
+            tick.tick().await;
+            let _ = watched.refresh().await;
+        }
+    });
     axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),

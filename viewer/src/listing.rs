@@ -137,7 +137,7 @@ pub struct UserCols {
     favorite: Vec<bool>,
     rejected: Vec<bool>,
     /// Rows inside the member's folders; `None`: every row.
-    visible: Option<Vec<bool>>,
+    visible: Option<Arc<Vec<bool>>>,
 }
 
 impl UserCols {
@@ -315,7 +315,25 @@ impl Listing {
     /// The user state of `who` in `snap`: the `user_state` table in
     /// single-user mode, the member's rows of `user_preferences` and their
     /// folders' rows in multi-user mode.
-    pub async fn user(&self, snap: &Snapshot, who: &Who) -> ApiResult<UserCols> {
+    /// The rows `who` may see (`None`: every row).
+    pub fn visible(&self, who: &Who) -> Option<Arc<Vec<bool>>> {
+        who.scope().map(|s| {
+            Arc::new(
+                (0..self.len())
+                    .map(|i| !self.paths.is_null(i) && s.allows(self.paths.value(i)))
+                    .collect(),
+            )
+        })
+    }
+
+    /// `who`'s user state over this listing, with the rows they may see
+    /// ([`Listing::visible`], computed once per listing by the caller).
+    pub async fn user(
+        &self,
+        snap: &Snapshot,
+        who: &Who,
+        visible: Option<Arc<Vec<bool>>>,
+    ) -> ApiResult<UserCols> {
         let n = self.len();
         let table = state_table(who);
         let mut u = UserCols {
@@ -323,11 +341,7 @@ impl Listing {
             rating: vec![0; n],
             favorite: vec![false; n],
             rejected: vec![false; n],
-            visible: who.scope().map(|s| {
-                (0..n)
-                    .map(|i| !self.paths.is_null(i) && s.allows(self.paths.value(i)))
-                    .collect()
-            }),
+            visible,
         };
         let mut df = match snap.ctx.table(table).await {
             Ok(df) => df,

@@ -235,10 +235,7 @@ impl Store {
             return Ok(());
         };
         for chunk in keys.chunks(500) {
-            let list: Vec<String> = chunk
-                .iter()
-                .map(|k| format!("'{}'", k.replace('\'', "''")))
-                .collect();
+            let list: Vec<String> = chunk.iter().map(|k| quote(k)).collect();
             ds.delete(&format!("{column} IN ({})", list.join(", ")))
                 .await?;
         }
@@ -247,12 +244,45 @@ impl Store {
 
     /// `path -> (file_size, file_mtime ns)` of every row of a file-keyed table.
     pub async fn file_index(&self, table: &Table) -> Result<HashMap<String, (i64, i64)>> {
+        self.file_index_under(table, None).await
+    }
+
+    /// [`Store::file_index`] of the rows whose path is one of `roots` or lies
+    /// under one (every row with `None`): a range look-up in the `path`
+    /// index per root, so its cost follows the rows under the roots, not
+    /// the table.
+    pub async fn file_index_under(
+        &self,
+        table: &Table,
+        roots: Option<&[String]>,
+    ) -> Result<HashMap<String, (i64, i64)>> {
         let mut out = HashMap::new();
         let Some(ds) = self.dataset(table.name).await? else {
             return Ok(out);
         };
+        let columns = ["path", "file_size", "file_mtime"];
         // Batch by batch: never the rows and the index at once.
-        let mut scan = scan(&ds, &["path", "file_size", "file_mtime"], None).await?;
+        let mut scan = match roots {
+            None => scan(&ds, &columns, None).await?,
+            Some([]) => return Ok(out),
+            Some(roots) => {
+                let filter = roots
+                    .iter()
+                    .map(|r| {
+                        let r = r.trim_end_matches('/');
+                        // The paths under `r/` sort between `r/` and `r0`.
+                        format!(
+                            "(path = {} OR (path >= {} AND path < {}))",
+                            quote(r),
+                            quote(&format!("{r}/")),
+                            quote(&format!("{r}0"))
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" OR ");
+                scan_where(&ds, &columns, &filter).await?
+            }
+        };
         while let Some(b) = scan.next().await? {
             let paths = b
                 .column(0)
@@ -277,6 +307,17 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// Brings a BTree index on `column` of `table` up to date (created, or
+    /// given the rows written since): range and `IN` look-ups on it then
+    /// read the rows they find. Returns false when the table or column is absent.
+    pub async fn index_scalar(&self, table: &str, column: &str) -> Result<bool> {
+        let _guard = self.write_lock.lock().await;
+        let Some(mut ds) = self.dataset(table).await? else {
+            return Ok(false);
+        };
+        index_column(&mut ds, column).await
     }
 
     /// Brings the cosine vector index on `column` of `table` up to date:
@@ -441,7 +482,12 @@ impl Store {
         let group_columns: Vec<String> = groups
             .columns
             .iter()
-            .filter(|c| c.name != groups.key && c.name != "grouped_at" && c.name != "grouped_with")
+            .filter(|c| {
+                c.name != groups.key
+                    && c.name != "grouped_at"
+                    && c.name != "grouped_with"
+                    && !c.name.starts_with("phash_q")
+            })
             .map(|c| format!("g.{}", c.name))
             .collect();
         ctx.sql(&format!(
@@ -614,6 +660,40 @@ pub async fn scan(ds: &Dataset, columns: &[&str], after: Option<u64>) -> Result<
     })
 }
 
+/// The `columns` (those the table has) of the rows of `ds` that match the
+/// SQL predicate `filter`, batch by batch; Lance answers it from the scalar
+/// indexes where the predicate allows ([`Store::index_scalar`]), so a
+/// look-up by key or range costs the rows it finds, not the table.
+pub async fn scan_where(ds: &Dataset, columns: &[&str], filter: &str) -> Result<Scan> {
+    let have: Vec<&str> = columns
+        .iter()
+        .copied()
+        .filter(|c| ds.schema().field(c).is_some())
+        .collect();
+    let mut scanner = ds.scan();
+    scanner.project(&have)?;
+    scanner.filter(filter)?;
+    let schema: SchemaRef = scanner.schema().await?;
+    let stream = Some(scanner.try_into_stream().await?);
+    Ok(Scan {
+        schema,
+        last_fragment: ds.fragments().iter().map(|f| f.id).max(),
+        stream,
+    })
+}
+
+/// The fragment ids `ds`'s table had at `version`; `None` when that version
+/// can no longer be opened (cleaned up).
+pub async fn fragments_at(ds: &Dataset, version: u64) -> Option<Vec<u64>> {
+    let old = ds.checkout_version(version).await.ok()?;
+    Some(old.fragments().iter().map(|f| f.id).collect())
+}
+
+/// A SQL string literal.
+pub fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
 /// Delta segments the `path` index may have before a write merges them.
 const MAX_KEY_SEGMENTS: usize = 8;
 
@@ -627,21 +707,30 @@ const MAX_KEY_SEGMENTS: usize = 8;
 /// million-photo library built by appends). A store written by an older
 /// Facet catches up at its next write.
 async fn index_key(ds: &mut Dataset, table: &Table) -> Result<()> {
-    use lance::index::{DatasetIndexExt, DatasetIndexInternalExt};
-    use lance_index::optimize::OptimizeOptions;
     if table.key != "path" {
         return Ok(());
     }
+    index_column(ds, "path").await.map(|_| ())
+}
+
+/// Gives `column` of `ds` a BTree index when it has none, and folds the
+/// rows written since into it (a delta segment; every [`MAX_KEY_SEGMENTS`]
+/// merged). Returns false when `ds` has no such column.
+async fn index_column(ds: &mut Dataset, column: &str) -> Result<bool> {
+    use lance::index::{DatasetIndexExt, DatasetIndexInternalExt};
+    use lance_index::optimize::OptimizeOptions;
+    let Some(field) = ds.schema().field(column).map(|f| f.id) else {
+        return Ok(false);
+    };
     let indices = ds.load_indices().await?;
-    let path_field = ds.schema().field("path").map(|f| f.id);
     let segments: Vec<String> = indices
         .iter()
-        .filter(|i| path_field.is_some_and(|id| i.fields.contains(&id)))
+        .filter(|i| i.fields.contains(&field))
         .map(|i| i.name.clone())
         .collect();
     if let Some(name) = segments.first() {
         if ds.unindexed_fragments(name).await?.is_empty() {
-            return Ok(());
+            return Ok(true);
         }
         let options = if segments.len() >= MAX_KEY_SEGMENTS {
             OptimizeOptions::merge(segments.len())
@@ -650,17 +739,17 @@ async fn index_key(ds: &mut Dataset, table: &Table) -> Result<()> {
         };
         ds.optimize_indices(&options.index_names(vec![name.clone()]))
             .await?;
-        return Ok(());
+        return Ok(true);
     }
     ds.create_index(
-        &["path"],
+        &[column],
         lance_index::IndexType::BTree,
-        Some("path_idx".into()),
+        Some(format!("{column}_idx")),
         &lance_index::scalar::ScalarIndexParams::default(),
         true,
     )
     .await?;
-    Ok(())
+    Ok(true)
 }
 
 /// Orders `batch`'s columns as `schema` does, checking their types; columns

@@ -11,7 +11,7 @@
 //! (A BK-tree degrades on 64-bit Hamming spaces: with only 65 distances, a
 //! radius-6 query visits a large part of the tree.)
 
-const CHUNKS: usize = 4;
+pub const CHUNKS: usize = 4;
 const BUCKETS: usize = 1 << 16;
 
 fn chunk(h: u64, i: usize) -> u16 {
@@ -30,6 +30,22 @@ fn ball(v: u16, r: u32, out: &mut Vec<u16>) {
         }
     }
     rec(v, 0, r.min(16), out);
+}
+
+/// The four 16-bit chunks of `h` (the tables' keys).
+pub fn chunks(h: u64) -> [u16; CHUNKS] {
+    std::array::from_fn(|i| chunk(h, i))
+}
+
+/// Per chunk, the values a query for `h` within `radius` probes: a store
+/// that keeps each hash's [`chunks`] in indexed columns finds every
+/// candidate with these look-ups, as [`HammingIndex::within`] does in memory.
+pub fn probes(h: u64, radius: u32) -> [Vec<u16>; CHUNKS] {
+    std::array::from_fn(|i| {
+        let mut out = Vec::new();
+        ball(chunk(h, i), radius / CHUNKS as u32, &mut out);
+        out
+    })
 }
 
 /// An index of hashes, each with a caller's id. Each table is indexed by

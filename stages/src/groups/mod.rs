@@ -206,9 +206,17 @@ fn burst_scores(photos: &[Photo], members: &[usize], w: &BurstScoring) -> Vec<f6
         .collect()
 }
 
+/// The longest capture-time gap a burst link can span (seconds): photos
+/// further apart are never in one burst.
+pub fn burst_reach(detect: &BurstDetection) -> f64 {
+    detect
+        .rapid_burst_seconds
+        .max(detect.time_window_minutes * 60.0)
+}
+
 /// Whether photo `b`, the next of its camera in capture-time order after
 /// `a`, continues `a`'s burst.
-pub(crate) fn burst_link(a: &Photo, b: &Photo, detect: &BurstDetection) -> bool {
+pub fn burst_link(a: &Photo, b: &Photo, detect: &BurstDetection) -> bool {
     let dt = b.taken.unwrap_or(0.0) - a.taken.unwrap_or(0.0);
     dt <= detect.rapid_burst_seconds
         || (dt <= detect.time_window_minutes * 60.0
@@ -216,7 +224,7 @@ pub(crate) fn burst_link(a: &Photo, b: &Photo, detect: &BurstDetection) -> bool 
 }
 
 /// The photos with a capture time, per camera, in capture-time order (then by path).
-pub(crate) fn camera_sequences(photos: &[Photo]) -> BTreeMap<&str, Vec<usize>> {
+pub fn camera_sequences(photos: &[Photo]) -> BTreeMap<&str, Vec<usize>> {
     let mut by_camera: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, p) in photos.iter().enumerate() {
         if p.taken.is_some() {
