@@ -6,7 +6,11 @@
 //! * two runs that each add 100 photos in a new folder: wall time, peak RSS
 //!   and what the run says it read for the scores,
 //! * `facet recompute` after one category's weights changed,
-//! * `facet recompute` with nothing changed.
+//! * `facet recompute` with nothing changed,
+//! * the gallery (`facet serve` on the store, requests over loopback): the
+//!   first `/api/photos` after a run that adds 100 photos, how long until
+//!   the list shows them, and the p95/p99 of `/api/photos` while that run
+//!   commits (a client asking back to back).
 //!
 //! Each command is a child process; its peak RSS comes from wait4. Printed as
 //! one table, with each figure's ratio to the first (smallest) size, all
@@ -119,7 +123,10 @@ fn synthesize(from: &Path, to: &Path, n: u32) {
     );
 }
 
-/// A small photo whose content (and so pHash) differs by seed.
+/// A small photo whose content (and so pHash) differs by seed; every 7th
+/// is greyscale and every 11th dark, so that the library has `monochrome`
+/// and `night` photos besides `default` ones (a weight edit of one category
+/// then touches a part of it, as in a real library).
 fn photo(seed: u32) -> Vec<u8> {
     let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(12_345);
     let mut next = move || {
@@ -134,10 +141,19 @@ fn photo(seed: u32) -> Vec<u8> {
             [v as u8, (v >> 8) as u8, (v >> 16) as u8]
         })
         .collect();
+    let (grey, dark) = (seed % 7 == 3, seed % 11 == 5);
     let img = image::RgbImage::from_fn(96, 72, |x, y| {
         let c = cells[((y / 9) * 8 + x / 12) as usize % 64];
         let t = ((x * 7 + y * 3 + seed) % 32) as u8;
-        image::Rgb([c[0].wrapping_add(t), c[1], c[2].wrapping_sub(t)])
+        let mut px = [c[0].wrapping_add(t), c[1], c[2].wrapping_sub(t)];
+        if grey {
+            let l = ((px[0] as u32 * 3 + px[1] as u32 * 6 + px[2] as u32) / 10) as u8;
+            px = [l; 3];
+        }
+        if dark {
+            px = px.map(|v| v / 10);
+        }
+        image::Rgb(px)
     });
     let mut out = std::io::Cursor::new(Vec::new());
     img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
@@ -190,14 +206,17 @@ fn facet(args: &[&str], cwd: &Path) -> Ran {
     }
 }
 
-/// The reference's categories with `default`'s largest weight moved by 10 points.
+/// The category whose weights the recompute measurement edits.
+const EDITED: &str = "night";
+
+/// The reference's categories with [`EDITED`]'s largest weight moved by 10 points.
 fn edited_config(root: &Path, to: &Path) {
     let mut cats: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(root.join("config/default_categories.json")).unwrap(),
     )
     .unwrap();
     for c in cats.as_array_mut().unwrap() {
-        if c["name"] == "default" {
+        if c["name"] == EDITED {
             let w = c["weights"].as_object_mut().unwrap();
             let big = w
                 .iter()
@@ -222,6 +241,136 @@ fn edited_config(root: &Path, to: &Path) {
     .unwrap();
 }
 
+/// One `GET` over a fresh connection: the status line's code and the body.
+fn get(addr: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        c,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    c.read_to_string(&mut out).unwrap();
+    let code = out.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (code, body)
+}
+
+/// `total` of a `/api/photos` answer.
+fn total(body: &str) -> Option<u64> {
+    let at = body.find("\"total\":")? + 8;
+    body[at..]
+        .trim_start()
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
+#[derive(Default, Clone)]
+struct Gallery {
+    /// The first list once the server is up (builds the listing).
+    cold: f64,
+    /// During an add run: p50, p95, p99 (seconds) and requests.
+    during: (f64, f64, f64, usize),
+    /// The first list after the run, and until the list shows its photos.
+    first_after: f64,
+    fresh_after: f64,
+    serve_rss: f64,
+}
+
+const LIST: &str = "/api/photos?sort=aggregate&dir=desc&page=1";
+
+/// Starts `facet serve` on `store`, adds the photos of `folder` with a run
+/// while a client lists back to back, then measures the first list after it.
+fn gallery(dir: &Path, store: &Path, pipeline: &str, folder: &Path) -> Gallery {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_facet"))
+        .current_dir(dir)
+        .args([
+            "serve",
+            "--store",
+            store.to_str().unwrap(),
+            "--bind",
+            "127.0.0.1:0",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    // Kept open until the server is stopped (it may print more).
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    out.read_line(&mut line).unwrap();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .expect("the address line")
+        .to_string();
+    let mut g = Gallery::default();
+    let t = Instant::now();
+    let (code, body) = get(&addr, LIST);
+    assert_eq!(code, 200, "{body}");
+    g.cold = t.elapsed().as_secs_f64();
+    let before = total(&body).expect("a total");
+    // The run, with a client listing back to back.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let client = {
+        let (stop, addr) = (stop.clone(), addr.clone());
+        std::thread::spawn(move || {
+            let mut times = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let t = Instant::now();
+                let (code, _) = get(&addr, LIST);
+                assert_eq!(code, 200);
+                times.push(t.elapsed().as_secs_f64());
+            }
+            times
+        })
+    };
+    facet(
+        &[
+            "run",
+            pipeline,
+            folder.to_str().unwrap(),
+            "--quiet",
+            "--store",
+            store.to_str().unwrap(),
+        ],
+        dir,
+    );
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut times = client.join().unwrap();
+    times.sort_by(f64::total_cmp);
+    let q = |p: f64| times[((times.len() - 1) as f64 * p).round() as usize];
+    g.during = (q(0.5), q(0.95), q(0.99), times.len());
+    let t = Instant::now();
+    let (_, body) = get(&addr, LIST);
+    g.first_after = t.elapsed().as_secs_f64();
+    let mut seen = total(&body).unwrap_or(0);
+    while seen <= before && t.elapsed().as_secs() < 600 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        seen = total(&get(&addr, LIST).1).unwrap_or(0);
+    }
+    g.fresh_after = t.elapsed().as_secs_f64();
+    if let Ok(status) = std::fs::read_to_string(format!("/proc/{}/status", child.id())) {
+        g.serve_rss = status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map_or(0.0, |kb| kb / 1024.0);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    drop(out);
+    g
+}
+
 #[derive(Default, Clone)]
 struct Row {
     size: u32,
@@ -230,6 +379,7 @@ struct Row {
     add: Vec<(f64, f64, String)>,
     recompute_weight: (f64, f64),
     recompute_none: (f64, f64),
+    gallery: Gallery,
 }
 
 fn scores_line(stdout: &str) -> String {
@@ -325,6 +475,12 @@ fn measure(base: &Path, size: u32, add: u32, synthetic_from: Option<&Path>) -> R
         row.add
             .push((r.seconds, r.peak_rss_mib, scores_line(&r.stdout)));
     }
+    // The gallery while a third add run commits.
+    let k = done + 2;
+    std::fs::write(&counter, (k + 1).to_string()).unwrap();
+    let folder = dir.join(format!("add-{k}"));
+    library(&folder, size + k * add, add);
+    row.gallery = gallery(&dir, &store, pipeline, &folder);
     let cfg = dir.join("edited.json");
     edited_config(&root, &cfg);
     // After the edit, then again with nothing changed.
@@ -407,6 +563,29 @@ fn main() {
             r.recompute_weight.1,
             r.recompute_none.0,
             ratio(r.recompute_none.0, first.recompute_none.0),
+        );
+    }
+    println!(
+        "\n| photos | first list (server start) | list p50 / p95 / p99 during an add run (requests) | first list after it | until it shows the new photos | serve peak RSS |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for r in &rows {
+        let g = &r.gallery;
+        println!(
+            "| {} | {:.2} s ({}) | {:.0} / {:.0} / {:.0} ms ({}) | {:.0} ms ({}) | {:.2} s ({}) | {:.0} MiB ({}) |",
+            r.size,
+            g.cold,
+            ratio(g.cold, first.gallery.cold),
+            g.during.0 * 1e3,
+            g.during.1 * 1e3,
+            g.during.2 * 1e3,
+            g.during.3,
+            g.first_after * 1e3,
+            ratio(g.first_after, first.gallery.first_after),
+            g.fresh_after,
+            ratio(g.fresh_after, first.gallery.fresh_after),
+            g.serve_rss,
+            ratio(g.serve_rss, first.gallery.serve_rss),
         );
     }
     for r in &rows {

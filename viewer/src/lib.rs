@@ -81,8 +81,9 @@ struct Cache {
     /// the user state, and the rows the member may see (per listing).
     users: std::collections::HashMap<String, Arc<listing::UserCols>>,
     visible: std::collections::HashMap<String, Arc<Vec<bool>>>,
-    /// The listing being built in the background, and the last build's
-    /// duration and failure.
+    /// The listing being built in the background, and the last full
+    /// build's duration (an extension's says little of the next build), and
+    /// a failure.
     building: Option<listing::ListingKey>,
     last_build: Option<std::time::Duration>,
     failed: Option<(listing::ListingKey, String)>,
@@ -257,16 +258,27 @@ impl AppState {
         cache.building = Some(key);
         let state = self.clone();
         let snap = snap.clone();
+        let previous = cache.listing.clone();
         tokio::spawn(async move {
             let started = std::time::Instant::now();
-            let built = listing::Listing::build(&snap).await;
+            // From the previous listing when it can be extended.
+            let extended = match &previous {
+                Some(p) => p.extend(&snap).await.ok().flatten(),
+                None => None,
+            };
+            let built = match extended {
+                Some(l) => Ok(l),
+                None => listing::Listing::build(&snap).await,
+            };
             let mut cache = state.inner.cache.lock().await;
             if cache.building == Some(key) {
                 cache.building = None;
             }
             match built {
                 Ok(l) => {
-                    cache.last_build = Some(started.elapsed());
+                    if !l.extended {
+                        cache.last_build = Some(started.elapsed());
+                    }
                     // A later version may have been swapped in meanwhile.
                     let newer = cache
                         .listing

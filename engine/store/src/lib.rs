@@ -466,41 +466,7 @@ impl Store {
             };
             ctx.register_table(name, provider).map_err(q)?;
         }
-        let scores = facet_schemas::scores();
-        let score_columns: Vec<String> = scores
-            .columns
-            .iter()
-            .filter(|c| c.name != scores.key)
-            .map(|c| format!("s.{}", c.name))
-            .collect();
-        // The gallery's ratings, favourites and rejects (`user_state`, never
-        // rewritten by a run).
-        let user_columns = ["rating", "favorite", "rejected"].map(|c| format!("u.{c}"));
-        // Burst, duplicate and similarity groups (`photo_groups`, kept up to
-        // date by every detection).
-        let groups = facet_schemas::photo_groups();
-        let group_columns: Vec<String> = groups
-            .columns
-            .iter()
-            .filter(|c| {
-                c.name != groups.key
-                    && c.name != "grouped_at"
-                    && c.name != "grouped_with"
-                    && !c.name.starts_with("phash_q")
-            })
-            .map(|c| format!("g.{}", c.name))
-            .collect();
-        ctx.sql(&format!(
-            "CREATE VIEW photos AS SELECT p.*, {}, {}, {} FROM {PHOTOS_STORED} p \
-             LEFT JOIN scores s ON p.path = s.path \
-             LEFT JOIN user_state u ON p.path = u.path \
-             LEFT JOIN photo_groups g ON p.path = g.path",
-            score_columns.join(", "),
-            user_columns.join(", "),
-            group_columns.join(", ")
-        ))
-        .await
-        .map_err(q)?;
+        ctx.sql(&photos_view()).await.map_err(q)?;
         // One row per member of each group, with the lead and why.
         let per_kind: Vec<String> = ["burst", "duplicate", "similar"]
             .iter()
@@ -588,6 +554,80 @@ impl Store {
     }
 }
 
+/// The `photos` view: the stored photo rows with their `scores`, the
+/// gallery's `user_state` (rating, favorite, rejected) and their groups
+/// (`photo_groups`), joined on `path`.
+fn photos_view() -> String {
+    let scores = facet_schemas::scores();
+    let score_columns: Vec<String> = scores
+        .columns
+        .iter()
+        .filter(|c| c.name != scores.key)
+        .map(|c| format!("s.{}", c.name))
+        .collect();
+    // The gallery's ratings, favourites and rejects (`user_state`, never
+    // rewritten by a run).
+    let user_columns = ["rating", "favorite", "rejected"].map(|c| format!("u.{c}"));
+    // Burst, duplicate and similarity groups (`photo_groups`, kept up to
+    // date by every detection).
+    let groups = facet_schemas::photo_groups();
+    let group_columns: Vec<String> = groups
+        .columns
+        .iter()
+        .filter(|c| {
+            c.name != groups.key
+                && c.name != "grouped_at"
+                && c.name != "grouped_with"
+                && !c.name.starts_with("phash_q")
+        })
+        .map(|c| format!("g.{}", c.name))
+        .collect();
+    format!(
+        "CREATE VIEW photos AS SELECT p.*, {}, {}, {} FROM {PHOTOS_STORED} p \
+         LEFT JOIN scores s ON p.path = s.path \
+         LEFT JOIN user_state u ON p.path = u.path \
+         LEFT JOIN photo_groups g ON p.path = g.path",
+        score_columns.join(", "),
+        user_columns.join(", "),
+        group_columns.join(", ")
+    )
+}
+
+/// The tables the `photos` view joins (by their names in the store).
+const VIEW_TABLES: [&str; 4] = ["photos", "scores", "user_state", "photo_groups"];
+
+/// Paths of the rows of `ds` in fragments it did not have at `version`:
+/// the rows written since (new rows, and the new versions of rows a merge
+/// rewrote). `None` when that version can no longer be opened or the table
+/// was rewritten since (a fragment id below an old one).
+pub async fn paths_written_since(ds: &Dataset, version: u64) -> Result<Option<Vec<String>>> {
+    if ds.version().version == version {
+        return Ok(Some(Vec::new()));
+    }
+    let Some(old) = fragments_at(ds, version).await else {
+        return Ok(None);
+    };
+    let max_old = old.iter().max().copied();
+    if ds
+        .fragments()
+        .iter()
+        .any(|f| !old.contains(&f.id) && max_old.is_some_and(|m| f.id <= m))
+    {
+        return Ok(None);
+    }
+    let mut out = Vec::new();
+    let mut scan = scan(ds, &["path"], max_old).await?;
+    while let Some(b) = scan.next().await? {
+        let p = b
+            .column(0)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .expect("path is utf8");
+        out.extend(p.iter().flatten().map(str::to_string));
+    }
+    Ok(Some(out))
+}
+
 /// A [`SessionContext`] over the tables at the versions it was made with.
 #[derive(Clone)]
 pub struct Snapshot {
@@ -596,6 +636,65 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// The dataset of `table` this snapshot reads (`None`: not written yet).
+    pub fn dataset(&self, table: &str) -> Option<&Arc<Dataset>> {
+        self.datasets
+            .iter()
+            .find(|(n, _)| *n == table)
+            .and_then(|(_, ds)| ds.as_ref())
+    }
+
+    /// The `photos` view's `columns` for the photos of `paths` only, at this
+    /// snapshot's versions: each joined table's rows of those paths are
+    /// looked up by key (the `path` index), then joined as the view joins
+    /// them — what `SELECT columns FROM photos WHERE path IN (paths)`
+    /// answers, without the view's reading of every row of the joined tables.
+    pub async fn view_rows(&self, paths: &[String], columns: &[&str]) -> Result<RecordBatch> {
+        let q = |e: datafusion::error::DataFusionError| StoreError::Query(e.to_string());
+        let ctx = SessionContext::new();
+        for name in VIEW_TABLES {
+            let table = facet_schemas::tables()
+                .into_iter()
+                .find(|t| t.name == name)
+                .expect("a declared table");
+            // As the snapshot registers them: a `photo_groups` of an older
+            // Facet reads as empty.
+            let ds = self.dataset(name).filter(|d| {
+                name != "photo_groups"
+                    || table
+                        .columns
+                        .iter()
+                        .all(|c| d.schema().field(&c.name).is_some())
+            });
+            let (schema, rows) = match ds {
+                Some(ds) => {
+                    let schema: SchemaRef = Arc::new(Schema::from(ds.schema()));
+                    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+                    let mut rows = Vec::new();
+                    for chunk in paths.chunks(500) {
+                        let list: Vec<String> = chunk.iter().map(|p| quote(p)).collect();
+                        let filter = format!("path IN ({})", list.join(", "));
+                        let mut scan = scan_where(ds, &names, &filter).await?;
+                        while let Some(b) = scan.next().await? {
+                            rows.push(b);
+                        }
+                    }
+                    (schema, rows)
+                }
+                None => (table.schema(), Vec::new()),
+            };
+            let mem = datafusion::datasource::MemTable::try_new(schema, vec![rows]).map_err(q)?;
+            let registered = if name == "photos" { PHOTOS_STORED } else { name };
+            ctx.register_table(registered, Arc::new(mem)).map_err(q)?;
+        }
+        ctx.sql(&photos_view()).await.map_err(q)?;
+        let df = ctx.table("photos").await.map_err(q)?;
+        let df = df.select_columns(columns).map_err(q)?;
+        let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+        let batches = df.collect().await.map_err(q)?;
+        Ok(arrow_select::concat::concat_batches(&schema, &batches)?)
+    }
+
     /// The version of `table` this snapshot reads (`None`: not written yet).
     pub fn version(&self, table: &str) -> Option<u64> {
         self.datasets

@@ -433,40 +433,6 @@ fn detected(
 /// detection is cheaper.
 const MANY_CHANGED: usize = 2_000;
 
-/// Paths of the rows of `ds` in fragments that `ds` did not have at
-/// `version`: the rows written since. `None` when that version cannot be
-/// read.
-fn written_since(
-    rt: &tokio::runtime::Runtime,
-    ds: &Dataset,
-    version: u64,
-) -> Result<Option<Vec<String>>> {
-    if ds.version().version == version {
-        return Ok(Some(Vec::new()));
-    }
-    let Some(old) = rt.block_on(facet_store::fragments_at(ds, version)) else {
-        return Ok(None);
-    };
-    let old: HashSet<u64> = old.into_iter().collect();
-    let max_old = old.iter().max().copied();
-    // Fragment ids only grow; a new one below an old one means the table
-    // was rewritten, and then every row counts as written since.
-    if ds
-        .fragments()
-        .iter()
-        .any(|f| !old.contains(&f.id) && max_old.is_some_and(|m| f.id <= m))
-    {
-        return Ok(None);
-    }
-    let mut out = Vec::new();
-    let mut scan = rt.block_on(facet_store::scan(ds, &["path"], max_old))?;
-    while let Some(b) = rt.block_on(scan.next())? {
-        let p = b.column(0).as_string::<i32>();
-        out.extend(p.iter().flatten().map(str::to_string));
-    }
-    Ok(Some(out))
-}
-
 /// The detection of what changed since `state` (see the module docs); the
 /// reason it must be a full one instead.
 fn incremental(
@@ -525,7 +491,7 @@ fn incremental(
     let scores_version = scores_ds.as_ref().map(|d| d.version().version);
     let mut relead: Vec<String> = match (&scores_ds, state.scores_version) {
         (None, _) => Vec::new(),
-        (Some(ds), Some(v)) => match written_since(rt, ds, v)? {
+        (Some(ds), Some(v)) => match rt.block_on(facet_store::paths_written_since(ds, v))? {
             Some(paths) => paths,
             None => return Ok(Err("the scores' previous version is gone".into())),
         },

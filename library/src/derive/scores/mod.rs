@@ -252,27 +252,44 @@ fn incremental(
         .filter(|(c, f)| state.categories.get(*c).is_some_and(|old| old != *f))
         .map(|(c, _)| c)
         .collect();
-    if !moved.is_empty() {
-        return Ok(Err(format!(
-            "the fingerprint of {} moved (weights, or a percentile's step)",
-            moved
-                .iter()
-                .map(|c| c.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
-    }
     tr("fingerprints");
-    if added.num_rows() == 0 {
+    // The photos of categories whose fingerprint moved (their weights, or a
+    // percentile's step): found through their stored scores, read by path.
+    let moved: Vec<String> = moved.into_iter().cloned().collect();
+    let again = match category_photos(rt, store, &ds, &columns, &moved, in_library)? {
+        Ok(b) => b,
+        Err(why) => return Ok(Err(why)),
+    };
+    tr("moved categories' photos read");
+    if added.num_rows() == 0 && again.as_ref().is_none_or(|b| b.num_rows() == 0) {
         return Ok(Ok(Recomputed {
             kept: in_library as usize,
             ..Default::default()
         }));
     }
     let rows: Vec<usize> = (0..prepared.len()).collect();
-    let batch = scored_batch(&prepared, &rows, &stats, config, &prints)?;
-    // New photos: appended, no join with the stored scores.
-    rt.block_on(store.append(&facet_schemas::scores(), batch))?;
+    let mut batch = scored_batch(&prepared, &rows, &stats, config, &prints)?;
+    let mut rescored = rows.len();
+    match again {
+        // New photos only: appended, no join with the stored scores.
+        None => rt.block_on(store.append(&facet_schemas::scores(), batch))?,
+        Some(again) => {
+            let prepared = prepare(&again, config).map_err(Error::Internal)?;
+            if let Some(i) = (0..prepared.len()).find(|&i| !moved.iter().any(|c| c == prepared.category(i))) {
+                return Ok(Err(format!(
+                    "{} is no longer in the category of its score",
+                    prepared.path(i)
+                )));
+            }
+            let rows: Vec<usize> = (0..prepared.len()).collect();
+            let rewritten = scored_batch(&prepared, &rows, &stats, config, &prints)?;
+            rescored += rows.len();
+            batch = arrow::compute::concat_batches(&batch.schema(), [&batch, &rewritten])?;
+            // One commit: the new photos' scores and the moved categories'.
+            rt.block_on(store.upsert(&facet_schemas::scores(), batch))?;
+        }
+    }
+    rt.block_on(store.index_scalar("scores", "category"))?;
     state.photos = in_library;
     state.fragment = last;
     state.categories = prints.into_iter().collect();
@@ -283,10 +300,64 @@ fn incremental(
     state.save(rt, store)?;
     tr("saved");
     Ok(Ok(Recomputed {
-        scored: rows.len(),
-        kept: in_library as usize - rows.len(),
+        scored: rescored,
+        kept: in_library as usize - rescored,
         ..Default::default()
     }))
+}
+
+/// The stored photo rows (`columns`) of the photos whose score is in one of
+/// `categories`, looked up through `scores.category` and `photos.path`:
+/// `Ok(None)` when there are no such categories; `Err(why)` when reading
+/// every photo is the cheaper way (more than a third of the library).
+fn category_photos(
+    rt: &tokio::runtime::Runtime,
+    store: &Store,
+    photos: &facet_store::Dataset,
+    columns: &[&str],
+    categories: &[String],
+    in_library: u64,
+) -> Result<Result<Option<arrow::array::RecordBatch>, String>> {
+    if categories.is_empty() {
+        return Ok(Ok(None));
+    }
+    let Some(scores) = rt.block_on(store.dataset("scores"))? else {
+        return Ok(Err("no scores yet".into()));
+    };
+    let list: Vec<String> = categories.iter().map(|c| facet_store::quote(c)).collect();
+    let mut scan = rt.block_on(facet_store::scan_where(
+        &scores,
+        &["path"],
+        &format!("category IN ({})", list.join(", ")),
+    ))?;
+    let mut paths: Vec<String> = Vec::new();
+    while let Some(b) = rt.block_on(scan.next())? {
+        paths.extend(b.column(0).as_string::<i32>().iter().flatten().map(str::to_string));
+    }
+    if paths.len() as u64 * 3 > in_library {
+        return Ok(Err(format!(
+            "the fingerprint of {} moved, with {} of the {in_library} photos",
+            categories.join(", "),
+            paths.len()
+        )));
+    }
+    let mut batches = Vec::new();
+    for chunk in paths.chunks(1_000) {
+        let list: Vec<String> = chunk.iter().map(|p| facet_store::quote(p)).collect();
+        let mut scan = rt.block_on(facet_store::scan_where(
+            photos,
+            columns,
+            &format!("path IN ({})", list.join(", ")),
+        ))?;
+        while let Some(b) = rt.block_on(scan.next())? {
+            batches.push(b);
+        }
+    }
+    let schema = match batches.first() {
+        Some(b) => b.schema(),
+        None => return Ok(Ok(None)),
+    };
+    Ok(Ok(Some(arrow::compute::concat_batches(&schema, &batches)?)))
 }
 
 /// Rows of `scores` written per commit by a full re-score.
@@ -415,6 +486,7 @@ fn full(
     if !removed.is_empty() {
         rt.block_on(store.delete_keys(&table, &removed))?;
     }
+    rt.block_on(store.index_scalar("scores", "category"))?;
     trace.at("scored and written");
     let state = State {
         photos: photos as u64,
