@@ -210,7 +210,10 @@ impl Listing {
     /// the library changed): then [`Listing::build`] is the way.
     pub async fn extend(&self, snap: &Snapshot) -> ApiResult<Option<Listing>> {
         let mut changed: Vec<String> = Vec::new();
-        for (table, before) in ["photos", "scores", "photo_groups"].into_iter().zip(self.key) {
+        for (table, before) in ["photos", "scores", "photo_groups"]
+            .into_iter()
+            .zip(self.key)
+        {
             match (snap.dataset(table), before) {
                 (None, None) => {}
                 (Some(ds), Some(v)) => match facet_store::paths_written_since(ds, v).await? {
@@ -246,11 +249,14 @@ impl Listing {
             .map(|i| {
                 Some(
                     self.paths.is_null(i)
-                        || changed.binary_search_by(|p| p.as_str().cmp(self.paths.value(i))).is_err(),
+                        || changed
+                            .binary_search_by(|p| p.as_str().cmp(self.paths.value(i)))
+                            .is_err(),
                 )
             })
             .collect();
-        let kept = arrow::compute::filter_record_batch(&self.batch, &keep).map_err(ApiError::internal)?;
+        let kept =
+            arrow::compute::filter_record_batch(&self.batch, &keep).map_err(ApiError::internal)?;
         let batch = concat_batches(&schema, [&kept, &rows]).map_err(ApiError::internal)?;
         let listed: Vec<&str> = self.listed.iter().map(|&i| names[i]).collect();
         let mut l = Listing::of_rows(snap, batch, &listed, self.user_columns.clone())?;
@@ -784,7 +790,10 @@ mod tests {
             .append(
                 &facet_schemas::photos(),
                 batch(vec![
-                    ("path", Arc::new(StringArray::from(vec![p("e.jpg")])) as ArrayRef),
+                    (
+                        "path",
+                        Arc::new(StringArray::from(vec![p("e.jpg")])) as ArrayRef,
+                    ),
                     ("file_size", Arc::new(Int64Array::from(vec![5]))),
                     ("file_mtime", ts(1, 1)),
                     ("format", Arc::new(StringArray::from(vec!["jpeg"]))),
@@ -800,9 +809,15 @@ mod tests {
                         "path",
                         Arc::new(StringArray::from(vec![p("a.jpg"), p("e.jpg")])) as ArrayRef,
                     ),
-                    ("category", Arc::new(StringArray::from(vec!["night", "portrait"]))),
+                    (
+                        "category",
+                        Arc::new(StringArray::from(vec!["night", "portrait"])),
+                    ),
                     ("aggregate", Arc::new(Float64Array::from(vec![1.5, 9.0]))),
-                    ("is_top_pick", Arc::new(BooleanArray::from(vec![false, true]))),
+                    (
+                        "is_top_pick",
+                        Arc::new(BooleanArray::from(vec![false, true])),
+                    ),
                 ]),
             )
             .await
@@ -815,8 +830,14 @@ mod tests {
                         "path",
                         Arc::new(StringArray::from(vec![p("a.jpg"), p("e.jpg")])) as ArrayRef,
                     ),
-                    ("burst_group_id", Arc::new(StringArray::from(vec!["b-1", "b-1"]))),
-                    ("is_burst_lead", Arc::new(BooleanArray::from(vec![false, true]))),
+                    (
+                        "burst_group_id",
+                        Arc::new(StringArray::from(vec!["b-1", "b-1"])),
+                    ),
+                    (
+                        "is_burst_lead",
+                        Arc::new(BooleanArray::from(vec![false, true])),
+                    ),
                 ]),
             )
             .await

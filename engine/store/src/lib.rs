@@ -669,7 +669,8 @@ impl Snapshot {
             let (schema, rows) = match ds {
                 Some(ds) => {
                     let schema: SchemaRef = Arc::new(Schema::from(ds.schema()));
-                    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+                    let names: Vec<&str> =
+                        schema.fields().iter().map(|f| f.name().as_str()).collect();
                     let mut rows = Vec::new();
                     for chunk in paths.chunks(500) {
                         let list: Vec<String> = chunk.iter().map(|p| quote(p)).collect();
@@ -684,7 +685,11 @@ impl Snapshot {
                 None => (table.schema(), Vec::new()),
             };
             let mem = datafusion::datasource::MemTable::try_new(schema, vec![rows]).map_err(q)?;
-            let registered = if name == "photos" { PHOTOS_STORED } else { name };
+            let registered = if name == "photos" {
+                PHOTOS_STORED
+            } else {
+                name
+            };
             ctx.register_table(registered, Arc::new(mem)).map_err(q)?;
         }
         ctx.sql(&photos_view()).await.map_err(q)?;

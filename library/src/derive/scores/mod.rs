@@ -275,7 +275,9 @@ fn incremental(
         None => rt.block_on(store.append(&facet_schemas::scores(), batch))?,
         Some(again) => {
             let prepared = prepare(&again, config).map_err(Error::Internal)?;
-            if let Some(i) = (0..prepared.len()).find(|&i| !moved.iter().any(|c| c == prepared.category(i))) {
+            if let Some(i) =
+                (0..prepared.len()).find(|&i| !moved.iter().any(|c| c == prepared.category(i)))
+            {
                 return Ok(Err(format!(
                     "{} is no longer in the category of its score",
                     prepared.path(i)
@@ -332,7 +334,13 @@ fn category_photos(
     ))?;
     let mut paths: Vec<String> = Vec::new();
     while let Some(b) = rt.block_on(scan.next())? {
-        paths.extend(b.column(0).as_string::<i32>().iter().flatten().map(str::to_string));
+        paths.extend(
+            b.column(0)
+                .as_string::<i32>()
+                .iter()
+                .flatten()
+                .map(str::to_string),
+        );
     }
     if paths.len() as u64 * 3 > in_library {
         return Ok(Err(format!(
