@@ -175,8 +175,10 @@ enum UserCommand {
 
 #[derive(Subcommand)]
 enum FacesCommand {
-    /// Groups the stored faces into people (HDBSCAN, `face_clustering`);
-    /// existing ids, names and manual assignments are kept.
+    /// Groups the stored faces into people (HDBSCAN, `face_clustering`),
+    /// reading every face; existing ids, names and manual assignments are
+    /// kept. (`facet run` and the other `faces` commands read only the
+    /// faces a change reaches, to the same outcome.)
     Cluster,
     /// Names a person ("" removes the name).
     Name { person_id: i64, name: String },
@@ -342,23 +344,21 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             let store = store.unwrap_or_else(|| PathBuf::from(DEFAULT_STORE));
             let rt = tokio::runtime::Runtime::new()?;
             let store = facet_store::Store::open(&store)?;
-            match what {
+            match &what {
                 FacesCommand::Cluster => {}
                 FacesCommand::Name { person_id, name } => {
-                    people::edit_person(&rt, &store, person_id, Some(Some(name)), None)?
+                    people::edit_person(&rt, &store, *person_id, Some(Some(name.clone())), None)?
                 }
                 FacesCommand::Assign { face_id, person_id } => {
-                    people::assign(&rt, &store, &face_id, person_id)?
+                    people::assign(&rt, &store, face_id, *person_id)?
                 }
                 FacesCommand::Hide { person_id, show } => {
-                    people::edit_person(&rt, &store, person_id, None, Some(!show))?
+                    people::edit_person(&rt, &store, *person_id, None, Some(!show))?
                 }
             }
-            let c = people::cluster(&rt, &store, &config)?;
-            println!(
-                "{} faces: {} in {} person(s) ({} new) in {:.2}s",
-                c.faces, c.assigned, c.persons, c.new_persons, c.seconds
-            );
+            let full = matches!(what, FacesCommand::Cluster);
+            let c = people::cluster(&rt, &store, &config, full)?;
+            println!("{}", c.summary());
             Ok(ExitCode::SUCCESS)
         }
         Command::Models { what } => match what {

@@ -245,7 +245,7 @@ pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
             .iter()
             .any(|f| facet_schemas::child_table(f.name()).is_some())
     {
-        Some(derive::people::cluster(&rt, &store, &config)?)
+        Some(derive::people::cluster(&rt, &store, &config, false)?)
     } else {
         None
     };
@@ -314,10 +314,7 @@ pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
         None => println!("groups: {} photo(s) read", groups.read),
     }
     if let Some(c) = people {
-        println!(
-            "{} faces: {} in {} person(s) ({} new) in {:.2}s",
-            c.faces, c.assigned, c.persons, c.new_persons, c.seconds
-        );
+        println!("{}", c.summary());
     }
     Ok(ExitCode::SUCCESS)
 }

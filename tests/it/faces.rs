@@ -385,11 +385,36 @@ fn people_are_found_and_keep_their_ids_and_manual_assignments() {
         .map(|p| p["face_count"].as_i64().unwrap())
         .sum();
     assert_eq!(total, 36);
-    // An explicit re-cluster changes nothing either.
+    // One more photo of sample 1: the run reads the new faces and those of
+    // the persons they join, not the library's.
+    std::fs::copy(dir.join("crop1.jpg"), dir.join("copy1.jpg")).unwrap();
+    let r = run_into(facet_ort(), Some(FACES), &dir, &store, &[]);
+    assert_eq!(r.status, 0, "{}\n{}", r.stdout, r.stderr);
+    let line = r
+        .stdout
+        .lines()
+        .find(|l| l.contains(" faces: "))
+        .unwrap_or_else(|| panic!("{}", r.stdout));
+    // 3 new faces, and 4 of each of sample 1's 3 persons (the moved face
+    // is sample 2's).
+    assert!(
+        line.starts_with("39 faces: 39 in 9 person(s) (0 new), 15 read"),
+        "{line}"
+    );
+    let incremental = people(&store);
+    let rows = "SELECT person_id, name, hidden, face_count, representative_face, centroid FROM persons ORDER BY person_id";
+    let persons_incremental = sql_json(&store, rows);
+    // A full clustering, reading every face, comes to the same people.
     let r = run_in(
         tmp.path(),
         &["faces", "cluster", "--store", store.to_str().unwrap()],
     );
     assert_eq!(r.status, 0, "{}", r.stderr);
-    assert_eq!(people(&store), second);
+    assert!(
+        r.stdout.contains("every face read (asked for)"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(people(&store), incremental);
+    assert_eq!(sql_json(&store, rows), persons_incremental);
 }

@@ -262,10 +262,10 @@ impl AppState {
         tokio::spawn(async move {
             let started = std::time::Instant::now();
             // From the previous listing when it can be extended.
-            // Listing::extend is not yet equal to a whole build (its test is
-            // ignored): the whole build is used until it is.
-            let extended: Option<listing::Listing> = None;
-            let _ = &previous;
+            let extended = match &previous {
+                Some(p) => p.extend(&snap).await.unwrap_or(None),
+                None => None,
+            };
             let built = match extended {
                 Some(l) => Ok(l),
                 None => listing::Listing::build(&snap).await,

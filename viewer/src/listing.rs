@@ -216,11 +216,11 @@ impl Listing {
         {
             match (snap.dataset(table), before) {
                 (None, None) => {}
-                (Some(ds), Some(v)) => match facet_store::paths_written_since(ds, v).await? {
+                (Some(ds), before) => match facet_store::paths_written_since(ds, before).await? {
                     Some(paths) => changed.extend(paths),
                     None => return Ok(None),
                 },
-                _ => return Ok(None),
+                (None, Some(_)) => return Ok(None),
             }
         }
         changed.sort_unstable();
@@ -776,7 +776,6 @@ mod tests {
     /// rows — folded into the previous listing give the listing built
     /// whole; a removed photo makes the extension decline.
     #[tokio::test]
-    #[ignore = "extension not equal yet: see the stop note"]
     async fn an_extended_listing_equals_one_built_whole() {
         let dir = tempfile::tempdir().unwrap();
         let lib = dir.path().join("lib");

@@ -598,23 +598,34 @@ const VIEW_TABLES: [&str; 4] = ["photos", "scores", "user_state", "photo_groups"
 
 /// Paths of the rows of `ds` in fragments it did not have at `version`:
 /// the rows written since (new rows, and the new versions of rows a merge
-/// rewrote). `None` when that version can no longer be opened or the table
-/// was rewritten since (a fragment id below an old one).
-pub async fn paths_written_since(ds: &Dataset, version: u64) -> Result<Option<Vec<String>>> {
-    if ds.version().version == version {
-        return Ok(Some(Vec::new()));
-    }
-    let Some(old) = fragments_at(ds, version).await else {
-        return Ok(None);
+/// rewrote); every row when `version` is `None` (the table did not exist
+/// then). `None` when that version can no longer be opened or the table
+/// was rewritten since (a fragment id below an old one, or columns of a
+/// kept fragment updated in place).
+pub async fn paths_written_since(
+    ds: &Dataset,
+    version: Option<u64>,
+) -> Result<Option<Vec<String>>> {
+    let max_old = match version {
+        None => None,
+        Some(v) if ds.version().version == v => return Ok(Some(Vec::new())),
+        Some(v) => {
+            let Some(old) = fragment_files_at(ds, v).await else {
+                return Ok(None);
+            };
+            let max_old = old.keys().max().copied();
+            // A fragment below the old ones is a rewrite (compaction); a
+            // kept fragment with other data files had columns updated in
+            // place: neither says which rows changed.
+            if ds.fragments().iter().any(|f| match old.get(&f.id) {
+                None => max_old.is_some_and(|m| f.id <= m),
+                Some(files) => *files != data_files(f),
+            }) {
+                return Ok(None);
+            }
+            max_old
+        }
     };
-    let max_old = old.iter().max().copied();
-    if ds
-        .fragments()
-        .iter()
-        .any(|f| !old.contains(&f.id) && max_old.is_some_and(|m| f.id <= m))
-    {
-        return Ok(None);
-    }
     let mut out = Vec::new();
     let mut scan = scan(ds, &["path"], max_old).await?;
     while let Some(b) = scan.next().await? {
@@ -786,11 +797,20 @@ pub async fn scan_where(ds: &Dataset, columns: &[&str], filter: &str) -> Result<
     })
 }
 
-/// The fragment ids `ds`'s table had at `version`; `None` when that version
-/// can no longer be opened (cleaned up).
-pub async fn fragments_at(ds: &Dataset, version: u64) -> Option<Vec<u64>> {
+/// The data files of each fragment `ds`'s table had at `version`; `None`
+/// when that version can no longer be opened (cleaned up).
+async fn fragment_files_at(ds: &Dataset, version: u64) -> Option<HashMap<u64, Vec<String>>> {
     let old = ds.checkout_version(version).await.ok()?;
-    Some(old.fragments().iter().map(|f| f.id).collect())
+    Some(
+        old.fragments()
+            .iter()
+            .map(|f| (f.id, data_files(f)))
+            .collect(),
+    )
+}
+
+fn data_files(f: &lance::table::format::Fragment) -> Vec<String> {
+    f.files.iter().map(|d| d.path.clone()).collect()
 }
 
 /// A SQL string literal.

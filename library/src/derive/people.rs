@@ -3,7 +3,7 @@
 //! `persons` and `face_assignments`, runs [`facet_stages::faces::people`],
 //! writes each face's `person_id` and the `persons` table.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -22,11 +22,31 @@ use crate::{Error, Result, now_ns};
 /// What a clustering did.
 #[derive(Debug, Default)]
 pub struct Clustered {
+    /// Faces in the store.
     pub faces: usize,
+    /// Faces read: every one in a full clustering, else the faces of nobody
+    /// and of the persons the change reached.
+    pub read: usize,
     pub assigned: usize,
     pub persons: usize,
     pub new_persons: usize,
+    /// Why every face was read (`None`: only what the change reached).
+    pub full: Option<String>,
     pub seconds: f64,
+}
+
+impl Clustered {
+    /// The line `facet run` and `facet faces` print.
+    pub fn summary(&self) -> String {
+        let read = match &self.full {
+            Some(why) => format!("every face read ({why})"),
+            None => format!("{} read", self.read),
+        };
+        format!(
+            "{} faces: {} in {} person(s) ({} new), {read}, in {:.2}s",
+            self.faces, self.assigned, self.persons, self.new_persons, self.seconds
+        )
+    }
 }
 
 fn query(rt: &tokio::runtime::Runtime, store: &Store, sql: &str) -> Result<Vec<RecordBatch>> {
@@ -74,30 +94,38 @@ fn persons(rt: &tokio::runtime::Runtime, store: &Store) -> Result<Vec<Person>> {
     Ok(out)
 }
 
-/// Clusters the stored faces into people (see `people`): existing ids,
-/// names and manual assignments are kept.
-pub fn cluster(
+/// The faces matching the SQL predicate `filter` (every face with `None`),
+/// in `face_id` order: the order a person's centroid is summed in, the
+/// same whichever subset of the library is read.
+fn faces_where(
     rt: &tokio::runtime::Runtime,
     store: &Store,
-    config: &FacetConfig,
-) -> Result<Clustered> {
-    let started = Instant::now();
+    filter: Option<&str>,
+) -> Result<Vec<FaceIn>> {
     let mut faces = Vec::new();
-    for b in query(
-        rt,
-        store,
-        "SELECT face_id, embedding, person_id, confidence FROM faces",
-    )? {
-        let (ids, emb, conf) = (
-            b.column(0).as_string::<i32>(),
-            b.column(1).as_list::<i32>(),
-            b.column(3).as_primitive::<Float64Type>(),
+    let Some(ds) = rt.block_on(store.dataset("faces"))? else {
+        return Ok(faces);
+    };
+    let columns = ["face_id", "embedding", "person_id", "confidence"];
+    let mut scan = rt.block_on(async {
+        match filter {
+            Some(f) => facet_store::scan_where(&ds, &columns, f).await,
+            None => facet_store::scan(&ds, &columns, None).await,
+        }
+    })?;
+    while let Some(b) = rt.block_on(scan.next())? {
+        let col = |n: &str| b.column_by_name(n).expect("projected");
+        let (ids, emb, person, conf) = (
+            col("face_id").as_string::<i32>(),
+            col("embedding").as_list::<i32>(),
+            col("person_id"),
+            col("confidence").as_primitive::<Float64Type>(),
         );
         for i in 0..b.num_rows() {
             faces.push(FaceIn {
                 face_id: ids.value(i).to_string(),
                 embedding: floats(emb, i),
-                person_id: int(b.column(2), i),
+                person_id: int(person, i),
                 confidence: if conf.is_null(i) {
                     0.0
                 } else {
@@ -106,6 +134,57 @@ pub fn cluster(
             });
         }
     }
+    faces.sort_unstable_by(|a, b| a.face_id.cmp(&b.face_id));
+    Ok(faces)
+}
+
+/// Faces per person as stored, and the faces in the store.
+fn face_counts(
+    rt: &tokio::runtime::Runtime,
+    store: &Store,
+) -> Result<(HashMap<i64, usize>, usize)> {
+    let mut counts = HashMap::new();
+    let mut total = 0;
+    if rt.block_on(store.dataset("faces"))?.is_none() {
+        return Ok((counts, 0));
+    }
+    for b in query(
+        rt,
+        store,
+        "SELECT person_id, count(*) FROM faces GROUP BY person_id",
+    )? {
+        let n = b.column(1).as_primitive::<Int64Type>();
+        for i in 0..b.num_rows() {
+            total += n.value(i) as usize;
+            if let Some(p) = int(b.column(0), i) {
+                counts.insert(p, n.value(i) as usize);
+            }
+        }
+    }
+    Ok((counts, total))
+}
+
+/// Clusters the stored faces into people (see `people`): existing ids,
+/// names and manual assignments are kept.
+///
+/// Every face keeps its person, so what a clustering can change is the
+/// faces of nobody (new faces, earlier noise) and the persons they join.
+/// Unless `full`, only those are read: the faces of nobody, of the persons
+/// whose stored face count no longer matches their faces (faces removed
+/// with their photos), of the persons manual assignments move faces
+/// between, and — found by clustering, then read, until none is left —
+/// of the existing persons the faces of nobody join, so that each such
+/// person's centroid and representative are computed from all of its
+/// faces, as a full clustering computes them. The other persons keep their
+/// stored rows. The outcome equals a full clustering's (a test runs both);
+/// a face whose person is not in `persons` makes it a full one.
+pub fn cluster(
+    rt: &tokio::runtime::Runtime,
+    store: &Store,
+    config: &FacetConfig,
+    full: bool,
+) -> Result<Clustered> {
+    let started = Instant::now();
     let mut manual = HashMap::new();
     for b in query(rt, store, "SELECT face_id, person_id FROM face_assignments")? {
         let ids = b.column(0).as_string::<i32>();
@@ -116,7 +195,63 @@ pub fn cluster(
         }
     }
     let before = persons(rt, store)?;
-    let out = cluster_faces(&faces, &before, &manual, &config.face_clustering);
+    let (counts, total) = face_counts(rt, store)?;
+    let known: HashMap<i64, &Person> = before.iter().map(|p| (p.person_id, p)).collect();
+    let why = if full {
+        Some("asked for".to_string())
+    } else if let Some(p) = counts.keys().find(|p| !known.contains_key(p)) {
+        Some(format!("faces of person {p}, who is not in `persons`"))
+    } else {
+        None
+    };
+    let (faces, out, reached) = match &why {
+        Some(_) => {
+            let faces = faces_where(rt, store, None)?;
+            let out = cluster_faces(&faces, &before, &manual, &config.face_clustering);
+            (faces, out, None)
+        }
+        None => {
+            // Persons whose faces changed since their row was written, and
+            // both ends of every manual assignment not yet applied.
+            let mut reached: BTreeSet<i64> = before
+                .iter()
+                .filter(|p| counts.get(&p.person_id).copied().unwrap_or(0) != p.face_count)
+                .map(|p| p.person_id)
+                .collect();
+            if !manual.is_empty() {
+                let keys: Vec<String> = manual.keys().map(|k| facet_store::quote(k)).collect();
+                let filter = format!("face_id IN ({})", keys.join(", "));
+                for f in faces_where(rt, store, Some(&filter))? {
+                    let to = manual[&f.face_id];
+                    if f.person_id != Some(to) {
+                        reached.extend(f.person_id);
+                        reached.extend(known.contains_key(&to).then_some(to));
+                    }
+                }
+            }
+            loop {
+                let ids: Vec<String> = reached.iter().map(i64::to_string).collect();
+                let filter = if ids.is_empty() {
+                    "person_id IS NULL".to_string()
+                } else {
+                    format!("person_id IS NULL OR person_id IN ({})", ids.join(", "))
+                };
+                let faces = faces_where(rt, store, Some(&filter))?;
+                let out = cluster_faces(&faces, &before, &manual, &config.face_clustering);
+                let joined: Vec<i64> = out
+                    .assignments
+                    .iter()
+                    .flatten()
+                    .filter(|p| known.contains_key(p) && !reached.contains(p))
+                    .copied()
+                    .collect();
+                if joined.is_empty() {
+                    break (faces, out, Some(reached));
+                }
+                reached.extend(joined);
+            }
+        }
+    };
     // Only the faces whose person changed are written.
     let changed: Vec<(&str, Option<i64>)> = faces
         .iter()
@@ -138,16 +273,33 @@ pub fn cluster(
             ],
         )?;
         rt.block_on(store.update_columns(&faces_t, batch))?;
+        rt.block_on(store.index_scalar("faces", "person_id"))?;
     }
     point!("people::faces_written");
-    if !out.persons.is_empty() {
-        write_persons(rt, store, &out.persons)?;
+    // The persons no face read belongs to keep their rows.
+    let persons: Vec<Person> = match &reached {
+        None => out.persons,
+        Some(reached) => out
+            .persons
+            .into_iter()
+            .map(|p| match known.get(&p.person_id) {
+                Some(old) if !reached.contains(&p.person_id) => (*old).clone(),
+                _ => p,
+            })
+            .collect(),
+    };
+    let mut sorted_before = before.clone();
+    sorted_before.sort_by_key(|p| p.person_id);
+    if !persons.is_empty() && persons != sorted_before {
+        write_persons(rt, store, &persons)?;
     }
     Ok(Clustered {
-        faces: faces.len(),
-        assigned: out.assignments.iter().flatten().count(),
-        persons: out.persons.iter().filter(|p| p.face_count > 0).count(),
+        faces: total,
+        read: faces.len(),
+        assigned: persons.iter().map(|p| p.face_count).sum(),
+        persons: persons.iter().filter(|p| p.face_count > 0).count(),
         new_persons: out.new_persons,
+        full: why,
         seconds: started.elapsed().as_secs_f64(),
     })
 }

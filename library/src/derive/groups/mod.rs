@@ -491,9 +491,13 @@ fn incremental(
     let scores_version = scores_ds.as_ref().map(|d| d.version().version);
     let mut relead: Vec<String> = match (&scores_ds, state.scores_version) {
         (None, _) => Vec::new(),
-        (Some(ds), Some(v)) => match rt.block_on(facet_store::paths_written_since(ds, v))? {
+        (Some(ds), Some(v)) => match rt.block_on(facet_store::paths_written_since(ds, Some(v)))? {
             Some(paths) => paths,
-            None => return Ok(Err("the scores' previous version is gone".into())),
+            None => {
+                return Ok(Err(
+                    "the scores were rewritten or their previous version is gone".into(),
+                ));
+            }
         },
         (Some(_), None) => return Ok(Err("no scores at the last detection".into())),
     };
