@@ -112,6 +112,17 @@ struct Indexed<'a> {
     index_of: HashMap<String, usize>,
 }
 
+impl<'a> Indexed<'a> {
+    fn new(rt: &'a tokio::runtime::Runtime, store: &'a Store, config: &FacetConfig) -> Self {
+        Indexed {
+            rt,
+            store,
+            k: config.similarity_groups.max_group_size as usize + 8,
+            index_of: HashMap::new(),
+        }
+    }
+}
+
 /// Query vectors per Lance query.
 const QUERY_BATCH: usize = 256;
 
@@ -360,12 +371,7 @@ fn full_detection(
     if has_embedding {
         rt.block_on(store.index_vectors("photos", "embedding"))?;
     }
-    let mut neighbours = Indexed {
-        rt,
-        store,
-        k: config.similarity_groups.max_group_size as usize + 8,
-        index_of: HashMap::new(),
-    };
+    let mut neighbours = Indexed::new(rt, store, config);
     let found = maintain::detect(
         &photos,
         Settings::of(config),
@@ -575,12 +581,7 @@ fn incremental(
     let read = photos.len();
     let queries = region.queries;
     drop(region);
-    let mut neighbours = Indexed {
-        rt,
-        store,
-        k: config.similarity_groups.max_group_size as usize + 8,
-        index_of: HashMap::new(),
-    };
+    let mut neighbours = Indexed::new(rt, store, config);
     if columns.contains(&"embedding") {
         rt.block_on(store.index_vectors("photos", "embedding"))?;
     }
