@@ -458,6 +458,39 @@ fn gallery_in_headless_chromium_filter_sort_open_rate_reload() {
         "[...document.querySelectorAll('[data-testid=card] img')].every(i => i.complete && i.naturalWidth > 0)",
         "the thumbnails",
     );
+
+    // A bad filter in the URL: a message with a way out, and no request storm
+    // (the grid once looped on `/api/photos` about 330 times a second).
+    b.navigate(&format!("{}/?min_score=abc", server.url));
+    b.wait(
+        "!document.querySelector('[data-testid=error]').hidden",
+        "the error message",
+    );
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let asked = b.eval(
+        "performance.getEntriesByType('resource').filter(e => e.name.includes('/api/photos')).length",
+    );
+    assert!(
+        asked.as_u64().is_some_and(|n| (1..=2).contains(&n)),
+        "/api/photos asked {asked} times in 3 s after a refused request"
+    );
+    let message = b.eval("document.querySelector('[data-testid=error]').textContent");
+    assert!(
+        message.as_str().is_some_and(|m| m.contains("min_score")),
+        "{message}"
+    );
+    b.click("[data-testid=error-reset]");
+    b.wait(
+        &format!(
+            "location.search === '' && document.querySelectorAll('[data-testid=card]').length === {}",
+            PHOTOS.len()
+        ),
+        "every photo after the reset",
+    );
+    b.wait(
+        "document.querySelector('[data-testid=error]').hidden",
+        "the message gone",
+    );
     b.screenshot(&shots.join("01-gallery.png"));
     // No text encoder (no --pipeline): no search box.
     assert_eq!(

@@ -22,6 +22,9 @@ const state = {
   page: 0,
   loading: false,
   done: false,
+  // The grid stopped loading after a failure (see gridFailed), and how many in a row.
+  halted: false,
+  failures: 0,
   generation: 0,
   gridStale: false,
   open: -1,
@@ -141,7 +144,9 @@ async function api(path, options) {
     try {
       msg = (await r.json()).error || msg;
     } catch (_) {}
-    throw new Error(msg);
+    const err = new Error(msg);
+    err.status = r.status;
+    throw err;
   }
   return r.json();
 }
@@ -390,8 +395,48 @@ function updateCard(index) {
   if (old) old.replaceWith(card(state.photos[index], index));
 }
 
+// A page of the grid that failed stops the loading: a request the server
+// refused (a bad filter in the URL) is not asked again, a failure of the
+// server or the network is retried after 2, 4 and 8 s, then left to the
+// user's "Try again". Either way the message offers a way out.
+const GRID_RETRIES = 3;
+
+function gridFailed(e) {
+  state.halted = true;
+  const retry = !(e.status >= 400 && e.status < 500) && state.failures < GRID_RETRIES;
+  state.failures += 1;
+  const box = $("error");
+  const again = el("button", { type: "button", dataset: { testid: "error-retry" } }, "Try again");
+  again.addEventListener("click", () => {
+    state.failures = 0;
+    state.halted = false;
+    box.hidden = true;
+    loadMore();
+  });
+  const all = el("button", { type: "button", dataset: { testid: "error-reset" } }, "Show all photos");
+  all.addEventListener("click", () => {
+    location.href = location.pathname;
+  });
+  box.replaceChildren(
+    el("span", {}, `Could not load the photos: ${e.message || e}${retry ? " (retrying…)" : ""}`),
+    " ",
+    again,
+    " ",
+    all,
+  );
+  box.hidden = false;
+  if (retry) {
+    const generation = state.generation;
+    setTimeout(() => {
+      if (generation !== state.generation || !state.halted) return;
+      state.halted = false;
+      loadMore();
+    }, 2000 * 2 ** (state.failures - 1));
+  }
+}
+
 async function loadMore() {
-  if (state.loading || state.done) return;
+  if (state.loading || state.done || state.halted) return;
   state.loading = true;
   const generation = state.generation;
   try {
@@ -411,13 +456,15 @@ async function loadMore() {
     $("empty").hidden = state.total > 0;
     grid.dataset.loaded = String(state.photos.length);
     grid.dataset.total = String(state.total);
+    state.failures = 0;
+    $("error").hidden = true;
   } catch (e) {
-    showError(e);
+    if (generation === state.generation) gridFailed(e);
   } finally {
     if (generation === state.generation) state.loading = false;
   }
   // Keep filling while the end of the grid is on screen.
-  if (generation === state.generation && !state.done && sentinelVisible()) await loadMore();
+  if (generation === state.generation && !state.done && !state.halted && sentinelVisible()) await loadMore();
 }
 
 function sentinelVisible() {
@@ -439,6 +486,8 @@ async function reload() {
   state.page = 0;
   state.done = false;
   state.loading = false;
+  state.halted = false;
+  state.failures = 0;
   $("grid").replaceChildren();
   $("grid").dataset.ready = "0";
   $("error").hidden = true;
