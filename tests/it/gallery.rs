@@ -625,6 +625,21 @@ fn gallery_in_headless_chromium_filter_sort_open_rate_reload() {
         json!("4")
     );
     b.screenshot(&shots.join("05-reloaded.png"));
+    // The detail's camera: the make once, whether or not the model repeats it.
+    let camera = b.eval(
+        "[...document.querySelectorAll('#v-exif dt')].find(d => d.textContent === 'Camera')?.nextElementSibling.textContent",
+    );
+    assert_eq!(
+        camera,
+        json!(format!("NIKON {CAMERA}")),
+        "the stored make and model"
+    );
+    assert_eq!(
+        b.eval(
+            "import('/assets/app.js').then(m => [m.cameraName('Canon', 'Canon EOS 40D'), m.cameraName('NIKON CORPORATION', 'NIKON D750'), m.cameraName('SONY', 'ILCE-7M3'), m.cameraName(null, 'X100V')])"
+        ),
+        json!(["Canon EOS 40D", "NIKON D750", "SONY ILCE-7M3", "X100V"])
+    );
     let kept = sql_json(
         &store,
         &format!(

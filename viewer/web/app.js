@@ -498,6 +498,18 @@ async function reload() {
 
 // ---------- Photo view ----------
 
+// "Canon" + "Canon EOS 40D" is "Canon EOS 40D", "NIKON CORPORATION" +
+// "NIKON D750" is "NIKON D750": the make only when the model does not
+// already start with it (or with its first word).
+export function cameraName(make, model) {
+  if (!model) return make || "";
+  if (!make) return model;
+  const m = model.toLowerCase();
+  const first = make.trim().split(/\s+/)[0].toLowerCase();
+  if (m.startsWith(make.trim().toLowerCase()) || (first && m.startsWith(first))) return model;
+  return `${make.trim()} ${model}`;
+}
+
 const fmt = (v, digits = 2) =>
   v === null || v === undefined ? "\u2014" : typeof v === "number" ? (Number.isInteger(v) ? String(v) : v.toFixed(digits)) : String(v);
 
@@ -534,7 +546,7 @@ function renderBreakdown(items) {
 
 function renderExif(d) {
   const rows = [
-    ["Camera", [d.camera_make, d.camera_model].filter(Boolean).join(" ")],
+    ["Camera", cameraName(d.camera_make, d.camera_model)],
     ["Lens", d.lens],
     ["Taken", d.date_taken && d.date_taken.replace("T", " ")],
     ["Exposure", [d.shutter_speed_text && `${d.shutter_speed_text} s`, d.f_number && `f/${fmt(d.f_number, 1)}`, d.iso && `ISO ${d.iso}`].filter(Boolean).join(" \u00b7 ")],
