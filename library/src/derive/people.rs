@@ -14,7 +14,7 @@ use arrow::array::{
 use arrow::datatypes::{Float32Type, Float64Type, Int64Type, Schema};
 use facet_config::FacetConfig;
 use facet_stages::faces::people::{FaceIn, Person, cluster as cluster_faces};
-use facet_store::Store;
+use facet_store::{Dataset, Store};
 
 use crate::failpoint::point;
 use crate::{Error, Result, now_ns};
@@ -99,18 +99,18 @@ fn persons(rt: &tokio::runtime::Runtime, store: &Store) -> Result<Vec<Person>> {
 /// same whichever subset of the library is read.
 fn faces_where(
     rt: &tokio::runtime::Runtime,
-    store: &Store,
+    ds: Option<&Dataset>,
     filter: Option<&str>,
 ) -> Result<Vec<FaceIn>> {
     let mut faces = Vec::new();
-    let Some(ds) = rt.block_on(store.dataset("faces"))? else {
+    let Some(ds) = ds else {
         return Ok(faces);
     };
     let columns = ["face_id", "embedding", "person_id", "confidence"];
     let mut scan = rt.block_on(async {
         match filter {
-            Some(f) => facet_store::scan_where(&ds, &columns, f).await,
-            None => facet_store::scan(&ds, &columns, None).await,
+            Some(f) => facet_store::scan_where(ds, &columns, f).await,
+            None => facet_store::scan(ds, &columns, None).await,
         }
     })?;
     while let Some(b) = rt.block_on(scan.next())? {
@@ -138,14 +138,16 @@ fn faces_where(
     Ok(faces)
 }
 
-/// Faces per person as stored, and the faces in the store.
+/// Faces per person as stored, and the faces in the store (`has_faces`:
+/// the table exists).
 fn face_counts(
     rt: &tokio::runtime::Runtime,
     store: &Store,
+    has_faces: bool,
 ) -> Result<(HashMap<i64, usize>, usize)> {
     let mut counts = HashMap::new();
     let mut total = 0;
-    if rt.block_on(store.dataset("faces"))?.is_none() {
+    if !has_faces {
         return Ok((counts, 0));
     }
     for b in query(
@@ -194,25 +196,27 @@ pub fn cluster(
             }
         }
     }
-    let before = persons(rt, store)?;
-    let (counts, total) = face_counts(rt, store)?;
+    // In id order, as the clustering returns them.
+    let mut before = persons(rt, store)?;
+    before.sort_by_key(|p| p.person_id);
+    let ds = rt.block_on(store.dataset("faces"))?;
+    let ds = ds.as_ref();
+    let (counts, total) = face_counts(rt, store, ds.is_some())?;
     let known: HashMap<i64, &Person> = before.iter().map(|p| (p.person_id, p)).collect();
     let why = if full {
         Some("asked for".to_string())
-    } else if let Some(p) = counts.keys().find(|p| !known.contains_key(p)) {
-        Some(format!("faces of person {p}, who is not in `persons`"))
     } else {
-        None
+        counts
+            .keys()
+            .find(|p| !known.contains_key(p))
+            .map(|p| format!("faces of person {p}, who is not in `persons`"))
     };
-    let (faces, out, reached) = match &why {
-        Some(_) => {
-            let faces = faces_where(rt, store, None)?;
-            let out = cluster_faces(&faces, &before, &manual, &config.face_clustering);
-            (faces, out, None)
-        }
+    // Persons whose faces changed since their row was written, and both
+    // ends of every manual assignment not yet applied (`None`: every face
+    // is read).
+    let mut reached: Option<BTreeSet<i64>> = match &why {
+        Some(_) => None,
         None => {
-            // Persons whose faces changed since their row was written, and
-            // both ends of every manual assignment not yet applied.
             let mut reached: BTreeSet<i64> = before
                 .iter()
                 .filter(|p| counts.get(&p.person_id).copied().unwrap_or(0) != p.face_count)
@@ -221,7 +225,7 @@ pub fn cluster(
             if !manual.is_empty() {
                 let keys: Vec<String> = manual.keys().map(|k| facet_store::quote(k)).collect();
                 let filter = format!("face_id IN ({})", keys.join(", "));
-                for f in faces_where(rt, store, Some(&filter))? {
+                for f in faces_where(rt, ds, Some(&filter))? {
                     let to = manual[&f.face_id];
                     if f.person_id != Some(to) {
                         reached.extend(f.person_id);
@@ -229,28 +233,34 @@ pub fn cluster(
                     }
                 }
             }
-            loop {
-                let ids: Vec<String> = reached.iter().map(i64::to_string).collect();
-                let filter = if ids.is_empty() {
-                    "person_id IS NULL".to_string()
-                } else {
-                    format!("person_id IS NULL OR person_id IN ({})", ids.join(", "))
-                };
-                let faces = faces_where(rt, store, Some(&filter))?;
-                let out = cluster_faces(&faces, &before, &manual, &config.face_clustering);
-                let joined: Vec<i64> = out
-                    .assignments
-                    .iter()
-                    .flatten()
-                    .filter(|p| known.contains_key(p) && !reached.contains(p))
-                    .copied()
-                    .collect();
-                if joined.is_empty() {
-                    break (faces, out, Some(reached));
-                }
-                reached.extend(joined);
-            }
+            Some(reached)
         }
+    };
+    let (faces, out) = loop {
+        let filter = reached.as_ref().map(|r| {
+            let ids: Vec<String> = r.iter().map(i64::to_string).collect();
+            if ids.is_empty() {
+                "person_id IS NULL".to_string()
+            } else {
+                format!("person_id IS NULL OR person_id IN ({})", ids.join(", "))
+            }
+        });
+        let faces = faces_where(rt, ds, filter.as_deref())?;
+        let out = cluster_faces(&faces, &before, &manual, &config.face_clustering);
+        let Some(r) = reached.as_mut() else {
+            break (faces, out);
+        };
+        let joined: Vec<i64> = out
+            .assignments
+            .iter()
+            .flatten()
+            .filter(|p| known.contains_key(p) && !r.contains(p))
+            .copied()
+            .collect();
+        if joined.is_empty() {
+            break (faces, out);
+        }
+        r.extend(joined);
     };
     // Only the faces whose person changed are written.
     let changed: Vec<(&str, Option<i64>)> = faces
@@ -288,9 +298,7 @@ pub fn cluster(
             })
             .collect(),
     };
-    let mut sorted_before = before.clone();
-    sorted_before.sort_by_key(|p| p.person_id);
-    if !persons.is_empty() && persons != sorted_before {
+    if !persons.is_empty() && persons != before {
         write_persons(rt, store, &persons)?;
     }
     Ok(Clustered {
