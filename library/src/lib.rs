@@ -69,13 +69,25 @@ impl Trace {
         }
     }
 
-    /// Reports the time since the start at the end of `phase`.
+    /// Reports the time since the start at the end of `phase`, and the
+    /// process's resident and peak memory (Linux).
     pub(crate) fn at(&self, phase: &str) {
         if self.on {
+            let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+            let kib = |key: &str| {
+                status
+                    .lines()
+                    .find(|l| l.starts_with(key))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .map_or(0, |v| v / 1024)
+            };
             eprintln!(
-                "facet-trace {} {phase}: {:.1} ms",
+                "facet-trace {} {phase}: {:.1} ms, RSS {} MiB (peak {} MiB)",
                 self.what,
-                self.started.elapsed().as_secs_f64() * 1e3
+                self.started.elapsed().as_secs_f64() * 1e3,
+                kib("VmRSS:"),
+                kib("VmHWM:")
             );
         }
     }

@@ -448,7 +448,10 @@ pub async fn unshare(
 /// Share links resolved ([`guest`]): token → the table versions it was
 /// resolved at and its guest. Bounded: emptied when full.
 #[derive(Default)]
-pub struct Guests(std::sync::Mutex<std::collections::HashMap<String, (Vec<Option<u64>>, Who)>>);
+pub struct Guests(std::sync::Mutex<std::collections::HashMap<String, Resolved>>);
+
+/// A resolved share link: the table versions it was resolved at, its guest.
+type Resolved = (Vec<Option<u64>>, Who);
 
 /// Share links kept resolved at once.
 const GUESTS_KEPT: usize = 256;

@@ -193,10 +193,9 @@ impl Listing {
             .collect();
         let mut wanted = listed_names.clone();
         wanted.extend(EXTRA.iter().copied().filter(|c| has_column(&df, c)));
-        let df = df.select_columns(&wanted)?;
-        let schema = Arc::new(df.schema().as_arrow().clone());
-        let batches = df.collect().await?;
-        let batch = concat_batches(&schema, &batches).map_err(ApiError::internal)?;
+        // Each table read by itself, not the view's join (its hash tables
+        // would hold the library once per table).
+        let batch = snap.view_all(&wanted).await?;
         Listing::of_rows(snap, batch, &listed_names, user_columns)
     }
 
@@ -273,10 +272,14 @@ impl Listing {
     ) -> ApiResult<Listing> {
         // Path order: user state rows are found by binary search.
         let paths = strings(&batch, "path").ok_or_else(|| ApiError::internal("no path column"))?;
-        let mut order: Vec<u32> = (0..batch.num_rows() as u32).collect();
-        order.sort_unstable_by(|&a, &b| paths.value(a as usize).cmp(paths.value(b as usize)));
-        let batch =
-            take_record_batch(&batch, &UInt32Array::from(order)).map_err(ApiError::internal)?;
+        let sorted = (1..paths.len()).all(|i| paths.value(i - 1) <= paths.value(i));
+        let batch = if sorted {
+            batch
+        } else {
+            let mut order: Vec<u32> = (0..batch.num_rows() as u32).collect();
+            order.sort_unstable_by(|&a, &b| paths.value(a as usize).cmp(paths.value(b as usize)));
+            take_record_batch(&batch, &UInt32Array::from(order)).map_err(ApiError::internal)?
+        };
         let paths = strings(&batch, "path").ok_or_else(|| ApiError::internal("no path column"))?;
         let n = batch.num_rows();
         let listed = listed_names
@@ -766,7 +769,7 @@ pub(crate) fn mercator(lat: f64, lon: f64) -> [f32; 2] {
 mod tests {
     use std::sync::Arc;
 
-    use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray};
+    use arrow::array::{Array, ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray};
     use facet_store::Store;
 
     use super::Listing;
@@ -845,6 +848,30 @@ mod tests {
         let extended = first.extend(&snap).await.unwrap().expect("extended");
         let whole = Listing::build(&snap).await.unwrap();
         assert!(extended.extended && !whole.extended);
+        // Built without the view's join, it holds what the join gives.
+        let schema = whole.batch.schema();
+        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        let joined = snap
+            .ctx
+            .table("photos")
+            .await
+            .unwrap()
+            .select_columns(&names)
+            .unwrap()
+            .sort(vec![datafusion::prelude::col("path").sort(true, false)])
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let joined = arrow::compute::concat_batches(&joined[0].schema(), &joined).unwrap();
+        assert_eq!(joined.num_rows(), whole.len());
+        for (i, name) in names.iter().enumerate() {
+            assert_eq!(
+                joined.column(i).to_data(),
+                whole.batch.column(i).to_data(),
+                "{name}"
+            );
+        }
         assert_eq!(extended.batch, whole.batch);
         assert_eq!(extended.burst_ok, whole.burst_ok);
         for (k, v) in &whole.numbers {

@@ -256,25 +256,35 @@ fn incremental(
     // The photos of categories whose fingerprint moved (their weights, or a
     // percentile's step): found through their stored scores, read by path.
     let moved: Vec<String> = moved.into_iter().cloned().collect();
-    let again = match category_photos(rt, store, &ds, &columns, &moved, in_library)? {
-        Ok(b) => b,
+    let again = match category_paths(rt, store, &moved, in_library)? {
+        Ok(paths) => paths,
         Err(why) => return Ok(Err(why)),
     };
-    tr("moved categories' photos read");
-    if added.num_rows() == 0 && again.as_ref().is_none_or(|b| b.num_rows() == 0) {
+    tr("moved categories' photos found");
+    if added.num_rows() == 0 && again.is_empty() {
         return Ok(Ok(Recomputed {
             kept: in_library as usize,
             ..Default::default()
         }));
     }
     let rows: Vec<usize> = (0..prepared.len()).collect();
-    let mut batch = scored_batch(&prepared, &rows, &stats, config, &prints)?;
+    let batch = scored_batch(&prepared, &rows, &stats, config, &prints)?;
     let mut rescored = rows.len();
-    match again {
+    drop(prepared);
+    if again.is_empty() {
         // New photos only: appended, no join with the stored scores.
-        None => rt.block_on(store.append(&facet_schemas::scores(), batch))?,
-        Some(again) => {
-            let prepared = prepare(&again, config).map_err(Error::Internal)?;
+        rt.block_on(store.append(&facet_schemas::scores(), batch))?;
+    } else {
+        rt.block_on(store.upsert(&facet_schemas::scores(), batch))?;
+        // The moved categories' photos, a commit per chunk so that memory
+        // holds one chunk, not the category. A kill between two commits
+        // leaves `scores` newer than the state: the next re-score is full.
+        for chunk in again.chunks(SCORES_PER_COMMIT / 2) {
+            let photos = photos_by_path(rt, &ds, &columns, chunk)?;
+            if photos.num_rows() == 0 {
+                continue;
+            }
+            let prepared = prepare(&photos, config).map_err(Error::Internal)?;
             if let Some(i) =
                 (0..prepared.len()).find(|&i| !moved.iter().any(|c| c == prepared.category(i)))
             {
@@ -286,10 +296,10 @@ fn incremental(
             let rows: Vec<usize> = (0..prepared.len()).collect();
             let rewritten = scored_batch(&prepared, &rows, &stats, config, &prints)?;
             rescored += rows.len();
-            batch = arrow::compute::concat_batches(&batch.schema(), [&batch, &rewritten])?;
-            // One commit: the new photos' scores and the moved categories'.
-            rt.block_on(store.upsert(&facet_schemas::scores(), batch))?;
+            rt.block_on(store.upsert(&facet_schemas::scores(), rewritten))?;
+            point!("scores::chunk");
         }
+        tr("moved categories re-scored");
     }
     rt.block_on(store.index_scalar("scores", "category"))?;
     state.photos = in_library;
@@ -308,20 +318,18 @@ fn incremental(
     }))
 }
 
-/// The stored photo rows (`columns`) of the photos whose score is in one of
-/// `categories`, looked up through `scores.category` and `photos.path`:
-/// `Ok(None)` when there are no such categories; `Err(why)` when reading
-/// every photo is the cheaper way (more than a third of the library).
-fn category_photos(
+/// The paths of the photos whose score is in one of `categories`, looked up
+/// through the index on `scores.category` (empty when there are no such
+/// categories); `Err(why)` when reading every photo is the cheaper way
+/// (more than a third of the library).
+fn category_paths(
     rt: &tokio::runtime::Runtime,
     store: &Store,
-    photos: &facet_store::Dataset,
-    columns: &[&str],
     categories: &[String],
     in_library: u64,
-) -> Result<Result<Option<arrow::array::RecordBatch>, String>> {
+) -> Result<Result<Vec<String>, String>> {
     if categories.is_empty() {
-        return Ok(Ok(None));
+        return Ok(Ok(Vec::new()));
     }
     let Some(scores) = rt.block_on(store.dataset("scores"))? else {
         return Ok(Err("no scores yet".into()));
@@ -349,6 +357,18 @@ fn category_photos(
             paths.len()
         )));
     }
+    paths.sort_unstable();
+    Ok(Ok(paths))
+}
+
+/// The stored photo rows (`columns`) of `paths`, through the index on
+/// `photos.path`.
+fn photos_by_path(
+    rt: &tokio::runtime::Runtime,
+    photos: &facet_store::Dataset,
+    columns: &[&str],
+    paths: &[String],
+) -> Result<arrow::array::RecordBatch> {
     let mut batches = Vec::new();
     for chunk in paths.chunks(1_000) {
         let list: Vec<String> = chunk.iter().map(|p| facet_store::quote(p)).collect();
@@ -363,9 +383,17 @@ fn category_photos(
     }
     let schema = match batches.first() {
         Some(b) => b.schema(),
-        None => return Ok(Ok(None)),
+        None => {
+            let schema = arrow::datatypes::Schema::from(photos.schema());
+            Arc::new(schema.project(
+                &columns
+                    .iter()
+                    .filter_map(|c| schema.index_of(c).ok())
+                    .collect::<Vec<_>>(),
+            )?)
+        }
     };
-    Ok(Ok(Some(arrow::compute::concat_batches(&schema, &batches)?)))
+    Ok(arrow::compute::concat_batches(&schema, &batches)?)
 }
 
 /// Rows of `scores` written per commit by a full re-score.
