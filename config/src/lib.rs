@@ -669,6 +669,12 @@ impl FacetConfig {
             pt.top_picks_min_score,
         );
         v.range(
+            "viewer.photo_types.top_picks_min_megapixels",
+            pt.top_picks_min_megapixels,
+            0.0,
+            INF,
+        );
+        v.range(
             "viewer.photo_types.top_picks_min_face_ratio",
             pt.top_picks_min_face_ratio,
             0.0,

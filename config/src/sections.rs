@@ -136,6 +136,7 @@ pub fn known_keys(section: &str) -> &'static [&'static str] {
         "tagging" => &["enabled", "max_tags"],
         "viewer.photo_types" => &[
             "top_picks_min_score",
+            "top_picks_min_megapixels",
             "top_picks_min_face_ratio",
             "top_picks_weights",
             "low_light_max_luminance",
@@ -630,6 +631,8 @@ pub struct Viewer {
 pub struct PhotoTypes {
     /// Minimum Top Picks score for a photo to be a Top Pick.
     pub top_picks_min_score: f64,
+    /// Facet: the smallest photo (in megapixels) that can be a Top Pick.
+    pub top_picks_min_megapixels: f64,
     /// Face ratio (0–1) from which `face_quality_percent` counts in the Top
     /// Picks score; below it that weight goes to aesthetic and composition.
     pub top_picks_min_face_ratio: f64,
@@ -643,6 +646,7 @@ impl Default for PhotoTypes {
     fn default() -> Self {
         Self {
             top_picks_min_score: 7.0,
+            top_picks_min_megapixels: 1.0,
             top_picks_min_face_ratio: 0.2,
             top_picks_weights: TopPicksWeights::default(),
             low_light_max_luminance: 0.2,

@@ -88,6 +88,31 @@ fn shared_photos_are_stored_or_explained_and_match_exiftool() {
             || f == corrupted;
         assert!(expected, "unexpected failure: {f}: {reason}");
     }
+    // Top Picks: none under 1 MP (that 199 × 47 TIFF has the best
+    // aggregate of the corpus).
+    let picks = sql_json(
+        &store,
+        "SELECT path, width, height, top_picks_score FROM photos WHERE is_top_pick",
+    );
+    let best = sql_json(
+        &store,
+        "SELECT path, width, height, aggregate, top_picks_score FROM photos ORDER BY top_picks_score DESC LIMIT 5",
+    );
+    eprintln!("the best Top Picks scores: {best:?}");
+    for p in &picks {
+        let mp = p["width"].as_f64().unwrap() * p["height"].as_f64().unwrap() / 1e6;
+        assert!(mp >= 1.0, "a Top Pick of {mp} MP: {p:?}");
+    }
+    let small = sql_json(
+        &store,
+        "SELECT count(*) AS n FROM photos WHERE width * height < 1000000 AND top_picks_score >= 7",
+    );
+    eprintln!(
+        "Top Picks: {} of {} photos; {} more score 7 but are under 1 MP",
+        picks.len(),
+        stored.len(),
+        small[0]["n"]
+    );
     // Every decodable JPEG and PNG is stored.
     for f in &files {
         let l = f.to_lowercase();

@@ -11,10 +11,13 @@
 //! 1. Each metric the category weights (`weight > 0`; weights are fractions
 //!    `percent / 100`, rescaled to sum 1 when they sum to more than 0.1 % away
 //!    from 100 %) contributes `value × weight`, `value` clamped to 0–10. A
-//!    missing (or non-finite, or outside −100…100) input takes the reference's
-//!    default and is flagged `neutral`: 5 for most metrics, 0 for
-//!    `leading_lines` and `dynamic_range`, an isolation ratio of 1 (score 0)
-//!    for `isolation`. `quality` always scores 0; its weight is redistributed
+//!    missing (or non-finite, or outside −100…100) input is *not measured*:
+//!    it is flagged `neutral`, weighs 0, and the measured metrics' weights are
+//!    rescaled to keep their sum — a photo is judged on what was measured, not
+//!    pulled toward 5 by models the pipeline does not run (the reference
+//!    scores such a metric with its default: 5 for most metrics, 0 for
+//!    `leading_lines` and `dynamic_range`, an isolation ratio of 1 for
+//!    `isolation`; Facet does so only when nothing at all was measured). `quality` always scores 0; its weight is redistributed
 //!    to `aesthetic` by the reference's rule (aesthetic's value is raised by
 //!    `w_quality / w_aesthetic` before clamping).
 //! 2. Before clamping, EXIF adjustments: ISO > 800 raises tech sharpness by
@@ -367,12 +370,25 @@ pub fn round_to(x: f64, places: u32) -> f64 {
         .map_or(x, |r| r + 0.0)
 }
 
+/// The scoring formula's version, part of every score's fingerprint: a
+/// change of the formula re-scores the stored photos (`facet recompute`,
+/// without decoding). 2: unmeasured metrics weigh nothing.
+pub const FORMULA: u32 = 2;
+
 /// A metric's scored value: before and after its adjustment.
 struct MetricValue {
     raw: Option<f64>,
     value: f64,
     neutral: bool,
     adjusted: Option<(f64, &'static str, String)>,
+}
+
+impl MetricValue {
+    /// No usable input: the metric was not measured (a colour scored
+    /// neutral because the photo is monochrome was measured).
+    fn unmeasured(&self) -> bool {
+        self.neutral && usable(self.raw).is_none()
+    }
 }
 
 fn metric_value(
@@ -510,10 +526,28 @@ pub fn score(
     let mut breakdown = Vec::with_capacity(weights.len() + 8);
     let mut adjustments = Vec::new();
 
-    // 1–2. The weighted sum, in the reference's order and arithmetic.
+    // 1–2. The weighted sum, in the reference's order and arithmetic, over
+    // the metrics that were measured: an unmeasured one (no usable input)
+    // weighs nothing and the others' weights are rescaled to their sum.
+    let values: Vec<MetricValue> = weights
+        .iter()
+        .map(|&(metric, _)| metric_value(metric, category, m, norm, cfg, &weights))
+        .collect();
+    let measured_weight: f64 = weights
+        .iter()
+        .zip(&values)
+        .filter(|(_, v)| !v.unmeasured())
+        .map(|((_, w), _)| w)
+        .sum();
+    let all_weight: f64 = weights.iter().map(|(_, w)| w).sum();
     let mut total = 0.0;
-    for &(metric, w) in &weights {
-        let v = metric_value(metric, category, m, norm, cfg, &weights);
+    for (&(metric, w), v) in weights.iter().zip(values) {
+        // Nothing measured at all: the reference's defaults stand.
+        let w = match (v.unmeasured(), measured_weight > 0.0) {
+            (true, true) => 0.0,
+            (false, true) => w * all_weight / measured_weight,
+            (_, false) => w,
+        };
         let base = clamp10(v.value);
         breakdown.push(BreakdownItem::Metric {
             metric: metric.to_string(),

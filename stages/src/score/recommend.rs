@@ -44,7 +44,8 @@
 //!    `normalization.category_min_samples` its percentile normalization also
 //!    falls back to the library percentiles.
 //! 10. `missing_metric` (info, lowest priority): per weighted metric, the
-//!     photos that scored it as neutral because it was not measured (`raw` is
+//!     photos that have no value for it (not measured, so left out of their
+//!     score; `raw` is
 //!     `None`: its stage has not run, or, for face metrics, no face).
 
 use std::collections::BTreeMap;
@@ -510,20 +511,21 @@ pub fn analyse(rows: &[Row], config: &FacetConfig) -> Report {
 
     let mut missing: BTreeMap<&str, usize> = BTreeMap::new();
     for item in rows.iter().flat_map(|r| &r.breakdown) {
+        // Every metric item is one the category weights; an unmeasured one
+        // weighs 0 in the photo's score.
         if let BreakdownItem::Metric {
             metric,
             raw: None,
             neutral: true,
-            weight_percent,
             ..
         } = item
-            && *weight_percent > 0.0
         {
             *missing.entry(metric).or_default() += 1;
         }
     }
     for (metric, n) in missing {
-        let finding = format!("{n} photos scored metric {metric} as neutral (not measured)");
+        let finding =
+            format!("{n} photos have no {metric} (not measured: their scores leave it out)");
         let suggestion = format!(
             "run the pipeline stage that measures {metric} (`facet run … --force` for photos analysed before it existed); face metrics stay unmeasured on photos without a face"
         );
@@ -892,7 +894,7 @@ mod tests {
         assert_eq!(m.len(), 1);
         assert_eq!(
             m[0].finding,
-            "2 photos scored metric eye_sharpness as neutral (not measured)"
+            "2 photos have no eye_sharpness (not measured: their scores leave it out)"
         );
         assert_eq!(r.recommendations.last().unwrap().check, "missing_metric");
     }

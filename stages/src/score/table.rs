@@ -52,6 +52,8 @@ pub const INPUT_COLUMNS: &[&str] = &[
     "eye_sharpness",
     "isolation_ratio",
     "is_blink",
+    "width",
+    "height",
 ];
 
 /// A silhouette: at least this fraction of dark pixels (`dark_mass`, grey
@@ -132,6 +134,8 @@ pub struct Prepared<'c> {
     metrics: Vec<PhotoMetrics>,
     composition: Vec<Option<f64>>,
     face_ratio: Vec<Option<f64>>,
+    /// Width × height / 10⁶ (`None` when unknown).
+    megapixels: Vec<Option<f64>>,
 }
 
 impl Prepared<'_> {
@@ -278,12 +282,18 @@ pub fn prepare<'c>(batch: &RecordBatch, config: &'c FacetConfig) -> Result<Prepa
         categories.push(category_for(&config.categories, &facts));
         metrics.push(m);
     }
+    let megapixels = col("width")
+        .iter()
+        .zip(col("height"))
+        .map(|(w, h)| Some(w.as_ref()? * h? / 1e6).filter(|mp| *mp > 0.0))
+        .collect();
     Ok(Prepared {
         paths,
         categories,
         metrics,
         composition,
         face_ratio,
+        megapixels,
     })
 }
 
@@ -296,6 +306,7 @@ pub fn prepare<'c>(batch: &RecordBatch, config: &'c FacetConfig) -> Result<Prepa
 pub fn fingerprints(config: &FacetConfig, stats: &NormStats) -> HashMap<String, String> {
     use sha2::{Digest, Sha256};
     let global = serde_json::json!({
+        "formula": super::FORMULA,
         "inputs": [
             &config.scoring, &config.thresholds, &config.penalties,
             &config.exif_adjustments, &config.exposure, &config.normalization,
@@ -344,10 +355,10 @@ pub fn score_rows(
         let tp = top_picks_score(
             &TopPicksInputs {
                 aggregate: Some(s.aggregate),
+                aesthetic: prepared.metrics[i].aesthetic,
                 composition: prepared.composition[i],
                 face_quality: prepared.metrics[i].face_quality,
                 face_ratio: prepared.face_ratio[i],
-                ..Default::default()
             },
             &config.viewer.photo_types,
         );
@@ -357,7 +368,11 @@ pub fn score_rows(
         aggregate.append_value(s.aggregate);
         breakdown.append_value(serde_json::to_string(&s.breakdown).map_err(|e| e.to_string())?);
         picks.append_value(tp);
-        is_pick.append_value(is_top_pick(tp, &config.viewer.photo_types));
+        is_pick.append_value(is_top_pick(
+            tp,
+            prepared.megapixels[i],
+            &config.viewer.photo_types,
+        ));
     }
     let columns: Vec<ArrayRef> = vec![
         Arc::new(path.finish()),

@@ -84,26 +84,41 @@ fn weighted_sum_of_metrics() {
 }
 
 #[test]
-fn missing_metric_counts_as_neutral_five() {
+fn an_unmeasured_metric_does_not_change_the_aggregate() {
     let m = PhotoMetrics {
         aesthetic: None,
         exposure: Some(6.0),
         ..PhotoMetrics::default()
     };
     let s = score(&plain("x"), &m, &NormStats::default(), &inputs());
-    // 5 · 0.6 + 6 · 0.4 = 5.4
-    assert_eq!(s.aggregate, 5.4);
+    // Judged on exposure alone: 6, not 5 · 0.6 + 6 · 0.4 = 5.4.
+    assert_eq!(s.aggregate, 6.0);
+    let only_exposure = cat("x", r#"{"exposure_percent": 100}"#, r#"{}"#);
+    assert_eq!(agg(&only_exposure, &m), s.aggregate);
+    // Whatever the unmeasured metric's default or weight.
+    for weights in [
+        r#"{"aesthetic_percent": 90, "exposure_percent": 10}"#,
+        r#"{"leading_lines_percent": 50, "exposure_percent": 50}"#,
+        r#"{"isolation_percent": 30, "dynamic_range_percent": 30, "exposure_percent": 40}"#,
+    ] {
+        assert_eq!(agg(&cat("x", weights, r#"{}"#), &m), 6.0, "{weights}");
+    }
     match s.metric("aesthetic").unwrap() {
         BreakdownItem::Metric {
             raw,
-            normalized,
             neutral,
+            weight_percent,
+            points,
             ..
         } => {
             assert_eq!(*raw, None);
-            assert_eq!(*normalized, 5.0);
             assert!(neutral);
+            assert_eq!((*weight_percent, *points), (0.0, 0.0));
         }
+        other => panic!("{other:?}"),
+    }
+    match s.metric("exposure").unwrap() {
+        BreakdownItem::Metric { weight_percent, .. } => assert!(close(*weight_percent, 100.0)),
         other => panic!("{other:?}"),
     }
     // A value outside −100…100 (the reference's guard) or NaN is missing too.
@@ -112,8 +127,10 @@ fn missing_metric_counts_as_neutral_five() {
             aesthetic: Some(bad),
             ..good()
         };
-        assert_eq!(agg(&plain("x"), &m), 5.4);
+        assert_eq!(agg(&plain("x"), &m), 6.0);
     }
+    // Nothing measured: the reference's defaults (5 each).
+    assert_eq!(agg(&plain("x"), &PhotoMetrics::default()), 5.0);
 }
 
 #[test]
@@ -928,7 +945,7 @@ fn top_picks_with_and_without_a_face() {
     // 8·0.30 + 7·0.28 + 6·0.18 + 9·0.24 = 2.4 + 1.96 + 1.08 + 2.16 = 7.6
     let s = top_picks_score(&p, &types);
     assert!(close(s, 7.6), "{s}");
-    assert!(is_top_pick(s, &types));
+    assert!(is_top_pick(s, None, &types));
     // Small face: face weight split: aesthetic 0.40, composition 0.30.
     // 2.4 + 2.8 + 1.8 = 7.0
     let small = TopPicksInputs {
@@ -943,16 +960,44 @@ fn top_picks_with_and_without_a_face() {
         ..p
     };
     assert!(close(top_picks_score(&at, &types), 7.6));
-    // Missing values count as 0.
+    // Nothing measured: 0.
     assert_eq!(top_picks_score(&TopPicksInputs::default(), &types), 0.0);
-    let no_face = TopPicksInputs {
+    // Unmeasured scores weigh nothing: aggregate 8 and aesthetic 7 over
+    // their weights 0.30 and 0.40 (the face's share), rescaled to the sum.
+    let no_composition = TopPicksInputs {
         aggregate: Some(8.0),
         aesthetic: Some(7.0),
         ..TopPicksInputs::default()
     };
-    assert!(close(top_picks_score(&no_face, &types), 2.4 + 2.8));
-    assert!(!is_top_pick(6.99, &types));
-    assert!(is_top_pick(7.0, &types));
+    let s = top_picks_score(&no_composition, &types);
+    assert!(close(s, (2.4 + 2.8) / 0.7), "{s}");
+    // Without an aesthetic model, the aggregate alone.
+    let only = TopPicksInputs {
+        aggregate: Some(8.0),
+        ..TopPicksInputs::default()
+    };
+    assert!(close(top_picks_score(&only, &types), 8.0));
+    assert!(!is_top_pick(6.99, Some(12.0), &types));
+    assert!(is_top_pick(7.0, Some(12.0), &types));
+    assert!(
+        is_top_pick(7.0, None, &types),
+        "an unknown size is not held against it"
+    );
+}
+
+#[test]
+fn images_under_the_minimum_size_are_never_top_picks() {
+    let types = PhotoTypes::default();
+    assert_eq!(types.top_picks_min_megapixels, 1.0);
+    // A 75 × 100 image with perfect scores.
+    assert!(!is_top_pick(10.0, Some(75.0 * 100.0 / 1e6), &types));
+    assert!(!is_top_pick(10.0, Some(0.99), &types));
+    assert!(is_top_pick(10.0, Some(1.0), &types));
+    let strict = PhotoTypes {
+        top_picks_min_megapixels: 12.0,
+        ..PhotoTypes::default()
+    };
+    assert!(!is_top_pick(9.0, Some(6.0), &strict));
 }
 
 #[test]
