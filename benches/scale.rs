@@ -262,13 +262,7 @@ fn get(addr: &str, path: &str) -> (u16, String) {
 
 /// `total` of a `/api/photos` answer.
 fn total(body: &str) -> Option<u64> {
-    let at = body.find("\"total\":")? + 8;
-    body[at..]
-        .trim_start()
-        .split(|c: char| !c.is_ascii_digit())
-        .next()?
-        .parse()
-        .ok()
+    serde_json::from_str::<serde_json::Value>(body).ok()?["total"].as_u64()
 }
 
 #[derive(Default, Clone)]

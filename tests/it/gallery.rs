@@ -559,7 +559,7 @@ fn gallery_in_headless_chromium_filter_sort_open_rate_reload() {
         "the large image",
     );
     let rows = b.eval(
-        "[...document.querySelectorAll('[data-testid=breakdown-row]')].map(r => [...r.cells].map(c => c.textContent))",
+        "[...document.querySelectorAll('[data-testid=breakdown-row]')].map(r => [r.dataset.metric, ...[...r.cells].slice(1).map(c => c.textContent), r.cells[0].textContent])",
     );
     let rows = rows.as_array().unwrap();
     let stored = sql_json(
@@ -576,6 +576,9 @@ fn gallery_in_headless_chromium_filter_sort_open_rate_reload() {
     assert_eq!(rows.len(), metrics.len(), "{rows:?}");
     for (row, m) in rows.iter().zip(&metrics) {
         assert_eq!(row[0], m["metric"], "{rows:?}");
+        // Named in words, not by the stored metric's id.
+        let name = row[5].as_str().unwrap();
+        assert!(!name.contains('_'), "{rows:?}");
         let weight = format!("{:.0}%", m["weight_percent"].as_f64().unwrap());
         assert_eq!(row[3].as_str().unwrap(), weight, "{rows:?}");
     }
@@ -587,6 +590,32 @@ fn gallery_in_headless_chromium_filter_sort_open_rate_reload() {
     assert_eq!(
         b.eval("document.getElementById('v-rating').dataset.rating"),
         json!("0")
+    );
+    let line = b.eval("document.querySelector('[data-testid=viewer-critique]').textContent");
+    assert!(
+        line.as_str()
+            .is_some_and(|l| l.ends_with('.') && l.len() > 10),
+        "a one-line critique: {line}"
+    );
+    // The critique's rule on a known breakdown: strengths by weight, then
+    // weaknesses and penalties; unmeasured metrics say nothing.
+    let said = b.eval(
+        "import('/assets/app.js').then(m => [m.critique([\
+            {kind: 'metric', metric: 'tech_sharpness', raw: 900, normalized: 8.2, weight_percent: 30, neutral: false},\
+            {kind: 'metric', metric: 'exposure', raw: 8, normalized: 7.5, weight_percent: 20, neutral: false},\
+            {kind: 'metric', metric: 'aesthetic', raw: null, normalized: 5, weight_percent: 0, neutral: true},\
+            {kind: 'adjustment', name: 'clipping', points: -1, reason: ''}], {width: 75, height: 100}),\
+          m.critique([{kind: 'metric', metric: 'aesthetic', raw: null, normalized: 5, weight_percent: 0, neutral: true}]),\
+          m.metricName('aesthetic_iaa'), m.categoryName('human_others')])",
+    );
+    assert_eq!(
+        said,
+        json!([
+            "Sharp and well exposed; held back by low resolution and clipped highlights.",
+            "Not enough was measured to judge this photo.",
+            "Aesthetics (second model)",
+            "People (other)"
+        ])
     );
     b.screenshot(&shots.join("03-photo-breakdown.png"));
 
@@ -1277,4 +1306,219 @@ fn write_people(store: &Path, photos: &[String]) {
         store.replace(&faces_t, faces).await.unwrap();
         store.replace(&persons_t, persons).await.unwrap();
     });
+}
+
+/// Culling by groups in the page: the HDR pairs of `../shared/photos/` are
+/// bursts and a byte copy a duplicate. The toolbar counts what is hidden
+/// and shows it with reasons; a burst opened from its "best of 2" badge,
+/// the other frame made the best with the keyboard (B), the choice stored
+/// and kept after a reload; Back closes the photo. Desktop and phone.
+#[test]
+fn gallery_culling_by_groups_in_headless_chromium() {
+    let Some(shared) = shared_photos() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let lib = tmp.path().join("lib");
+    std::fs::create_dir_all(&lib).unwrap();
+    let cams = shared.join("cameras/jpg");
+    for f in [
+        "hdr/canon_hdr_NO.jpg",
+        "hdr/canon_hdr_YES.jpg",
+        "hdr/iphone_hdr_NO.jpg",
+        "hdr/iphone_hdr_YES.jpg",
+        "gps/DSCN0010.jpg",
+        "Canon_40D.jpg",
+    ] {
+        let src = cams.join(f);
+        std::fs::copy(&src, lib.join(src.file_name().unwrap())).unwrap();
+    }
+    std::fs::copy(lib.join("DSCN0010.jpg"), lib.join("copy_DSCN0010.jpg")).unwrap();
+    let store = tmp.path().join("store");
+    let r = run_in(
+        tmp.path(),
+        &[
+            "run",
+            lib.to_str().unwrap(),
+            "--quiet",
+            "--store",
+            store.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.status, 0, "{}\n{}", r.stdout, r.stderr);
+    let canon_burst = sql_json(
+        &store,
+        "SELECT path, is_lead FROM groups WHERE kind = 'burst' AND path LIKE '%canon_hdr%' ORDER BY path",
+    );
+    assert_eq!(canon_burst.len(), 2, "{canon_burst:?}");
+    let lead = |rows: &[serde_json::Map<String, Value>]| {
+        rows.iter()
+            .find(|r| r["is_lead"] == json!(true))
+            .map(|r| r["path"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    let auto_lead = lead(&canon_burst);
+    let other = canon_burst
+        .iter()
+        .map(|r| r["path"].as_str().unwrap().to_string())
+        .find(|p| *p != auto_lead)
+        .unwrap();
+    // What the defaults hide: burst and duplicate non-leads, blinks.
+    let hidden = sql_json(
+        &store,
+        "SELECT count(*) AS n FROM photos WHERE is_burst_lead = false OR is_duplicate_lead = false OR is_blink = true",
+    )[0]["n"]
+        .as_i64()
+        .unwrap();
+    assert!(hidden >= 3, "two bursts and a duplicate: {hidden}");
+    let all = 7;
+
+    let config = tmp.path().join("gallery.json");
+    std::fs::write(&config, "{}").unwrap();
+    let server = Server::start(&store, &config);
+    let shots = screenshots_dir();
+    let mut b = Browser::launch();
+    for (device, (w, h, mobile)) in [("desktop", (1440, 900, false)), ("phone", (390, 844, true))] {
+        b.viewport(w, h, mobile);
+        b.navigate(&format!("{}/", server.url));
+        b.wait(
+            "document.body.dataset.ready === '1' && document.getElementById('grid').dataset.ready === '1'",
+            "the grid",
+        );
+        let shown = b.wait(
+            "Number(document.getElementById('grid').dataset.total)",
+            "the count",
+        );
+        assert_eq!(shown, json!(all - hidden), "{device}");
+        // The toolbar says how many are hidden; the toggle shows them, each with why.
+        assert_eq!(
+            b.eval("document.getElementById('show-hidden').dataset.count"),
+            json!(hidden.to_string()),
+            "{device}"
+        );
+        b.click("[data-testid=show-hidden]");
+        b.wait(
+            &format!(
+                "location.search.includes('show_hidden') && document.getElementById('grid').dataset.ready === '1' \
+                 && document.getElementById('grid').dataset.total === '{all}'"
+            ),
+            "every photo",
+        );
+        let reasons = b.eval(
+            "[...document.querySelectorAll('[data-testid=card]')].filter(c => c.querySelector('[data-testid=card-hidden]')).map(c => [c.dataset.path, c.querySelector('[data-testid=card-hidden]').textContent])",
+        );
+        let reasons = reasons.as_array().unwrap();
+        assert_eq!(reasons.len() as i64, hidden, "{reasons:?}");
+        let why_other = reasons
+            .iter()
+            .find(|r| r[0] == json!(other))
+            .unwrap_or_else(|| panic!("{other} hidden: {reasons:?}"));
+        assert!(
+            why_other[1].as_str().unwrap().contains("burst"),
+            "{why_other}"
+        );
+        b.screenshot(&shots.join(format!("20-hidden-shown-{device}.png")));
+        b.click("[data-testid=show-hidden]");
+        b.wait(
+            &format!(
+                "!location.search.includes('show_hidden') && document.getElementById('grid').dataset.total === '{}'",
+                all - hidden
+            ),
+            "the hidden photos hidden again",
+        );
+    }
+    b.viewport(1440, 900, false);
+
+    // The burst's lead carries "Best of 2"; open it, then the other frame
+    // from the group strip, and make that one the best with B.
+    let badge = b.eval(&format!(
+        "document.querySelector('[data-testid=card][data-path=' + CSS.escape({}) + '] [data-testid=card-group]')?.textContent",
+        json!(auto_lead)
+    ));
+    assert_eq!(badge, json!("Best of 2"));
+    b.click(&format!(
+        "[data-testid=card][data-path=\"{}\"]",
+        auto_lead.replace('"', "\\\"")
+    ));
+    b.wait(
+        "document.getElementById('viewer').dataset.ready === '1' && document.getElementById('v-groups').dataset.ready === '1'",
+        "the photo and its groups",
+    );
+    assert_eq!(
+        b.eval("document.querySelector('[data-testid=group-burst]').dataset.lead"),
+        json!(auto_lead)
+    );
+    let members = b.eval(
+        "[...document.querySelectorAll('[data-testid=group-burst] [data-testid=group-member]')].map(m => [m.dataset.path, m.dataset.lead])",
+    );
+    assert_eq!(
+        members,
+        json!([[auto_lead, "true"], [other, "false"]]),
+        "the lead first"
+    );
+    b.screenshot(&shots.join("21-burst-group.png"));
+    b.click(&format!(
+        "[data-testid=group-member][data-path=\"{}\"]",
+        other.replace('"', "\\\"")
+    ));
+    b.wait(
+        &format!(
+            "document.getElementById('viewer').dataset.path === {} && document.getElementById('viewer').dataset.ready === '1'",
+            json!(other)
+        ),
+        "the other frame",
+    );
+    b.key("b", "KeyB", 66);
+    b.wait(
+        &format!(
+            "document.getElementById('v-groups').dataset.ready === '1' && document.querySelector('[data-testid=group-burst]')?.dataset.lead === {}",
+            json!(other)
+        ),
+        "the new lead",
+    );
+    let stored = sql_json(
+        &store,
+        "SELECT path, is_lead FROM groups WHERE kind = 'burst' AND path LIKE '%canon_hdr%' ORDER BY path",
+    );
+    assert_eq!(lead(&stored), other, "stored: {stored:?}");
+    let decided = sql_json(&store, "SELECT path, decision FROM group_decisions");
+    assert_eq!(
+        json!(decided),
+        json!([{"path": other, "decision": "lead"}]),
+        "{decided:?}"
+    );
+    let summary = b.eval("document.querySelector('[data-testid=group-burst] [data-testid=group-summary]').textContent");
+    assert!(
+        summary.as_str().unwrap().contains("chosen by you"),
+        "{summary}"
+    );
+    b.screenshot(&shots.join("22-lead-chosen.png"));
+
+    // Kept after a reload.
+    b.page("Page.reload", json!({"ignoreCache": true}));
+    b.wait(
+        "document.body.dataset.ready === '1' && document.getElementById('viewer').dataset.ready === '1' \
+         && document.getElementById('v-groups').dataset.ready === '1'",
+        "the reloaded photo",
+    );
+    assert_eq!(
+        b.eval("document.querySelector('[data-testid=group-burst]').dataset.lead"),
+        json!(other)
+    );
+
+    // Back closes the photo (not the gallery), and the grid follows the choice.
+    b.eval("history.back()");
+    b.wait(
+        "document.getElementById('viewer').hidden && !location.search.includes('photo=') && location.pathname === '/'",
+        "the photo closed by Back",
+    );
+    b.wait(
+        &format!(
+            "document.getElementById('grid').dataset.ready === '1' && !!document.querySelector('[data-testid=card][data-path=' + CSS.escape({}) + ']') \
+             && !document.querySelector('[data-testid=card][data-path=' + CSS.escape({}) + ']')",
+            json!(other),
+            json!(auto_lead)
+        ),
+        "the new lead in the grid, the old one hidden",
+    );
 }

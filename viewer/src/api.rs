@@ -19,7 +19,7 @@ use crate::auth::Who;
 use crate::error::{ApiError, ApiResult};
 use crate::json::{filename, rows};
 use crate::listing::Facet;
-use crate::query::{Filters, Page, Params, has_column};
+use crate::query::{Filters, Hiding, Page, Params, has_column};
 
 /// The columns of a photo in `/api/photos` (never the thumbnail).
 pub const LIST_COLUMNS: &[&str] = &[
@@ -40,6 +40,14 @@ pub const LIST_COLUMNS: &[&str] = &[
     "rating",
     "favorite",
     "rejected",
+    "sharpness",
+    "is_blink",
+    "is_burst_lead",
+    "burst_size",
+    "is_duplicate_lead",
+    "duplicate_size",
+    "is_similar_lead",
+    "similar_size",
 ];
 
 /// Columns never sent: file locations outside the library.
@@ -113,12 +121,38 @@ pub async fn photos(
     crate::persons::restrict(&state, &listing, &mut filters).await?;
     let (rows, total) = listing.page(&filters, &page, &user);
     let offset = (page.page - 1).saturating_mul(page.per_page);
+    // Each photo the defaults would hide says why (when shown on request),
+    // and the first page counts what they hide from these filters.
+    let defaults = Hiding::of_settings(state.settings());
     let photos: Vec<Value> = listing
         .rows(&rows, &user)?
         .into_iter()
-        .map(|r| Value::Object(photo_json(r)))
+        .zip(&rows)
+        .map(|(r, &i)| {
+            let mut r = photo_json(r);
+            let why = listing.hidden_by(i, &user, &defaults);
+            if !why.is_empty() {
+                r.insert("hidden_by".into(), json!(why));
+            }
+            Value::Object(r)
+        })
         .collect();
+    let hidden = (page.page == 1).then(|| {
+        let mut counts = serde_json::Map::new();
+        let mut total = 0;
+        for i in listing.matching(&filters.showing_all(), &user) {
+            let why = listing.hidden_by(i, &user, &defaults);
+            total += usize::from(!why.is_empty());
+            for w in why {
+                let n = counts.entry(w).or_insert(json!(0));
+                *n = json!(n.as_u64().unwrap_or(0) + 1);
+            }
+        }
+        counts.insert("total".into(), json!(total));
+        Value::Object(counts)
+    });
     Ok(Json(json!({
+        "hidden": hidden,
         "photos": photos,
         "total": total,
         "page": page.page,
@@ -450,70 +484,5 @@ async fn update(state: &AppState, who: &Who, path: &str, change: Change) -> ApiR
         "rating": rating,
         "favorite": favorite,
         "rejected": rejected,
-    })))
-}
-
-/// `GET /api/groups?path=`: the photo's burst and duplicate groups, each
-/// with its members (path, filename, lead), its lead and why.
-pub async fn groups(
-    State(state): State<AppState>,
-    who: Who,
-    q: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> ApiResult<Json<Value>> {
-    let p = params(q)?;
-    let path = p.path()?;
-    who.check(path)?;
-    lookup(&state, PHOTOS_STORED, path, Some(&["path"])).await?;
-    let ctx = state.session().await?;
-    let groups = ctx.table("groups").await?;
-    let mine = groups
-        .clone()
-        .filter(col("path").eq(lit(path.to_string())))?
-        .select_columns(&["kind", "group_id"])?
-        .collect()
-        .await?;
-    let mut out = Map::new();
-    for row in rows(&mine) {
-        let (Some(kind), Some(id)) = (row["kind"].as_str(), row["group_id"].as_str()) else {
-            continue;
-        };
-        let members = groups
-            .clone()
-            .filter(
-                col("kind")
-                    .eq(lit(kind.to_string()))
-                    .and(col("group_id").eq(lit(id.to_string()))),
-            )?
-            .sort(vec![col("path").sort(true, false)])?
-            .collect()
-            .await?;
-        // Only the members this session may see.
-        let members: Vec<Map<String, Value>> = rows(&members)
-            .into_iter()
-            .filter(|m| m["path"].as_str().is_some_and(|p| who.allows(p)))
-            .collect();
-        let lead = members
-            .iter()
-            .find(|m| m["is_lead"] == Value::Bool(true))
-            .cloned();
-        out.insert(
-            kind.to_string(),
-            json!({
-                "group_id": id,
-                "size": members.len(),
-                "lead": lead.as_ref().map(|m| m["path"].clone()),
-                "reason": lead.as_ref().map(|m| m["reason"].clone()),
-                "members": members.iter().map(|m| json!({
-                    "path": m["path"],
-                    "filename": filename(m["path"].as_str().unwrap_or("")),
-                    "is_lead": m["is_lead"] == Value::Bool(true),
-                })).collect::<Vec<_>>(),
-            }),
-        );
-    }
-    Ok(Json(json!({
-        "path": path,
-        "burst": out.remove("burst").unwrap_or(Value::Null),
-        "duplicate": out.remove("duplicate").unwrap_or(Value::Null),
     })))
 }

@@ -515,14 +515,18 @@ fn guest_route(path: &str) -> bool {
     )
 }
 
-/// The role a change needs in multi-user mode: persons and faces are
-/// managed by admins, scans started by superadmins; every member rates,
+/// The role a change needs in multi-user mode: persons, faces and group
+/// decisions (one lead per group for the whole family) are managed by admins, scans started by superadmins; every member rates,
 /// compares and keeps albums.
 pub fn role_for_change(path: &str) -> Role {
     let under = |p: &str| path == p || path.starts_with(&format!("{p}/"));
     if under("/api/scan") {
         Role::Superadmin
-    } else if under("/api/persons") || under("/api/person") || under("/api/faces") {
+    } else if under("/api/persons")
+        || under("/api/person")
+        || under("/api/faces")
+        || under("/api/groups")
+    {
         Role::Admin
     } else {
         Role::User

@@ -19,6 +19,7 @@ mod cache;
 pub mod compare;
 mod error;
 mod files;
+mod groups;
 mod json;
 mod listing;
 mod openapi;
@@ -58,6 +59,8 @@ struct Inner {
     store: Store,
     settings: Settings,
     user_state_lock: tokio::sync::Mutex<()>,
+    /// Serialises group decisions (each re-detects the groups).
+    group_lock: tokio::sync::Mutex<()>,
     cache: tokio::sync::Mutex<Cache>,
     gate: auth::Gate,
     config: FacetConfig,
@@ -112,6 +115,7 @@ impl AppState {
                 gate: auth::Gate::from_config(config, &Settings::from_config(config)),
                 settings: Settings::from_config(config),
                 user_state_lock: tokio::sync::Mutex::new(()),
+                group_lock: tokio::sync::Mutex::new(()),
                 cache: tokio::sync::Mutex::new(Cache::default()),
                 config: config.clone(),
                 scans: scan::Scans::new(scanner),
@@ -334,7 +338,8 @@ pub fn app(state: AppState) -> Router {
         .route("/api/config", get(api::config))
         .route("/api/photos", get(api::photos))
         .route("/api/photo", get(api::photo))
-        .route("/api/groups", get(api::groups))
+        .route("/api/groups", get(groups::list))
+        .route("/api/groups/decide", post(groups::decide))
         .route("/api/filter_options", get(api::filter_options))
         .route("/api/type_counts", get(api::type_counts))
         .route("/api/reject", post(api::reject))

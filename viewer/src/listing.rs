@@ -22,7 +22,7 @@ use facet_store::Snapshot;
 use crate::api::LIST_COLUMNS;
 use crate::auth::Who;
 use crate::error::{ApiError, ApiResult};
-use crate::query::{Filters, Page, has_column};
+use crate::query::{Filters, Hiding, Page, has_column};
 
 /// A comparator of listing rows.
 type RowOrder<'a> = Box<dyn Fn(&u32, &u32) -> Ordering + 'a>;
@@ -192,7 +192,11 @@ impl Listing {
             .filter(|c| has_column(&df, c))
             .collect();
         let mut wanted = listed_names.clone();
-        wanted.extend(EXTRA.iter().copied().filter(|c| has_column(&df, c)));
+        for c in EXTRA {
+            if !wanted.contains(c) && has_column(&df, c) {
+                wanted.push(c);
+            }
+        }
         // Each table read by itself, not the view's join (its hash tables
         // would hold the library once per table).
         let batch = snap.view_all(&wanted).await?;
@@ -584,6 +588,27 @@ impl Listing {
                 .filter(|&i| keep(i as usize))
                 .collect(),
         }
+    }
+
+    /// Why `hiding` hides row `i` (`rejected`, `burst`: not its burst's
+    /// lead, `duplicate`: not its duplicate set's lead, `blink`); empty when
+    /// it is shown.
+    pub(crate) fn hidden_by(&self, i: u32, u: &UserCols, hiding: &Hiding) -> Vec<&'static str> {
+        let i = i as usize;
+        let mut why = Vec::new();
+        if hiding.rejected && u.rejected[i] {
+            why.push("rejected");
+        }
+        if hiding.bursts && !self.burst_ok[i] {
+            why.push("burst");
+        }
+        if hiding.duplicates && !self.duplicate_ok[i] {
+            why.push("duplicate");
+        }
+        if hiding.blinks && self.blink[i] {
+            why.push("blink");
+        }
+        why
     }
 
     pub(crate) fn is_top_pick(&self, i: u32) -> bool {

@@ -229,9 +229,18 @@ pub fn spec() -> Value {
                 "responses": ok("The photo.", json_ref("PhotoDetail")),
             }},
             "/api/groups": {"get": {
-                "summary": "The photo's burst and duplicate groups: members, lead and why (null when in none).",
+                "summary": "The photo's burst, duplicate and similar groups (null when in none): the lead, why in words (`why`) and as stored (`reason`), the user's `decision` (lead, keep_all or null), and every member as a photo of /api/photos with `is_lead`, leads first then by score.",
                 "parameters": [path_param()],
                 "responses": ok("The groups.", json!({"application/json": {"schema": {"type": "object"}}})),
+            }},
+            "/api/groups/decide": {"post": {
+                "summary": "Choose the photo as its group's lead (`lead`), keep every member (`keep_all`), or hand the group back to the automatic choice (`reset`). The groups are detected again (incrementally) before the answer, which is /api/groups of the photo. Admins only in multi-user mode.",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["path", "kind", "decision"],
+                    "properties": {"path": {"type": "string"},
+                                   "kind": {"type": "string", "enum": ["burst", "duplicate", "similar"]},
+                                   "decision": {"type": "string", "enum": ["lead", "keep_all", "reset"]}}}}}},
+                "responses": ok("The photo's groups after the decision.", json!({"application/json": {"schema": {"type": "object"}}})),
             }},
             "/thumbnail": {"get": {
                 "summary": "The photo's JPEG thumbnail (cacheable; ETag).",
@@ -333,7 +342,8 @@ pub fn spec() -> Value {
             "PhotoPage": {"type": "object", "required": ["photos", "total", "page", "per_page"], "properties": {
                 "photos": {"type": "array", "items": {"$ref": "#/components/schemas/Photo"}},
                 "total": {"type": "integer"}, "page": {"type": "integer"}, "per_page": {"type": "integer"},
-                "sort": {"type": "string"}, "dir": {"type": "string"}, "has_more": {"type": "boolean"}}},
+                "sort": {"type": "string"}, "dir": {"type": "string"}, "has_more": {"type": "boolean"},
+                "hidden": {"type": ["object", "null"], "description": "Page 1 only: how many photos matching the filters the gallery hides by default (`total`, and per reason: rejected, burst, duplicate, blink). Each such photo, when shown (hide_*=false), lists its reasons in `hidden_by`."}}},
             "PhotoDetail": {"allOf": [{"$ref": "#/components/schemas/Photo"}, {"type": "object", "properties": {
                 "score_breakdown": {"type": ["array", "null"], "description": "The critique: items of kind `metric` (metric, raw, normalized, weight_percent, points, neutral) and `adjustment` (name, points, reason)."}}}]},
             "FilterOptions": {"type": "object", "properties": {

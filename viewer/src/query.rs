@@ -107,8 +107,30 @@ impl Params {
     }
 }
 
+/// What the gallery hides unless asked: rejected photos, the non-leads of
+/// bursts and of duplicate sets, blinks (`viewer.*` defaults, or the
+/// request's `hide_*`).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Hiding {
+    pub(crate) rejected: bool,
+    pub(crate) bursts: bool,
+    pub(crate) duplicates: bool,
+    pub(crate) blinks: bool,
+}
+
+impl Hiding {
+    pub fn of_settings(s: &Settings) -> Hiding {
+        Hiding {
+            rejected: s.hide_rejected,
+            bursts: s.hide_bursts,
+            duplicates: s.hide_duplicates,
+            blinks: s.hide_blinks,
+        }
+    }
+}
+
 /// The photo filters of `/api/photos` (and of the counts).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Filters {
     pub(crate) category: Option<String>,
     pub(crate) camera: Option<String>,
@@ -177,6 +199,17 @@ impl Filters {
             return Err(ApiError::bad("max_score", "is below min_score"));
         }
         Ok(f)
+    }
+
+    /// The same filters, hiding nothing.
+    pub fn showing_all(&self) -> Filters {
+        Filters {
+            hide_rejected: false,
+            hide_bursts: false,
+            hide_duplicates: false,
+            hide_blinks: false,
+            ..self.clone()
+        }
     }
 
     /// Only the rejected flag: the filters of the type counts.

@@ -341,7 +341,8 @@ async fn photos_lists_pages_of_the_listed_columns() {
             "thumbnail",
             "thumbnail_path",
             "score_breakdown",
-            "sharpness",
+            "exposure_score",
+            "burst_group_id",
         ] {
             assert!(!o.contains_key(hidden), "{hidden} in the list");
         }
@@ -964,7 +965,70 @@ async fn groups_route_and_group_filters() {
     assert_eq!(v["burst"]["size"], 2);
     assert_eq!(v["burst"]["lead"], json!(a));
     assert_eq!(v["burst"]["reason"], "sharpest");
+    assert_eq!(v["burst"]["decision"], Value::Null);
     assert_eq!(v["duplicate"], Value::Null);
+    assert_eq!(v["similar"], Value::Null);
+    // Every member as a listed photo, the lead first.
+    let members = v["burst"]["members"].as_array().unwrap();
+    assert_eq!(members.len(), 2, "{v}");
+    assert_eq!(members[0]["path"], json!(a));
+    assert_eq!(members[0]["is_lead"], true);
+    assert_eq!(members[1]["filename"], "b.png");
+    assert_eq!(members[1]["is_lead"], false);
+    assert!(members[1].get("aggregate").is_some(), "{v}");
+    // The first page counts what the defaults hide, and a photo shown on
+    // request says why it was hidden.
+    let (s, page) = get_json(&f.app, "/api/photos").await;
+    assert_eq!(s, StatusCode::OK, "{page}");
+    assert_eq!(
+        page["hidden"],
+        json!({"total": 2, "burst": 1, "blink": 1}),
+        "{page}"
+    );
+    let (_, page) = get_json(&f.app, "/api/photos?hide_bursts=false&hide_blinks=false").await;
+    let why: std::collections::HashMap<String, Value> = page["photos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["filename"].as_str().unwrap().to_string(),
+                p["hidden_by"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(why["b.png"], json!(["burst"]));
+    assert_eq!(why["a.jpg"], json!(["blink"]));
+    assert_eq!(why["c.cr2"], Value::Null);
+    let (_, page2) = get_json(&f.app, "/api/photos?page=2&per_page=2").await;
+    assert_eq!(page2["hidden"], Value::Null);
+    // Decisions: the body is checked before anything is written.
+    for (body, param) in [
+        (json!({"kind": "burst", "decision": "lead"}), "path"),
+        (
+            json!({"path": b, "kind": "bursts", "decision": "lead"}),
+            "kind",
+        ),
+        (
+            json!({"path": b, "kind": "burst", "decision": "best"}),
+            "decision",
+        ),
+        (
+            json!({"path": b, "kind": "duplicate", "decision": "lead"}),
+            "path",
+        ),
+    ] {
+        let (s, v) = post(&f.app, "/api/groups/decide", body.clone()).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{body}: {v}");
+        assert_eq!(v["param"], param, "{body}: {v}");
+    }
+    let (s, _) = post(
+        &f.app,
+        "/api/groups/decide",
+        json!({"path": "/nope.jpg", "kind": "burst", "decision": "lead"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
     assert_bad(&f, "/api/photos?hide_bursts=maybe", "hide_bursts").await;
     assert_bad(&f, "/api/photos?hide_duplicates=2", "hide_duplicates").await;
     assert_bad(&f, "/api/photos?hide_blinks=x", "hide_blinks").await;

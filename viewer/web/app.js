@@ -63,6 +63,10 @@ function query(extra = {}) {
   }
   p.set("sort", sortKey());
   p.set("dir", sortDir());
+  // "Show hidden": burst and duplicate non-leads, blinks and rejects too.
+  if (cur.get("show_hidden")) {
+    for (const k of ["hide_bursts", "hide_duplicates", "hide_blinks", "hide_rejected"]) p.set(k, "false");
+  }
   for (const [k, v] of Object.entries(extra)) p.set(k, v);
   return p;
 }
@@ -172,10 +176,10 @@ function showError(e) {
 
 // ---------- Toolbar ----------
 
-function fillSelect(select, items, current) {
+function fillSelect(select, items, current, label = (v) => v) {
   select.replaceChildren(el("option", { value: "" }, "All"));
   for (const { value, count } of items) {
-    select.append(el("option", { value }, `${value} (${count})`));
+    select.append(el("option", { value }, `${label(value)} (${count})`));
   }
   if (current && !items.some((i) => i.value === current)) {
     select.append(el("option", { value: current }, current));
@@ -189,7 +193,7 @@ async function loadToolbar() {
     api("/api/filter_options"),
     api("/api/type_counts"),
   ]);
-  fillSelect($("f-category"), options.categories, p.get("category"));
+  fillSelect($("f-category"), options.categories, p.get("category"), categoryName);
   fillSelect($("f-camera"), options.cameras, p.get("camera"));
   fillSelect($("f-tag"), options.tags, p.get("tag"));
   renderTypes(counts);
@@ -308,6 +312,10 @@ function bindToolbar() {
     setParam("q", q || null);
     setView(q ? "search" : "");
   });
+  $("show-hidden").addEventListener("click", () => {
+    setParam("show_hidden", params().get("show_hidden") ? null : true);
+    reload();
+  });
   $("person-clear").addEventListener("click", () => {
     setParam("person", null);
     syncControls();
@@ -382,12 +390,51 @@ function card(photo, index) {
   }
   if (photo.is_top_pick) a.append(el("span", { className: "pick", title: "Top pick" }, "\u2605"));
   a.append(el("span", { className: "marks", dataset: { testid: "card-marks" } }, marks(photo)));
+  const group = groupBadge(photo);
+  if (group) a.append(el("span", { className: "group-badge", dataset: { testid: "card-group" } }, group));
+  if (photo.hidden_by?.length) {
+    a.classList.add("was-hidden");
+    a.append(el("span", { className: "hidden-why", dataset: { testid: "card-hidden" } }, photo.hidden_by.map((w) => HIDDEN_WHY[w] || w).join(" \u00b7 ")));
+  }
   a.addEventListener("click", (e) => {
     if (e.metaKey || e.ctrlKey || e.shiftKey) return;
     e.preventDefault();
     openPhoto(index);
   });
   return a;
+}
+
+// Why the gallery hides a photo by default, in words.
+const HIDDEN_WHY = {
+  burst: "Not the best of its burst",
+  duplicate: "A duplicate",
+  blink: "Eyes closed",
+  rejected: "Rejected",
+};
+
+// "Best of 8" on the lead of a burst, a duplicate set or a similar set.
+function groupBadge(photo) {
+  const n = (k) => (photo[`is_${k}_lead`] && photo[`${k}_size`] > 1 ? photo[`${k}_size`] : 0);
+  if (n("burst")) return `Best of ${n("burst")}`;
+  if (n("duplicate")) return `Best of ${n("duplicate")} copies`;
+  if (n("similar")) return `Best of ${n("similar")} similar`;
+  return "";
+}
+
+// The toolbar's "Show hidden (N)" after a first page: how many photos the
+// defaults hide from these filters.
+function renderHidden(hidden) {
+  const b = $("show-hidden");
+  const showing = !!params().get("show_hidden");
+  const n = hidden?.total ?? 0;
+  b.hidden = !showing && n === 0;
+  b.setAttribute("aria-pressed", String(showing));
+  b.dataset.count = String(n);
+  b.textContent = showing ? `Hide the ${n} hidden again` : `Show hidden (${n})`;
+  const parts = Object.entries(HIDDEN_WHY)
+    .filter(([k]) => hidden?.[k])
+    .map(([k, w]) => `${w}: ${hidden[k]}`);
+  b.title = parts.length ? parts.join("; ") : "Nothing is hidden";
 }
 
 function updateCard(index) {
@@ -444,6 +491,7 @@ async function loadMore() {
     if (generation !== state.generation) return;
     state.page = data.page;
     state.total = data.total;
+    if (data.hidden) renderHidden(data.hidden);
     state.done = !data.has_more;
     const grid = $("grid");
     const frag = document.createDocumentFragment();
@@ -513,7 +561,87 @@ export function cameraName(make, model) {
 const fmt = (v, digits = 2) =>
   v === null || v === undefined ? "\u2014" : typeof v === "number" ? (Number.isInteger(v) ? String(v) : v.toFixed(digits)) : String(v);
 
-function renderBreakdown(items) {
+// The metrics and adjustments of the score, as a photographer names them.
+const METRIC_NAMES = {
+  aesthetic: "Aesthetics",
+  quality: "Overall quality",
+  face_quality: "Face quality",
+  eye_sharpness: "Sharp eyes",
+  tech_sharpness: "Sharpness",
+  composition: "Composition",
+  leading_lines: "Leading lines",
+  exposure: "Exposure",
+  color: "Colour",
+  contrast: "Contrast",
+  dynamic_range: "Dynamic range",
+  isolation: "Subject isolation",
+  aesthetic_iaa: "Aesthetics (second model)",
+  face_quality_iqa: "Face quality (second model)",
+  liqe: "Image quality (LIQE)",
+  subject_sharpness: "Subject sharpness",
+  subject_prominence: "Subject prominence",
+  subject_placement: "Subject placement",
+  bg_separation: "Background separation",
+};
+const ADJUSTMENT_NAMES = {
+  quality_to_aesthetic: "Quality weight to aesthetics",
+  iso_sharpness_compensation: "High-ISO allowance",
+  aperture_isolation_boost: "Wide-aperture isolation",
+  leading_lines_blend: "Leading lines in the composition",
+  blink: "Closed eyes",
+  bonus: "Category bonus",
+  clipping: "Clipped highlights or shadows",
+  noise: "Noise",
+  bimodality: "Split histogram",
+  oversaturation: "Oversaturated colours",
+  clamp: "Kept within the score range",
+};
+// Words for a strength and for a weakness, per metric.
+const METRIC_WORDS = {
+  aesthetic: ["pleasing", "not very pleasing"],
+  face_quality: ["a good face", "a weak face"],
+  eye_sharpness: ["sharp eyes", "soft eyes"],
+  tech_sharpness: ["sharp", "soft focus"],
+  composition: ["well composed", "weak composition"],
+  leading_lines: ["strong lines", "few leading lines"],
+  exposure: ["well exposed", "poor exposure"],
+  color: ["rich colour", "dull colour"],
+  contrast: ["good contrast", "flat contrast"],
+  dynamic_range: ["wide tonal range", "narrow tonal range"],
+  isolation: ["a stand-out subject", "a busy background"],
+};
+const ADJUSTMENT_WORDS = {
+  blink: "closed eyes",
+  clipping: "clipped highlights",
+  noise: "noise",
+  bimodality: "a split histogram",
+  oversaturation: "oversaturated colours",
+};
+export const metricName = (m) => METRIC_NAMES[m] || m.replaceAll("_", " ").replace(/^./, (c) => c.toUpperCase());
+export const categoryName = (c) => (c ? c.replaceAll("_", " ").replace(/^./, (x) => x.toUpperCase()).replace("Human others", "People (other)") : "");
+
+// A one-line critique from the breakdown: what carries the score (measured
+// metrics at 7 or more, the heaviest first) and what holds it back (those
+// at 4 or less, and the penalties).
+export function critique(items, photo = {}) {
+  const measured = (items || []).filter((i) => i.kind === "metric" && !(i.neutral && (i.raw === null || i.raw === undefined)) && i.weight_percent > 0);
+  const byWeight = [...measured].sort((a, b) => b.weight_percent - a.weight_percent);
+  const good = byWeight.filter((i) => i.normalized >= 7 && METRIC_WORDS[i.metric]).slice(0, 2).map((i) => METRIC_WORDS[i.metric][0]);
+  const bad = byWeight.filter((i) => i.normalized <= 4 && METRIC_WORDS[i.metric]).slice(0, 2).map((i) => METRIC_WORDS[i.metric][1]);
+  for (const i of items || []) {
+    if (i.kind !== "metric" && i.points < 0 && ADJUSTMENT_WORDS[i.name]) bad.push(ADJUSTMENT_WORDS[i.name]);
+  }
+  if (photo.width > 0 && photo.height > 0 && photo.width * photo.height < 1e6) bad.unshift("low resolution");
+  const list = (w) => (w.length > 1 ? `${w.slice(0, -1).join(", ")} and ${w[w.length - 1]}` : w[0]);
+  const cap = (t) => t.charAt(0).toUpperCase() + t.slice(1);
+  if (!good.length && !bad.length) return measured.length ? "An average photo: nothing stands out." : "Not enough was measured to judge this photo.";
+  if (!bad.length) return `${cap(list(good))}.`;
+  if (!good.length) return `Held back by ${list(bad)}.`;
+  return `${cap(list(good))}; held back by ${list(bad)}.`;
+}
+
+function renderBreakdown(items, photo) {
+  $("v-critique-line").textContent = critique(items, photo);
   const metrics = $("v-breakdown").tBodies[0];
   const adjustments = $("v-adjustments").tBodies[0];
   metrics.replaceChildren();
@@ -521,10 +649,12 @@ function renderBreakdown(items) {
   for (const item of items || []) {
     const signed = (p) => el("td", { className: p > 0 ? "plus" : p < 0 ? "minus" : "" }, (p > 0 ? "+" : "") + fmt(p));
     if (item.kind === "metric") {
-      const raw = el("td", { className: item.neutral ? "neutral" : "" }, item.neutral ? "neutral" : fmt(item.raw));
+      // Not measured: no usable input, no weight (the others carry the score).
+      const unmeasured = item.neutral && (item.raw === null || item.raw === undefined);
+      const raw = el("td", { className: item.neutral ? "neutral" : "" }, unmeasured ? "not measured" : item.neutral ? "neutral" : fmt(item.raw));
       metrics.append(
-        el("tr", { dataset: { testid: "breakdown-row", metric: item.metric } },
-          el("td", {}, item.metric),
+        el("tr", { dataset: { testid: "breakdown-row", metric: item.metric }, className: unmeasured ? "unmeasured" : "", title: item.metric },
+          el("td", {}, metricName(item.metric)),
           raw,
           el("td", {}, fmt(item.normalized)),
           el("td", {}, `${fmt(item.weight_percent, 0)}%`),
@@ -533,7 +663,7 @@ function renderBreakdown(items) {
     } else {
       adjustments.append(
         el("tr", { dataset: { testid: "adjustment-row", name: item.name } },
-          el("td", {}, item.name),
+          el("td", { title: item.name }, ADJUSTMENT_NAMES[item.name] || item.name),
           signed(item.points),
           el("td", { className: "reason" }, item.reason || "")),
       );
@@ -598,11 +728,19 @@ async function showPhoto(path, index) {
   viewer.dataset.path = path;
   viewer.hidden = false;
   document.body.classList.add("viewing");
-  setParam("photo", path);
+  // Opening a photo is a step in the history (Back closes it); stepping to
+  // the next photo replaces it.
+  const p = params();
+  const had = p.has("photo");
+  p.set("photo", path);
+  if (had) history.replaceState(history.state, "", `?${p}`);
+  else history.pushState({ photo: true }, "", `?${p}`);
   const img = $("v-image");
   img.src = `/thumbnail?path=${enc(path)}`;
   $("v-similar").hidden = true;
   $("v-similar-list").replaceChildren();
+  $("v-groups").hidden = true;
+  state.groups = null;
   $("v-download").href = `/api/download?path=${enc(path)}`;
   try {
     const d = await api(`/api/photo?path=${enc(path)}`);
@@ -611,11 +749,12 @@ async function showPhoto(path, index) {
     $("v-title").textContent = d.filename;
     img.alt = d.filename;
     $("v-score").textContent = d.aggregate === null || d.aggregate === undefined ? "\u2014" : d.aggregate.toFixed(1);
-    $("v-category").textContent = d.category || "";
+    $("v-category").textContent = categoryName(d.category);
     $("v-top-pick").hidden = !d.is_top_pick;
-    renderBreakdown(d.score_breakdown);
+    renderBreakdown(d.score_breakdown, d);
     renderExif(d);
     renderState(d);
+    await loadGroups(path);
     const full = new Image();
     full.onload = () => {
       if ($("viewer").dataset.path === path) img.src = full.src;
@@ -628,14 +767,34 @@ async function showPhoto(path, index) {
   }
 }
 
-function closePhoto() {
+// Closes the photo: Back when opening it made a history step (the
+// popstate then closes it), else the URL loses its photo. The grid shows
+// the photo last viewed, and follows group decisions made meanwhile.
+function closePhoto(fromHistory = false) {
+  if (!fromHistory && history.state?.photo && params().has("photo")) {
+    history.back();
+    return;
+  }
+  const last = state.open;
   $("viewer").hidden = true;
   $("viewer").dataset.path = "";
   document.body.classList.remove("viewing");
   state.open = -1;
   state.detail = null;
-  setParam("photo", null);
+  state.groups = null;
+  if (!fromHistory) setParam("photo", null);
+  if (state.gridStale && !currentView()) reload();
+  else document.querySelector(`.card[data-index="${last}"]`)?.scrollIntoView({ block: "nearest" });
 }
+
+window.addEventListener("popstate", () => {
+  const path = params().get("photo");
+  if (!path) {
+    if (!$("viewer").hidden) closePhoto(true);
+    return;
+  }
+  if ($("viewer").dataset.path !== path) showPhoto(path, state.photos.findIndex((x) => x.path === path));
+});
 
 async function change(route, body, apply) {
   const d = state.detail;
@@ -661,6 +820,112 @@ async function change(route, body, apply) {
   }
 }
 
+// ---------- Groups: bursts, duplicates, similar shots ----------
+
+const GROUP_NAMES = { burst: "Burst", duplicate: "Duplicates", similar: "Similar shots" };
+
+/** The open photo's groups (`/api/groups`), shown under its actions. */
+async function loadGroups(path) {
+  const box = $("v-groups");
+  box.dataset.ready = "0";
+  try {
+    const g = await api(`/api/groups?path=${enc(path)}`);
+    if ($("viewer").dataset.path !== path) return;
+    state.groups = g;
+    renderGroups(g);
+  } catch (e) {
+    state.groups = null;
+    box.hidden = true;
+  }
+  box.dataset.ready = "1";
+}
+
+function renderGroups(g) {
+  const box = $("v-groups");
+  const list = $("v-groups-list");
+  const kinds = Object.keys(GROUP_NAMES).filter((k) => g[k]);
+  box.hidden = kinds.length === 0;
+  list.replaceChildren(
+    ...kinds.map((k) => {
+      const group = g[k];
+      const lead = group.members.find((m) => m.is_lead);
+      const how = group.decision === "keep_all" ? "all kept (your choice)" : group.decision === "lead" ? "best chosen by you" : "best chosen automatically";
+      const head = el(
+        "p",
+        { className: "summary", dataset: { testid: "group-summary" } },
+        `${GROUP_NAMES[k]} of ${group.size}: ${how}${group.why && group.decision !== "keep_all" ? ` \u00b7 ${group.why}` : ""}`,
+      );
+      const strip = el("div", { className: "strip group-strip" });
+      for (const m of group.members) {
+        const t = thumb(m, m.is_lead ? " \u00b7 best" : "");
+        t.dataset.testid = "group-member";
+        t.dataset.lead = String(!!m.is_lead);
+        if (m.path === g.path) t.classList.add("current");
+        if (m.is_lead) t.append(el("span", { className: "group-badge" }, "Best"));
+        strip.append(t);
+      }
+      const button = (label, testid, onclick, title) =>
+        el("button", { type: "button", className: "toggle", onclick, title, dataset: { testid } }, label);
+      const actions = el(
+        "div",
+        { className: "actions" },
+        button("Make this the best", "group-lead", () => decide(k, "lead"), "B"),
+        button("Keep all", "group-keep-all", () => decide(k, "keep_all"), "K"),
+        button("Automatic", "group-reset", () => decide(k, "reset"), "U"),
+        button("Reject the rest", "group-reject-rest", () => rejectRest(k), "R"),
+      );
+      const section = el("section", { className: "group", dataset: { testid: `group-${k}`, kind: k, lead: lead?.path || "" } }, head, strip, actions);
+      return section;
+    }),
+  );
+}
+
+// The group a key acts on: the open photo's burst, else its duplicate set,
+// else its similar set.
+const keyGroup = () => Object.keys(GROUP_NAMES).find((k) => state.groups?.[k]);
+
+async function decide(kind, decision) {
+  const d = state.detail;
+  if (!d || !kind) return;
+  $("v-groups").dataset.ready = "0";
+  try {
+    const g = await api("/api/groups/decide", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ path: d.path, kind, decision }),
+    });
+    if (state.detail?.path !== d.path) return;
+    state.groups = g;
+    renderGroups(g);
+    state.gridStale = true;
+    toast(decision === "lead" ? "This photo is now the best of its group" : decision === "keep_all" ? "Every photo of the group is kept" : "The best is chosen automatically again");
+  } catch (e) {
+    toast(`Not saved: ${e.message}`);
+  }
+  $("v-groups").dataset.ready = "1";
+}
+
+// Rejects every member of the group but its lead(s).
+async function rejectRest(kind) {
+  const group = state.groups?.[kind];
+  if (!group) return;
+  const rest = group.members.filter((m) => !m.is_lead && !m.rejected);
+  try {
+    for (const m of rest) {
+      await api("/api/reject", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ path: m.path, rejected: true }),
+      });
+      m.rejected = true;
+    }
+    state.gridStale = true;
+    toast(`${rest.length} photo${rest.length === 1 ? "" : "s"} rejected`);
+  } catch (e) {
+    toast(`Not saved: ${e.message}`);
+  }
+}
+
 const rate = (n) => change("/api/rating", { rating: n }, (s) => (s.rating ? `Rated ${"\u2605".repeat(s.rating)}` : "Rating cleared"));
 const toggleFavorite = () =>
   change("/api/favorite", { favorite: !state.detail?.favorite }, (s) => (s.favorite ? "Favourite" : "Not a favourite"));
@@ -673,7 +938,7 @@ const step = (d) => {
 };
 
 function bindViewer() {
-  $("v-close").addEventListener("click", closePhoto);
+  $("v-close").addEventListener("click", () => closePhoto());
   $("v-prev").addEventListener("click", () => step(-1));
   $("v-next").addEventListener("click", () => step(1));
   $("v-similar-button").addEventListener("click", showSimilar);
@@ -694,6 +959,10 @@ function bindViewer() {
     else if (ratings && (e.key === "f" || e.key === "F")) toggleFavorite();
     else if (e.key === "x" || e.key === "X") toggleReject();
     else if (feature("show_similar_button") && (e.key === "s" || e.key === "S")) showSimilar();
+    else if (keyGroup() && (e.key === "b" || e.key === "B")) decide(keyGroup(), "lead");
+    else if (keyGroup() && (e.key === "k" || e.key === "K")) decide(keyGroup(), "keep_all");
+    else if (keyGroup() && (e.key === "u" || e.key === "U")) decide(keyGroup(), "reset");
+    else if (keyGroup() && (e.key === "r" || e.key === "R")) rejectRest(keyGroup());
     else if (e.key === "ArrowRight") step(1);
     else if (e.key === "ArrowLeft") step(-1);
     else if (e.key === "Escape") closePhoto();

@@ -767,7 +767,12 @@ impl Snapshot {
             return Ok(RecordBatch::new_empty(schema));
         };
         let mine: Vec<&str> = std::iter::once("path")
-            .chain(columns.iter().copied().filter(|c| source(c) == 0 && *c != "path"))
+            .chain(
+                columns
+                    .iter()
+                    .copied()
+                    .filter(|c| source(c) == 0 && *c != "path"),
+            )
             .collect();
         let all = concat_scan(photos, &mine).await?;
         let order = {
@@ -798,7 +803,9 @@ impl Snapshot {
             let Some(ds) = read(name, table) else {
                 continue;
             };
-            let names: Vec<&str> = std::iter::once("path").chain(wanted.iter().copied()).collect();
+            let names: Vec<&str> = std::iter::once("path")
+                .chain(wanted.iter().copied())
+                .collect();
             let rows = concat_scan(&ds, &names).await?;
             // For each photo, its row of this table (null: none, as the
             // view's LEFT JOIN).
@@ -881,7 +888,10 @@ async fn concat_scan(ds: &Dataset, columns: &[&str]) -> Result<RecordBatch> {
     while let Some(b) = scan.next().await? {
         batches.push(b);
     }
-    Ok(arrow_select::concat::concat_batches(&scan.schema, &batches)?)
+    Ok(arrow_select::concat::concat_batches(
+        &scan.schema,
+        &batches,
+    )?)
 }
 
 /// The index of `key` in the sorted `paths`.

@@ -385,12 +385,14 @@ fn photos_by_path(
         Some(b) => b.schema(),
         None => {
             let schema = arrow::datatypes::Schema::from(photos.schema());
-            Arc::new(schema.project(
-                &columns
-                    .iter()
-                    .filter_map(|c| schema.index_of(c).ok())
-                    .collect::<Vec<_>>(),
-            )?)
+            Arc::new(
+                schema.project(
+                    &columns
+                        .iter()
+                        .filter_map(|c| schema.index_of(c).ok())
+                        .collect::<Vec<_>>(),
+                )?,
+            )
         }
     };
     Ok(arrow::compute::concat_batches(&schema, &batches)?)
