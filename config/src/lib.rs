@@ -675,6 +675,12 @@ impl FacetConfig {
             INF,
         );
         v.range(
+            "viewer.photo_types.top_picks_percent",
+            pt.top_picks_percent,
+            0.0,
+            100.0,
+        );
+        v.range(
             "viewer.photo_types.top_picks_min_face_ratio",
             pt.top_picks_min_face_ratio,
             0.0,

@@ -137,6 +137,7 @@ pub fn known_keys(section: &str) -> &'static [&'static str] {
         "viewer.photo_types" => &[
             "top_picks_min_score",
             "top_picks_min_megapixels",
+            "top_picks_percent",
             "top_picks_min_face_ratio",
             "top_picks_weights",
             "low_light_max_luminance",
@@ -633,6 +634,11 @@ pub struct PhotoTypes {
     pub top_picks_min_score: f64,
     /// Facet: the smallest photo (in megapixels) that can be a Top Pick.
     pub top_picks_min_megapixels: f64,
+    /// Facet: the library's best this-many percent (by Top Picks score, of
+    /// the photos large enough) are Top Picks in the gallery too, so that a
+    /// library whose scores stay under `top_picks_min_score` still has some.
+    /// 0: only the reference's rule.
+    pub top_picks_percent: f64,
     /// Face ratio (0–1) from which `face_quality_percent` counts in the Top
     /// Picks score; below it that weight goes to aesthetic and composition.
     pub top_picks_min_face_ratio: f64,
@@ -647,6 +653,7 @@ impl Default for PhotoTypes {
         Self {
             top_picks_min_score: 7.0,
             top_picks_min_megapixels: 1.0,
+            top_picks_percent: 5.0,
             top_picks_min_face_ratio: 0.2,
             top_picks_weights: TopPicksWeights::default(),
             low_light_max_luminance: 0.2,

@@ -31,6 +31,25 @@ pub fn shared_photos() -> Option<PathBuf> {
     shared("photos")
 }
 
+/// The HDR pairs of `../shared/photos/cameras/jpg/hdr` (two bursts of two).
+pub const HDR_PAIRS: [&str; 4] = [
+    "hdr/canon_hdr_NO.jpg",
+    "hdr/canon_hdr_YES.jpg",
+    "hdr/iphone_hdr_NO.jpg",
+    "hdr/iphone_hdr_YES.jpg",
+];
+
+/// Copies `files` (paths under `from`) into the folder `to`, made if needed,
+/// each under its file name.
+pub fn copy_photos(from: &Path, files: &[&str], to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for f in files {
+        let src = from.join(f);
+        std::fs::copy(&src, to.join(src.file_name().unwrap()))
+            .unwrap_or_else(|e| panic!("{}: {e}", src.display()));
+    }
+}
+
 pub struct Ran {
     pub status: i32,
     pub stdout: String,

@@ -938,6 +938,36 @@ fn gallery_in_headless_chromium_filter_sort_open_rate_reload() {
     );
     let link = link.as_str().unwrap().to_string();
     assert!(link.contains("?share="), "{link}");
+    // Copied, and shown again when the album is reopened: sharing a shared
+    // album keeps its link (only "New link…" or "Stop sharing…" end it).
+    let origin = server.url.clone();
+    b.send(
+        None,
+        "Browser.grantPermissions",
+        json!({"origin": origin, "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]}),
+    );
+    b.click("[data-testid=album-copy]");
+    b.wait(
+        "document.getElementById('toast').textContent === 'Link copied'",
+        "the link copied",
+    );
+    assert_eq!(b.eval("navigator.clipboard.readText()"), json!(link));
+    b.click("[data-testid=album-open-button]");
+    b.wait(
+        &format!(
+            "document.querySelector('[data-testid=album-url]')?.href === {}",
+            json!(link)
+        ),
+        "the link shown with the album",
+    );
+    b.click("[data-testid=album-share]");
+    b.wait(
+        &format!(
+            "document.getElementById('albums').dataset.ready === '1' && document.querySelector('[data-testid=album-url]')?.href === {}",
+            json!(link)
+        ),
+        "the same link after Link",
+    );
     b.screenshot(&shots.join("14-albums.png"));
     b.eval("fetch('/api/logout', {method: 'POST'}).then(() => 1)");
     b.navigate(&link);
@@ -1112,7 +1142,7 @@ fn comparison_choices_move_the_weights_that_apply_writes() {
 }
 
 /// `GET url` → status and JSON body (error statuses too).
-fn http_json(url: &str) -> (u16, Value) {
+pub(crate) fn http_json(url: &str) -> (u16, Value) {
     let r = ureq::get(url)
         .config()
         .http_status_as_error(false)
@@ -1320,20 +1350,12 @@ fn gallery_culling_by_groups_in_headless_chromium() {
     };
     let tmp = tempfile::tempdir().unwrap();
     let lib = tmp.path().join("lib");
-    std::fs::create_dir_all(&lib).unwrap();
     let cams = shared.join("cameras/jpg");
-    for f in [
-        "hdr/canon_hdr_NO.jpg",
-        "hdr/canon_hdr_YES.jpg",
-        "hdr/iphone_hdr_NO.jpg",
-        "hdr/iphone_hdr_YES.jpg",
-        "gps/DSCN0010.jpg",
-        "Canon_40D.jpg",
-    ] {
-        let src = cams.join(f);
-        std::fs::copy(&src, lib.join(src.file_name().unwrap())).unwrap();
-    }
+    copy_photos(&cams, &HDR_PAIRS, &lib);
+    copy_photos(&cams, &["gps/DSCN0010.jpg", "Canon_40D.jpg"], &lib);
     std::fs::copy(lib.join("DSCN0010.jpg"), lib.join("copy_DSCN0010.jpg")).unwrap();
+    // A file no decoder reads: listed in the gallery's failure notice.
+    std::fs::write(lib.join("broken.jpg"), b"\xFF\xD8\xFF\xE0 not a JPEG").unwrap();
     let store = tmp.path().join("store");
     let r = run_in(
         tmp.path(),
@@ -1374,7 +1396,11 @@ fn gallery_culling_by_groups_in_headless_chromium() {
     let all = 7;
 
     let config = tmp.path().join("gallery.json");
-    std::fs::write(&config, "{}").unwrap();
+    std::fs::write(
+        &config,
+        r#"{"viewer": {"features": {"show_memories": true}}}"#,
+    )
+    .unwrap();
     let server = Server::start(&store, &config);
     let shots = screenshots_dir();
     let mut b = Browser::launch();
@@ -1428,6 +1454,46 @@ fn gallery_culling_by_groups_in_headless_chromium() {
         );
     }
     b.viewport(1440, 900, false);
+
+    // Installable: Chromium's own checks find nothing missing in the
+    // manifest, its icons load, and the service worker controls the page.
+    let worker = b.wait(
+        "navigator.serviceWorker.ready.then(r => r.active && r.active.scriptURL)",
+        "the service worker",
+    );
+    assert!(worker.as_str().unwrap().ends_with("/sw.js"), "{worker}");
+    let manifest = b.page("Page.getAppManifest", json!({}));
+    assert_eq!(manifest["errors"], json!([]), "{manifest}");
+    assert!(
+        manifest["url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/manifest.webmanifest"),
+        "{manifest}"
+    );
+    let installable = b.page("Page.getInstallabilityErrors", json!({}));
+    assert_eq!(
+        installable["installabilityErrors"],
+        json!([]),
+        "{installable}"
+    );
+    let icons = b.eval(
+        "Promise.all([192, 512].map(s => new Promise(ok => { const i = new Image(); i.onload = () => ok([i.naturalWidth, i.naturalHeight]); i.onerror = () => ok(null); i.src = `/assets/icon-${s}.png`; })))",
+    );
+    assert_eq!(icons, json!([[192, 192], [512, 512]]));
+
+    // The files that could not be analysed are said, with their reasons.
+    b.wait(
+        "document.getElementById('failures').dataset.total === '1' && !document.getElementById('failures').hidden",
+        "the failure notice",
+    );
+    let reason = sql_json(&store, "SELECT reason FROM failures")[0]["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    b.click("[data-testid=failures-summary]");
+    let listed = b.eval("document.querySelector('[data-testid=failure]').textContent");
+    assert_eq!(listed, json!(format!("broken.jpg \u{2014} {reason}")));
 
     // The burst's lead carries "Best of 2"; open it, then the other frame
     // from the group strip, and make that one the best with B.
@@ -1521,4 +1587,122 @@ fn gallery_culling_by_groups_in_headless_chromium() {
         ),
         "the new lead in the grid, the old one hidden",
     );
+
+    // Filters as chips: each filter set shows a chip, a chip's × removes its
+    // filter, the empty state and "Clear all" remove every one.
+    let set = |b: &mut Browser, id: &str, value: &str| {
+        b.eval(&format!(
+            "(() => {{ const s = document.getElementById({id}); if (s.type === 'checkbox') s.checked = true; \
+             else s.value = {value}; s.dispatchEvent(new Event('change', {{bubbles: true}})); }})()",
+            id = json!(id),
+            value = json!(value)
+        ));
+    };
+    let chips = |b: &mut Browser| {
+        b.eval("[...document.querySelectorAll('[data-testid=chip]')].map(c => c.dataset.key)")
+    };
+    let shown = all - hidden;
+    set(&mut b, "f-date-from", "2000-01-01");
+    b.wait(
+        "document.querySelector('[data-testid=chip][data-key=date_from]') && location.search.includes('date_from=2000-01-01') \
+         && document.getElementById('grid').dataset.ready === '1'",
+        "the date chip",
+    );
+    set(&mut b, "f-camera", "Canon EOS 40D");
+    let canon = sql_json(
+        &store,
+        "SELECT count(*) AS n FROM photos WHERE camera_model = 'Canon EOS 40D' AND date_taken >= '2000-01-01'",
+    )[0]["n"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(canon, 1);
+    b.wait(
+        "document.getElementById('grid').dataset.ready === '1' && document.getElementById('grid').dataset.total === '1'",
+        "the camera's photo",
+    );
+    assert_eq!(chips(&mut b), json!(["camera", "date_from"]));
+    let label = b.eval("document.querySelector('[data-testid=chip][data-key=camera]').textContent");
+    assert!(label.as_str().unwrap().contains("Canon EOS 40D"), "{label}");
+    b.screenshot(&shots.join("23-filter-chips.png"));
+    // Back undoes the camera filter, Forward brings it back.
+    b.eval("history.back()");
+    b.wait(
+        "!location.search.includes('camera=') && location.search.includes('date_from=') \
+         && document.getElementById('grid').dataset.ready === '1' && document.getElementById('f-camera').value === '' \
+         && !document.querySelector('[data-testid=chip][data-key=camera]')",
+        "the camera filter undone by Back",
+    );
+    b.eval("history.forward()");
+    b.wait(
+        "location.search.includes('camera=') && document.getElementById('grid').dataset.ready === '1' \
+         && document.getElementById('grid').dataset.total === '1' && !!document.querySelector('[data-testid=chip][data-key=camera]')",
+        "the camera filter again after Forward",
+    );
+    b.click("[data-testid=chip][data-key=camera] [data-testid=chip-remove]");
+    b.wait(
+        "!location.search.includes('camera=') && !document.querySelector('[data-testid=chip][data-key=camera]') \
+         && document.getElementById('f-camera').value === ''",
+        "the camera filter removed",
+    );
+    assert_eq!(chips(&mut b), json!(["date_from"]));
+    // Nothing rated: an empty grid that says how to get out of it.
+    set(&mut b, "f-rating-min", "5");
+    b.wait(
+        "!document.getElementById('empty').hidden && document.getElementById('grid').dataset.total === '0'",
+        "the empty state",
+    );
+    assert_eq!(chips(&mut b), json!(["rating_min", "date_from"]));
+    b.click("[data-testid=empty-clear]");
+    b.wait(
+        &format!(
+            "location.search === '' && document.getElementById('chips').hidden \
+             && document.getElementById('grid').dataset.total === '{shown}'"
+        ),
+        "every filter cleared",
+    );
+    set(&mut b, "f-favorites", "");
+    set(&mut b, "f-top-picks", "");
+    b.wait(
+        "document.querySelectorAll('[data-testid=chip]').length === 2 && document.querySelector('[data-testid=chips-clear]')",
+        "two chips and Clear all",
+    );
+    b.click("[data-testid=chips-clear]");
+    b.wait(
+        &format!(
+            "location.search === '' && document.getElementById('chips').hidden \
+             && !document.getElementById('f-favorites').checked && document.getElementById('grid').dataset.total === '{shown}'"
+        ),
+        "Clear all",
+    );
+
+    // "On this day" for a day picked: the photos of that month and day in
+    // earlier years.
+    let taken = sql_json(
+        &store,
+        "SELECT path, date_taken FROM photos WHERE camera_model = 'Canon EOS 40D'",
+    );
+    let (path, date) = (
+        taken[0]["path"].as_str().unwrap().to_string(),
+        taken[0]["date_taken"].as_str().unwrap().to_string(),
+    );
+    let day = format!("2030{}", &date[4..10]);
+    b.click("[data-testid=view-memories]");
+    b.wait(
+        "document.getElementById('memories').dataset.ready === '1'",
+        "On this day",
+    );
+    set(&mut b, "mem-date", &day);
+    b.wait(
+        &format!(
+            "location.search.includes('day={day}') && document.getElementById('memories').dataset.ready === '1' \
+             && [...document.querySelectorAll('#mem-photos [data-testid=thumb]')].some(t => t.dataset.path === {})",
+            json!(path)
+        ),
+        "the picked day's photos",
+    );
+    assert_eq!(
+        b.eval("document.getElementById('mem-date').value"),
+        json!(day)
+    );
+    b.screenshot(&shots.join("24-on-this-day.png"));
 }

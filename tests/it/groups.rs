@@ -50,16 +50,8 @@ fn hdr_pairs_are_bursts_and_copies_are_duplicates() {
     };
     let tmp = tempfile::tempdir().unwrap();
     let lib = tmp.path().join("lib");
-    std::fs::create_dir_all(&lib).unwrap();
     let cams = shared.join("cameras/jpg");
-    for f in [
-        "hdr/canon_hdr_NO.jpg",
-        "hdr/canon_hdr_YES.jpg",
-        "hdr/iphone_hdr_NO.jpg",
-        "hdr/iphone_hdr_YES.jpg",
-    ] {
-        std::fs::copy(cams.join(f), lib.join(name(f))).unwrap();
-    }
+    copy_photos(&cams, &HDR_PAIRS, &lib);
     for e in std::fs::read_dir(cams.join("gps")).unwrap() {
         let p = e.unwrap().path();
         std::fs::copy(&p, lib.join(p.file_name().unwrap())).unwrap();

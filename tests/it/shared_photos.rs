@@ -99,6 +99,25 @@ fn shared_photos_are_stored_or_explained_and_match_exiftool() {
         "SELECT path, width, height, aggregate, top_picks_score FROM photos ORDER BY top_picks_score DESC LIMIT 5",
     );
     eprintln!("the best Top Picks scores: {best:?}");
+    // The gallery's Top Picks: the library's best 5 % of the photos of at
+    // least 1 MP join those that reach 7, so that there are some.
+    let config = tmp.path().join("gallery.json");
+    std::fs::write(&config, "{}").unwrap();
+    let server = crate::gallery::Server::start(&store, &config);
+    let (status, counts) = crate::gallery::http_json(&format!("{}/api/type_counts", server.url));
+    assert_eq!(status, 200, "{counts}");
+    let (_, shown) = crate::gallery::http_json(&format!(
+        "{}/api/photos?top_picks=true&hide_bursts=false&hide_duplicates=false&hide_blinks=false&hide_rejected=false&per_page=100",
+        server.url
+    ));
+    let shown = shown["photos"].as_array().unwrap().clone();
+    assert!(!shown.is_empty(), "no Top Picks in the gallery: {counts}");
+    for p in &shown {
+        let mp = p["width"].as_f64().unwrap() * p["height"].as_f64().unwrap() / 1e6;
+        assert!(mp >= 1.0, "a Top Pick of {mp} MP: {p}");
+    }
+    eprintln!("Top Picks in the gallery: {} ({counts})", shown.len());
+    drop(server);
     for p in &picks {
         let mp = p["width"].as_f64().unwrap() * p["height"].as_f64().unwrap() / 1e6;
         assert!(mp >= 1.0, "a Top Pick of {mp} MP: {p:?}");

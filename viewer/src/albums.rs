@@ -7,9 +7,10 @@
 //! Sharing: `POST /api/album/share` gives a link `/?share=TOKEN`, the
 //! album's id and a fresh nonce signed with `share_secret`. Whoever holds
 //! it sees that album's photos and nothing else ([`Who::Guest`]): its list
-//! (`/api/shared`) and their thumbnails and images. `POST
-//! /api/album/unshare` (or sharing again) replaces the nonce: older links
-//! stop working at once.
+//! (`/api/shared`) and their thumbnails and images. Sharing a shared album
+//! gives the same link again (and `GET /api/album` shows it), so the link
+//! already sent keeps working; `{"new": true}` replaces the nonce and `POST
+//! /api/album/unshare` removes it: older links stop working at once.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -181,8 +182,14 @@ async fn page_json(state: &AppState, owner: &Who, album: &Album, p: &Params) -> 
         .into_iter()
         .map(|r| Value::Object(photo_json(r)))
         .collect();
+    // The album's current share link (a guest holds it already).
+    let share_url = album
+        .share_nonce
+        .as_ref()
+        .map(|n| format!("/?share={}", state.gate().share_token(&album.id, n)));
     Ok(json!({
         "album": album.json(total),
+        "share_url": share_url,
         "photos": photos,
         "total": total,
         "page": page.page,
@@ -413,7 +420,8 @@ pub async fn delete(
     Ok(Json(json!({ "deleted": album.id })))
 }
 
-/// `POST /api/album/share {"id"}`: a new link (older ones stop working).
+/// `POST /api/album/share {"id", "new"?: bool}`: the album's link (the
+/// current one when shared; with `new`, a new one and older ones stop working).
 pub async fn share(
     State(state): State<AppState>,
     who: Who,
@@ -421,9 +429,22 @@ pub async fn share(
 ) -> ApiResult<Json<Value>> {
     let b = body(b)?;
     let mut album = owned(&state, &who, &id_of(&b)?).await?;
-    let nonce = random_hex(8)?;
-    album.share_nonce = Some(nonce.clone());
-    write(&state, &album).await?;
+    let fresh = match b.get("new") {
+        None => false,
+        Some(Value::Bool(v)) => *v,
+        Some(_) => return Err(ApiError::bad("new", "true or false")),
+    };
+    // Sharing a shared album gives its link again; only `new` replaces it
+    // (and so stops the links already sent).
+    let nonce = match (&album.share_nonce, fresh) {
+        (Some(n), false) => n.clone(),
+        _ => {
+            let nonce = random_hex(8)?;
+            album.share_nonce = Some(nonce.clone());
+            write(&state, &album).await?;
+            nonce
+        }
+    };
     let token = state.gate().share_token(&album.id, &nonce);
     Ok(Json(json!({
         "id": album.id,
@@ -529,6 +550,9 @@ pub async fn shared(
     let mut v = page_json(&state, &g.owner, &album, &p).await?;
     // A guest sees the album's name and photos, not how it is made.
     v["album"] = json!({"name": album.name, "count": v["total"]});
+    if let Some(o) = v.as_object_mut() {
+        o.remove("share_url");
+    }
     Ok(Json(v))
 }
 
@@ -785,8 +809,35 @@ mod tests {
         let (s, _) = get_json(&f.app, &format!("/api/shared?share={forged}")).await;
         assert_eq!(s, StatusCode::NOT_FOUND);
 
-        // Sharing again replaces the link; unsharing ends every link.
+        // Sharing again gives the same link, shown with the album too.
         let (_, _, v) = send(call("POST", "/api/album/share", Some(json!({"id": id})))).await;
+        let again = serde_json::from_slice::<Value>(&v).unwrap()["token"].clone();
+        assert_eq!(again, json!(token));
+        let (s, _, v) = send(call("GET", &format!("/api/album?id={id}"), None)).await;
+        assert_eq!(s, StatusCode::OK);
+        let v: Value = serde_json::from_slice(&v).unwrap();
+        assert_eq!(v["share_url"], json!(format!("/?share={token}")));
+        let (_, v) = get_json(&f.app, &format!("/api/shared?share={token}")).await;
+        assert!(v.get("share_url").is_none(), "{v}");
+        let (s, _, v) = send(call(
+            "POST",
+            "/api/album/share",
+            Some(json!({"id": id, "new": 1})),
+        ))
+        .await;
+        assert_eq!(
+            s,
+            StatusCode::BAD_REQUEST,
+            "{}",
+            String::from_utf8_lossy(&v)
+        );
+        // A new link replaces it; unsharing ends every link.
+        let (_, _, v) = send(call(
+            "POST",
+            "/api/album/share",
+            Some(json!({"id": id, "new": true})),
+        ))
+        .await;
         let second = serde_json::from_slice::<Value>(&v).unwrap()["token"]
             .as_str()
             .unwrap()

@@ -138,16 +138,20 @@ pub async fn photos(
         })
         .collect();
     let hidden = (page.page == 1).then(|| {
-        let mut counts = serde_json::Map::new();
-        let mut total = 0;
+        let (mut total, mut per) = (0u64, [0u64; 4]);
         for i in listing.matching(&filters.showing_all(), &user) {
-            let why = listing.hidden_by(i, &user, &defaults);
-            total += usize::from(!why.is_empty());
-            for w in why {
-                let n = counts.entry(w).or_insert(json!(0));
-                *n = json!(n.as_u64().unwrap_or(0) + 1);
+            let bits = listing.hidden_bits(i, &user, &defaults);
+            total += u64::from(bits != 0);
+            for (k, n) in per.iter_mut().enumerate() {
+                *n += u64::from(bits >> k & 1);
             }
         }
+        let mut counts: serde_json::Map<String, Value> = crate::listing::HIDDEN_REASONS
+            .iter()
+            .zip(per)
+            .filter(|(_, n)| *n > 0)
+            .map(|(w, n)| (w.to_string(), json!(n)))
+            .collect();
         counts.insert("total".into(), json!(total));
         Value::Object(counts)
     });
@@ -257,10 +261,12 @@ pub async fn photo(
     let path = p.path()?;
     who.check(path)?;
     let mut row = photo_json(view_row(&state, path).await?);
-    if who.user().is_some() {
-        // A member's own rating, favourite and reject.
-        let (listing, user) = state.listing(&who).await?;
-        if let Ok(i) = listing.find(path) {
+    let (listing, user) = state.listing(&who).await?;
+    if let Ok(i) = listing.find(path) {
+        // The gallery's Top Picks (relative to the library too).
+        row.insert("is_top_pick".into(), listing.is_top_pick(i as u32).into());
+        if who.user().is_some() {
+            // A member's own rating, favourite and reject.
             for (k, v) in listing.user_values(&user, i) {
                 row.insert(k.into(), v);
             }

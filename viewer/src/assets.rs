@@ -1,4 +1,8 @@
 //! The web UI, embedded in the binary: no Node toolchain at build or run time.
+//! An installable web app: a manifest, icons drawn here, and a service worker
+//! that caches the shell and the thumbnails seen.
+
+use std::sync::OnceLock;
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
@@ -58,11 +62,101 @@ pub async fn index(State(state): State<AppState>) -> Response {
     r
 }
 
-/// `GET /assets/{file}`: the UI's script and style sheet.
+/// `GET /assets/{file}`: the UI's script, style sheet and icons.
 pub async fn asset(Path(file): Path<String>) -> Result<Response, ApiError> {
+    if let Some(size) = ICON_SIZES.iter().find(|s| file == format!("icon-{s}.png")) {
+        let mut r = icon(*size).into_response();
+        r.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("image/png"));
+        r.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=86400"),
+        );
+        return Ok(r);
+    }
     ASSETS
         .iter()
         .find(|(name, _, _)| *name == file)
         .map(|(_, content_type, body)| text(body, content_type))
         .ok_or_else(|| ApiError::NotFound("no such asset".into()))
+}
+
+/// `GET /manifest.webmanifest`: what makes the gallery installable.
+pub async fn manifest() -> Response {
+    let icons: Vec<serde_json::Value> = ICON_SIZES
+        .iter()
+        .map(|s| {
+            serde_json::json!({"src": format!("/assets/icon-{s}.png"), "sizes": format!("{s}x{s}"),
+                               "type": "image/png", "purpose": "any"})
+        })
+        .collect();
+    let body = serde_json::json!({
+        "name": "Facet",
+        "short_name": "Facet",
+        "description": "Your photo library, culled: the best of every burst, duplicate and day.",
+        "id": "/",
+        "start_url": "/",
+        "scope": "/",
+        "display": "standalone",
+        "background_color": "#0f1012",
+        "theme_color": "#0f1012",
+        "icons": icons,
+    });
+    let mut r = body.to_string().into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/manifest+json"),
+    );
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r
+}
+
+/// `GET /sw.js`: the service worker (scope `/`).
+pub async fn service_worker() -> Response {
+    text(
+        include_str!("../web/sw.js"),
+        "text/javascript; charset=utf-8",
+    )
+}
+
+const ICON_SIZES: [u32; 2] = [192, 512];
+
+/// The app's icon, `size` pixels square: a cut gem (four facets of the
+/// accent colour, lit from the top left) on the page's background.
+fn icon(size: u32) -> Vec<u8> {
+    static ICONS: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
+    let icons = ICONS.get_or_init(|| ICON_SIZES.iter().map(|&s| draw_icon(s)).collect());
+    let i = ICON_SIZES.iter().position(|&s| s == size).unwrap_or(0);
+    icons[i].clone()
+}
+
+fn draw_icon(size: u32) -> Vec<u8> {
+    let c = size as f32 / 2.0;
+    let r = size as f32 * 0.36;
+    let img = image::RgbaImage::from_fn(size, size, |x, y| {
+        let (dx, dy) = (x as f32 + 0.5 - c, y as f32 + 0.5 - c);
+        if dx.abs() + dy.abs() > r {
+            return image::Rgba([0x0f, 0x10, 0x12, 0xff]);
+        }
+        // The four facets: lighter toward the top left.
+        let shade: f32 = match (dx < 0.0, dy < 0.0) {
+            (true, true) => 1.0,
+            (false, true) => 0.85,
+            (true, false) => 0.7,
+            (false, false) => 0.55,
+        };
+        let accent = [0xf2 as f32, 0xb9 as f32, 0x4b as f32];
+        image::Rgba([
+            (accent[0] * shade) as u8,
+            (accent[1] * shade) as u8,
+            (accent[2] * shade) as u8,
+            0xff,
+        ])
+    });
+    let mut png = Vec::new();
+    image::DynamicImage::ImageRgba8(img)
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .expect("a PNG encodes in memory");
+    png
 }

@@ -501,6 +501,8 @@ impl Gate {
 fn public(path: &str) -> bool {
     path == "/"
         || path.starts_with("/assets/")
+        || path == "/manifest.webmanifest"
+        || path == "/sw.js"
         || path == "/openapi.json"
         || path == "/api/login"
         || path == "/api/logout"

@@ -18,6 +18,7 @@ mod browse_tests;
 mod cache;
 pub mod compare;
 mod error;
+mod failures;
 mod files;
 mod groups;
 mod json;
@@ -273,7 +274,12 @@ impl AppState {
             let built = match extended {
                 Some(l) => Ok(l),
                 None => listing::Listing::build(&snap).await,
-            };
+            }
+            .map(|mut l| {
+                let s = state.settings();
+                l.calibrate_top_picks(s.top_picks_percent, s.top_picks_min_megapixels);
+                l
+            });
             let mut cache = state.inner.cache.lock().await;
             if cache.building == Some(key) {
                 cache.building = None;
@@ -334,6 +340,8 @@ pub fn app(state: AppState) -> Router {
     let mut r = Router::new()
         .route("/", get(assets::index))
         .route("/assets/{file}", get(assets::asset))
+        .route("/manifest.webmanifest", get(assets::manifest))
+        .route("/sw.js", get(assets::service_worker))
         .route("/openapi.json", get(openapi::document))
         .route("/api/config", get(api::config))
         .route("/api/photos", get(api::photos))
@@ -341,6 +349,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/groups", get(groups::list))
         .route("/api/groups/decide", post(groups::decide))
         .route("/api/filter_options", get(api::filter_options))
+        .route("/api/failures", get(failures::list))
         .route("/api/type_counts", get(api::type_counts))
         .route("/api/reject", post(api::reject))
         .route("/thumbnail", get(files::thumbnail))

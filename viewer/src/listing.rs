@@ -52,6 +52,8 @@ const NUMERIC: &[&str] = &[
     "gps_lon",
 ];
 const NONE: u32 = u32::MAX;
+/// Why a photo is hidden by default, in the bit order of `hidden_bits`.
+pub(crate) const HIDDEN_REASONS: [&str; 4] = ["rejected", "burst", "duplicate", "blink"];
 
 /// The table holding `who`'s ratings, favourites and rejects.
 pub fn state_table(who: &Who) -> &'static str {
@@ -594,21 +596,66 @@ impl Listing {
     /// lead, `duplicate`: not its duplicate set's lead, `blink`); empty when
     /// it is shown.
     pub(crate) fn hidden_by(&self, i: u32, u: &UserCols, hiding: &Hiding) -> Vec<&'static str> {
+        let bits = self.hidden_bits(i, u, hiding);
+        HIDDEN_REASONS
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| bits & (1 << k) != 0)
+            .map(|(_, w)| *w)
+            .collect()
+    }
+
+    /// [`Listing::hidden_by`] as bits of [`HIDDEN_REASONS`] (no allocation:
+    /// the first page counts them over every matching row).
+    pub(crate) fn hidden_bits(&self, i: u32, u: &UserCols, hiding: &Hiding) -> u8 {
         let i = i as usize;
-        let mut why = Vec::new();
-        if hiding.rejected && u.rejected[i] {
-            why.push("rejected");
+        u8::from(hiding.rejected && u.rejected[i])
+            | u8::from(hiding.bursts && !self.burst_ok[i]) << 1
+            | u8::from(hiding.duplicates && !self.duplicate_ok[i]) << 2
+            | u8::from(hiding.blinks && self.blink[i]) << 3
+    }
+
+    /// Top Picks relative to the library (`viewer.photo_types.top_picks_percent`):
+    /// besides the stored rule (`is_top_pick`: a Top Picks score of at least
+    /// `top_picks_min_score`), the best `percent` % of the photos of at least
+    /// `min_megapixels` (size unknown: not held against them) by Top Picks
+    /// score — ties included, at least one photo when any is eligible.
+    pub fn calibrate_top_picks(&mut self, percent: f64, min_megapixels: f64) {
+        if percent <= 0.0 {
+            return;
         }
-        if hiding.bursts && !self.burst_ok[i] {
-            why.push("burst");
+        let size = |name: &str| -> Vec<f64> {
+            self.batch
+                .column_by_name(name)
+                .and_then(|a| arrow::compute::cast(a, &DataType::Float64).ok())
+                .map(|a| {
+                    a.as_primitive::<Float64Type>()
+                        .iter()
+                        .map(|v| v.unwrap_or(f64::NAN))
+                        .collect()
+                })
+                .unwrap_or_else(|| vec![f64::NAN; self.len()])
+        };
+        let (w, h) = (size("width"), size("height"));
+        let score = &self.numbers["top_picks_score"];
+        let eligible: Vec<usize> = (0..self.len())
+            .filter(|&i| {
+                let mp = w[i] * h[i] / 1e6;
+                score[i].is_finite() && (mp.is_nan() || mp >= min_megapixels)
+            })
+            .collect();
+        if eligible.is_empty() {
+            return;
         }
-        if hiding.duplicates && !self.duplicate_ok[i] {
-            why.push("duplicate");
+        let mut scores: Vec<f64> = eligible.iter().map(|&i| score[i]).collect();
+        let k = ((eligible.len() as f64 * percent / 100.0).ceil() as usize).clamp(1, scores.len());
+        let (_, kth, _) = scores.select_nth_unstable_by(k - 1, |a, b| b.total_cmp(a));
+        let threshold = *kth;
+        for i in eligible {
+            if score[i] >= threshold {
+                self.top_pick[i] = true;
+            }
         }
-        if hiding.blinks && self.blink[i] {
-            why.push("blink");
-        }
-        why
     }
 
     pub(crate) fn is_top_pick(&self, i: u32) -> bool {
@@ -747,6 +794,10 @@ impl Listing {
         let mut out = crate::json::rows(&[b]);
         for (row, &i) in out.iter_mut().zip(rows) {
             let i = i as usize;
+            // The gallery's Top Picks (see `calibrate_top_picks`).
+            if row.contains_key("is_top_pick") {
+                row.insert("is_top_pick".into(), self.top_pick[i].into());
+            }
             for c in &self.user_columns {
                 let v = match *c {
                     "rating" => serde_json::Value::from(u.rating[i]),

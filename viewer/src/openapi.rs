@@ -233,6 +233,10 @@ pub fn spec() -> Value {
                 "parameters": [path_param()],
                 "responses": ok("The groups.", json!({"application/json": {"schema": {"type": "object"}}})),
             }},
+            "/api/failures": {"get": {
+                "summary": "The files a run could not analyse (corrupt, truncated, unsupported), of this session's folders, by path: `total`, and the first 500 with `path`, `filename`, `stage`, `reason`, `failed_at`.",
+                "responses": ok("The failures.", json!({"application/json": {"schema": {"type": "object"}}})),
+            }},
             "/api/groups/decide": {"post": {
                 "summary": "Choose the photo as its group's lead (`lead`), keep every member (`keep_all`), or hand the group back to the automatic choice (`reset`). The groups are detected again (incrementally) before the answer, which is /api/groups of the photo. Admins only in multi-user mode.",
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {

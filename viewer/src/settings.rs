@@ -40,6 +40,9 @@ pub struct Settings {
     pub quality_thresholds: BTreeMap<String, f64>,
     /// `viewer.photo_types.top_picks_min_score`.
     pub top_picks_min_score: f64,
+    /// `viewer.photo_types.top_picks_percent` and `top_picks_min_megapixels`.
+    pub top_picks_percent: f64,
+    pub top_picks_min_megapixels: f64,
     /// `viewer.path_mapping`: stored path prefix → local prefix, applied only
     /// when reading files.
     #[serde(skip)]
@@ -201,6 +204,8 @@ impl Settings {
             },
             quality_thresholds,
             top_picks_min_score: config.viewer.photo_types.top_picks_min_score,
+            top_picks_percent: config.viewer.photo_types.top_picks_percent,
+            top_picks_min_megapixels: config.viewer.photo_types.top_picks_min_megapixels,
             path_mapping,
             features: Features::from_config(o),
             timeline_photos_per_group: uint(&config.other, &["timeline", "photos_per_group"], 30)

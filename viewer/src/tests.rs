@@ -1093,6 +1093,7 @@ async fn the_viewer_password_closes_every_route_but_the_page_and_login() {
         "/api/filter_options",
         "/api/type_counts",
         "/api/groups",
+        "/api/failures",
         "/api/config",
         &format!("/thumbnail?path={}", enc(&a)),
         &format!("/image?path={}", enc(&a)),
@@ -1289,4 +1290,46 @@ async fn comparison_mode_pairs_records_and_fits() {
         .sum();
     assert_eq!(total, 100.0, "{v}");
     assert!(v["current"].as_object().unwrap().len() > 1, "{v}");
+}
+
+#[tokio::test]
+async fn top_picks_include_the_librarys_best_percent_of_photos_large_enough() {
+    // Stored: only a.jpg (8.0) reaches 7. c.cr2 (6.5, 15 MP) is in the best
+    // half of the photos large enough; b.png (5.0) is 0.48 MP.
+    let mut config = FacetConfig::default();
+    config.viewer.photo_types.top_picks_percent = 100.0;
+    let f = fixture_with(config).await;
+    let mut picks = list(&f, "top_picks=true").await;
+    picks.sort();
+    assert_eq!(picks, ["a.jpg", "c.cr2"]);
+    let (_, counts) = get_json(&f.app, "/api/type_counts").await;
+    assert_eq!(counts["top_picks"], 2, "{counts}");
+    let (_, c) = get_json(
+        &f.app,
+        &format!("/api/photo?path={}", enc(&f.path("c.cr2"))),
+    )
+    .await;
+    assert_eq!(c["is_top_pick"], true, "{c}");
+    let (_, page) = get_json(&f.app, "/api/photos?sort=filename&dir=asc").await;
+    let flags: Vec<(String, Value)> = page["photos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["filename"].as_str().unwrap().to_string(),
+                p["is_top_pick"].clone(),
+            )
+        })
+        .collect();
+    assert!(flags.contains(&("b.png".into(), json!(false))), "{flags:?}");
+    assert!(flags.contains(&("c.cr2".into(), json!(true))), "{flags:?}");
+    // 0: the stored rule alone.
+    let mut config = FacetConfig::default();
+    config.viewer.photo_types.top_picks_percent = 0.0;
+    let f = fixture_with(config).await;
+    assert_eq!(list(&f, "top_picks=true").await, ["a.jpg"]);
+    // By default (5 %): the best one of the two large enough, a.jpg.
+    let f = fixture_with(FacetConfig::default()).await;
+    assert_eq!(list(&f, "top_picks=true").await, ["a.jpg"]);
 }

@@ -13,7 +13,9 @@ const el = (tag, props = {}, ...children) => {
   return e;
 };
 
-const FILTER_KEYS = ["category", "camera", "tag", "min_score", "top_picks", "date_from", "date_to", "person"];
+const FILTER_KEYS = ["category", "camera", "lens", "tag", "min_score", "top_picks", "favorites", "rating_min", "date_from", "date_to", "person"];
+// Parameters the URL holds as "1" and the API wants as "true".
+const FLAG_KEYS = ["top_picks", "favorites"];
 
 const state = {
   config: null,
@@ -59,7 +61,7 @@ function query(extra = {}) {
   const cur = params();
   for (const k of FILTER_KEYS) {
     const v = cur.get(k);
-    if (v) p.set(k, v === "1" && k === "top_picks" ? "true" : v);
+    if (v) p.set(k, v === "1" && FLAG_KEYS.includes(k) ? "true" : v);
   }
   p.set("sort", sortKey());
   p.set("dir", sortDir());
@@ -196,6 +198,9 @@ async function loadToolbar() {
   fillSelect($("f-category"), options.categories, p.get("category"), categoryName);
   fillSelect($("f-camera"), options.cameras, p.get("camera"));
   fillSelect($("f-tag"), options.tags, p.get("tag"));
+  fillSelect($("f-lens"), options.lenses, p.get("lens"));
+  $("f-favorites").closest("label").hidden = !feature("show_rating_controls");
+  $("f-rating-min").closest("label").hidden = !feature("show_rating_controls");
   renderTypes(counts);
   // The person dropdown (viewer.dropdowns.max_persons, min_photos_for_person).
   try {
@@ -248,6 +253,12 @@ function syncControls() {
   $("f-person").value = p.get("person") || "";
   $("f-min-score").value = p.get("min_score") || "";
   $("f-top-picks").checked = !!p.get("top_picks");
+  $("f-lens").value = p.get("lens") || "";
+  $("f-favorites").checked = !!p.get("favorites");
+  $("f-rating-min").value = p.get("rating_min") || "";
+  $("f-date-from").value = p.get("date_from") || "";
+  $("f-date-to").value = p.get("date_to") || "";
+  renderChips();
   $("sort").value = sortKey();
   showPersonChip();
   const dir = sortDir().toLowerCase();
@@ -269,6 +280,12 @@ function bindToolbar() {
   onChange("f-person", "person");
   onChange("f-min-score", "min_score");
   onChange("f-top-picks", "top_picks", (e) => e.checked);
+  onChange("f-lens", "lens");
+  onChange("f-favorites", "favorites", (e) => e.checked);
+  onChange("f-rating-min", "rating_min");
+  onChange("f-date-from", "date_from");
+  onChange("f-date-to", "date_to");
+  $("empty-clear").addEventListener("click", clearFilters);
   onChange("sort", "sort");
   $("dir").addEventListener("click", () => {
     setParam("dir", sortDir().toLowerCase() === "asc" ? "desc" : "asc");
@@ -321,6 +338,69 @@ function bindToolbar() {
     syncControls();
     reload();
   });
+}
+
+// ---------- Active filters as chips ----------
+
+// Each active filter in words, with a way to remove it.
+function chipLabel(k, v) {
+  switch (k) {
+    case "category": return `Category: ${categoryName(v)}`;
+    case "camera": return `Camera: ${v}`;
+    case "lens": return `Lens: ${v}`;
+    case "tag": return `Tag: ${v}`;
+    case "min_score": return `Score \u2265 ${v}`;
+    case "top_picks": return "Top picks";
+    case "favorites": return "Favourites";
+    case "rating_min": return `Rating \u2265 ${"\u2605".repeat(Number(v) || 0)}`;
+    case "date_from": return `From ${v}`;
+    case "date_to": return `Until ${v}`;
+    case "show_hidden": return "Showing hidden photos";
+    default: return `${k}: ${v}`;
+  }
+}
+
+function renderChips() {
+  const p = params();
+  const box = $("chips");
+  // The person has its own chip (name and face) beside the tabs.
+  const active = [...FILTER_KEYS, "show_hidden"].filter((k) => k !== "person" && p.get(k));
+  box.hidden = active.length === 0;
+  const chips = active.map((k) => {
+    const remove = el("button", { type: "button", title: "Remove this filter", dataset: { testid: "chip-remove" } }, "\u00d7");
+    remove.addEventListener("click", () => {
+      setParam(k, null);
+      syncControls();
+      reload();
+    });
+    return el("span", { className: "chip", dataset: { testid: "chip", key: k } }, chipLabel(k, p.get(k)), remove);
+  });
+  const clear = el("button", { type: "button", className: "icon-button", dataset: { testid: "chips-clear" } }, "Clear all");
+  clear.addEventListener("click", clearFilters);
+  box.replaceChildren(...chips, ...(active.length > 1 ? [clear] : []));
+}
+
+// "N files could not be analysed": the run's failures, with their reasons.
+async function loadFailures() {
+  const box = $("failures");
+  try {
+    const r = await api("/api/failures");
+    box.hidden = r.total === 0;
+    box.dataset.total = String(r.total);
+    $("failures-summary").textContent = `${r.total} file${r.total === 1 ? "" : "s"} could not be analysed and ${r.total === 1 ? "is" : "are"} not in the gallery`;
+    $("failures-list").replaceChildren(
+      ...r.failures.map((f) => el("li", { dataset: { testid: "failure", path: f.path }, title: f.path }, el("strong", {}, f.filename), ` \u2014 ${f.reason}`)),
+      ...(r.total > r.failures.length ? [el("li", { className: "summary" }, `\u2026 and ${r.total - r.failures.length} more (facet sql "SELECT * FROM failures")`)] : []),
+    );
+  } catch (_) {
+    box.hidden = true;
+  }
+}
+
+function clearFilters() {
+  for (const k of [...FILTER_KEYS, "show_hidden"]) setParam(k, null);
+  syncControls();
+  reload();
 }
 
 function layout() {
@@ -520,8 +600,30 @@ function sentinelVisible() {
   return r.top < window.innerHeight + 800;
 }
 
+// The filters and sort of a query string, to tell whether two differ.
+const LISTING_KEYS = [...FILTER_KEYS, "show_hidden", "sort", "dir"];
+const filterKey = (search) => {
+  const p = new URLSearchParams(search);
+  return LISTING_KEYS.map((k) => `${k}=${p.get(k) ?? ""}`).join("&");
+};
+
 async function reload() {
+  // A change of filters is a step in the history (Back undoes it): the
+  // entry shown gets its filters back and the new URL is pushed.
+  const now = location.search;
+  if (!state.popping && state.shownSearch != null && filterKey(now) !== filterKey(state.shownSearch)) {
+    const before = new URLSearchParams(now);
+    const shown = new URLSearchParams(state.shownSearch);
+    for (const k of LISTING_KEYS) {
+      if (shown.has(k)) before.set(k, shown.get(k));
+      else before.delete(k);
+    }
+    history.replaceState(history.state, "", before.toString() ? `?${before}` : location.pathname);
+    history.pushState(null, "", now || location.pathname);
+  }
+  state.shownSearch = now;
   showPersonChip();
+  renderChips();
   // Filters changed in another view: reload that view, and the grid when shown.
   if (currentView()) {
     state.gridStale = true;
@@ -787,7 +889,17 @@ function closePhoto(fromHistory = false) {
   else document.querySelector(`.card[data-index="${last}"]`)?.scrollIntoView({ block: "nearest" });
 }
 
-window.addEventListener("popstate", () => {
+window.addEventListener("popstate", async () => {
+  // Back or Forward to other filters: the grid follows.
+  if (state.shownSearch != null && filterKey(location.search) !== filterKey(state.shownSearch)) {
+    state.popping = true;
+    try {
+      syncControls();
+      await reload();
+    } finally {
+      state.popping = false;
+    }
+  }
   const path = params().get("photo");
   if (!path) {
     if (!$("viewer").hidden) closePhoto(true);
@@ -1171,7 +1283,10 @@ async function loadMemories() {
   const box = $("memories");
   box.dataset.ready = "0";
   try {
-    const m = await api(`/api/memories?${filterQuery()}`);
+    // The day: the URL's (`day=YYYY-MM-DD`, from the picker), else today.
+    const day = params().get("day");
+    const m = await api(`/api/memories?${filterQuery(day ? { date: day } : {})}`);
+    $("mem-date").value = m.date;
     const [, mm, dd] = m.date.split("-").map(Number);
     $("mem-title").textContent = `On this day \u00b7 ${dd} ${MONTHS[mm - 1]}`;
     $("mem-years").textContent = m.total
@@ -1323,6 +1438,17 @@ async function showPersonChip() {
     const p = (await personsList()).find((x) => String(x.person_id) === id);
     if (p && params().get("person") === id) $("person-chip-name").textContent = personLabel(p);
   } catch (_) {}
+}
+
+function bindMemories() {
+  $("mem-date").addEventListener("change", () => {
+    setParam("day", $("mem-date").value || null);
+    loadMemories();
+  });
+  $("mem-today").addEventListener("click", () => {
+    setParam("day", null);
+    loadMemories();
+  });
 }
 
 function bindPersons() {
@@ -1611,6 +1737,8 @@ async function choose(which) {
 // ---------- Start ----------
 
 async function main() {
+  // The installable app's service worker (the shell and thumbnails cached).
+  if ("serviceWorker" in navigator) navigator.serviceWorker.register("/sw.js").catch(() => {});
   const share = params().get("share");
   if (share) {
     await showShared(share);
@@ -1623,12 +1751,13 @@ async function main() {
     bindToolbar();
     bindViewer();
     bindViews();
+    bindMemories();
     syncControls();
     new IntersectionObserver((entries) => {
       if (entries.some((e) => e.isIntersecting)) loadMore();
     }, { rootMargin: "800px" }).observe($("sentinel"));
     state.gridStale = !!currentView();
-    await Promise.all([loadToolbar(), state.gridStale ? Promise.resolve() : reload()]);
+    await Promise.all([loadToolbar(), loadFailures(), state.gridStale ? Promise.resolve() : reload()]);
     showView();
     const open = params().get("photo");
     if (open) {
@@ -1654,7 +1783,7 @@ async function loadAlbums() {
       ...r.albums.map((a) => {
         const open = el("button", { type: "button", dataset: { testid: "album-open-button" } }, a.name);
         open.addEventListener("click", () => openAlbum(a.id));
-        const share = el("button", { type: "button", className: "toggle", dataset: { testid: "album-share" } }, a.shared ? "New link" : "Share");
+        const share = el("button", { type: "button", className: "toggle", dataset: { testid: "album-share" } }, a.shared ? "Link" : "Share");
         share.addEventListener("click", () => shareAlbum(a.id));
         const li = el(
           "li",
@@ -1695,20 +1824,58 @@ async function openAlbum(id) {
   $("album-open").hidden = false;
   $("album-open").dataset.id = id;
   $("album-title").textContent = `${r.album.name} (${r.total})`;
-  $("album-link").textContent = "";
+  showAlbumLink(id, r.share_url);
   $("album-photos").replaceChildren(...r.photos.map((p) => thumb(p)));
 }
 
-async function shareAlbum(id) {
-  const r = await albumPost("/api/album/share", { id });
-  const url = new URL(r.url, location.href).href;
-  await loadAlbums();
-  await openAlbum(id);
-  $("album-link").replaceChildren("Anyone with this link sees this album: ", el("a", { href: url, dataset: { testid: "album-url" } }, url));
+// The album's share link with Copy, apart from the actions that end it
+// (a new link, or no sharing at all: the link already sent stops working).
+function showAlbumLink(id, shareUrl) {
+  const box = $("album-link");
+  if (!shareUrl) {
+    box.replaceChildren("Not shared.");
+    return;
+  }
+  const url = new URL(shareUrl, location.href).href;
+  const copy = el("button", { type: "button", className: "toggle", dataset: { testid: "album-copy" } }, "Copy");
+  copy.addEventListener("click", () => copyLink(url));
+  const fresh = el("button", { type: "button", className: "toggle danger", dataset: { testid: "album-new-link" } }, "New link\u2026");
+  fresh.addEventListener("click", () => {
+    if (confirm("Make a new link? The link already sent stops working.")) shareAlbum(id, true);
+  });
+  const stop = el("button", { type: "button", className: "toggle danger", dataset: { testid: "album-stop" } }, "Stop sharing\u2026");
+  stop.addEventListener("click", async () => {
+    if (!confirm("Stop sharing? The link already sent stops working.")) return;
+    await albumPost("/api/album/unshare", { id });
+    await loadAlbums();
+    await openAlbum(id);
+  });
+  box.replaceChildren(
+    "Anyone with this link sees this album: ",
+    el("a", { href: url, dataset: { testid: "album-url" } }, url),
+    " ",
+    copy,
+    el("span", { className: "link-danger" }, " ", fresh, " ", stop),
+  );
+}
+
+async function copyLink(url) {
   try {
     await navigator.clipboard.writeText(url);
     toast("Link copied");
-  } catch (_) {}
+  } catch (_) {
+    // No clipboard (an insecure origin, a refusal): select it to copy by hand.
+    const a = document.querySelector("[data-testid=album-url]");
+    if (a) getSelection().selectAllChildren(a);
+    toast("Select the link and copy it");
+  }
+}
+
+async function shareAlbum(id, fresh = false) {
+  const r = await albumPost("/api/album/share", { id, new: fresh });
+  await loadAlbums();
+  await openAlbum(id);
+  await copyLink(new URL(r.url, location.href).href);
 }
 
 function fillAlbumSelect() {
