@@ -1705,4 +1705,32 @@ fn gallery_culling_by_groups_in_headless_chromium() {
         json!(day)
     );
     b.screenshot(&shots.join("24-on-this-day.png"));
+
+    // A phone: swipe down on a photo rejects it and moves on to the next.
+    b.viewport(390, 844, true);
+    b.navigate(&format!("{}/", server.url));
+    b.wait(
+        "document.body.dataset.ready === '1' && document.getElementById('grid').dataset.ready === '1'",
+        "the grid on a phone",
+    );
+    let first = b.eval("document.querySelector('[data-testid=card]').dataset.path");
+    b.click("[data-testid=card]");
+    b.wait(
+        "document.getElementById('viewer').dataset.ready === '1'",
+        "the photo on a phone",
+    );
+    b.eval(
+        "(() => { const s = document.querySelector('.stage'); \
+           const t = (y) => new Touch({identifier: 1, target: s, clientX: 200, clientY: y}); \
+           s.dispatchEvent(new TouchEvent('touchstart', {touches: [t(200)], changedTouches: [t(200)], bubbles: true})); \
+           s.dispatchEvent(new TouchEvent('touchend', {touches: [], changedTouches: [t(420)], bubbles: true})); })()",
+    );
+    b.wait(
+        &format!(
+            "fetch('/api/photo?path=' + encodeURIComponent({first})).then(r => r.json()).then(d => d.rejected === true) \
+             .then(r => r && document.getElementById('viewer').dataset.path !== {first})",
+            first = first
+        ),
+        "the swiped photo rejected, the next one shown",
+    );
 }

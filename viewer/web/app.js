@@ -1081,15 +1081,23 @@ function bindViewer() {
     else return;
     e.preventDefault();
   });
-  // Swipe between photos on touch screens.
-  let x0 = null;
+  // Touch screens: swipe sideways between photos; swipe up to keep (no
+  // longer rejected) and down to reject, each moving on to the next photo.
+  let start = null;
   const stage = document.querySelector(".stage");
-  stage.addEventListener("touchstart", (e) => (x0 = e.touches[0].clientX), { passive: true });
-  stage.addEventListener("touchend", (e) => {
-    if (x0 === null) return;
-    const dx = e.changedTouches[0].clientX - x0;
-    x0 = null;
-    if (Math.abs(dx) > 50) step(dx < 0 ? 1 : -1);
+  stage.addEventListener("touchstart", (e) => (start = [e.touches[0].clientX, e.touches[0].clientY]), { passive: true });
+  stage.addEventListener("touchend", async (e) => {
+    if (start === null) return;
+    const dx = e.changedTouches[0].clientX - start[0];
+    const dy = e.changedTouches[0].clientY - start[1];
+    start = null;
+    if (Math.abs(dx) > 50 && Math.abs(dx) > Math.abs(dy)) step(dx < 0 ? 1 : -1);
+    else if (Math.abs(dy) > 60 && state.detail) {
+      const reject = dy > 0;
+      if (!!state.detail.rejected !== reject) await change("/api/reject", { rejected: reject }, (s) => (s.rejected ? "Rejected" : "Kept"));
+      else toast(reject ? "Rejected" : "Kept");
+      step(1);
+    }
   });
 }
 
