@@ -746,6 +746,31 @@ fn gallery_in_headless_chromium_filter_sort_open_rate_reload() {
             .as_i64()
             .unwrap();
         assert_eq!(places, geotagged);
+        // A place opens all its photos: the grid, filtered to its box.
+        let most = b.eval(
+            "Math.max(...[...document.querySelectorAll('[data-testid=map-place]')].map(p => Number(p.dataset.count)))",
+        );
+        b.eval(&format!(
+            "[...document.querySelectorAll('[data-testid=map-place]')].find(p => Number(p.dataset.count) === {most}).querySelector('[data-testid=map-place-all]').click()"
+        ));
+        b.wait(
+            &format!(
+                "location.search.includes('bbox=') && !location.search.includes('view=map') \
+                 && document.getElementById('grid').dataset.ready === '1' && document.getElementById('grid').dataset.total === '{most}' \
+                 && !!document.querySelector('[data-testid=chip][data-key=bbox]')"
+            ),
+            "the place's photos in the grid",
+        );
+        b.click("[data-testid=chip][data-key=bbox] [data-testid=chip-remove]");
+        b.wait(
+            "!location.search.includes('bbox=') && document.getElementById('grid').dataset.ready === '1'",
+            "the place filter removed",
+        );
+        b.click("[data-testid=view-map]");
+        b.wait(
+            "document.getElementById('map-view').dataset.ready === '1'",
+            "the map again",
+        );
     } else {
         assert_eq!(mode, json!("map"));
     }

@@ -22,7 +22,7 @@ use crate::api::{lookup, params, photo_json};
 use crate::auth::Who;
 use crate::error::{ApiError, ApiResult};
 use crate::listing::{Listing, UserCols};
-use crate::query::{Filters, Params};
+use crate::query::{BBox, Filters, Params};
 use crate::settings::MAX_PER_PAGE;
 
 type Q = Result<Query<HashMap<String, String>>, QueryRejection>;
@@ -240,62 +240,6 @@ pub async fn memories(State(state): State<AppState>, who: Who, q: Q) -> ApiResul
     })))
 }
 
-/// The `bbox` parameter: west, south, east, north in degrees (Leaflet's
-/// `toBBoxString()`); longitudes may run past ±180 when the map wraps.
-struct BBox {
-    west: f64,
-    south: f64,
-    /// East minus west, in [0, 360]; 360 takes every longitude.
-    span: f64,
-    north: f64,
-}
-
-impl BBox {
-    fn parse(p: &Params) -> ApiResult<BBox> {
-        let Some(s) = p.str("bbox") else {
-            return Ok(BBox {
-                west: -180.0,
-                south: -90.0,
-                span: 360.0,
-                north: 90.0,
-            });
-        };
-        let bad = || {
-            ApiError::bad(
-                "bbox",
-                format!(
-                    "expected west,south,east,north in degrees (south ≤ north within ±90, west ≤ east), got {s:?}"
-                ),
-            )
-        };
-        let v: Vec<f64> = s
-            .split(',')
-            .map(|x| x.trim().parse::<f64>().ok().filter(|f| f.is_finite()))
-            .collect::<Option<_>>()
-            .ok_or_else(bad)?;
-        let [west, south, east, north] = v[..] else {
-            return Err(bad());
-        };
-        if !(-90.0..=90.0).contains(&south) || !(-90.0..=90.0).contains(&north) {
-            return Err(bad());
-        }
-        if south > north || west > east {
-            return Err(bad());
-        }
-        Ok(BBox {
-            west,
-            south,
-            span: (east - west).min(360.0),
-            north,
-        })
-    }
-
-    fn contains(&self, lat: f64, lon: f64) -> bool {
-        (self.south..=self.north).contains(&lat)
-            && (self.span >= 360.0 || (lon - self.west).rem_euclid(360.0) <= self.span)
-    }
-}
-
 /// `GET /api/map?zoom=&bbox=`: the geotagged photos in the box, clustered on
 /// a grid of Web-Mercator tile cells at this zoom (each cluster: count,
 /// centre, best photo), one by one at or above `map.cluster_zoom_threshold`.
@@ -315,6 +259,8 @@ pub async fn map(State(state): State<AppState>, who: Who, q: Q) -> ApiResult<Jso
         lat: f64,
         lon: f64,
         best: u32,
+        /// west, south, east, north of its photos.
+        bounds: [f64; 4],
     }
     let mut clusters: HashMap<u64, Cluster> = HashMap::new();
     let mut total = 0usize;
@@ -339,7 +285,14 @@ pub async fn map(State(state): State<AppState>, who: Who, q: Q) -> ApiResult<Jso
             lat: 0.0,
             lon: 0.0,
             best: i,
+            bounds: [lon, lat, lon, lat],
         });
+        c.bounds = [
+            c.bounds[0].min(lon),
+            c.bounds[1].min(lat),
+            c.bounds[2].max(lon),
+            c.bounds[3].max(lat),
+        ];
         c.count += 1;
         c.lat += lat;
         c.lon += lon;
@@ -361,7 +314,9 @@ pub async fn map(State(state): State<AppState>, who: Who, q: Q) -> ApiResult<Jso
         .zip(photos(&listing, &user, &reps)?)
         .map(|(c, photo)| {
             let n = c.count as f64;
-            json!({"lat": c.lat / n, "lon": c.lon / n, "count": c.count, "photo": photo})
+            let [w, s, e, n_] = c.bounds;
+            json!({"lat": c.lat / n, "lon": c.lon / n, "count": c.count, "photo": photo,
+                   "bbox": format!("{w},{s},{e},{n_}")})
         })
         .collect();
     Ok(Json(json!({

@@ -223,6 +223,16 @@ async fn map_clusters_below_the_threshold_and_lists_photos_above() {
     let v = ok(&app, "/api/map?zoom=5&bbox=-220,-40,-200,-30").await;
     assert_eq!(v["total"], 1);
     assert_eq!(v["markers"][0]["photo"]["filename"], "p5.jpg");
+    // A place's box opens all its photos in the grid.
+    let v = ok(&app, "/api/map?zoom=2").await;
+    let paris = v["markers"][0]["bbox"].as_str().unwrap().to_string();
+    assert_eq!(paris, "2.35,48.8566,2.3522,48.86");
+    let mut all = names(&ok(&app, &format!("/api/photos?bbox={paris}")).await);
+    all.sort();
+    assert_eq!(all, ["p1.jpg", "p2.jpg"]);
+    let (s, v) = get_json(&app, "/api/photos?bbox=1,2,3").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["param"], "bbox");
     let mut c = with_map();
     c.other
         .insert("map".into(), json!({"cluster_zoom_threshold": 2}));

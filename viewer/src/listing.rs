@@ -559,6 +559,7 @@ impl Listing {
         let le = |v: f64, max: Option<f64>| max.is_none_or(|m| !v.is_nan() && v <= m);
         let has_user = |c: &str| self.user_columns.contains(&c);
         let rating_min = f.rating_min.filter(|&r| r > 0).map(|r| r as i32);
+        let (lat, lon) = (self.num("gps_lat"), self.num("gps_lon"));
         let (offsets, tag_ids) = (&self.tags.1, &self.tags.2);
         let keep = |i: usize| -> bool {
             u.visible(i)
@@ -583,6 +584,7 @@ impl Listing {
                 && (!f.hide_bursts || self.burst_ok[i])
                 && (!f.hide_duplicates || self.duplicate_ok[i])
                 && (!f.hide_blinks || !self.blink[i])
+                && f.bbox.is_none_or(|b| b.contains(lat[i], lon[i]))
         };
         match &f.only {
             Some(rows) => rows.iter().copied().filter(|&i| keep(i as usize)).collect(),

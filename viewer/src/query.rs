@@ -107,6 +107,69 @@ impl Params {
     }
 }
 
+/// The `bbox` parameter: west, south, east, north in degrees (Leaflet's
+/// `toBBoxString()`); longitudes may run past ±180 when the map wraps.
+#[derive(Debug, Clone, Copy)]
+pub struct BBox {
+    west: f64,
+    south: f64,
+    /// East minus west, in [0, 360]; 360 takes every longitude.
+    span: f64,
+    north: f64,
+}
+
+impl BBox {
+    /// The request's box, the whole world without one.
+    pub fn parse(p: &Params) -> ApiResult<BBox> {
+        Ok(BBox::parse_opt(p)?.unwrap_or(BBox {
+            west: -180.0,
+            south: -90.0,
+            span: 360.0,
+            north: 90.0,
+        }))
+    }
+
+    /// The request's box, if it names one.
+    pub fn parse_opt(p: &Params) -> ApiResult<Option<BBox>> {
+        let Some(s) = p.str("bbox") else {
+            return Ok(None);
+        };
+        let bad = || {
+            ApiError::bad(
+                "bbox",
+                format!(
+                    "expected west,south,east,north in degrees (south ≤ north within ±90, west ≤ east), got {s:?}"
+                ),
+            )
+        };
+        let v: Vec<f64> = s
+            .split(',')
+            .map(|x| x.trim().parse::<f64>().ok().filter(|f| f.is_finite()))
+            .collect::<Option<_>>()
+            .ok_or_else(bad)?;
+        let [west, south, east, north] = v[..] else {
+            return Err(bad());
+        };
+        if !(-90.0..=90.0).contains(&south) || !(-90.0..=90.0).contains(&north) {
+            return Err(bad());
+        }
+        if south > north || west > east {
+            return Err(bad());
+        }
+        Ok(Some(BBox {
+            west,
+            south,
+            span: (east - west).min(360.0),
+            north,
+        }))
+    }
+
+    pub fn contains(&self, lat: f64, lon: f64) -> bool {
+        (self.south..=self.north).contains(&lat)
+            && (self.span >= 360.0 || (lon - self.west).rem_euclid(360.0) <= self.span)
+    }
+}
+
 /// What the gallery hides unless asked: rejected photos, the non-leads of
 /// bursts and of duplicate sets, blinks (`viewer.*` defaults, or the
 /// request's `hide_*`).
@@ -151,6 +214,9 @@ pub struct Filters {
     pub(crate) hide_duplicates: bool,
     /// No photo with a blink (`is_blink`; unjudged photos stay).
     pub(crate) hide_blinks: bool,
+    /// Only the photos taken in this box (`bbox`, as `/api/map` takes it:
+    /// a map place's "all photos").
+    pub(crate) bbox: Option<BBox>,
     /// Only the photos of this person (`persons.person_id`).
     pub(crate) person: Option<i64>,
     /// The listing rows of `person`, ascending (set by
@@ -186,6 +252,7 @@ impl Filters {
                 })?),
             },
             only: None,
+            bbox: BBox::parse_opt(p)?,
             hide_blinks: p.bool("hide_blinks")?.unwrap_or(settings.hide_blinks),
         };
         if let (Some(a), Some(b)) = (&f.date_from, &f.date_to)

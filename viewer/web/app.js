@@ -13,7 +13,7 @@ const el = (tag, props = {}, ...children) => {
   return e;
 };
 
-const FILTER_KEYS = ["category", "camera", "lens", "tag", "min_score", "top_picks", "favorites", "rating_min", "date_from", "date_to", "person"];
+const FILTER_KEYS = ["category", "camera", "lens", "tag", "min_score", "top_picks", "favorites", "rating_min", "date_from", "date_to", "bbox", "person"];
 // Parameters the URL holds as "1" and the API wants as "true".
 const FLAG_KEYS = ["top_picks", "favorites"];
 
@@ -356,6 +356,7 @@ function chipLabel(k, v) {
     case "date_from": return `From ${v}`;
     case "date_to": return `Until ${v}`;
     case "show_hidden": return "Showing hidden photos";
+    case "bbox": return "A place on the map";
     default: return `${k}: ${v}`;
   }
 }
@@ -1387,7 +1388,8 @@ async function drawMarkers(L) {
       });
       const marker = L.marker([m.lat, m.lon], { icon, title: m.count > 1 ? `${m.count} photos` : m.photo.filename });
       marker.on("click", () => {
-        if (m.count > 1) map.setView([m.lat, m.lon], Math.min(map.getZoom() + 2, 18));
+        if (m.count > 1 && map.getZoom() < 16) map.setView([m.lat, m.lon], Math.min(map.getZoom() + 2, 18));
+        else if (m.count > 1) openPlace(m);
         else showPhoto(m.photo.path, -1);
       });
       mapState.layer.addLayer(marker);
@@ -1403,6 +1405,20 @@ async function drawMarkers(L) {
   $("map-view").dataset.ready = "1";
 }
 
+// A map place's photos, all of them: the grid filtered to the place's box.
+function openPlace(m) {
+  setParam("bbox", m.bbox);
+  setView("");
+  syncControls();
+  reload();
+}
+
+function placeButton(m) {
+  const b = el("button", { type: "button", className: "toggle", dataset: { testid: "map-place-all" } }, m.count > 1 ? `All ${m.count}` : "Open");
+  b.addEventListener("click", () => openPlace(m));
+  return b;
+}
+
 async function mapList(why) {
   const box = $("map-view");
   box.dataset.mode = "list";
@@ -1416,7 +1432,8 @@ async function mapList(why) {
       ...r.markers.map((m) =>
         el("li", { dataset: { testid: "map-place", count: String(m.count) } },
           thumb(m.photo),
-          el("span", {}, `${m.count} photo${m.count === 1 ? "" : "s"} near ${m.lat.toFixed(3)}, ${m.lon.toFixed(3)}`),
+          el("span", {}, `${m.count} photo${m.count === 1 ? "" : "s"} near ${m.lat.toFixed(3)}, ${m.lon.toFixed(3)} `),
+          placeButton(m),
         ),
       ),
     );
