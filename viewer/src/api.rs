@@ -353,7 +353,7 @@ pub(crate) fn body(b: Result<Json<Value>, JsonRejection>) -> ApiResult<Map<Strin
     }
 }
 
-fn body_path(b: &Map<String, Value>) -> ApiResult<String> {
+pub(crate) fn body_path(b: &Map<String, Value>) -> ApiResult<String> {
     match b.get("path") {
         Some(Value::String(p)) if !p.is_empty() => Ok(p.clone()),
         _ => Err(ApiError::bad(

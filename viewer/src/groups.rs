@@ -17,7 +17,7 @@ use facet_stages::groups::{Decision, Kind};
 use serde_json::{Map, Value, json};
 
 use crate::AppState;
-use crate::api::{body, lookup, params, photo_json};
+use crate::api::{body, body_path, lookup, params, photo_json};
 use crate::auth::Who;
 use crate::error::{ApiError, ApiResult};
 use crate::json::rows;
@@ -191,15 +191,7 @@ pub async fn decide(
     b: Result<Json<Value>, JsonRejection>,
 ) -> ApiResult<Json<Value>> {
     let b = body(b)?;
-    let path = match b.get("path") {
-        Some(Value::String(p)) if !p.is_empty() => p.clone(),
-        _ => {
-            return Err(ApiError::bad(
-                "path",
-                "required (the photo's path, a string)",
-            ));
-        }
-    };
+    let path = body_path(&b)?;
     who.check(&path)?;
     let kind = b
         .get("kind")

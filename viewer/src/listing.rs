@@ -173,6 +173,21 @@ fn bools(b: &RecordBatch, name: &str) -> Vec<Option<bool>> {
     }
 }
 
+/// A numeric column as f64 per row, NaN where null or absent.
+fn floats(b: &RecordBatch, name: &str) -> Vec<f64> {
+    match b
+        .column_by_name(name)
+        .and_then(|a| arrow::compute::cast(a, &DataType::Float64).ok())
+    {
+        Some(a) => a
+            .as_primitive::<Float64Type>()
+            .iter()
+            .map(|v| v.unwrap_or(f64::NAN))
+            .collect(),
+        None => vec![f64::NAN; b.num_rows()],
+    }
+}
+
 fn nulls(b: &RecordBatch, name: &str) -> Vec<bool> {
     match b.column_by_name(name) {
         Some(c) => (0..c.len()).map(|i| c.is_null(i)).collect(),
@@ -339,18 +354,7 @@ impl Listing {
         }
         let mut numbers = HashMap::new();
         for c in NUMERIC {
-            let v = match batch
-                .column_by_name(c)
-                .and_then(|a| arrow::compute::cast(a, &DataType::Float64).ok())
-            {
-                Some(a) => a
-                    .as_primitive::<Float64Type>()
-                    .iter()
-                    .map(|v| v.unwrap_or(f64::NAN))
-                    .collect(),
-                None => vec![f64::NAN; n],
-            };
-            numbers.insert(*c, v);
+            numbers.insert(*c, floats(&batch, c));
         }
         let mercator = numbers["gps_lat"]
             .iter()
@@ -626,19 +630,7 @@ impl Listing {
         if percent <= 0.0 {
             return;
         }
-        let size = |name: &str| -> Vec<f64> {
-            self.batch
-                .column_by_name(name)
-                .and_then(|a| arrow::compute::cast(a, &DataType::Float64).ok())
-                .map(|a| {
-                    a.as_primitive::<Float64Type>()
-                        .iter()
-                        .map(|v| v.unwrap_or(f64::NAN))
-                        .collect()
-                })
-                .unwrap_or_else(|| vec![f64::NAN; self.len()])
-        };
-        let (w, h) = (size("width"), size("height"));
+        let (w, h) = (floats(&self.batch, "width"), floats(&self.batch, "height"));
         let score = &self.numbers["top_picks_score"];
         let eligible: Vec<usize> = (0..self.len())
             .filter(|&i| {
