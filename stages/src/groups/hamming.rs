@@ -108,6 +108,37 @@ impl HammingIndex {
         found.dedup();
         found
     }
+
+    /// The positions in `hashes` of those within `radius` of some indexed
+    /// hash: a pass over `hashes` (a library's, with few indexed ones) that
+    /// tests each chunk against a bitmap of the probed values before
+    /// comparing whole hashes.
+    pub fn near_any(&self, hashes: &[u64], radius: u32) -> Vec<usize> {
+        let mut probed: [Vec<u64>; CHUNKS] = std::array::from_fn(|_| vec![0; BUCKETS / 64]);
+        let mut values = Vec::new();
+        for (i, t) in self.tables.iter().enumerate() {
+            for (v, bucket) in t.iter().enumerate() {
+                if bucket.is_empty() {
+                    continue;
+                }
+                values.clear();
+                ball(v as u16, radius / CHUNKS as u32, &mut values);
+                for &p in &values {
+                    probed[i][p as usize / 64] |= 1 << (p % 64);
+                }
+            }
+        }
+        let hit = |i: usize, h: u64| {
+            let c = chunk(h, i) as usize;
+            probed[i][c / 64] & (1 << (c % 64)) != 0
+        };
+        hashes
+            .iter()
+            .enumerate()
+            .filter(|&(_, &h)| (0..CHUNKS).any(|i| hit(i, h)) && !self.within(h, radius).is_empty())
+            .map(|(k, _)| k)
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -147,6 +178,32 @@ mod tests {
                 want.sort_unstable();
                 assert_eq!(idx.within(h, radius), want, "radius {radius}, query {q}");
             }
+        }
+    }
+
+    #[test]
+    fn near_any_is_a_full_comparison() {
+        let library: Vec<u64> = (0..5000u64)
+            .map(|i| rnd(i / 3) ^ (rnd(i) & rnd(i + 5) & rnd(i + 11) & rnd(i + 17)))
+            .collect();
+        let mut idx = HammingIndex::new();
+        let queries: Vec<u64> = (0..40).map(|q| library[q * 120] ^ (1 << q)).collect();
+        for &h in &queries {
+            idx.insert(h);
+        }
+        for radius in [0, 6, 9] {
+            let want: Vec<usize> = (0..library.len())
+                .filter(|&k| {
+                    queries
+                        .iter()
+                        .any(|q| (q ^ library[k]).count_ones() <= radius)
+                })
+                .collect();
+            assert!(
+                radius == 0 || want.len() > queries.len(),
+                "{radius}: {want:?}"
+            );
+            assert_eq!(idx.near_any(&library, radius), want, "radius {radius}");
         }
     }
 

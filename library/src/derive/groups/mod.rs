@@ -295,12 +295,10 @@ fn render(b: &RecordBatch, i: usize, columns: &[String]) -> String {
 /// The indexes look-ups go through: the pHash quarters and group ids of
 /// `photo_groups`, the capture time of `photos`.
 fn index_for_lookups(rt: &tokio::runtime::Runtime, store: &Store) -> Result<()> {
-    for q in 0..4 {
-        rt.block_on(store.index_scalar("photo_groups", &format!("phash_q{q}")))?;
-    }
-    for k in Kind::ALL {
-        rt.block_on(store.index_scalar("photo_groups", &format!("{}_group_id", k.as_str())))?;
-    }
+    let mut columns: Vec<String> = (0..4).map(|q| format!("phash_q{q}")).collect();
+    columns.extend(Kind::ALL.iter().map(|k| format!("{}_group_id", k.as_str())));
+    let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
+    rt.block_on(store.index_scalars("photo_groups", &columns))?;
     rt.block_on(store.index_scalar("photos", "date_taken"))?;
     Ok(())
 }
