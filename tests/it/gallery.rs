@@ -361,6 +361,28 @@ fn enc_component(s: &str) -> String {
     out
 }
 
+/// Picks `value` in the searchable filter `key` (camera, lens, tag,
+/// person) as a user does: focus it, type `typed`, tap the value found.
+fn pick_in_filter(b: &mut Browser, key: &str, typed: &str, value: &str) {
+    b.eval(&format!(
+        "(() => {{ const i = document.getElementById('f-{key}'); i.blur(); i.focus(); return true; }})()"
+    ));
+    b.page("Input.insertText", json!({"text": typed}));
+    let option = format!(
+        "[data-testid=combo-{key}] [data-testid=combo-option][data-value=\"{}\"]",
+        value.replace('"', "\\\"")
+    );
+    b.wait(
+        &format!(
+            "document.getElementById('f-{key}').value === {} && !!document.querySelector({})",
+            json!(typed),
+            json!(option)
+        ),
+        &format!("{value} found by typing {typed}"),
+    );
+    b.click(&option);
+}
+
 fn screenshots_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -432,7 +454,8 @@ fn gallery_in_headless_chromium_filter_sort_open_rate_reload() {
     let config = tmp.path().join("gallery.json");
     std::fs::write(
         &config,
-        r#"{"viewer": {"pagination": {"default_per_page": 3}, "features": {"show_map": true}}}"#,
+        r#"{"viewer": {"pagination": {"default_per_page": 3}, "features": {"show_map": true},
+             "dropdowns": {"max_cameras": 1}}}"#,
     )
     .unwrap();
     let server = Server::start(&store, &config);
@@ -498,15 +521,48 @@ fn gallery_in_headless_chromium_filter_sort_open_rate_reload() {
         json!(true)
     );
 
-    // Filter by camera (the camera dropdown lists it with its count), then
-    // sort by date, then by score.
-    let options = b.eval(
-        "[...document.querySelectorAll('#f-camera option')].map(o => o.value).filter(Boolean)",
+    // The camera filter is searchable: focused, it lists the most frequent
+    // camera (viewer.dropdowns.max_cameras is 1) and says how many there
+    // are; typed, it finds one past that limit, picked with Enter.
+    let cameras = sql_json(
+        &store,
+        "SELECT count(DISTINCT camera_model) AS n FROM photos",
+    )[0]["n"]
+        .as_i64()
+        .unwrap();
+    assert!(cameras > 1, "{cameras}");
+    b.click("#f-camera");
+    b.wait(
+        &format!(
+            "document.querySelector('[data-testid=combo-camera-note]')?.textContent === '1 of {cameras} \u{2014} type to search'"
+        ),
+        "the camera list and its note",
     );
-    assert!(
-        options.as_array().unwrap().contains(&json!(CAMERA)),
-        "{options}"
+    assert_eq!(
+        b.eval(
+            "[...document.querySelectorAll('[data-testid=combo-camera] [data-testid=combo-option]')].map(o => o.dataset.value)"
+        ),
+        json!(["", CAMERA])
     );
+    assert_eq!(
+        b.eval("document.getElementById('f-camera').getAttribute('aria-expanded')"),
+        json!("true")
+    );
+    b.page("Input.insertText", json!({"text": "canon"}));
+    b.wait(
+        "document.querySelector('[data-testid=combo-camera] [aria-selected=true]')?.dataset.value === 'Canon EOS 40D'",
+        "Canon found by typing",
+    );
+    b.screenshot(&shots.join("01b-camera-search.png"));
+    b.key("Enter", "Enter", 13);
+    b.wait(
+        "location.search.includes('camera=Canon+EOS+40D') && document.getElementById('grid').dataset.ready === '1' \
+         && document.getElementById('grid').dataset.total === '1' && !!document.querySelector('[data-testid=chip][data-key=camera]') \
+         && document.getElementById('f-camera').getAttribute('aria-expanded') === 'false'",
+        "the camera past the dropdown's limit",
+    );
+    // Then this camera, tapped in the list, then sort by date, then by score.
+    pick_in_filter(&mut b, "camera", "p6000", CAMERA);
     let choose = |b: &mut Browser, id: &str, value: &str| {
         b.eval(&format!(
             "(() => {{ const s = document.getElementById({id}); s.focus(); s.value = {value}; \
@@ -515,7 +571,6 @@ fn gallery_in_headless_chromium_filter_sort_open_rate_reload() {
             value = json!(value)
         ));
     };
-    choose(&mut b, "f-camera", CAMERA);
     b.wait(
         "document.getElementById('grid').dataset.ready === '1' && document.getElementById('grid').dataset.total === '4'",
         "the camera filter",
@@ -1633,7 +1688,7 @@ fn gallery_culling_by_groups_in_headless_chromium() {
          && document.getElementById('grid').dataset.ready === '1'",
         "the date chip",
     );
-    set(&mut b, "f-camera", "Canon EOS 40D");
+    pick_in_filter(&mut b, "camera", "40d", "Canon EOS 40D");
     let canon = sql_json(
         &store,
         "SELECT count(*) AS n FROM photos WHERE camera_model = 'Canon EOS 40D' AND date_taken >= '2000-01-01'",
@@ -1757,5 +1812,171 @@ fn gallery_culling_by_groups_in_headless_chromium() {
             first = first
         ),
         "the swiped photo rejected, the next one shown",
+    );
+
+    // The French interface: chosen with the picker, kept after a reload.
+    b.viewport(1440, 900, false);
+    b.navigate(&format!("{}/", server.url));
+    b.wait(
+        "document.body.dataset.ready === '1' && document.getElementById('grid').dataset.ready === '1' \
+         && document.documentElement.lang === 'en'",
+        "the English gallery",
+    );
+    set(&mut b, "lang", "fr");
+    let french = "document.documentElement.lang === 'fr' && document.body.dataset.ready === '1' \
+                  && document.getElementById('grid').dataset.ready === '1'";
+    b.wait(french, "the French gallery");
+    let text = |b: &mut Browser, selector: &str| {
+        b.eval(&format!(
+            "document.querySelector({})?.textContent.trim()",
+            json!(selector)
+        ))
+    };
+    assert_eq!(
+        text(&mut b, "[data-testid=view-persons]"),
+        json!("Personnes")
+    );
+    assert_eq!(
+        text(&mut b, "[data-testid=view-memories]"),
+        json!("Ce jour-là")
+    );
+    assert_eq!(text(&mut b, "label[for=f-camera]"), json!("Appareil"));
+    assert_eq!(
+        text(&mut b, "#sort option[value=date]"),
+        json!("Date de prise de vue")
+    );
+    assert!(
+        text(&mut b, "[data-testid=type-top-picks]")
+            .as_str()
+            .unwrap()
+            .starts_with("Meilleures photos"),
+    );
+    let hidden_now = b.eval("document.getElementById('show-hidden').dataset.count");
+    assert_eq!(
+        text(&mut b, "[data-testid=show-hidden]"),
+        json!(format!(
+            "Afficher les masquées ({})",
+            hidden_now.as_str().unwrap()
+        ))
+    );
+    b.click("[data-testid=show-hidden]");
+    b.wait(
+        "location.search.includes('show_hidden') && document.getElementById('grid').dataset.ready === '1' \
+         && !!document.querySelector('[data-testid=card-hidden]')",
+        "the hidden photos, in French",
+    );
+    assert_eq!(
+        text(&mut b, "[data-testid=chip][data-key=show_hidden]"),
+        json!("Photos masquées affichées\u{00d7}")
+    );
+    let reasons = b.eval(
+        "[...document.querySelectorAll('[data-testid=card-hidden]')].map(r => r.textContent).join(' | ')",
+    );
+    assert!(
+        reasons
+            .as_str()
+            .unwrap()
+            .contains("Pas la meilleure de sa rafale"),
+        "{reasons}"
+    );
+    assert_eq!(
+        text(&mut b, "[data-testid=count]"),
+        json!(format!("{all} photos"))
+    );
+    b.screenshot(&shots.join("25-french-gallery.png"));
+    // A photo: its group, breakdown and details in French.
+    b.click(&format!(
+        "[data-testid=card][data-path=\"{}\"]",
+        other.replace('"', "\\\"")
+    ));
+    b.wait(
+        "document.getElementById('viewer').dataset.ready === '1' && document.getElementById('v-groups').dataset.ready === '1'",
+        "the photo in French",
+    );
+    let summary = text(
+        &mut b,
+        "[data-testid=group-burst] [data-testid=group-summary]",
+    );
+    assert!(
+        summary
+            .as_str()
+            .unwrap()
+            .starts_with("Rafale de 2 photos : meilleure choisie par vous"),
+        "{summary}"
+    );
+    assert_eq!(
+        text(&mut b, "[data-testid=group-lead]"),
+        json!("Choisir comme meilleure")
+    );
+    assert_eq!(text(&mut b, "#v-breakdown th"), json!("Critère"));
+    assert_eq!(
+        text(&mut b, "#v-exif dt[data-key=camera]"),
+        json!("Appareil")
+    );
+    let taken = text(&mut b, "#v-exif dt[data-key=taken] + dd");
+    assert!(
+        [
+            "janvier",
+            "février",
+            "mars",
+            "avril",
+            "mai",
+            "juin",
+            "juillet",
+            "août",
+            "septembre",
+            "octobre",
+            "novembre",
+            "décembre"
+        ]
+        .iter()
+        .any(|m| taken.as_str().unwrap_or("").contains(m)),
+        "a date in French: {taken}"
+    );
+    assert_eq!(
+        b.eval(
+            "import('/assets/app.js').then(m => [m.categoryName('human_others'), m.metricName('tech_sharpness'), m.categoryName('my_own'), \
+             m.critique([{kind: 'metric', metric: 'tech_sharpness', raw: 900, normalized: 8.2, weight_percent: 30, neutral: false}, \
+                         {kind: 'metric', metric: 'exposure', raw: 8, normalized: 7.5, weight_percent: 20, neutral: false}], {width: 75, height: 100}), \
+             m.tn('count.photos', 0), m.tn('count.photos', 2)])"
+        ),
+        json!([
+            "Personnes (autres)",
+            "Netteté",
+            "My own",
+            "Nette et bien exposée ; pénalisée par une faible résolution.",
+            "0 photo",
+            "2 photos"
+        ])
+    );
+    b.screenshot(&shots.join("26-french-photo.png"));
+    // Kept after a reload; `?lang=` overrides it for a visit, an unknown
+    // language is ignored.
+    b.page("Page.reload", json!({"ignoreCache": true}));
+    b.wait(french, "French after a reload");
+    assert_eq!(b.eval("document.getElementById('lang').value"), json!("fr"));
+    b.navigate(&format!("{}/?lang=en", server.url));
+    b.wait(
+        "document.documentElement.lang === 'en' && document.body.dataset.ready === '1'",
+        "?lang=en",
+    );
+    assert_eq!(text(&mut b, "[data-testid=view-persons]"), json!("People"));
+    b.navigate(&format!("{}/?lang=xx", server.url));
+    b.wait(french, "?lang=xx ignored: the French chosen");
+    // Back to English with the picker; `?lang=fr` alone gives French.
+    set(&mut b, "lang", "en");
+    b.wait(
+        "document.documentElement.lang === 'en' && document.body.dataset.ready === '1' && !location.search.includes('lang=')",
+        "English again",
+    );
+    b.navigate(&format!("{}/?lang=fr", server.url));
+    b.wait(french, "?lang=fr");
+    assert_eq!(
+        text(&mut b, "[data-testid=filters-toggle]"),
+        json!("Filtres")
+    );
+    assert_eq!(
+        text(&mut b, "[data-testid=view-persons]"),
+        json!("Personnes")
     );
 }

@@ -17,8 +17,15 @@ pub const LEAFLET_ORIGIN: &str = "https://unpkg.com";
 /// OpenStreetMap's tiles, the map's background.
 pub const TILES_ORIGIN: &str = "https://tile.openstreetmap.org";
 
-const INDEX: &str = include_str!("../web/index.html");
-const ASSETS: &[(&str, &str, &str)] = &[
+pub(crate) const INDEX: &str = include_str!("../web/index.html");
+/// The interface's text, one flat table per language (`{name}`
+/// placeholders; plurals as `key.one`, `key.other`, …), served as
+/// `/assets/i18n/LANG.json`. English first: the fallback.
+pub(crate) const LANGUAGES: [(&str, &str); 2] = [
+    ("en", include_str!("../web/i18n/en.json")),
+    ("fr", include_str!("../web/i18n/fr.json")),
+];
+pub(crate) const ASSETS: &[(&str, &str, &str)] = &[
     (
         "app.js",
         "text/javascript; charset=utf-8",
@@ -62,7 +69,8 @@ pub async fn index(State(state): State<AppState>) -> Response {
     r
 }
 
-/// `GET /assets/{file}`: the UI's script, style sheet and icons.
+/// `GET /assets/{file}`: the UI's script, style sheet, icons and
+/// translation tables (`i18n/LANG.json`).
 pub async fn asset(Path(file): Path<String>) -> Result<Response, ApiError> {
     if let Some(size) = ICON_SIZES.iter().find(|s| file == format!("icon-{s}.png")) {
         let mut r = icon(*size).into_response();
@@ -73,6 +81,13 @@ pub async fn asset(Path(file): Path<String>) -> Result<Response, ApiError> {
             HeaderValue::from_static("public, max-age=86400"),
         );
         return Ok(r);
+    }
+    let language = file
+        .strip_prefix("i18n/")
+        .and_then(|f| f.strip_suffix(".json"))
+        .and_then(|lang| LANGUAGES.iter().find(|(l, _)| *l == lang));
+    if let Some((_, table)) = language {
+        return Ok(text(table, "application/json"));
     }
     ASSETS
         .iter()

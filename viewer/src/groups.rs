@@ -25,7 +25,8 @@ use facet_store::PHOTOS_STORED;
 
 /// `GET /api/groups?path=`: the photo's burst, duplicate and similar groups
 /// (`null` when in none), each with its lead, why in words (`why`, from
-/// comparing the lead with the others) and as stored (`reason`), the user's
+/// comparing the lead with the others), as codes the page words in its
+/// language (`why_codes`) and as stored (`reason`), the user's
 /// decision (`"lead"`, `"keep_all"` or `null`), and every member the
 /// session may see as a photo of `/api/photos` plus `is_lead`: the leads
 /// first, then by score.
@@ -104,7 +105,8 @@ pub async fn list(
                 "group_id": id,
                 "size": photos.len(),
                 "lead": lead.map(|m| m["path"].clone()),
-                "why": lead.map(|l| why(l, &photos)),
+                "why": lead.map(|l| why_codes(l, &photos).join(", ").replace('_', " ")),
+                "why_codes": lead.map(|l| why_codes(l, &photos)),
                 "reason": reason,
                 "decision": decision,
                 "members": photos,
@@ -141,15 +143,19 @@ async fn decisions(state: &AppState, kind: &str) -> ApiResult<HashMap<String, St
         .collect())
 }
 
-/// Why the lead leads, in a few words: where it beats every other member
-/// ("sharpest", "eyes open", "best score", "most pleasing", "largest").
-pub(crate) fn why(lead: &Map<String, Value>, members: &[Map<String, Value>]) -> String {
+/// Why the lead leads: where it beats every other member, as codes
+/// (`sharpest`, `eyes_open`, `best_score`, `most_pleasing`, `largest`; in
+/// English, the code with spaces).
+pub(crate) fn why_codes(
+    lead: &Map<String, Value>,
+    members: &[Map<String, Value>],
+) -> Vec<&'static str> {
     let others: Vec<&Map<String, Value>> = members
         .iter()
         .filter(|m| m["path"] != lead["path"])
         .collect();
     if others.is_empty() {
-        return String::new();
+        return Vec::new();
     }
     let num = |m: &Map<String, Value>, k: &str| m.get(k).and_then(Value::as_f64);
     let beats = |k: &str| {
@@ -159,25 +165,24 @@ pub(crate) fn why(lead: &Map<String, Value>, members: &[Map<String, Value>]) -> 
                 .all(|o| num(o, k).is_none_or(|w| v > w + 1e-9))
         })
     };
-    let mut words = Vec::new();
-    if beats("sharpness") {
-        words.push("sharpest");
-    }
     let blinks = |m: &Map<String, Value>| m.get("is_blink").and_then(Value::as_bool);
-    if blinks(lead) == Some(false) && others.iter().any(|o| blinks(o) == Some(true)) {
-        words.push("eyes open");
-    }
-    if beats("aggregate") {
-        words.push("best score");
-    }
-    if beats("aesthetic") {
-        words.push("most pleasing");
-    }
     let pixels = |m: &Map<String, Value>| Some(num(m, "width")? * num(m, "height")?);
-    if pixels(lead).is_some_and(|v| others.iter().all(|o| pixels(o).is_none_or(|w| v > w))) {
-        words.push("largest");
-    }
-    words.join(", ")
+    [
+        ("sharpest", beats("sharpness")),
+        (
+            "eyes_open",
+            blinks(lead) == Some(false) && others.iter().any(|o| blinks(o) == Some(true)),
+        ),
+        ("best_score", beats("aggregate")),
+        ("most_pleasing", beats("aesthetic")),
+        (
+            "largest",
+            pixels(lead).is_some_and(|v| others.iter().all(|o| pixels(o).is_none_or(|w| v > w))),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(code, yes)| yes.then_some(code))
+    .collect()
 }
 
 /// `POST /api/groups/decide {"path", "kind": "burst"|"duplicate"|"similar",

@@ -21,9 +21,12 @@ mod error;
 mod failures;
 mod files;
 mod groups;
+#[cfg(test)]
+mod i18n_tests;
 mod json;
 mod listing;
 mod openapi;
+mod options;
 mod persons;
 #[cfg(test)]
 mod persons_tests;
@@ -339,7 +342,7 @@ pub fn app(state: AppState) -> Router {
     }
     let mut r = Router::new()
         .route("/", get(assets::index))
-        .route("/assets/{file}", get(assets::asset))
+        .route("/assets/{*file}", get(assets::asset))
         .route("/manifest.webmanifest", get(assets::manifest))
         .route("/sw.js", get(assets::service_worker))
         .route("/openapi.json", get(openapi::document))
@@ -348,7 +351,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/photo", get(api::photo))
         .route("/api/groups", get(groups::list))
         .route("/api/groups/decide", post(groups::decide))
-        .route("/api/filter_options", get(api::filter_options))
+        .route("/api/filter_options", get(options::filter_options))
         .route("/api/failures", get(failures::list))
         .route("/api/type_counts", get(api::type_counts))
         .route("/api/reject", post(api::reject))

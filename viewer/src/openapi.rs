@@ -229,7 +229,7 @@ pub fn spec() -> Value {
                 "responses": ok("The photo.", json_ref("PhotoDetail")),
             }},
             "/api/groups": {"get": {
-                "summary": "The photo's burst, duplicate and similar groups (null when in none): the lead, why in words (`why`) and as stored (`reason`), the user's `decision` (lead, keep_all or null), and every member as a photo of /api/photos with `is_lead`, leads first then by score.",
+                "summary": "The photo's burst, duplicate and similar groups (null when in none): the lead, why in English words (`why`), as codes the page words in its language (`why_codes`: sharpest, eyes_open, best_score, most_pleasing, largest) and as stored (`reason`), the user's `decision` (lead, keep_all or null), and every member as a photo of /api/photos with `is_lead`, leads first then by score.",
                 "parameters": [path_param()],
                 "responses": ok("The groups.", json!({"application/json": {"schema": {"type": "object"}}})),
             }},
@@ -262,8 +262,13 @@ pub fn spec() -> Value {
                 "responses": ok("The file.", json!({"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}})),
             }},
             "/api/filter_options": {"get": {
-                "summary": "The dropdowns' values with counts, most frequent first (viewer.dropdowns limits).",
-                "responses": ok("The options.", json_ref("FilterOptions")),
+                "summary": "The dropdowns' values with counts, most frequent first (viewer.dropdowns limits). With `field`, a search over every value of one dropdown: `{field, q, total, values}`, the values containing `q` (case-insensitive substring; all when empty), most frequent first, at most `limit`, and `total`, how many match.",
+                "parameters": [
+                    q("field", json!({"type": "string", "enum": crate::options::FIELDS}), "Search one dropdown's values (400 naming `field` for another)."),
+                    q("q", json!({"type": "string"}), "What the values contain, in any case (needs `field`)."),
+                    q("limit", json!({"type": "integer", "minimum": 1, "maximum": crate::options::MAX_MATCHES}), "Most values returned (default: the dropdown's viewer.dropdowns limit without `q`, 200 with it)."),
+                ],
+                "responses": ok("The options, or with `field` the matching values.", json_ref("FilterOptions")),
             }},
             "/api/type_counts": {"get": {
                 "summary": "Counts of all photos, Top Picks and each category.",
@@ -351,7 +356,8 @@ pub fn spec() -> Value {
             "PhotoDetail": {"allOf": [{"$ref": "#/components/schemas/Photo"}, {"type": "object", "properties": {
                 "score_breakdown": {"type": ["array", "null"], "description": "The critique: items of kind `metric` (metric, raw, normalized, weight_percent, points, neutral) and `adjustment` (name, points, reason)."}}}]},
             "FilterOptions": {"type": "object", "properties": {
-                "categories": counts, "cameras": counts, "lenses": counts, "tags": counts}},
+                "categories": counts, "cameras": counts, "lenses": counts, "tags": counts,
+                "field": {"type": "string"}, "q": {"type": "string"}, "total": {"type": "integer"}, "values": counts}},
             "TypeCounts": {"type": "object", "properties": {
                 "all": {"type": "integer"}, "top_picks": {"type": "integer"}, "categories": counts}},
             "Timeline": {"type": "object", "properties": {

@@ -849,7 +849,19 @@ async fn the_ui_is_embedded() {
             .unwrap()
             .starts_with("text/css")
     );
-    for uri in ["/assets/nope.js", "/assets/..%2FCargo.toml", "/nope"] {
+    // The translation tables, English and French; no other language.
+    for lang in ["en", "fr"] {
+        let (s, t) = get_json(&f.app, &format!("/assets/i18n/{lang}.json")).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(t["views.grid"], "Photos", "{lang}");
+    }
+    for uri in [
+        "/assets/nope.js",
+        "/assets/..%2FCargo.toml",
+        "/nope",
+        "/assets/i18n/de.json",
+        "/assets/i18n/../app.js",
+    ] {
         let (s, _, _) = get(&f.app, uri).await;
         assert_eq!(s, StatusCode::NOT_FOUND, "{uri}");
     }
@@ -885,6 +897,50 @@ async fn viewer_settings_come_from_the_config() {
     assert_eq!(c["defaults"]["hide_rejected"], false);
     let (_, o) = get_json(&f.app, "/api/filter_options").await;
     assert_eq!(o["cameras"].as_array().unwrap().len(), 1);
+    // Past the dropdown's limit, a search finds the others: every value
+    // containing the text, in any case, with counts and how many match.
+    let (s, o) = get_json(&f.app, "/api/filter_options?field=camera").await;
+    assert_eq!(s, StatusCode::OK, "{o}");
+    assert_eq!(o["total"], 2, "{o}");
+    assert_eq!(
+        o["values"],
+        json!([{"value": "Canon EOS R5", "count": 2}]),
+        "the top 1 of 2"
+    );
+    let (_, o) = get_json(&f.app, "/api/filter_options?field=camera&q=niK").await;
+    assert_eq!(
+        o,
+        json!({"field": "camera", "q": "niK", "total": 1, "values": [{"value": "Nikon D70", "count": 1}]})
+    );
+    let (_, o) = get_json(&f.app, "/api/filter_options?field=camera&q=o").await;
+    assert_eq!(o["total"], 2, "{o}");
+    assert_eq!(
+        o["values"].as_array().unwrap().len(),
+        2,
+        "a search is not held to the dropdown's limit"
+    );
+    let (_, o) = get_json(&f.app, "/api/filter_options?field=camera&q=o&limit=1").await;
+    assert_eq!(
+        (o["total"].clone(), o["values"].as_array().unwrap().len()),
+        (json!(2), 1)
+    );
+    let (_, o) = get_json(&f.app, "/api/filter_options?field=lens&q=rf50").await;
+    assert_eq!(o["values"], json!([{"value": "RF50mm F1.2", "count": 1}]));
+    let (_, o) = get_json(&f.app, "/api/filter_options?field=tag&q=MOUNT").await;
+    assert_eq!(o["values"], json!([{"value": "mountain", "count": 1}]));
+    let (_, o) = get_json(&f.app, "/api/filter_options?field=camera&q=leica").await;
+    assert_eq!(
+        (o["total"].clone(), o["values"].clone()),
+        (json!(0), json!([]))
+    );
+    assert_bad(&f, "/api/filter_options?field=model", "field").await;
+    assert_bad(&f, "/api/filter_options?field=camera&limit=0", "limit").await;
+    assert_bad(&f, "/api/filter_options?q=nik", "q").await;
+    let (_, bad) = get_json(&f.app, "/api/filter_options?field=model").await;
+    assert!(
+        bad["error"].as_str().unwrap().contains("\"model\""),
+        "{bad}"
+    );
     let (_, _) = post(
         &f.app,
         "/api/reject",
@@ -965,6 +1021,13 @@ async fn groups_route_and_group_filters() {
     assert_eq!(v["burst"]["size"], 2);
     assert_eq!(v["burst"]["lead"], json!(a));
     assert_eq!(v["burst"]["reason"], "sharpest");
+    // Why in codes the page words in its language, and in English words.
+    let codes = v["burst"]["why_codes"].as_array().unwrap();
+    let words: Vec<String> = codes
+        .iter()
+        .map(|c| c.as_str().unwrap().replace('_', " "))
+        .collect();
+    assert_eq!(v["burst"]["why"], json!(words.join(", ")), "{v}");
     assert_eq!(v["burst"]["decision"], Value::Null);
     assert_eq!(v["duplicate"], Value::Null);
     assert_eq!(v["similar"], Value::Null);

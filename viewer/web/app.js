@@ -13,6 +13,82 @@ const el = (tag, props = {}, ...children) => {
   return e;
 };
 
+// ---------- Interface text: one table per language (web/i18n/LANG.json) ----------
+
+// The languages with a complete table; English is the fallback.
+export const LANGUAGES = ["en", "fr"];
+const i18n = { lang: "en", strings: {}, fallback: {}, plural: null };
+
+// The language: `?lang=` when it names a known one, else the one chosen in
+// the page, else the browser's first known one, else English.
+function chooseLanguage() {
+  const known = (l) => LANGUAGES.find((x) => x === String(l || "").toLowerCase().split("-")[0]);
+  return known(params().get("lang")) || known(localStorage.getItem("facet.lang"))
+    || (navigator.languages || [navigator.language]).map(known).find(Boolean) || "en";
+}
+
+async function loadLanguage(lang) {
+  const table = async (l) => {
+    try {
+      return await (await fetch(`/assets/i18n/${l}.json`)).json();
+    } catch (_) {
+      return {};
+    }
+  };
+  const [fallback, strings] = await Promise.all([table("en"), lang === "en" ? null : table(lang)]);
+  Object.assign(i18n, { lang, fallback, strings: strings || fallback });
+  i18n.plural = new Intl.PluralRules(locale());
+}
+
+// The locale of dates, numbers and lists ("en-GB": "14 July 2021", "a, b and c").
+const locale = () => t("meta.locale");
+export const has = (key) => key in i18n.strings || key in i18n.fallback;
+
+/** The text of `key` in the chosen language (else English, else the key),
+ * its `{name}` placeholders filled from `vars`. */
+export function t(key, vars = {}) {
+  const s = i18n.strings[key] ?? i18n.fallback[key] ?? key;
+  return s.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
+}
+
+/** A count in words: `key.one`, `key.other`, … as the language's plural
+ * rules choose for `n`, with `{n}` the number. */
+export function tn(key, n, vars = {}) {
+  const form = `${key}.${i18n.plural?.select(n) ?? "other"}`;
+  return t(has(form) ? form : `${key}.other`, { n: n.toLocaleString(locale()), ...vars });
+}
+
+// "a, b and c" in the chosen language.
+const listWords = (words) => new Intl.ListFormat(locale(), { type: "conjunction" }).format(words);
+
+/** A stored date ("2021-07-14", or "2021-07-14T09:30:05…" as taken, local
+ * time) in the chosen language. */
+export function fmtDate(s, options = { dateStyle: "long" }) {
+  const [y, mo, d = 1, h = 0, mi = 0, sec = 0] = String(s).match(/\d+/g).map(Number);
+  return new Intl.DateTimeFormat(locale(), { ...options, timeZone: "UTC" }).format(Date.UTC(y, mo - 1, d, h, mi, sec));
+}
+
+// The page's own text: `data-i18n` (the text), `data-i18n-title`,
+// `data-i18n-placeholder` and `data-i18n-aria-label`.
+function translatePage() {
+  document.documentElement.lang = i18n.lang;
+  for (const e of document.querySelectorAll("[data-i18n]")) e.textContent = t(e.dataset.i18n);
+  for (const a of ["title", "placeholder", "aria-label"]) {
+    for (const e of document.querySelectorAll(`[data-i18n-${a}]`)) e.setAttribute(a, t(e.getAttribute(`data-i18n-${a}`)));
+  }
+}
+
+// The language picker: the choice is kept (localStorage) and the page shown again in it.
+function bindLanguage() {
+  const pick = $("lang");
+  pick.value = i18n.lang;
+  pick.addEventListener("change", () => {
+    localStorage.setItem("facet.lang", pick.value);
+    setParam("lang", null);
+    location.reload();
+  });
+}
+
 const FILTER_KEYS = ["category", "camera", "lens", "tag", "min_score", "top_picks", "favorites", "rating_min", "date_from", "date_to", "bbox", "person"];
 // Parameters the URL holds as "1" and the API wants as "true".
 const FLAG_KEYS = ["top_picks", "favorites"];
@@ -84,7 +160,7 @@ async function loadMe() {
   }
   const user = state.me.user;
   $("me").hidden = !user;
-  $("me").textContent = user ? `${user.display_name} (${user.role})` : "";
+  $("me").textContent = user ? t("me.user", { name: user.display_name, role: tOr(`role.${user.role}`, user.role) }) : "";
   $("logout").hidden = !user && !state.me.password_required;
   $("logout").onclick = async () => {
     await fetch("/api/logout", { method: "POST" });
@@ -119,9 +195,7 @@ async function askLogin(why) {
         resolve();
       } else {
         const e = $("login-error");
-        e.textContent = r.status === 429
-          ? "Too many attempts: wait a minute."
-          : multi ? "Wrong user name or password." : "Wrong password.";
+        e.textContent = t(r.status === 429 ? "login.too_many" : multi ? "login.wrong_user" : "login.wrong_password");
         e.hidden = false;
       }
     };
@@ -142,7 +216,7 @@ async function api(path, options) {
   let r = await fetch(path, options);
   // With users, a 403 is the role's answer: logging in again changes nothing.
   if (r.status === 401 || (r.status === 403 && !state.me?.multi_user)) {
-    await askLogin(r.status === 401 ? "This gallery is protected." : "Changes need the edition password.");
+    await askLogin(t(r.status === 401 ? "login.protected" : "login.edition"));
     r = await fetch(path, options);
   }
   if (!r.ok) {
@@ -163,30 +237,171 @@ const enc = (path) => encodeURIComponent(path);
 
 let toastTimer = 0;
 function toast(text) {
-  const t = $("toast");
-  t.textContent = text;
-  t.hidden = false;
+  const box = $("toast");
+  box.textContent = text;
+  box.hidden = false;
   clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => (t.hidden = true), 2000);
+  toastTimer = setTimeout(() => (box.hidden = true), 2000);
 }
 
 function showError(e) {
   const box = $("error");
-  box.textContent = `Error: ${e.message || e}`;
+  box.textContent = t("error.any", { message: e.message || e });
   box.hidden = false;
 }
 
 // ---------- Toolbar ----------
 
 function fillSelect(select, items, current, label = (v) => v) {
-  select.replaceChildren(el("option", { value: "" }, "All"));
+  select.replaceChildren(el("option", { value: "" }, t("filter.all")));
   for (const { value, count } of items) {
     select.append(el("option", { value }, `${label(value)} (${count})`));
   }
   if (current && !items.some((i) => i.value === current)) {
-    select.append(el("option", { value: current }, current));
+    select.append(el("option", { value: current }, label(current)));
   }
   select.value = current || "";
+}
+
+// ---------- Searchable filters: camera, lens, tag, person ----------
+
+// Each filter's values (`{values: [{value, label?, count}], total}`) for
+// what is typed: the most frequent when nothing is.
+const searchField = (field) => (q) => api(`/api/filter_options?${new URLSearchParams({ field, q })}`);
+const COMBOS = {
+  camera: { source: searchField("camera") },
+  lens: { source: searchField("lens") },
+  tag: { source: searchField("tag") },
+  // People, from /api/persons (all of them): the most photographed
+  // (viewer.dropdowns.max_persons, min_photos_for_person), any by name.
+  person: {
+    source: async (q) => {
+      const d = state.config.dropdowns || {};
+      const needle = q.toLowerCase();
+      const all = (await personsList()).filter((p) => !p.hidden);
+      const found = all.filter((p) => (q ? personLabel(p).toLowerCase().includes(needle) : p.photo_count >= (d.min_photos_for_person ?? 10)));
+      return {
+        total: q ? found.length : all.length,
+        values: found.slice(0, d.max_persons ?? 50).map((p) => ({ value: String(p.person_id), label: personLabel(p), count: p.photo_count })),
+      };
+    },
+    label: (id) => {
+      const p = state.persons?.find((x) => String(x.person_id) === id);
+      return p ? personLabel(p) : t("person.n", { id });
+    },
+  },
+};
+
+/** Makes `input` an accessible combobox (ARIA 1.2: an input and a listbox):
+ * focused, it lists the most frequent values and says how many there are
+ * ("50 of 53 — type to search"); typed, every value containing the text,
+ * from the API. Up/Down move, Enter or a tap picks, Escape closes; picking
+ * sets the filter's URL parameter as a select did. */
+function combobox(key) {
+  const input = $(`f-${key}`);
+  const { source, label = (v) => v } = COMBOS[key];
+  const list = el("ul", { id: `f-${key}-list`, className: "combo-list", role: "listbox", dataset: { testid: `combo-${key}` } });
+  const note = el("p", { id: `f-${key}-note`, className: "combo-note", dataset: { testid: `combo-${key}-note` } });
+  const pop = el("div", { className: "combo-pop", hidden: true }, list, note);
+  input.after(pop);
+  for (const [k, v] of Object.entries({ role: "combobox", "aria-autocomplete": "list", "aria-expanded": "false",
+    "aria-controls": list.id, "aria-describedby": note.id, autocomplete: "off", autocapitalize: "off", spellcheck: "false", enterkeyhint: "search" })) {
+    input.setAttribute(k, v);
+  }
+  let items = [];
+  let active = -1;
+  let asked = 0;
+  let timer = 0;
+  const show = (open) => {
+    pop.hidden = !open;
+    input.setAttribute("aria-expanded", String(open));
+  };
+  const highlight = (i) => {
+    active = i;
+    [...list.children].forEach((li, k) => li.setAttribute("aria-selected", String(k === i)));
+    if (i >= 0) {
+      input.setAttribute("aria-activedescendant", list.children[i].id);
+      list.children[i].scrollIntoView({ block: "nearest" });
+    } else input.removeAttribute("aria-activedescendant");
+  };
+  const pick = (item) => {
+    show(false);
+    clearTimeout(timer);
+    input.dataset.typed = "0";
+    input.value = item.value ? item.label ?? item.value : "";
+    setParam(key, item.value || null);
+    reload();
+  };
+  const search = async () => {
+    const q = input.dataset.typed === "1" ? input.value.trim() : "";
+    const n = ++asked;
+    pop.dataset.ready = "0";
+    try {
+      const r = await source(q);
+      if (n !== asked) return;
+      items = [...(q ? [] : [{ value: "", label: t("filter.all") }]), ...r.values];
+      list.replaceChildren(...items.map((it, i) => {
+        const li = el("li", { id: `${list.id}-${i}`, role: "option", dataset: { testid: "combo-option", value: it.value } },
+          it.value ? `${it.label ?? it.value} (${it.count.toLocaleString(locale())})` : it.label);
+        li.addEventListener("mousedown", (e) => e.preventDefault());
+        li.addEventListener("click", () => pick(it));
+        return li;
+      }));
+      note.textContent = r.values.length < r.total
+        ? t(q ? "combo.more_matches" : "combo.top", { shown: r.values.length, total: r.total.toLocaleString(locale()) })
+        : q ? tn("combo.matches", r.total) : "";
+      highlight(q && items.length ? 0 : -1);
+    } catch (e) {
+      items = [];
+      list.replaceChildren();
+      note.textContent = e.message;
+    }
+    pop.dataset.ready = "1";
+  };
+  // Focused or tapped: the most frequent values.
+  const open = () => {
+    if (!pop.hidden) return;
+    input.dataset.typed = "0";
+    input.select();
+    show(true);
+    search();
+  };
+  input.addEventListener("focus", open);
+  input.addEventListener("click", open);
+  input.addEventListener("input", () => {
+    input.dataset.typed = "1";
+    show(true);
+    clearTimeout(timer);
+    timer = setTimeout(search, 150);
+  });
+  input.addEventListener("keydown", (e) => {
+    if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+      if (pop.hidden) open();
+      else if (items.length) {
+        const down = e.key === "ArrowDown";
+        highlight(active < 0 ? (down ? 0 : items.length - 1) : (active + (down ? 1 : -1) + items.length) % items.length);
+      }
+    } else if (e.key === "Enter") {
+      const typed = input.value.trim();
+      const item = items[active] ?? (typed ? items.find((i) => (i.label ?? i.value).toLowerCase() === typed.toLowerCase()) : { value: "" });
+      if (item) pick(item);
+    } else if (e.key === "Escape" && !pop.hidden) {
+      show(false);
+      syncCombo(key);
+    } else return;
+    e.preventDefault();
+    e.stopPropagation();
+  });
+  input.addEventListener("blur", () => {
+    show(false);
+    syncCombo(key);
+  });
+}
+
+// The combobox shows its filter's value (a person by name).
+function syncCombo(key) {
+  const v = params().get(key) || "";
+  $(`f-${key}`).value = v ? (COMBOS[key].label ?? String)(v) : "";
 }
 
 async function loadToolbar() {
@@ -196,23 +411,13 @@ async function loadToolbar() {
     api("/api/type_counts"),
   ]);
   fillSelect($("f-category"), options.categories, p.get("category"), categoryName);
-  fillSelect($("f-camera"), options.cameras, p.get("camera"));
-  fillSelect($("f-tag"), options.tags, p.get("tag"));
-  fillSelect($("f-lens"), options.lenses, p.get("lens"));
   $("f-favorites").closest("label").hidden = !feature("show_rating_controls");
   $("f-rating-min").closest("label").hidden = !feature("show_rating_controls");
   renderTypes(counts);
-  // The person dropdown (viewer.dropdowns.max_persons, min_photos_for_person).
+  // The person filter, when there are people (or one is asked for).
   try {
-    const d = state.config.dropdowns || {};
-    const r = await api(`/api/persons?min_photos=${d.min_photos_for_person ?? 10}&limit=${d.max_persons ?? 50}`);
-    const items = r.persons.map((x) => ({ value: String(x.person_id), label: personLabel(x), count: x.photo_count }));
-    const sel = $("f-person");
-    sel.replaceChildren(el("option", { value: "" }, "All"), ...items.map((i) => el("option", { value: i.value }, `${i.label} (${i.count})`)));
-    const cur = p.get("person");
-    if (cur && !items.some((i) => i.value === cur)) sel.append(el("option", { value: cur }, `Person ${cur}`));
-    sel.value = cur || "";
-    $("f-person-label").hidden = !items.length && !cur;
+    $("f-person-label").hidden = !(await personsList()).some((x) => !x.hidden) && !p.get("person");
+    syncCombo("person");
   } catch (_) {}
 }
 
@@ -231,13 +436,13 @@ function renderTypes(counts) {
   };
   const none = !p.get("top_picks") && !p.get("category");
   nav.replaceChildren(
-    chip("All", counts.all, none, () => {
+    chip(t("types.all"), counts.all, none, () => {
       setParam("top_picks", null);
       setParam("category", null);
       syncControls();
       reload();
     }, "type-all"),
-    chip("Top picks", counts.top_picks, !!p.get("top_picks"), () => {
+    chip(t("filter.top_picks"), counts.top_picks, !!p.get("top_picks"), () => {
       setParam("top_picks", true);
       syncControls();
       reload();
@@ -248,12 +453,9 @@ function renderTypes(counts) {
 function syncControls() {
   const p = params();
   $("f-category").value = p.get("category") || "";
-  $("f-camera").value = p.get("camera") || "";
-  $("f-tag").value = p.get("tag") || "";
-  $("f-person").value = p.get("person") || "";
+  for (const key of Object.keys(COMBOS)) syncCombo(key);
   $("f-min-score").value = p.get("min_score") || "";
   $("f-top-picks").checked = !!p.get("top_picks");
-  $("f-lens").value = p.get("lens") || "";
   $("f-favorites").checked = !!p.get("favorites");
   $("f-rating-min").value = p.get("rating_min") || "";
   $("f-date-from").value = p.get("date_from") || "";
@@ -264,7 +466,7 @@ function syncControls() {
   const dir = sortDir().toLowerCase();
   const b = $("dir");
   b.dataset.dir = dir;
-  b.textContent = dir === "asc" ? "\u2191 Asc" : "\u2193 Desc";
+  b.textContent = dir === "asc" ? `\u2191 ${t("sort.asc")}` : `\u2193 ${t("sort.desc")}`;
 }
 
 function bindToolbar() {
@@ -275,13 +477,11 @@ function bindToolbar() {
     });
   };
   onChange("f-category", "category");
-  onChange("f-camera", "camera");
-  onChange("f-tag", "tag");
-  onChange("f-person", "person");
+  for (const key of Object.keys(COMBOS)) combobox(key);
   onChange("f-min-score", "min_score");
   onChange("f-top-picks", "top_picks", (e) => e.checked);
-  onChange("f-lens", "lens");
   onChange("f-favorites", "favorites", (e) => e.checked);
+  $("f-rating-min").append(...[1, 2, 3, 4, 5].map((n) => el("option", { value: String(n) }, t(n < 5 ? "filter.rating_or_more" : "filter.rating_exactly", { stars: "\u2605".repeat(n) }))));
   onChange("f-rating-min", "rating_min");
   onChange("f-date-from", "date_from");
   onChange("f-date-to", "date_to");
@@ -314,7 +514,7 @@ function bindToolbar() {
     const mosaic = layout() === "mosaic";
     $("grid").classList.toggle("mosaic", mosaic);
     $("layout").dataset.layout = layout();
-    $("layout").textContent = mosaic ? "Mosaic" : "Grid";
+    $("layout").textContent = t(mosaic ? "layout.mosaic" : "layout.grid");
   };
   $("layout").addEventListener("click", () => {
     localStorage.setItem("facet.layout", layout() === "mosaic" ? "grid" : "mosaic");
@@ -345,19 +545,11 @@ function bindToolbar() {
 // Each active filter in words, with a way to remove it.
 function chipLabel(k, v) {
   switch (k) {
-    case "category": return `Category: ${categoryName(v)}`;
-    case "camera": return `Camera: ${v}`;
-    case "lens": return `Lens: ${v}`;
-    case "tag": return `Tag: ${v}`;
-    case "min_score": return `Score \u2265 ${v}`;
-    case "top_picks": return "Top picks";
-    case "favorites": return "Favourites";
-    case "rating_min": return `Rating \u2265 ${"\u2605".repeat(Number(v) || 0)}`;
-    case "date_from": return `From ${v}`;
-    case "date_to": return `Until ${v}`;
-    case "show_hidden": return "Showing hidden photos";
-    case "bbox": return "A place on the map";
-    default: return `${k}: ${v}`;
+    case "category": return t("chip.category", { value: categoryName(v) });
+    case "rating_min": return t("chip.rating_min", { stars: "\u2605".repeat(Number(v) || 0) });
+    case "date_from":
+    case "date_to": return t(`chip.${k}`, { date: /^\d{4}-\d{2}-\d{2}$/.test(v) ? fmtDate(v, { dateStyle: "medium" }) : v });
+    default: return has(`chip.${k}`) ? t(`chip.${k}`, { value: v }) : `${k}: ${v}`;
   }
 }
 
@@ -368,7 +560,7 @@ function renderChips() {
   const active = [...FILTER_KEYS, "show_hidden"].filter((k) => k !== "person" && p.get(k));
   box.hidden = active.length === 0;
   const chips = active.map((k) => {
-    const remove = el("button", { type: "button", title: "Remove this filter", dataset: { testid: "chip-remove" } }, "\u00d7");
+    const remove = el("button", { type: "button", title: t("chip.remove"), dataset: { testid: "chip-remove" } }, "\u00d7");
     remove.addEventListener("click", () => {
       setParam(k, null);
       syncControls();
@@ -376,7 +568,7 @@ function renderChips() {
     });
     return el("span", { className: "chip", dataset: { testid: "chip", key: k } }, chipLabel(k, p.get(k)), remove);
   });
-  const clear = el("button", { type: "button", className: "icon-button", dataset: { testid: "chips-clear" } }, "Clear all");
+  const clear = el("button", { type: "button", className: "icon-button", dataset: { testid: "chips-clear" } }, t("chip.clear_all"));
   clear.addEventListener("click", clearFilters);
   box.replaceChildren(...chips, ...(active.length > 1 ? [clear] : []));
 }
@@ -388,10 +580,10 @@ async function loadFailures() {
     const r = await api("/api/failures");
     box.hidden = r.total === 0;
     box.dataset.total = String(r.total);
-    $("failures-summary").textContent = `${r.total} file${r.total === 1 ? "" : "s"} could not be analysed and ${r.total === 1 ? "is" : "are"} not in the gallery`;
+    $("failures-summary").textContent = tn("failures.summary", r.total);
     $("failures-list").replaceChildren(
       ...r.failures.map((f) => el("li", { dataset: { testid: "failure", path: f.path }, title: f.path }, el("strong", {}, f.filename), ` \u2014 ${f.reason}`)),
-      ...(r.total > r.failures.length ? [el("li", { className: "summary" }, `\u2026 and ${r.total - r.failures.length} more (facet sql "SELECT * FROM failures")`)] : []),
+      ...(r.total > r.failures.length ? [el("li", { className: "summary" }, tn("failures.more", r.total - r.failures.length))] : []),
     );
   } catch (_) {
     box.hidden = true;
@@ -412,9 +604,9 @@ function layout() {
 // ---------- Grid ----------
 
 function scoreClass(score) {
-  const t = state.config.quality_thresholds;
-  if (score >= t.best) return "best";
-  if (score >= t.great) return "great";
+  const q = state.config.quality_thresholds;
+  if (score >= q.best) return "best";
+  if (score >= q.great) return "great";
   return "";
 }
 
@@ -469,13 +661,13 @@ function card(photo, index) {
   if (photo.aggregate !== null && photo.aggregate !== undefined) {
     a.append(el("span", { className: `badge ${scoreClass(photo.aggregate)}` }, photo.aggregate.toFixed(1)));
   }
-  if (photo.is_top_pick) a.append(el("span", { className: "pick", title: "Top pick" }, "\u2605"));
+  if (photo.is_top_pick) a.append(el("span", { className: "pick", title: t("viewer.top_pick") }, "\u2605"));
   a.append(el("span", { className: "marks", dataset: { testid: "card-marks" } }, marks(photo)));
   const group = groupBadge(photo);
   if (group) a.append(el("span", { className: "group-badge", dataset: { testid: "card-group" } }, group));
   if (photo.hidden_by?.length) {
     a.classList.add("was-hidden");
-    a.append(el("span", { className: "hidden-why", dataset: { testid: "card-hidden" } }, photo.hidden_by.map((w) => HIDDEN_WHY[w] || w).join(" \u00b7 ")));
+    a.append(el("span", { className: "hidden-why", dataset: { testid: "card-hidden" } }, photo.hidden_by.map((w) => tOr(`hidden.${w}`, w)).join(" \u00b7 ")));
   }
   a.addEventListener("click", (e) => {
     if (e.metaKey || e.ctrlKey || e.shiftKey) return;
@@ -485,21 +677,13 @@ function card(photo, index) {
   return a;
 }
 
-// Why the gallery hides a photo by default, in words.
-const HIDDEN_WHY = {
-  burst: "Not the best of its burst",
-  duplicate: "A duplicate",
-  blink: "Eyes closed",
-  rejected: "Rejected",
-};
+// Why the gallery hides a photo by default (`hidden.<reason>` in words).
+const HIDDEN_REASONS = ["burst", "duplicate", "blink", "rejected"];
 
 // "Best of 8" on the lead of a burst, a duplicate set or a similar set.
 function groupBadge(photo) {
-  const n = (k) => (photo[`is_${k}_lead`] && photo[`${k}_size`] > 1 ? photo[`${k}_size`] : 0);
-  if (n("burst")) return `Best of ${n("burst")}`;
-  if (n("duplicate")) return `Best of ${n("duplicate")} copies`;
-  if (n("similar")) return `Best of ${n("similar")} similar`;
-  return "";
+  const kind = GROUP_KINDS.find((k) => photo[`is_${k}_lead`] && photo[`${k}_size`] > 1);
+  return kind ? tn(`badge.${kind}`, photo[`${kind}_size`]) : "";
 }
 
 // The toolbar's "Show hidden (N)" after a first page: how many photos the
@@ -511,11 +695,9 @@ function renderHidden(hidden) {
   b.hidden = !showing && n === 0;
   b.setAttribute("aria-pressed", String(showing));
   b.dataset.count = String(n);
-  b.textContent = showing ? `Hide the ${n} hidden again` : `Show hidden (${n})`;
-  const parts = Object.entries(HIDDEN_WHY)
-    .filter(([k]) => hidden?.[k])
-    .map(([k, w]) => `${w}: ${hidden[k]}`);
-  b.title = parts.length ? parts.join("; ") : "Nothing is hidden";
+  b.textContent = showing ? tn("hidden.hide_again", n) : t("hidden.show", { n: n.toLocaleString(locale()) });
+  const parts = HIDDEN_REASONS.filter((k) => hidden?.[k]).map((k) => `${t(`hidden.${k}`)}: ${hidden[k]}`);
+  b.title = parts.length ? parts.join("; ") : t("hidden.nothing");
 }
 
 function updateCard(index) {
@@ -534,19 +716,19 @@ function gridFailed(e) {
   const retry = !(e.status >= 400 && e.status < 500) && state.failures < GRID_RETRIES;
   state.failures += 1;
   const box = $("error");
-  const again = el("button", { type: "button", dataset: { testid: "error-retry" } }, "Try again");
+  const again = el("button", { type: "button", dataset: { testid: "error-retry" } }, t("error.retry"));
   again.addEventListener("click", () => {
     state.failures = 0;
     state.halted = false;
     box.hidden = true;
     loadMore();
   });
-  const all = el("button", { type: "button", dataset: { testid: "error-reset" } }, "Show all photos");
+  const all = el("button", { type: "button", dataset: { testid: "error-reset" } }, t("error.reset"));
   all.addEventListener("click", () => {
     location.href = location.pathname;
   });
   box.replaceChildren(
-    el("span", {}, `Could not load the photos: ${e.message || e}${retry ? " (retrying…)" : ""}`),
+    el("span", {}, t(retry ? "error.photos_retrying" : "error.photos", { message: e.message || e })),
     " ",
     again,
     " ",
@@ -581,7 +763,7 @@ async function loadMore() {
       frag.append(card(photo, state.photos.length - 1));
     }
     grid.append(frag);
-    $("count").textContent = `${state.total} photo${state.total === 1 ? "" : "s"}`;
+    $("count").textContent = tn("count.photos", state.total);
     $("empty").hidden = state.total > 0;
     grid.dataset.loaded = String(state.photos.length);
     grid.dataset.total = String(state.total);
@@ -664,83 +846,33 @@ export function cameraName(make, model) {
 const fmt = (v, digits = 2) =>
   v === null || v === undefined ? "\u2014" : typeof v === "number" ? (Number.isInteger(v) ? String(v) : v.toFixed(digits)) : String(v);
 
-// The metrics and adjustments of the score, as a photographer names them.
-const METRIC_NAMES = {
-  aesthetic: "Aesthetics",
-  quality: "Overall quality",
-  face_quality: "Face quality",
-  eye_sharpness: "Sharp eyes",
-  tech_sharpness: "Sharpness",
-  composition: "Composition",
-  leading_lines: "Leading lines",
-  exposure: "Exposure",
-  color: "Colour",
-  contrast: "Contrast",
-  dynamic_range: "Dynamic range",
-  isolation: "Subject isolation",
-  aesthetic_iaa: "Aesthetics (second model)",
-  face_quality_iqa: "Face quality (second model)",
-  liqe: "Image quality (LIQE)",
-  subject_sharpness: "Subject sharpness",
-  subject_prominence: "Subject prominence",
-  subject_placement: "Subject placement",
-  bg_separation: "Background separation",
-};
-const ADJUSTMENT_NAMES = {
-  quality_to_aesthetic: "Quality weight to aesthetics",
-  iso_sharpness_compensation: "High-ISO allowance",
-  aperture_isolation_boost: "Wide-aperture isolation",
-  leading_lines_blend: "Leading lines in the composition",
-  blink: "Closed eyes",
-  bonus: "Category bonus",
-  clipping: "Clipped highlights or shadows",
-  noise: "Noise",
-  bimodality: "Split histogram",
-  oversaturation: "Oversaturated colours",
-  clamp: "Kept within the score range",
-};
-// Words for a strength and for a weakness, per metric.
-const METRIC_WORDS = {
-  aesthetic: ["pleasing", "not very pleasing"],
-  face_quality: ["a good face", "a weak face"],
-  eye_sharpness: ["sharp eyes", "soft eyes"],
-  tech_sharpness: ["sharp", "soft focus"],
-  composition: ["well composed", "weak composition"],
-  leading_lines: ["strong lines", "few leading lines"],
-  exposure: ["well exposed", "poor exposure"],
-  color: ["rich colour", "dull colour"],
-  contrast: ["good contrast", "flat contrast"],
-  dynamic_range: ["wide tonal range", "narrow tonal range"],
-  isolation: ["a stand-out subject", "a busy background"],
-};
-const ADJUSTMENT_WORDS = {
-  blink: "closed eyes",
-  clipping: "clipped highlights",
-  noise: "noise",
-  bimodality: "a split histogram",
-  oversaturation: "oversaturated colours",
-};
-export const metricName = (m) => METRIC_NAMES[m] || m.replaceAll("_", " ").replace(/^./, (c) => c.toUpperCase());
-export const categoryName = (c) => (c ? c.replaceAll("_", " ").replace(/^./, (x) => x.toUpperCase()).replace("Human others", "People (other)") : "");
+// Metrics, adjustments and categories as a photographer names them
+// (`metric.<id>`, `adjustment.<id>`, `category.<id>`); an id without a
+// name (a user-defined category) in words of its own.
+const tOr = (key, fallback) => (has(key) ? t(key) : fallback);
+const idWords = (id) => id.replaceAll("_", " ").replace(/^./, (c) => c.toUpperCase());
+export const metricName = (m) => tOr(`metric.${m}`, idWords(m));
+export const categoryName = (c) => (c ? tOr(`category.${c}`, idWords(c)) : "");
 
 // A one-line critique from the breakdown: what carries the score (measured
-// metrics at 7 or more, the heaviest first) and what holds it back (those
-// at 4 or less, and the penalties).
+// metrics at 7 or more, the heaviest first: `critique.good.<metric>`) and
+// what holds it back (those at 4 or less, `critique.bad.<metric>`, and the
+// penalties, `critique.bad.<adjustment>`).
 export function critique(items, photo = {}) {
   const measured = (items || []).filter((i) => i.kind === "metric" && !(i.neutral && (i.raw === null || i.raw === undefined)) && i.weight_percent > 0);
   const byWeight = [...measured].sort((a, b) => b.weight_percent - a.weight_percent);
-  const good = byWeight.filter((i) => i.normalized >= 7 && METRIC_WORDS[i.metric]).slice(0, 2).map((i) => METRIC_WORDS[i.metric][0]);
-  const bad = byWeight.filter((i) => i.normalized <= 4 && METRIC_WORDS[i.metric]).slice(0, 2).map((i) => METRIC_WORDS[i.metric][1]);
+  const words = (side, test) => byWeight.filter((i) => test(i.normalized) && has(`critique.${side}.${i.metric}`)).slice(0, 2).map((i) => t(`critique.${side}.${i.metric}`));
+  const good = words("good", (n) => n >= 7);
+  const bad = words("bad", (n) => n <= 4);
   for (const i of items || []) {
-    if (i.kind !== "metric" && i.points < 0 && ADJUSTMENT_WORDS[i.name]) bad.push(ADJUSTMENT_WORDS[i.name]);
+    if (i.kind !== "metric" && i.points < 0 && has(`critique.bad.${i.name}`)) bad.push(t(`critique.bad.${i.name}`));
   }
-  if (photo.width > 0 && photo.height > 0 && photo.width * photo.height < 1e6) bad.unshift("low resolution");
-  const list = (w) => (w.length > 1 ? `${w.slice(0, -1).join(", ")} and ${w[w.length - 1]}` : w[0]);
-  const cap = (t) => t.charAt(0).toUpperCase() + t.slice(1);
-  if (!good.length && !bad.length) return measured.length ? "An average photo: nothing stands out." : "Not enough was measured to judge this photo.";
-  if (!bad.length) return `${cap(list(good))}.`;
-  if (!good.length) return `Held back by ${list(bad)}.`;
-  return `${cap(list(good))}; held back by ${list(bad)}.`;
+  if (photo.width > 0 && photo.height > 0 && photo.width * photo.height < 1e6) bad.unshift(t("critique.bad.low_resolution"));
+  const cap = (s) => s.charAt(0).toLocaleUpperCase(locale()) + s.slice(1);
+  if (!good.length && !bad.length) return t(measured.length ? "critique.average" : "critique.unmeasured");
+  if (!bad.length) return cap(t("critique.good_only", { good: listWords(good) }));
+  if (!good.length) return cap(t("critique.bad_only", { bad: listWords(bad) }));
+  return cap(t("critique.both", { good: listWords(good), bad: listWords(bad) }));
 }
 
 function renderBreakdown(items, photo) {
@@ -754,7 +886,7 @@ function renderBreakdown(items, photo) {
     if (item.kind === "metric") {
       // Not measured: no usable input, no weight (the others carry the score).
       const unmeasured = item.neutral && (item.raw === null || item.raw === undefined);
-      const raw = el("td", { className: item.neutral ? "neutral" : "" }, unmeasured ? "not measured" : item.neutral ? "neutral" : fmt(item.raw));
+      const raw = el("td", { className: item.neutral ? "neutral" : "" }, unmeasured ? t("breakdown.not_measured") : item.neutral ? t("breakdown.neutral") : fmt(item.raw));
       metrics.append(
         el("tr", { dataset: { testid: "breakdown-row", metric: item.metric }, className: unmeasured ? "unmeasured" : "", title: item.metric },
           el("td", {}, metricName(item.metric)),
@@ -766,40 +898,40 @@ function renderBreakdown(items, photo) {
     } else {
       adjustments.append(
         el("tr", { dataset: { testid: "adjustment-row", name: item.name } },
-          el("td", { title: item.name }, ADJUSTMENT_NAMES[item.name] || item.name),
+          el("td", { title: item.name }, tOr(`adjustment.${item.name}`, item.name)),
           signed(item.points),
-          el("td", { className: "reason" }, item.reason || "")),
+          el("td", { className: "reason", title: item.reason || "" }, tOr(`adjustment_why.${item.name}`, item.reason || ""))),
       );
     }
   }
   if (!adjustments.children.length) {
-    adjustments.append(el("tr", {}, el("td", { colSpan: 3, className: "reason" }, "None")));
+    adjustments.append(el("tr", {}, el("td", { colSpan: 3, className: "reason" }, t("breakdown.none"))));
   }
 }
 
 function renderExif(d) {
   const rows = [
-    ["Camera", cameraName(d.camera_make, d.camera_model)],
-    ["Lens", d.lens],
-    ["Taken", d.date_taken && d.date_taken.replace("T", " ")],
-    ["Exposure", [d.shutter_speed_text && `${d.shutter_speed_text} s`, d.f_number && `f/${fmt(d.f_number, 1)}`, d.iso && `ISO ${d.iso}`].filter(Boolean).join(" \u00b7 ")],
-    ["Focal length", d.focal_length && `${fmt(d.focal_length, 0)} mm${d.focal_length_35mm ? ` (${fmt(d.focal_length_35mm, 0)} mm eq.)` : ""}`],
-    ["Size", d.width && `${d.width} \u00d7 ${d.height}`],
-    ["Format", d.format],
-    ["GPS", d.gps_lat !== null && d.gps_lat !== undefined ? `${fmt(d.gps_lat, 5)}, ${fmt(d.gps_lon, 5)}` : null],
-    ["Aesthetic", d.aesthetic],
-    ["Sharpness", d.sharpness],
-    ["Exposure score", d.exposure_score],
-    ["Colour score", d.color_score],
-    ["Top picks score", d.top_picks_score],
-    ["Tags", (d.tags || []).join(", ")],
-    ["Path", d.path],
+    ["camera", cameraName(d.camera_make, d.camera_model)],
+    ["lens", d.lens],
+    ["taken", d.date_taken && fmtDate(d.date_taken, { dateStyle: "long", timeStyle: "medium" })],
+    ["exposure", [d.shutter_speed_text && `${d.shutter_speed_text} s`, d.f_number && `f/${fmt(d.f_number, 1)}`, d.iso && `ISO ${d.iso}`].filter(Boolean).join(" \u00b7 ")],
+    ["focal_length", d.focal_length && `${fmt(d.focal_length, 0)} mm${d.focal_length_35mm ? ` ${t("exif.equivalent", { mm: fmt(d.focal_length_35mm, 0) })}` : ""}`],
+    ["size", d.width && `${d.width} \u00d7 ${d.height}`],
+    ["format", d.format],
+    ["gps", d.gps_lat !== null && d.gps_lat !== undefined ? `${fmt(d.gps_lat, 5)}, ${fmt(d.gps_lon, 5)}` : null],
+    ["aesthetic", d.aesthetic],
+    ["sharpness", d.sharpness],
+    ["exposure_score", d.exposure_score],
+    ["color_score", d.color_score],
+    ["top_picks_score", d.top_picks_score],
+    ["tags", (d.tags || []).join(", ")],
+    ["path", d.path],
   ];
   const dl = $("v-exif");
   dl.replaceChildren();
   for (const [k, v] of rows) {
     if (v === null || v === undefined || v === "") continue;
-    dl.append(el("dt", {}, k), el("dd", {}, fmt(v)));
+    dl.append(el("dt", { dataset: { key: k } }, t(`exif.${k}`)), el("dd", {}, fmt(v)));
   }
 }
 
@@ -865,7 +997,7 @@ async function showPhoto(path, index) {
     full.src = `/image?path=${enc(path)}`;
     viewer.dataset.ready = "1";
   } catch (e) {
-    toast(`Cannot open this photo: ${e.message}`);
+    toast(t("toast.cannot_open", { message: e.message }));
     closePhoto();
   }
 }
@@ -929,13 +1061,14 @@ async function change(route, body, apply) {
     viewer.dataset.saved = "1";
     toast(apply(s));
   } catch (e) {
-    toast(`Not saved: ${e.message}`);
+    toast(t("toast.not_saved", { message: e.message }));
   }
 }
 
 // ---------- Groups: bursts, duplicates, similar shots ----------
 
-const GROUP_NAMES = { burst: "Burst", duplicate: "Duplicates", similar: "Similar shots" };
+// A photo's group kinds, in the order its keys act on them.
+const GROUP_KINDS = ["burst", "duplicate", "similar"];
 
 /** The open photo's groups (`/api/groups`), shown under its actions. */
 async function loadGroups(path) {
@@ -956,36 +1089,37 @@ async function loadGroups(path) {
 function renderGroups(g) {
   const box = $("v-groups");
   const list = $("v-groups-list");
-  const kinds = Object.keys(GROUP_NAMES).filter((k) => g[k]);
+  const kinds = GROUP_KINDS.filter((k) => g[k]);
   box.hidden = kinds.length === 0;
   list.replaceChildren(
     ...kinds.map((k) => {
       const group = g[k];
       const lead = group.members.find((m) => m.is_lead);
-      const how = group.decision === "keep_all" ? "all kept (your choice)" : group.decision === "lead" ? "best chosen by you" : "best chosen automatically";
+      const how = t(`group.decision.${group.decision || "auto"}`);
+      const why = group.decision !== "keep_all" && group.why_codes?.length ? ` \u00b7 ${listWords(group.why_codes.map((c) => tOr(`group.why.${c}`, c)))}` : "";
       const head = el(
         "p",
         { className: "summary", dataset: { testid: "group-summary" } },
-        `${GROUP_NAMES[k]} of ${group.size}: ${how}${group.why && group.decision !== "keep_all" ? ` \u00b7 ${group.why}` : ""}`,
+        t("group.summary", { kind: tn(`group.kind.${k}`, group.size), how, why }),
       );
       const strip = el("div", { className: "strip group-strip" });
       for (const m of group.members) {
-        const t = thumb(m, m.is_lead ? " \u00b7 best" : "");
-        t.dataset.testid = "group-member";
-        t.dataset.lead = String(!!m.is_lead);
-        if (m.path === g.path) t.classList.add("current");
-        if (m.is_lead) t.append(el("span", { className: "group-badge" }, "Best"));
-        strip.append(t);
+        const tile = thumb(m, m.is_lead ? ` \u00b7 ${t("group.best")}` : "");
+        tile.dataset.testid = "group-member";
+        tile.dataset.lead = String(!!m.is_lead);
+        if (m.path === g.path) tile.classList.add("current");
+        if (m.is_lead) tile.append(el("span", { className: "group-badge" }, t("group.best")));
+        strip.append(tile);
       }
       const button = (label, testid, onclick, title) =>
         el("button", { type: "button", className: "toggle", onclick, title, dataset: { testid } }, label);
       const actions = el(
         "div",
         { className: "actions" },
-        button("Make this the best", "group-lead", () => decide(k, "lead"), "B"),
-        button("Keep all", "group-keep-all", () => decide(k, "keep_all"), "K"),
-        button("Automatic", "group-reset", () => decide(k, "reset"), "U"),
-        button("Reject the rest", "group-reject-rest", () => rejectRest(k), "R"),
+        button(t("group.make_best"), "group-lead", () => decide(k, "lead"), "B"),
+        button(t("group.keep_all"), "group-keep-all", () => decide(k, "keep_all"), "K"),
+        button(t("group.automatic"), "group-reset", () => decide(k, "reset"), "U"),
+        button(t("group.reject_rest"), "group-reject-rest", () => rejectRest(k), "R"),
       );
       const section = el("section", { className: "group", dataset: { testid: `group-${k}`, kind: k, lead: lead?.path || "" } }, head, strip, actions);
       return section;
@@ -995,7 +1129,7 @@ function renderGroups(g) {
 
 // The group a key acts on: the open photo's burst, else its duplicate set,
 // else its similar set.
-const keyGroup = () => Object.keys(GROUP_NAMES).find((k) => state.groups?.[k]);
+const keyGroup = () => GROUP_KINDS.find((k) => state.groups?.[k]);
 
 async function decide(kind, decision) {
   const d = state.detail;
@@ -1011,9 +1145,9 @@ async function decide(kind, decision) {
     state.groups = g;
     renderGroups(g);
     state.gridStale = true;
-    toast(decision === "lead" ? "This photo is now the best of its group" : decision === "keep_all" ? "Every photo of the group is kept" : "The best is chosen automatically again");
+    toast(t(`group.toast.${decision}`));
   } catch (e) {
-    toast(`Not saved: ${e.message}`);
+    toast(t("toast.not_saved", { message: e.message }));
   }
   $("v-groups").dataset.ready = "1";
 }
@@ -1033,17 +1167,17 @@ async function rejectRest(kind) {
       m.rejected = true;
     }
     state.gridStale = true;
-    toast(`${rest.length} photo${rest.length === 1 ? "" : "s"} rejected`);
+    toast(tn("group.toast.rejected", rest.length));
   } catch (e) {
-    toast(`Not saved: ${e.message}`);
+    toast(t("toast.not_saved", { message: e.message }));
   }
 }
 
-const rate = (n) => change("/api/rating", { rating: n }, (s) => (s.rating ? `Rated ${"\u2605".repeat(s.rating)}` : "Rating cleared"));
+const rate = (n) => change("/api/rating", { rating: n }, (s) => (s.rating ? t("toast.rated", { stars: "\u2605".repeat(s.rating) }) : t("toast.rating_cleared")));
 const toggleFavorite = () =>
-  change("/api/favorite", { favorite: !state.detail?.favorite }, (s) => (s.favorite ? "Favourite" : "Not a favourite"));
+  change("/api/favorite", { favorite: !state.detail?.favorite }, (s) => t(s.favorite ? "toast.favorite" : "toast.not_favorite"));
 const toggleReject = () =>
-  change("/api/reject", { rejected: !state.detail?.rejected }, (s) => (s.rejected ? "Rejected" : "Not rejected"));
+  change("/api/reject", { rejected: !state.detail?.rejected }, (s) => t(s.rejected ? "toast.rejected" : "toast.not_rejected"));
 
 // Prev / next walk the grid; a photo opened from another view has no neighbours.
 const step = (d) => {
@@ -1095,8 +1229,9 @@ function bindViewer() {
     if (Math.abs(dx) > 50 && Math.abs(dx) > Math.abs(dy)) step(dx < 0 ? 1 : -1);
     else if (Math.abs(dy) > 60 && state.detail) {
       const reject = dy > 0;
-      if (!!state.detail.rejected !== reject) await change("/api/reject", { rejected: reject }, (s) => (s.rejected ? "Rejected" : "Kept"));
-      else toast(reject ? "Rejected" : "Kept");
+      const say = (rejected) => t(rejected ? "toast.rejected" : "toast.kept");
+      if (!!state.detail.rejected !== reject) await change("/api/reject", { rejected: reject }, (s) => say(s.rejected));
+      else toast(say(reject));
       step(1);
     }
   });
@@ -1110,7 +1245,7 @@ function thumb(photo, extra = "") {
     {
       className: "thumb",
       href: `?${new URLSearchParams({ ...Object.fromEntries(params()), photo: photo.path })}`,
-      title: `${photo.filename}${photo.date_taken ? " \u00b7 " + photo.date_taken.replace("T", " ") : ""}${extra}`,
+      title: `${photo.filename}${photo.date_taken ? " \u00b7 " + fmtDate(photo.date_taken, { dateStyle: "medium", timeStyle: "short" }) : ""}${extra}`,
       dataset: { testid: "thumb", path: photo.path },
     },
     withFallback(el("img", { src: `/thumbnail?path=${enc(photo.path)}`, alt: photo.filename, loading: "lazy", decoding: "async" }), photo.path),
@@ -1133,12 +1268,12 @@ async function showSimilar() {
   const list = $("v-similar-list");
   box.hidden = false;
   box.dataset.ready = "0";
-  list.replaceChildren(el("p", { className: "summary" }, "Looking\u2026"));
+  list.replaceChildren(el("p", { className: "summary" }, t("similar.looking")));
   try {
     const r = await api(`/api/similar?path=${enc(d.path)}&limit=12`);
     if (state.detail?.path !== d.path) return;
-    list.replaceChildren(...r.photos.map((p) => thumb(p, ` \u00b7 similarity ${p.similarity.toFixed(2)}`)));
-    if (!r.photos.length) list.append(el("p", { className: "summary" }, "No similar photos."));
+    list.replaceChildren(...r.photos.map((p) => thumb(p, ` \u00b7 ${t("similar.similarity", { value: p.similarity.toFixed(2) })}`)));
+    if (!r.photos.length) list.append(el("p", { className: "summary" }, t("similar.none")));
   } catch (e) {
     list.replaceChildren(el("p", { className: "summary" }, e.message));
   }
@@ -1220,11 +1355,10 @@ function bindViews() {
   bindScan();
 }
 
-const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
-
+// A timeline group's day, month or year, in the chosen language.
 function groupLabel(g) {
-  if (g.day) return `${g.day} ${MONTHS[g.month - 1]} ${g.year}`;
-  if (g.month) return `${MONTHS[g.month - 1]} ${g.year}`;
+  if (g.day) return fmtDate(`${g.year}-${g.month}-${g.day}`);
+  if (g.month) return fmtDate(`${g.year}-${g.month}`, { month: "long", year: "numeric" });
   return String(g.year);
 }
 
@@ -1239,17 +1373,16 @@ async function loadTimeline() {
   const crumbs = $("tl-crumbs");
   const crumb = (label, y, m) =>
     el("button", { type: "button", className: "crumb", onclick: () => drill(y, m), dataset: { testid: "timeline-crumb" } }, label);
-  crumbs.replaceChildren(crumb("All years", null, null));
+  crumbs.replaceChildren(crumb(t("timeline.all_years"), null, null));
   if (year) crumbs.append(crumb(year, year, null));
-  if (year && month) crumbs.append(crumb(MONTHS[Number(month) - 1] || month, year, month));
+  if (year && month) crumbs.append(crumb(fmtDate(`2000-${month}`, { month: "long" }), year, month));
   try {
-    const t = await api(`/api/timeline?${filterQuery(extra)}`);
+    const tl = await api(`/api/timeline?${filterQuery(extra)}`);
     if (currentView() !== "timeline") return;
-    const undated = t.undated ? ` \u00b7 ${t.undated} without a date` : "";
-    $("tl-summary").textContent = `${t.total} photo${t.total === 1 ? "" : "s"}${undated}`;
+    $("tl-summary").textContent = tn("count.photos", tl.total) + (tl.undated ? ` \u00b7 ${tn("timeline.undated", tl.undated)}` : "");
     const groups = $("tl-groups");
     groups.replaceChildren();
-    for (const g of t.groups) {
+    for (const g of tl.groups) {
       const head = el(
         "button",
         { type: "button", className: "group-head", dataset: { testid: "timeline-group", key: g.key, count: String(g.count) } },
@@ -1257,14 +1390,14 @@ async function loadTimeline() {
         el("span", { className: "n" }, `${g.count}`),
       );
       head.addEventListener("click", () => {
-        if (t.level === "year") drill(g.year, null);
-        else if (t.level === "month") drill(g.year, g.month);
+        if (tl.level === "year") drill(g.year, null);
+        else if (tl.level === "month") drill(g.year, g.month);
         else openDay(g.key);
       });
       const more = g.count > g.photos.length ? el("span", { className: "more" }, `+${g.count - g.photos.length}`) : "";
       groups.append(el("section", { className: "group" }, head, el("div", { className: "strip" }, ...g.photos.map((p) => thumb(p)), more)));
     }
-    if (!t.groups.length) groups.append(el("p", { className: "summary" }, "No dated photos match these filters."));
+    if (!tl.groups.length) groups.append(el("p", { className: "summary" }, t("timeline.none")));
   } catch (e) {
     showError(e);
   }
@@ -1296,13 +1429,12 @@ async function loadMemories() {
     const day = params().get("day");
     const m = await api(`/api/memories?${filterQuery(day ? { date: day } : {})}`);
     $("mem-date").value = m.date;
-    const [, mm, dd] = m.date.split("-").map(Number);
-    $("mem-title").textContent = `On this day \u00b7 ${dd} ${MONTHS[mm - 1]}`;
+    $("mem-title").textContent = t("memories.title", { day: fmtDate(m.date, { day: "numeric", month: "long" }) });
     $("mem-years").textContent = m.total
       ? m.years.map((y) => `${y.year}: ${y.count}`).join(" \u00b7 ")
-      : "No photos from this day in earlier years.";
+      : t("memories.none");
     $("mem-photos").replaceChildren(
-      ...m.photos.map((p) => thumb(p, ` \u00b7 ${p.years_ago} year${p.years_ago === 1 ? "" : "s"} ago`)),
+      ...m.photos.map((p) => thumb(p, ` \u00b7 ${tn("memories.years_ago", p.years_ago)}`)),
     );
   } catch (e) {
     showError(e);
@@ -1350,7 +1482,7 @@ async function loadMap() {
   try {
     L = await loadLeaflet();
   } catch (e) {
-    await mapList(`The map library could not load (${e.message}): places as a list.`);
+    await mapList(t("map.no_library", { message: e.message }));
     return;
   }
   $("map").hidden = false;
@@ -1386,7 +1518,7 @@ async function drawMarkers(L) {
           m.count > 1 ? String(m.count) : el("img", { src: `/thumbnail?path=${enc(m.photo.path)}`, alt: "" })),
         iconSize: m.count > 1 ? [36, 36] : [44, 44],
       });
-      const marker = L.marker([m.lat, m.lon], { icon, title: m.count > 1 ? `${m.count} photos` : m.photo.filename });
+      const marker = L.marker([m.lat, m.lon], { icon, title: m.count > 1 ? tn("count.photos", m.count) : m.photo.filename });
       marker.on("click", () => {
         if (m.count > 1 && map.getZoom() < 16) map.setView([m.lat, m.lon], Math.min(map.getZoom() + 2, 18));
         else if (m.count > 1) openPlace(m);
@@ -1394,7 +1526,7 @@ async function drawMarkers(L) {
       });
       mapState.layer.addLayer(marker);
     }
-    $("map-status").textContent = `${r.total} geotagged photo${r.total === 1 ? "" : "s"} here${r.truncated ? " (the busiest places shown)" : ""}`;
+    $("map-status").textContent = tn("map.here", r.total) + (r.truncated ? ` ${t("map.truncated")}` : "");
     if (!mapState.fitted && r.markers.length) {
       mapState.fitted = true;
       map.fitBounds(r.markers.map((m) => [m.lat, m.lon]), { maxZoom: 12, padding: [30, 30] });
@@ -1414,7 +1546,7 @@ function openPlace(m) {
 }
 
 function placeButton(m) {
-  const b = el("button", { type: "button", className: "toggle", dataset: { testid: "map-place-all" } }, m.count > 1 ? `All ${m.count}` : "Open");
+  const b = el("button", { type: "button", className: "toggle", dataset: { testid: "map-place-all" } }, m.count > 1 ? t("map.all", { n: m.count }) : t("map.open"));
   b.addEventListener("click", () => openPlace(m));
   return b;
 }
@@ -1427,12 +1559,12 @@ async function mapList(why) {
   list.hidden = false;
   try {
     const r = await api(`/api/map?${filterQuery({ zoom: "4" })}`);
-    $("map-status").textContent = `${why} ${r.total} geotagged photo${r.total === 1 ? "" : "s"}.`;
+    $("map-status").textContent = `${why} ${tn("map.geotagged", r.total)}`;
     list.replaceChildren(
       ...r.markers.map((m) =>
         el("li", { dataset: { testid: "map-place", count: String(m.count) } },
           thumb(m.photo),
-          el("span", {}, `${m.count} photo${m.count === 1 ? "" : "s"} near ${m.lat.toFixed(3)}, ${m.lon.toFixed(3)} `),
+          el("span", {}, `${tn("map.near", m.count, { lat: m.lat.toFixed(3), lon: m.lon.toFixed(3) })} `),
           placeButton(m),
         ),
       ),
@@ -1445,7 +1577,7 @@ async function mapList(why) {
 
 // ---------- People ----------
 
-const personLabel = (p) => p.name || `Person ${p.person_id}`;
+const personLabel = (p) => p.name || t("person.n", { id: p.person_id });
 
 async function personsList(force = false) {
   if (!state.persons || force) state.persons = (await api("/api/persons?include_hidden=true")).persons;
@@ -1458,7 +1590,7 @@ async function showPersonChip() {
   const chip = $("person-chip");
   chip.hidden = !id;
   if (!id) return;
-  $("person-chip-name").textContent = `Person ${id}`;
+  $("person-chip-name").textContent = t("person.n", { id });
   try {
     const p = (await personsList()).find((x) => String(x.person_id) === id);
     if (p && params().get("person") === id) $("person-chip-name").textContent = personLabel(p);
@@ -1489,12 +1621,10 @@ async function loadPersons() {
     const showHidden = $("persons-hidden").checked;
     const shown = all.filter((p) => showHidden || !p.hidden);
     const hidden = all.filter((p) => p.hidden).length;
-    $("persons-summary").textContent =
-      `${shown.length} ${shown.length === 1 ? "person" : "people"}${hidden ? ` \u00b7 ${hidden} hidden` : ""}`;
+    $("persons-summary").textContent = tn("persons.count", shown.length) + (hidden ? ` \u00b7 ${tn("persons.hidden", hidden)}` : "");
     list.replaceChildren(...shown.map((p) => personCard(p, all)));
     if (!all.length) {
-      list.append(el("p", { className: "summary" },
-        "No people yet: a pipeline with a face stage finds faces, and `facet faces cluster` groups them into people."));
+      list.append(el("p", { className: "summary" }, t("persons.none")));
     }
   } catch (e) {
     showError(e);
@@ -1507,7 +1637,7 @@ function personCard(p, all) {
   const face = el("a", {
     className: "person-face",
     href: `?person=${p.person_id}`,
-    title: `${label}: ${p.photo_count} photo${p.photo_count === 1 ? "" : "s"}`,
+    title: `${label}: ${tn("count.photos", p.photo_count)}`,
     dataset: { testid: "person-open" },
   }, el("img", { src: p.thumbnail, alt: label, loading: "lazy", decoding: "async" }));
   face.addEventListener("click", (e) => {
@@ -1516,23 +1646,23 @@ function personCard(p, all) {
     openPerson(p);
   });
   const name = el("span", { className: "person-name", dataset: { testid: "person-name" } }, label);
-  const rename = el("button", { type: "button", title: "Rename", dataset: { testid: "person-rename" } }, "Rename");
+  const rename = el("button", { type: "button", dataset: { testid: "person-rename" } }, t("persons.rename"));
   rename.addEventListener("click", () => renamePerson(p, name));
-  const hide = el("button", { type: "button", dataset: { testid: "person-hide" } }, p.hidden ? "Show" : "Hide");
+  const hide = el("button", { type: "button", dataset: { testid: "person-hide" } }, t(p.hidden ? "persons.show" : "persons.hide"));
   hide.addEventListener("click", () => editPerson("/api/persons/hide", { person_id: p.person_id, hidden: !p.hidden },
-    (r) => (r.hidden ? `${label} hidden` : `${label} shown`)));
-  const merge = el("select", { title: "Merge into another person", dataset: { testid: "person-merge" } },
-    el("option", { value: "" }, "Merge into\u2026"),
+    (r) => t(r.hidden ? "persons.toast.hidden" : "persons.toast.shown", { name: label })));
+  const merge = el("select", { title: t("persons.merge_title"), dataset: { testid: "person-merge" } },
+    el("option", { value: "" }, t("persons.merge")),
     ...all.filter((o) => o.person_id !== p.person_id).map((o) => el("option", { value: String(o.person_id) }, personLabel(o))));
   merge.addEventListener("change", () => {
     const into = Number(merge.value);
     if (!merge.value) return;
     const target = all.find((o) => o.person_id === into);
-    if (!confirm(`Merge ${label} into ${target ? personLabel(target) : into}? Its faces move there.`)) {
+    if (!confirm(t("persons.merge_confirm", { name: label, into: target ? personLabel(target) : into }))) {
       merge.value = "";
       return;
     }
-    editPerson("/api/persons/merge", { into, from: p.person_id }, (r) => `${label} merged into ${personLabel(r)}`);
+    editPerson("/api/persons/merge", { into, from: p.person_id }, (r) => t("persons.toast.merged", { name: label, into: personLabel(r) }));
   });
   return el("div", {
     className: "person" + (p.hidden ? " is-hidden" : ""),
@@ -1541,7 +1671,7 @@ function personCard(p, all) {
   },
   face,
   name,
-  el("span", { className: "n" }, `${p.photo_count} photo${p.photo_count === 1 ? "" : "s"} \u00b7 ${p.face_count} face${p.face_count === 1 ? "" : "s"}`),
+  el("span", { className: "n" }, `${tn("count.photos", p.photo_count)} \u00b7 ${tn("persons.faces", p.face_count)}`),
   el("div", { className: "person-actions" }, rename, hide, merge));
 }
 
@@ -1561,13 +1691,13 @@ async function editPerson(route, body, say) {
     });
     toast(say(r));
   } catch (e) {
-    toast(`Not saved: ${e.message}`);
+    toast(t("toast.not_saved", { message: e.message }));
   }
   await loadPersons();
 }
 
 function renamePerson(p, nameEl) {
-  const input = el("input", { type: "text", value: p.name || "", maxLength: 200, placeholder: `Person ${p.person_id}`,
+  const input = el("input", { type: "text", value: p.name || "", maxLength: 200, placeholder: t("person.n", { id: p.person_id }),
     dataset: { testid: "person-name-input" } });
   nameEl.replaceWith(input);
   input.focus();
@@ -1580,7 +1710,7 @@ function renamePerson(p, nameEl) {
       return;
     }
     editPerson("/api/persons/rename", { person_id: p.person_id, name: input.value.trim() },
-      (r) => (r.name ? `Named ${r.name}` : "Name removed"));
+      (r) => (r.name ? t("persons.toast.named", { name: r.name }) : t("persons.toast.unnamed")));
   };
   input.addEventListener("keydown", (e) => {
     if (e.key === "Enter") finish(true);
@@ -1602,17 +1732,17 @@ async function loadSearch() {
   const results = $("search-results");
   try {
     if (!q) {
-      $("search-summary").textContent = "Type what you are looking for.";
+      $("search-summary").textContent = t("search.type");
       results.replaceChildren();
     } else {
       const r = await api(`/api/search?${filterQuery({ q, limit: "120" })}`);
       if (params().get("q") !== q) return;
-      $("search-summary").textContent = `${r.photos.length} photo${r.photos.length === 1 ? "" : "s"} closest to \u201c${q}\u201d`;
+      $("search-summary").textContent = tn("search.closest", r.photos.length, { q });
       results.replaceChildren(...r.photos.map((p) => {
-        const t = thumb(p, ` \u00b7 similarity ${p.similarity.toFixed(2)}`);
-        t.dataset.testid = "search-result";
-        t.dataset.similarity = String(p.similarity);
-        return t;
+        const tile = thumb(p, ` \u00b7 ${t("similar.similarity", { value: p.similarity.toFixed(2) })}`);
+        tile.dataset.testid = "search-result";
+        tile.dataset.similarity = String(p.similarity);
+        return tile;
       }));
     }
   } catch (e) {
@@ -1657,7 +1787,7 @@ async function loadCompare() {
   box.dataset.ready = "0";
   const cats = state.config.comparison?.categories || [];
   const sel = $("cmp-category");
-  if (sel.options.length !== cats.length) sel.replaceChildren(...cats.map((c) => el("option", { value: c }, c)));
+  if (sel.options.length !== cats.length) sel.replaceChildren(...cats.map((c) => el("option", { value: c }, categoryName(c))));
   // The category asked for, else the filter's, else the one with most photos.
   let cat = params().get("compare") || params().get("category") || cmp.category;
   if (!cats.includes(cat)) {
@@ -1695,7 +1825,7 @@ function progress(done, min) {
   const pct = min > 0 ? Math.min(100, (100 * done) / min) : 100;
   $("cmp-bar").style.width = `${pct}%`;
   $("cmp-bar").dataset.done = String(done);
-  $("cmp-count").textContent = `${done} / ${min} comparisons`;
+  $("cmp-count").textContent = tn("compare.count", min, { done });
 }
 
 async function nextPair(skip = false) {
@@ -1708,7 +1838,7 @@ async function nextPair(skip = false) {
     showSide("a", r.a);
     showSide("b", r.b);
     progress(r.comparisons, r.min_comparisons_for_optimization);
-    $("cmp-status").textContent = "Which is better?";
+    $("cmp-status").textContent = t("compare.which");
   } catch (e) {
     cmp.pair = null;
     showSide("a", null);
@@ -1728,12 +1858,12 @@ async function loadSuggestion() {
     const body = $("cmp-weights").tBodies[0];
     body.replaceChildren(...keys.map((k) =>
       el("tr", { dataset: { testid: "weight-row", metric: k } },
-        el("td", {}, k),
+        el("td", { title: k }, metricName(k)),
         el("td", {}, s.current?.[k] !== undefined ? `${fmt(s.current[k], 1)}%` : "\u2014"),
         el("td", {}, s.suggested?.[k] !== undefined ? `${fmt(s.suggested[k], 1)}%` : "\u2014"))));
     $("cmp-fit").textContent = s.suggested
-      ? `The suggested weights predict ${pct(s.agreement_suggested)} of your choices, the current ones ${pct(s.agreement_current)}. \`facet compare apply ${s.category}\` writes them.`
-      : `${Math.max(0, s.min_comparisons_for_optimization - s.comparisons)} more comparison(s) before weights are suggested.`;
+      ? t("compare.fit", { suggested: pct(s.agreement_suggested), current: pct(s.agreement_current), category: s.category })
+      : tn("compare.more", Math.max(0, s.min_comparisons_for_optimization - s.comparisons));
   } catch (e) {
     $("cmp-fit").textContent = e.message;
   }
@@ -1750,11 +1880,11 @@ async function choose(which) {
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ winner: w.path, loser: l.path, tie: which === "tie", strategy: p.strategy }),
     });
-    toast(which === "tie" ? "Tie recorded" : `${w.filename} preferred`);
+    toast(which === "tie" ? t("compare.toast.tie") : t("compare.toast.preferred", { name: w.filename }));
     $("compare").dataset.recorded = String(r.comparisons);
     await Promise.all([nextPair(), loadSuggestion()]);
   } catch (e) {
-    toast(`Not recorded: ${e.message}`);
+    toast(t("compare.toast.not_recorded", { message: e.message }));
   }
   cmp.busy = false;
 }
@@ -1764,6 +1894,8 @@ async function choose(which) {
 async function main() {
   // The installable app's service worker (the shell and thumbnails cached).
   if ("serviceWorker" in navigator) navigator.serviceWorker.register("/sw.js").catch(() => {});
+  await loadLanguage(chooseLanguage());
+  translatePage();
   const share = params().get("share");
   if (share) {
     await showShared(share);
@@ -1773,6 +1905,7 @@ async function main() {
   try {
     await loadMe();
     state.config = await api("/api/config");
+    bindLanguage();
     bindToolbar();
     bindViewer();
     bindViews();
@@ -1808,23 +1941,23 @@ async function loadAlbums() {
       ...r.albums.map((a) => {
         const open = el("button", { type: "button", dataset: { testid: "album-open-button" } }, a.name);
         open.addEventListener("click", () => openAlbum(a.id));
-        const share = el("button", { type: "button", className: "toggle", dataset: { testid: "album-share" } }, a.shared ? "Link" : "Share");
+        const share = el("button", { type: "button", className: "toggle", dataset: { testid: "album-share" } }, t(a.shared ? "albums.link" : "albums.share"));
         share.addEventListener("click", () => shareAlbum(a.id));
         const li = el(
           "li",
           { dataset: { testid: "album", id: a.id } },
           open,
-          el("span", { className: "summary" }, ` ${a.count} photo${a.count === 1 ? "" : "s"}${a.kind === "smart" ? " \u00b7 smart" : ""}${a.shared ? " \u00b7 shared" : ""} `),
+          el("span", { className: "summary" }, ` ${[tn("count.photos", a.count), ...(a.kind === "smart" ? [t("albums.smart_mark")] : []), ...(a.shared ? [t("albums.shared_mark")] : [])].join(" \u00b7 ")} `),
           share,
         );
         if (a.shared) {
-          const stop = el("button", { type: "button", className: "toggle", dataset: { testid: "album-unshare" } }, "Stop sharing");
+          const stop = el("button", { type: "button", className: "toggle", dataset: { testid: "album-unshare" } }, t("albums.stop"));
           stop.addEventListener("click", () => albumPost("/api/album/unshare", { id: a.id }).then(loadAlbums));
           li.append(stop);
         }
-        const del = el("button", { type: "button", className: "toggle", dataset: { testid: "album-delete" } }, "Delete");
+        const del = el("button", { type: "button", className: "toggle", dataset: { testid: "album-delete" } }, t("albums.delete"));
         del.addEventListener("click", async () => {
-          if (confirm(`Delete the album \u201c${a.name}\u201d? (The photos stay.)`)) {
+          if (confirm(t("albums.delete_confirm", { name: a.name }))) {
             await albumPost("/api/album/delete", { id: a.id });
             $("album-open").hidden = true;
             loadAlbums();
@@ -1834,7 +1967,7 @@ async function loadAlbums() {
         return li;
       }),
     );
-    if (!r.albums.length) $("album-list").append(el("li", { className: "summary" }, "No albums yet."));
+    if (!r.albums.length) $("album-list").append(el("li", { className: "summary" }, t("albums.none")));
   } catch (e) {
     showError(e);
   }
@@ -1858,25 +1991,25 @@ async function openAlbum(id) {
 function showAlbumLink(id, shareUrl) {
   const box = $("album-link");
   if (!shareUrl) {
-    box.replaceChildren("Not shared.");
+    box.replaceChildren(t("albums.not_shared"));
     return;
   }
   const url = new URL(shareUrl, location.href).href;
-  const copy = el("button", { type: "button", className: "toggle", dataset: { testid: "album-copy" } }, "Copy");
+  const copy = el("button", { type: "button", className: "toggle", dataset: { testid: "album-copy" } }, t("albums.copy"));
   copy.addEventListener("click", () => copyLink(url));
-  const fresh = el("button", { type: "button", className: "toggle danger", dataset: { testid: "album-new-link" } }, "New link\u2026");
+  const fresh = el("button", { type: "button", className: "toggle danger", dataset: { testid: "album-new-link" } }, t("albums.new_link"));
   fresh.addEventListener("click", () => {
-    if (confirm("Make a new link? The link already sent stops working.")) shareAlbum(id, true);
+    if (confirm(t("albums.new_link_confirm"))) shareAlbum(id, true);
   });
-  const stop = el("button", { type: "button", className: "toggle danger", dataset: { testid: "album-stop" } }, "Stop sharing\u2026");
+  const stop = el("button", { type: "button", className: "toggle danger", dataset: { testid: "album-stop" } }, `${t("albums.stop")}\u2026`);
   stop.addEventListener("click", async () => {
-    if (!confirm("Stop sharing? The link already sent stops working.")) return;
+    if (!confirm(t("albums.stop_confirm"))) return;
     await albumPost("/api/album/unshare", { id });
     await loadAlbums();
     await openAlbum(id);
   });
   box.replaceChildren(
-    "Anyone with this link sees this album: ",
+    `${t("albums.anyone")} `,
     el("a", { href: url, dataset: { testid: "album-url" } }, url),
     " ",
     copy,
@@ -1887,12 +2020,12 @@ function showAlbumLink(id, shareUrl) {
 async function copyLink(url) {
   try {
     await navigator.clipboard.writeText(url);
-    toast("Link copied");
+    toast(t("albums.copied"));
   } catch (_) {
     // No clipboard (an insecure origin, a refusal): select it to copy by hand.
     const a = document.querySelector("[data-testid=album-url]");
     if (a) getSelection().selectAllChildren(a);
-    toast("Select the link and copy it");
+    toast(t("albums.copy_by_hand"));
   }
 }
 
@@ -1918,10 +2051,10 @@ function bindAlbums() {
     try {
       const a = await albumPost("/api/albums", body);
       $("album-name").value = "";
-      toast(`Album \u201c${a.name}\u201d: ${a.count} photo${a.count === 1 ? "" : "s"}`);
+      toast(t("albums.toast.created", { name: a.name, photos: tn("count.photos", a.count) }));
       await loadAlbums();
     } catch (e) {
-      toast(`Not created: ${e.message}`);
+      toast(t("albums.toast.not_created", { message: e.message }));
     }
   });
   $("v-album-add").addEventListener("click", async () => {
@@ -1929,9 +2062,9 @@ function bindAlbums() {
     if (!id || !state.detail) return;
     try {
       const a = await albumPost("/api/album/photos", { id, add: [state.detail.path] });
-      toast(`In \u201c${a.name}\u201d (${a.count})`);
+      toast(t("albums.toast.added", { name: a.name, n: a.count }));
     } catch (e) {
-      toast(`Not added: ${e.message}`);
+      toast(t("albums.toast.not_added", { message: e.message }));
     }
   });
   api("/api/albums")
@@ -1949,7 +2082,7 @@ async function showShared(token) {
   $("shared").hidden = false;
   try {
     const r = await (await fetch(`/api/shared?share=${enc(token)}&per_page=500`)).json();
-    if (!r.album) throw new Error(r.error || "This link does not work (any more).");
+    if (!r.album) throw new Error(r.error || t("albums.dead_link"));
     $("shared-title").textContent = `${r.album.name} (${r.total})`;
     $("shared-photos").replaceChildren(
       ...r.photos.map((p) =>
@@ -1975,7 +2108,7 @@ function bindScan() {
   $("scan").addEventListener("click", async () => {
     let body = {};
     if (!state.me.multi_user) {
-      const dirs = prompt("Folders to scan again (comma-separated):");
+      const dirs = prompt(t("scan.prompt"));
       if (!dirs) return;
       body = { directories: dirs.split(",").map((d) => d.trim()).filter(Boolean) };
     }
@@ -1983,7 +2116,7 @@ function bindScan() {
       await albumPost("/api/scan", body);
       pollScan();
     } catch (e) {
-      toast(`No scan: ${e.message}`);
+      toast(t("scan.failed_to_start", { message: e.message }));
     }
   });
   pollScan();
@@ -1999,10 +2132,10 @@ async function pollScan() {
   const box = $("scan-status");
   box.hidden = !s.started_at;
   if (s.running) {
-    box.textContent = s.scanning ? `Scanning\u2026 ${s.found} found` : `Analysing ${s.done}/${s.queued}`;
+    box.textContent = s.scanning ? t("scan.scanning", { found: s.found }) : t("scan.analysing", { done: s.done, queued: s.queued });
     setTimeout(pollScan, 1000);
   } else if (s.finished_at) {
-    box.textContent = s.exit_code === 0 ? `Scan done: ${s.done} analysed` : `Scan failed (${s.exit_code})`;
+    box.textContent = s.exit_code === 0 ? t("scan.done", { done: s.done }) : t("scan.failed", { code: s.exit_code });
     state.gridStale = true;
   }
 }

@@ -1,11 +1,14 @@
 // Facet's service worker: the gallery's shell (page, script, style sheet,
-// manifest, icons) is cached so that the installed app opens at once and
-// offline, always revalidated against the server when it answers; thumbnails
-// are cached as they are seen (cache first: a photo's thumbnail changes only
-// when the photo does, and the URL names the photo). The API is never cached.
-const SHELL = "facet-shell-v1";
+// translation tables, manifest, icons) is cached so that the installed app
+// opens at once and offline, always revalidated against the server when it
+// answers; thumbnails are cached as they are seen (cache first: a photo's
+// thumbnail changes only when the photo does, and the URL names the photo). The API is never cached.
+const SHELL = "facet-shell-v2";
 const THUMBS = "facet-thumbnails-v1";
-const SHELL_URLS = ["/", "/assets/app.js", "/assets/app.css", "/manifest.webmanifest", "/assets/icon-192.png", "/assets/icon-512.png"];
+const SHELL_URLS = [
+  "/", "/assets/app.js", "/assets/app.css", "/assets/i18n/en.json", "/assets/i18n/fr.json",
+  "/manifest.webmanifest", "/assets/icon-192.png", "/assets/icon-512.png",
+];
 const MAX_THUMBS = 2000;
 
 self.addEventListener("install", (event) => {
