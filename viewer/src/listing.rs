@@ -372,6 +372,26 @@ impl Listing {
                 .map(|(l, alone)| alone || l == Some(true))
                 .collect()
         };
+        if std::env::var_os("FACET_TRACE").is_some() {
+            let mut cols: Vec<(usize, &str)> = batch
+                .schema_ref()
+                .fields()
+                .iter()
+                .zip(batch.columns())
+                .map(|(f, c)| (c.get_array_memory_size(), f.name().as_str()))
+                .collect();
+            cols.sort_unstable_by(|a, b| b.cmp(a));
+            eprintln!(
+                "facet-trace listing {n} rows: batch {} MiB ({:?}), numbers {} MiB, date10 {} MiB",
+                batch.get_array_memory_size() >> 20,
+                cols.iter()
+                    .take(12)
+                    .map(|(b, c)| format!("{c} {}", b >> 20))
+                    .collect::<Vec<_>>(),
+                (numbers.len() * n * 8) >> 20,
+                (n * std::mem::size_of::<Option<([u8; 10], u8)>>()) >> 20,
+            );
+        }
         Ok(Listing {
             key: listing_key(snap),
             extended: false,

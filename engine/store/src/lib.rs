@@ -56,7 +56,21 @@ pub struct Store {
     dir: PathBuf,
     // One writer at a time; readers open the latest version.
     write_lock: Mutex<()>,
+    /// Lance's caches (index pages, file metadata), shared by every
+    /// dataset the store opens and bounded ([`INDEX_CACHE_BYTES`],
+    /// [`METADATA_CACHE_BYTES`]).
+    session: Arc<lance::session::Session>,
 }
+
+/// Bound of the Lance index cache a store's datasets share. Lance's default
+/// is 6 GiB, and a fresh cache per `Dataset::open`: a long-running gallery's
+/// look-ups could grow it without bound, and each open started cold. Shared
+/// and bounded, it keeps the `path` index's pages between look-ups within
+/// what the memory budget allows.
+pub const INDEX_CACHE_BYTES: usize = 128 << 20;
+/// Bound of the Lance file-metadata cache a store's datasets share (Lance's
+/// default: 1 GiB).
+pub const METADATA_CACHE_BYTES: usize = 64 << 20;
 
 impl Store {
     /// Opens (creating the directory if needed) the store at `dir`.
@@ -72,6 +86,11 @@ impl Store {
         Ok(Store {
             dir,
             write_lock: Mutex::new(()),
+            session: Arc::new(lance::session::Session::new(
+                INDEX_CACHE_BYTES,
+                METADATA_CACHE_BYTES,
+                Default::default(),
+            )),
         })
     }
 
@@ -92,7 +111,12 @@ impl Store {
         if !Path::new(&uri).exists() {
             return Ok(None);
         }
-        Ok(Some(Dataset::open(&uri).await?))
+        Ok(Some(
+            lance::dataset::builder::DatasetBuilder::from_uri(&uri)
+                .with_session(self.session.clone())
+                .load()
+                .await?,
+        ))
     }
 
     /// The version of `table` now (`None`: not written yet).
@@ -127,6 +151,7 @@ impl Store {
         let reader = RecordBatchIterator::new(vec![Ok(batch)], schema.clone());
         let params = WriteParams {
             mode,
+            session: Some(self.session.clone()),
             ..Default::default()
         };
         let mut ds = Dataset::write(reader, self.uri(table.name).as_str(), Some(params)).await?;
@@ -202,6 +227,7 @@ impl Store {
             let reader = RecordBatchIterator::new(vec![Ok(batch)], schema.clone());
             let params = WriteParams {
                 mode: WriteMode::Create,
+                session: Some(self.session.clone()),
                 ..Default::default()
             };
             let mut ds =
