@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, RecordBatch, StringArray, UInt32Array};
-use arrow::compute::{concat_batches, take_record_batch};
+use arrow::compute::take_record_batch;
 use arrow::datatypes::{DataType, Float64Type, Int32Type};
 use facet_store::Snapshot;
 
@@ -157,6 +157,17 @@ fn strings(b: &RecordBatch, name: &str) -> Option<StringArray> {
     Some(c.as_string::<i32>().clone())
 }
 
+/// `batch` in path order (as it is when already so).
+fn sorted_by_path(batch: RecordBatch) -> ApiResult<RecordBatch> {
+    let paths = strings(&batch, "path").ok_or_else(|| ApiError::internal("no path column"))?;
+    if (1..paths.len()).all(|i| paths.value(i - 1) <= paths.value(i)) {
+        return Ok(batch);
+    }
+    let mut order: Vec<u32> = (0..batch.num_rows() as u32).collect();
+    order.sort_unstable_by(|&a, &b| paths.value(a as usize).cmp(paths.value(b as usize)));
+    take_record_batch(&batch, &UInt32Array::from(order)).map_err(ApiError::internal)
+}
+
 fn interned(b: &RecordBatch, name: &str) -> (Dict, Vec<u32>) {
     let mut d = Dict::default();
     let ids = match strings(b, name) {
@@ -265,19 +276,29 @@ impl Listing {
         let Ok(rows) = RecordBatch::try_new(schema.clone(), rows.columns().to_vec()) else {
             return Ok(None);
         };
-        let keep: arrow::array::BooleanArray = (0..n)
-            .map(|i| {
-                Some(
-                    self.paths.is_null(i)
-                        || changed
-                            .binary_search_by(|p| p.as_str().cmp(self.paths.value(i)))
-                            .is_err(),
-                )
-            })
-            .collect();
-        let kept =
-            arrow::compute::filter_record_batch(&self.batch, &keep).map_err(ApiError::internal)?;
-        let batch = concat_batches(&schema, [&kept, &rows]).map_err(ApiError::internal)?;
+        // One copy in path order: the kept rows (in path order already)
+        // merged with the looked-up ones (where a filter, a concatenation
+        // and a sort made three copies of the library's columns).
+        let rows = sorted_by_path(rows)?;
+        let fresh = strings(&rows, "path").ok_or_else(|| ApiError::internal("no path column"))?;
+        let is_changed = |i: usize| {
+            !self.paths.is_null(i)
+                && changed
+                    .binary_search_by(|p| p.as_str().cmp(self.paths.value(i)))
+                    .is_ok()
+        };
+        let mut order: Vec<(usize, usize)> = Vec::with_capacity(n + rows.num_rows());
+        let mut j = 0;
+        for i in (0..n).filter(|&i| !is_changed(i)) {
+            while j < fresh.len() && fresh.value(j) < self.paths.value(i) {
+                order.push((1, j));
+                j += 1;
+            }
+            order.push((0, i));
+        }
+        order.extend((j..fresh.len()).map(|j| (1, j)));
+        let batch = arrow::compute::interleave_record_batch(&[&self.batch, &rows], &order)
+            .map_err(ApiError::internal)?;
         let listed: Vec<&str> = self.listed.iter().map(|&i| names[i]).collect();
         let mut l = Listing::of_rows(snap, batch, &listed, self.user_columns.clone())?;
         l.extended = true;
@@ -292,15 +313,7 @@ impl Listing {
         user_columns: Vec<&'static str>,
     ) -> ApiResult<Listing> {
         // Path order: user state rows are found by binary search.
-        let paths = strings(&batch, "path").ok_or_else(|| ApiError::internal("no path column"))?;
-        let sorted = (1..paths.len()).all(|i| paths.value(i - 1) <= paths.value(i));
-        let batch = if sorted {
-            batch
-        } else {
-            let mut order: Vec<u32> = (0..batch.num_rows() as u32).collect();
-            order.sort_unstable_by(|&a, &b| paths.value(a as usize).cmp(paths.value(b as usize)));
-            take_record_batch(&batch, &UInt32Array::from(order)).map_err(ApiError::internal)?
-        };
+        let batch = sorted_by_path(batch)?;
         let paths = strings(&batch, "path").ok_or_else(|| ApiError::internal("no path column"))?;
         let n = batch.num_rows();
         let listed = listed_names
@@ -882,13 +895,14 @@ mod tests {
             .append(
                 &facet_schemas::photos(),
                 batch(vec![
+                    // One after every stored path, one between two.
                     (
                         "path",
-                        Arc::new(StringArray::from(vec![p("e.jpg")])) as ArrayRef,
+                        Arc::new(StringArray::from(vec![p("e.jpg"), p("bb.jpg")])) as ArrayRef,
                     ),
-                    ("file_size", Arc::new(Int64Array::from(vec![5]))),
-                    ("file_mtime", ts(1, 1)),
-                    ("format", Arc::new(StringArray::from(vec!["jpeg"]))),
+                    ("file_size", Arc::new(Int64Array::from(vec![5, 6]))),
+                    ("file_mtime", ts(1, 2)),
+                    ("format", Arc::new(StringArray::from(vec!["jpeg", "jpeg"]))),
                 ]),
             )
             .await
@@ -968,7 +982,7 @@ mod tests {
             let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&extended.numbers[k]), bits(v), "{k}");
         }
-        assert_eq!(extended.len(), 5);
+        assert_eq!(extended.len(), 6);
 
         store
             .delete_keys(&facet_schemas::photos(), &[p("b.png")])
