@@ -37,17 +37,6 @@ pub fn chunks(h: u64) -> [u16; CHUNKS] {
     std::array::from_fn(|i| chunk(h, i))
 }
 
-/// Per chunk, the values a query for `h` within `radius` probes: a store
-/// that keeps each hash's [`chunks`] in indexed columns finds every
-/// candidate with these look-ups, as [`HammingIndex::within`] does in memory.
-pub fn probes(h: u64, radius: u32) -> [Vec<u16>; CHUNKS] {
-    std::array::from_fn(|i| {
-        let mut out = Vec::new();
-        ball(chunk(h, i), radius / CHUNKS as u32, &mut out);
-        out
-    })
-}
-
 /// An index of hashes, each with a caller's id. Each table is indexed by
 /// the chunk value directly, and its buckets hold the whole hashes, so that a
 /// probe scans memory in order instead of chasing ids.
