@@ -54,14 +54,14 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Phase timings on stderr when `FACET_TRACE` is set (for finding where a
 /// run's time goes: `FACET_TRACE=1 facet run …`).
-pub(crate) struct Trace {
+pub struct Trace {
     what: &'static str,
     started: std::time::Instant,
     on: bool,
 }
 
 impl Trace {
-    pub(crate) fn new(what: &'static str) -> Trace {
+    pub fn new(what: &'static str) -> Trace {
         Trace {
             what,
             started: std::time::Instant::now(),
@@ -69,9 +69,14 @@ impl Trace {
         }
     }
 
+    /// The time since the start.
+    pub fn elapsed(&self) -> std::time::Duration {
+        self.started.elapsed()
+    }
+
     /// Reports the time since the start at the end of `phase`, and the
     /// process's resident and peak memory (Linux).
-    pub(crate) fn at(&self, phase: &str) {
+    pub fn at(&self, phase: &str) {
         if self.on {
             let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
             let kib = |key: &str| {

@@ -6,6 +6,7 @@ mod common;
 mod faces;
 mod gallery;
 mod groups;
+mod heif_raw;
 mod kill;
 mod models;
 mod run;

@@ -166,11 +166,11 @@ async fn original_bytes(state: &AppState, who: &Who, path: &str) -> ApiResult<Ve
 /// Longest side of a converted image: a 4K screen's.
 const CONVERTED_SIDE: u32 = 3840;
 
-/// A JPEG of a photo browsers cannot display (RAW through its embedded
-/// preview, TIFF, JPEG XL…) at `display.image_jpeg_quality`, at most
+/// A JPEG of a photo browsers cannot display (HEIC/HEIF and AVIF through
+/// libheif, RAW, TIFF, JPEG XL…) at `display.image_jpeg_quality`, at most
 /// [`CONVERTED_SIDE`] pixels on its long side, decoded as `facet run`
-/// decodes it (EXIF orientation applied). `Err` with the reason when the
-/// format cannot be decoded here (HEIF).
+/// decodes it (EXIF orientation or HEIF transforms applied). `Err` with the
+/// reason when it cannot be decoded here (no libheif, a damaged file).
 async fn converted_bytes(
     state: &AppState,
     who: &Who,
@@ -207,8 +207,8 @@ pub async fn thumbnail(
 }
 
 /// `GET /image?path=`: the original for formats browsers display; other
-/// formats converted to JPEG (`display.image_jpeg_quality`), else (HEIF,
-/// undecodable files) the thumbnail.
+/// formats (HEIC among them) converted to JPEG (`display.image_jpeg_quality`),
+/// else (undecodable files) the thumbnail.
 pub async fn image(
     State(state): State<AppState>,
     who: Who,

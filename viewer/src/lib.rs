@@ -99,8 +99,6 @@ struct Cache {
 /// A build that took longer than this is not waited for: requests are
 /// answered from the previous listing until the new one is swapped in.
 const WAIT_FOR_BUILDS_UNDER: std::time::Duration = std::time::Duration::from_secs(1);
-/// How long a request waits for a slow build before it takes the previous listing.
-const STALE_AFTER: std::time::Duration = std::time::Duration::from_millis(300);
 
 impl AppState {
     pub fn new(store: Store, config: &FacetConfig) -> AppState {
@@ -163,7 +161,9 @@ impl AppState {
         {
             return Ok(s.clone());
         }
+        let trace = facet_library::Trace::new("gallery");
         let s = self.store().snapshot().await?;
+        trace.at("snapshot re-opened");
         cache.snapshot = Some(s.clone());
         Ok(s)
     }
@@ -184,8 +184,9 @@ impl AppState {
     /// When a run changed the photos, scores or groups, the new listing is
     /// built in the background and swapped in whole: requests meanwhile
     /// wait for it while builds are quick (under [`WAIT_FOR_BUILDS_UNDER`]:
-    /// a small library is always consistent), and are answered from the
-    /// previous listing after [`STALE_AFTER`] when they are not (a large
+    /// a small library is always consistent, and a request waits for the
+    /// versions it arrived at, not for every commit made meanwhile), and are
+    /// answered from the previous listing at once when they are not (a large
     /// library stays responsive while its listing is rebuilt). A member's
     /// visible rows are computed once per listing; the user state (a
     /// rating) never rebuilds the listing.
@@ -193,6 +194,11 @@ impl AppState {
         &self,
         who: &auth::Who,
     ) -> Result<(Arc<listing::Listing>, Arc<listing::UserCols>), ApiError> {
+        let trace = facet_library::Trace::new("gallery request");
+        // The versions when the request came: a listing of them (or later)
+        // answers it, however many commits a run makes meanwhile (waiting
+        // for the latest would chase each of them).
+        let mut arrived: Option<listing::ListingKey> = None;
         let (listing, snap) = loop {
             let notified = self.inner.built.notified();
             tokio::pin!(notified);
@@ -200,7 +206,12 @@ impl AppState {
             let mut cache = self.inner.cache.lock().await;
             let snap = self.fresh(&mut cache).await?;
             let key = listing::listing_key(&snap);
-            if let Some(l) = cache.listing.as_ref().filter(|l| l.key == key) {
+            let arrived = *arrived.get_or_insert(key);
+            if let Some(l) = cache
+                .listing
+                .as_ref()
+                .filter(|l| l.key == key || listing::covers(&l.key, &arrived))
+            {
                 break (l.clone(), snap);
             }
             if let Some((k, e)) = &cache.failed
@@ -215,14 +226,14 @@ impl AppState {
             let patient = cache.last_build.is_none_or(|d| d < WAIT_FOR_BUILDS_UNDER);
             drop(cache);
             match stale {
-                Some(l) if !patient => {
-                    if tokio::time::timeout(STALE_AFTER, notified).await.is_err() {
-                        break (l, snap);
-                    }
-                }
+                // Never waited for: the build runs beside the requests.
+                Some(l) if !patient => break (l, snap),
                 _ => notified.await,
             }
         };
+        if trace.elapsed() > std::time::Duration::from_millis(50) {
+            trace.at("waited for the listing");
+        }
         let mut cache = self.inner.cache.lock().await;
         if !cache
             .listing
@@ -257,23 +268,36 @@ impl AppState {
         Ok((listing, user))
     }
 
-    /// Starts building the listing of `snap` in the background, unless it
-    /// is being built.
+    /// Starts building the listing of `snap` in the background, unless a
+    /// listing is being built: one build at a time (each holds a listing
+    /// beside the one it replaces; a run's commits would otherwise start
+    /// one per version), on a thread of its own, so that the runtime's
+    /// workers answer requests while it computes; the versions written
+    /// meanwhile are taken by the next build (the next request or
+    /// [`AppState::refresh`] starts it).
     fn start_build(&self, cache: &mut Cache, snap: &Snapshot, key: listing::ListingKey) {
-        if cache.building == Some(key) {
+        if cache.building.is_some() {
             return;
         }
         cache.building = Some(key);
         let state = self.clone();
         let snap = snap.clone();
         let previous = cache.listing.clone();
-        tokio::spawn(async move {
+        let handle = tokio::runtime::Handle::current();
+        let job = async move {
             let started = std::time::Instant::now();
+            let trace = facet_library::Trace::new("listing");
             // From the previous listing when it can be extended.
             let extended = match &previous {
                 Some(p) => p.extend(&snap).await.unwrap_or(None),
                 None => None,
             };
+            trace.at(if extended.is_some() {
+                "extended"
+            } else {
+                "not extendable"
+            });
+            drop(previous);
             let built = match extended {
                 Some(l) => Ok(l),
                 None => listing::Listing::build(&snap).await,
@@ -283,6 +307,7 @@ impl AppState {
                 l.calibrate_top_picks(s.top_picks_percent, s.top_picks_min_megapixels);
                 l
             });
+            trace.at("built");
             let mut cache = state.inner.cache.lock().await;
             if cache.building == Some(key) {
                 cache.building = None;
@@ -307,7 +332,15 @@ impl AppState {
             }
             drop(cache);
             state.inner.built.notify_waiters();
-        });
+            release_free_memory();
+        };
+        let spawned = std::thread::Builder::new()
+            .name("facet-listing".into())
+            .spawn(move || handle.block_on(job));
+        if let Err(e) = spawned {
+            cache.building = None;
+            cache.failed = Some((key, format!("listing: no thread: {e}")));
+        }
     }
 
     /// Brings the listing up to date in the background when a run changed
@@ -321,6 +354,17 @@ impl AppState {
             self.start_build(&mut cache, &snap, key);
         }
         Ok(())
+    }
+}
+
+/// Gives the memory a replaced listing and its build freed back to the
+/// system (glibc keeps freed pages in its arenas otherwise: a million-photo
+/// listing's build leaves hundreds of MiB resident that nothing uses).
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks glibc's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 

@@ -67,6 +67,12 @@ pub fn state_table(who: &Who) -> &'static str {
 /// The versions a listing was built from.
 pub type ListingKey = [Option<u64>; 3];
 
+/// Whether a listing of versions `built` shows every write of versions
+/// `wanted` (each table at the same version or a later one).
+pub fn covers(built: &ListingKey, wanted: &ListingKey) -> bool {
+    built.iter().zip(wanted).all(|(b, w)| b >= w)
+}
+
 pub fn listing_key(s: &Snapshot) -> ListingKey {
     [
         s.version("photos"),
@@ -877,6 +883,17 @@ mod tests {
 
     use super::Listing;
     use crate::tests::{batch, ts, write_rows};
+
+    /// A listing answers a request when every table is at least at the
+    /// version the request saw; a table not written yet is older than any.
+    #[test]
+    fn a_listing_covers_the_versions_it_was_built_from_and_earlier_ones() {
+        let seen = [Some(4), Some(2), None];
+        assert!(super::covers(&seen, &seen));
+        assert!(super::covers(&[Some(5), Some(2), Some(1)], &seen));
+        assert!(!super::covers(&[Some(3), Some(9), Some(9)], &seen));
+        assert!(!super::covers(&[Some(4), None, None], &seen));
+    }
 
     /// A run's writes — a new photo, new and rewritten scores, new group
     /// rows — folded into the previous listing give the listing built

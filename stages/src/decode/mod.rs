@@ -2,13 +2,18 @@
 //! largest side any later stage asks for.
 //!
 //! JPEG uses DCT-domain downscaling (1/2, 1/4, 1/8) then a resize to the
-//! working size; RAW files decode through their largest embedded preview JPEG;
+//! working size; RAW files decode through their largest embedded preview JPEG
+//! when it covers the working size, else from the sensor data (`raw`, rawler);
 //! PNG, TIFF, WebP, GIF and BMP through the `image` crate; JPEG XL through
-//! `jxl-oxide`. The EXIF orientation is applied. HEIF/HEIC and AVIF need
-//! system codecs that Facet does not bundle: they fail with "unsupported".
+//! `jxl-oxide`; HEIF/HEIC and AVIF through libheif, loaded at run time
+//! (`heif`: grid images, `irot`/`imir`, a covering thumbnail when there is
+//! one). The EXIF orientation is applied, except to HEIF/AVIF, whose
+//! transforms libheif applies from the container. The format is told by the
+//! content, not the name (`sniff`: a HEIC named `.jpg` decodes as HEIC).
 //! Zero-byte, truncated and corrupt files, decoder panics and absurd
 //! dimensions fail the photo with a reason; the run goes on.
 
+pub mod heif;
 pub mod jpeg;
 pub mod raw;
 pub mod sniff;
@@ -143,22 +148,21 @@ impl Decoder {
 
     pub fn decode_bytes(&mut self, bytes: &[u8], path: &Path) -> Result<Decoded, String> {
         let format = sniff::sniff(bytes, path);
-        let orientation = orientation(bytes);
+        // HEIF's transforms are container properties that libheif applies;
+        // its EXIF Orientation only repeats them.
+        let orientation = match format {
+            Format::Heif | Format::Avif => 1,
+            _ => orientation(bytes),
+        };
         let (image, full_w, full_h) = match format {
             Format::Jpeg => self.jpeg(bytes)?,
-            Format::Raw => {
-                let (offset, _) = raw::largest_preview(bytes)
-                    .ok_or("unsupported: RAW file without an embedded preview JPEG")?;
-                self.jpeg(&bytes[offset..])?
-            }
+            Format::Raw => self.raw(bytes)?,
             Format::Png | Format::Tiff | Format::Webp | Format::Gif | Format::Bmp => {
                 self.generic(bytes)?
             }
             Format::Jxl => self.jxl(bytes)?,
-            Format::Heif => {
-                return Err("unsupported: HEIF/HEIC decoding is not built into Facet".into());
-            }
-            Format::Avif => return Err("unsupported: AVIF decoding is not built into Facet".into()),
+            Format::Heif => self.heif(bytes, heif::Codec::Hevc)?,
+            Format::Avif => self.heif(bytes, heif::Codec::Av1)?,
             Format::Unknown => {
                 return Err("unsupported or corrupt: not a recognised image format".into());
             }
@@ -207,6 +211,50 @@ impl Decoder {
             }
             Err(e) => Err(format!("corrupt JPEG: {e}")),
         }
+    }
+
+    /// RAW: the largest embedded preview when it covers the working size,
+    /// else the sensor data; the preview after all when the sensor data
+    /// cannot be developed.
+    fn raw(&mut self, bytes: &[u8]) -> Result<(Rgb, u32, u32), String> {
+        let preview = raw::largest_preview(bytes);
+        if let Some((offset, h)) = preview
+            && h.width.max(h.height) >= self.side
+        {
+            return self.jpeg(&bytes[offset..]);
+        }
+        // rawler may panic on a camera it half knows: the preview stays an option.
+        let developed = catch_unwind(AssertUnwindSafe(|| {
+            let sensor = raw::Sensor::decode(bytes)?;
+            let (w, h) = sensor.size();
+            self.check_dims(w, h)?;
+            let _r = self
+                .budget
+                .reserve_transient(w as u64 * h as u64 * raw::Sensor::BYTES_PER_PIXEL)?;
+            sensor.develop()
+        }))
+        .unwrap_or_else(|_| Err("rawler panicked".into()));
+        match (developed, preview) {
+            (Ok(d), _) => Ok(d),
+            (Err(_), Some((offset, _))) => self.jpeg(&bytes[offset..]),
+            (Err(e), None) => Err(format!(
+                "RAW file without an embedded preview JPEG, and its sensor data cannot be decoded: {e}"
+            )),
+        }
+    }
+
+    /// HEIF/HEIC or AVIF: libheif decodes the primary image (or a thumbnail
+    /// that covers the working size) in display orientation.
+    fn heif(&mut self, bytes: &[u8], codec: heif::Codec) -> Result<(Rgb, u32, u32), String> {
+        let mut reservation = None;
+        let d = heif::decode(bytes, codec, self.side, |w, h| {
+            self.check_dims(w, h)?;
+            // The RGB image, libheif's YCbCr planes and its grid's tiles.
+            reservation = Some(self.budget.reserve_transient(w as u64 * h as u64 * 6)?);
+            Ok(())
+        })?;
+        drop(reservation);
+        Ok((d.image, d.width, d.height))
     }
 
     fn generic(&mut self, bytes: &[u8]) -> Result<(Rgb, u32, u32), String> {
@@ -434,11 +482,11 @@ mod tests {
                 .unwrap_err()
                 .contains("corrupt")
         );
-        assert!(
-            d.decode_bytes(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic", Path::new("x.heic"))
-                .unwrap_err()
-                .contains("unsupported")
-        );
+        // A HEIC with its `ftyp` box and nothing else.
+        let e = d
+            .decode_bytes(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic", Path::new("x.heic"))
+            .unwrap_err();
+        assert!(e.contains("corrupt HEIF"), "{e}");
         assert!(
             d.decode_bytes(b"hello world", Path::new("x.jpg"))
                 .unwrap_err()
@@ -472,5 +520,160 @@ mod tests {
         };
         let (o, w, h) = orient(img, 400, 200, 6);
         assert_eq!((o.width, o.height, w, h), (2, 4, 200, 400));
+    }
+
+    /// `../shared/photos/cameras` (every developer and CI has it beside the
+    /// checkout), or `None` with a note.
+    fn shared_cameras() -> Option<std::path::PathBuf> {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/photos/cameras");
+        if p.is_dir() {
+            Some(p)
+        } else {
+            eprintln!("SKIPPED: {} is absent", p.display());
+            None
+        }
+    }
+
+    /// Every HEIF/HEIC and AVIF file of the shared collection, through
+    /// libheif: grid images assembled, `irot` applied (the sizes are those in
+    /// display orientation), the EXIF Orientation of a HEIC not applied twice.
+    #[test]
+    fn heif_and_avif_decode_in_display_orientation() {
+        let Some(dir) = shared_cameras() else {
+            return;
+        };
+        let mut d = decoder(1024);
+        // (file, format, size after the transforms, how they get there)
+        let cases = [
+            // 6 × 8 grid of 512 px HEVC tiles, irot 270 (EXIF says 4032 × 3024, orientation 6).
+            ("heic/mobile/iphone_13_pro_max.heic", "heif", (3024, 4032)),
+            // 7 × 9 grid, ispe 4608 × 3456, irot 270, EXIF orientation 1.
+            ("heic/mobile/HMD_Nokia_8.3_5G.heif", "heif", (3456, 4608)),
+            // 9 × 7 grid, no transform.
+            (
+                "heic/mobile/HMD_Nokia_8.3_5G_hdr.heif",
+                "heif",
+                (4608, 3456),
+            ),
+            // A 3 × 3 grid in a file named .jpg.
+            ("heic/heic_hdlr_box.jpg", "heif", (1440, 1440)),
+            ("heic/spring_1440x960.heic", "heif", (1440, 960)),
+            ("heic/samplefilehub.heif", "heif", (640, 426)),
+            ("avif/mountains.avif", "avif", (1920, 1080)),
+        ];
+        for (file, format, size) in cases {
+            let got = d
+                .decode_file(&dir.join(file))
+                .unwrap_or_else(|e| panic!("{file}: {e}"));
+            assert_eq!(got.format, format, "{file}");
+            assert_eq!((got.width, got.height), size, "{file}");
+            // The working image has the photo's shape, at the working size.
+            let (w, h) = (got.image.width, got.image.height);
+            assert_eq!(w.max(h), 1024.min(size.0.max(size.1)), "{file}: {w}x{h}");
+            assert!(
+                (w as f64 / h as f64 - size.0 as f64 / size.1 as f64).abs() < 0.01,
+                "{file}: {w}x{h}"
+            );
+            // Real pixels: not one flat colour (a failed tile decodes grey).
+            let px = &got.image.pixels;
+            let mean = px.iter().map(|&v| v as f64).sum::<f64>() / px.len() as f64;
+            let var = px.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / px.len() as f64;
+            assert!(var > 100.0, "{file}: variance {var}");
+        }
+    }
+
+    /// A working size that the iPhone's 240 × 320 thumbnail covers decodes
+    /// the thumbnail: the same picture, the same way up, as the primary
+    /// image brought to that size.
+    #[test]
+    fn a_covering_heic_thumbnail_shows_the_primary_image() {
+        let Some(dir) = shared_cameras() else {
+            return;
+        };
+        let path = dir.join("heic/mobile/iphone_13_pro_max.heic");
+        let small = decoder(320).decode_file(&path).unwrap();
+        let large = decoder(1024).decode_file(&path).unwrap();
+        assert_eq!((small.width, small.height), (3024, 4032));
+        assert_eq!((small.image.width, small.image.height), (240, 320));
+        let mut resizer = fr::Resizer::new();
+        let shrunk = resize(&mut resizer, &large.image, 240, 320).unwrap();
+        let diff = |a: &Rgb, b: &Rgb| {
+            a.pixels
+                .iter()
+                .zip(&b.pixels)
+                .map(|(x, y)| x.abs_diff(*y) as f64)
+                .sum::<f64>()
+                / a.pixels.len() as f64
+        };
+        let same = diff(&small.image, &shrunk);
+        assert!(same < 12.0, "thumbnail vs primary: mean difference {same}");
+        // Upside down, the same comparison fails: the test can tell.
+        let (flipped, _, _) = orient(
+            Rgb {
+                width: 240,
+                height: 320,
+                pixels: shrunk.pixels.clone(),
+            },
+            240,
+            320,
+            3,
+        );
+        assert!(diff(&small.image, &flipped) > 2.0 * same);
+    }
+
+    /// The primary image's EXIF of a HEIC, through libheif: the values
+    /// exiftool reads (tests/fixtures/exiftool.json).
+    #[test]
+    fn heic_exif_is_the_primary_images() {
+        let Some(dir) = shared_cameras() else {
+            return;
+        };
+        let bytes = std::fs::read(dir.join("heic/mobile/iphone_13_pro_max.heic")).unwrap();
+        let tiff = heif::primary_exif(&bytes).unwrap().expect("an EXIF block");
+        assert!(tiff.starts_with(b"MM\0*") || tiff.starts_with(b"II*\0"));
+        let e = crate::exif::extract(&bytes).unwrap();
+        assert_eq!(e.camera_model.as_deref(), Some("iPhone 13 Pro Max"));
+        assert_eq!(e.orientation, Some(6));
+        assert_eq!(e.iso, Some(250));
+        assert_eq!(
+            e.date_taken.as_deref(),
+            Some("2022-02-16T12:55:41.762+01:00")
+        );
+        // The AVIF's, too.
+        let bytes = std::fs::read(dir.join("avif/mountains.avif")).unwrap();
+        let e = crate::exif::extract(&bytes).unwrap();
+        assert_eq!(e.camera_model.as_deref(), Some("E-PL8"));
+        assert_eq!(e.lens.as_deref(), Some("LEICA DG SUMMILUX 25/F1.4"));
+        // A HEIC without EXIF has none.
+        let bytes = std::fs::read(dir.join("heic/heic_hdlr_box.jpg")).unwrap();
+        assert_eq!(heif::primary_exif(&bytes).unwrap(), None);
+    }
+
+    /// The shared collection's Sony ARW holds its metadata only (8 KB: the
+    /// preview and the sensor data it points to lie past its end), so it
+    /// fails, saying so; the Nikon DNG's sensor data is decoded or its
+    /// preview used.
+    #[test]
+    fn raw_files_without_a_covering_preview_use_the_sensor_data() {
+        let Some(dir) = shared_cameras() else {
+            return;
+        };
+        let mut d = decoder(1024);
+        let e = d
+            .decode_file(&dir.join("raw/sony_alpha_a7iii_raw_image.ARW"))
+            .unwrap_err();
+        assert!(e.contains("sensor data cannot be decoded"), "{e}");
+        let dng = d
+            .decode_file(
+                &dir.join(
+                    "raw/nikon_z_9_high_efficiency_compressed_dx_cropped_max_overexposed.dng",
+                ),
+            )
+            .unwrap();
+        assert_eq!(dng.format, "raw-dng");
+        eprintln!(
+            "DNG: {}x{} from a {}x{} working image",
+            dng.width, dng.height, dng.image.width, dng.image.height
+        );
     }
 }

@@ -1,4 +1,7 @@
-//! Format detection by content (the extension only tells RAW from TIFF).
+//! Format detection by content (the extension only tells RAW from TIFF): a
+//! HEIC file named `.jpg` is HEIC. ISO-BMFF files (`ftyp` first) are told
+//! apart by the brands of that box: AVIF by `avif`/`avis`, HEIF/HEIC by the
+//! HEVC and image-collection brands (`heic`, `heix`, `mif1`, …).
 
 use std::path::Path;
 
@@ -74,9 +77,11 @@ pub fn sniff(bytes: &[u8], path: &Path) -> Format {
         [b'G', b'I', b'F', b'8', ..] => Format::Gif,
         [b'B', b'M', ..] => Format::Bmp,
         [0xFF, 0x0A, ..] | [0, 0, 0, 0x0C, b'J', b'X', b'L', b' ', ..] => Format::Jxl,
-        [_, _, _, _, b'f', b't', b'y', b'p', rest @ ..] => {
-            // ISO-BMFF: the major brand and compatible brands tell AVIF from HEIF.
-            let brands = &rest[..rest.len().min(32)];
+        [s0, s1, s2, s3, b'f', b't', b'y', b'p', rest @ ..] => {
+            // ISO-BMFF: the major brand and compatible brands (the rest of
+            // the box, whose size comes first) tell AVIF from HEIF.
+            let size = u32::from_be_bytes([*s0, *s1, *s2, *s3]) as usize;
+            let brands = &rest[..rest.len().min(size.saturating_sub(8).clamp(4, 256))];
             if brands.windows(4).any(|w| w == b"avif" || w == b"avis") {
                 Format::Avif
             } else if brands.windows(4).any(|w| {
@@ -112,7 +117,43 @@ mod tests {
             Format::Avif
         );
         assert_eq!(sniff(b"II*\0", Path::new("x.NEF")), Format::Raw);
+        // By content, whatever the name says.
+        assert_eq!(
+            sniff(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic", Path::new("x.jpg")),
+            Format::Heif
+        );
+        // iPhone: the HEVC brand after five others (a 40-byte box).
+        assert_eq!(
+            sniff(
+                b"\0\0\0\x28ftypheic\0\0\0\0mif1MiHEMiPrmiafMiHBheic",
+                Path::new("x.heic")
+            ),
+            Format::Heif
+        );
+        // AVIF: `avif` as a compatible brand beside `mif1`.
+        assert_eq!(
+            sniff(b"\0\0\0\x1cftypmif1\0\0\0\0mif1avifmiaf", p),
+            Format::Avif
+        );
+        // An MP4 video is no photo.
+        assert_eq!(
+            sniff(b"\0\0\0\x18ftypisom\0\0\0\0isomavc1", p),
+            Format::Unknown
+        );
         assert_eq!(sniff(b"hello", p), Format::Unknown);
         assert_eq!(Format::Raw.name(Path::new("a.NEF")), "raw-nef");
+    }
+
+    /// The shared collection's HEIC named `.jpg` (`../shared` is where every
+    /// developer and CI has it).
+    #[test]
+    fn a_heic_named_jpg_is_heic() {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/photos/cameras/heic/heic_hdlr_box.jpg");
+        let Ok(bytes) = std::fs::read(&p) else {
+            eprintln!("SKIPPED: {} is absent", p.display());
+            return;
+        };
+        assert_eq!(sniff(&bytes, &p), Format::Heif);
     }
 }

@@ -1,7 +1,8 @@
 //! Reads the camera metadata (EXIF) Facet needs from a photo's bytes.
 //!
 //! Containers are located by small, bounds-checked walkers of our own (JPEG, PNG, WebP, JPEG XL,
-//! bare TIFF / TIFF-based RAW, a raw `Exif\0\0` blob); HEIF/HEIC/AVIF goes through
+//! bare TIFF / TIFF-based RAW, a raw `Exif\0\0` blob); HEIF/HEIC/AVIF through libheif (the
+//! primary image's EXIF item, `decode::heif::primary_exif`), else through
 //! `exif::Reader::read_from_container`. The TIFF structure itself is always parsed by
 //! kamadak-exif with `continue_on_error`, so one broken IFD does not hide the others.
 //!
@@ -244,7 +245,21 @@ fn jxl_exif(bytes: &[u8]) -> Option<&[u8]> {
     None
 }
 
+/// HEIF/HEIC and AVIF: the EXIF attached to the primary image, through libheif when it can
+/// be loaded (a file with several images may list another image's EXIF first); otherwise, and
+/// for other ISO-BMFF files, the first EXIF item kamadak-exif finds.
 fn parse_container(bytes: &[u8]) -> Result<ExifData, String> {
+    use crate::decode::sniff::{Format, sniff};
+    if matches!(
+        sniff(bytes, std::path::Path::new("")),
+        Format::Heif | Format::Avif
+    ) {
+        match crate::decode::heif::primary_exif(bytes) {
+            Ok(Some(tiff)) => return parse_tiff(tiff),
+            Ok(None) => return Ok(ExifData::default()),
+            Err(_) => {}
+        }
+    }
     let mut reader = Reader::new();
     reader.continue_on_error(true);
     match reader.read_from_container(&mut Cursor::new(bytes)) {
