@@ -138,14 +138,7 @@ pub async fn photos(
         })
         .collect();
     let hidden = (page.page == 1).then(|| {
-        let (mut total, mut per) = (0u64, [0u64; 4]);
-        for i in listing.matching(&filters.showing_all(), &user) {
-            let bits = listing.hidden_bits(i, &user, &defaults);
-            total += u64::from(bits != 0);
-            for (k, n) in per.iter_mut().enumerate() {
-                *n += u64::from(bits >> k & 1);
-            }
-        }
+        let (total, per) = listing.hidden_counts(&filters, &page, &user, &defaults);
         let mut counts: serde_json::Map<String, Value> = crate::listing::HIDDEN_REASONS
             .iter()
             .zip(per)

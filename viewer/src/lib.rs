@@ -162,7 +162,8 @@ impl AppState {
             return Ok(s.clone());
         }
         let trace = facet_library::Trace::new("gallery");
-        let s = self.store().snapshot().await?;
+        // The tables no one wrote since are kept as they are.
+        let s = self.store().snapshot_since(cache.snapshot.as_ref()).await?;
         trace.at("snapshot re-opened");
         cache.snapshot = Some(s.clone());
         Ok(s)
@@ -305,6 +306,7 @@ impl AppState {
             .map(|mut l| {
                 let s = state.settings();
                 l.calibrate_top_picks(s.top_picks_percent, s.top_picks_min_megapixels);
+                l.prepare_order(&s.default_sort);
                 l
             });
             trace.at("built");

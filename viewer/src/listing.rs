@@ -2,17 +2,22 @@
 //! view's list columns, built once per version of `photos_stored`, `scores`
 //! and `photo_groups` (a run), with the user state (`user_state`, written
 //! by every rating click) kept apart as dense per-row arrays rebuilt from its
-//! small table. A request filters the rows with a loop over interned ids and
-//! numbers, picks the page with a partial selection (no sort of the whole
-//! match set) and takes only the page's rows: no join, no scan, no sort of
-//! the library per request.
+//! small table. A query walks the listing's order for its sort key (each
+//! key's order computed once per listing, the default one when the listing
+//! is built), keeps the rows its filters pass, and keeps that answer with
+//! the listing: its next pages and its repeats — a gallery refreshing while
+//! a run commits — are slices of it. A sort by the user's rating (which
+//! changes with each click) filters with a loop over interned ids and
+//! numbers and picks the page with a partial selection. Either way only the
+//! page's rows are taken: no join, no scan, no sort of the library per
+//! request.
 //!
 //! Semantics: a filter on a missing or null value matches nothing, sort keys put nulls
 //! last in both directions, ties go by path in the same direction.
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use arrow::array::{Array, AsArray, RecordBatch, StringArray, UInt32Array};
 use arrow::compute::take_record_batch;
@@ -135,12 +140,50 @@ pub struct Listing {
     duplicate_ok: Vec<bool>,
     /// A judged face blinks.
     blink: Vec<bool>,
+    /// The rows in the order of a sort key, computed once per listing
+    /// ([`Listing::order`]).
+    orders: Mutex<HashMap<&'static str, Arc<Order>>>,
+    /// The last queries' answers ([`Listing::answer`]).
+    answers: Mutex<Vec<(String, Arc<Answer>)>>,
 }
+
+/// Every row in the ascending order of one sort key: `rows[..valued]` by
+/// value then path, `rows[valued..]` (null keys) by path. The descending
+/// order is each part reversed (nulls last either way).
+struct Order {
+    rows: Vec<u32>,
+    valued: usize,
+}
+
+impl Order {
+    fn iter(&self, asc: bool) -> Box<dyn Iterator<Item = u32> + '_> {
+        let (valued, nulls) = self.rows.split_at(self.valued);
+        if asc {
+            Box::new(valued.iter().chain(nulls).copied())
+        } else {
+            Box::new(valued.iter().rev().chain(nulls.iter().rev()).copied())
+        }
+    }
+}
+
+/// One query's answer over a listing: every matching row in the page's
+/// order (so that each page of it, and each repeat of it while a run
+/// commits, is a slice), and the first page's counts of what the default
+/// hiding hides ([`Listing::hidden_counts`]).
+pub struct Answer {
+    rows: Vec<u32>,
+    hidden: OnceLock<(u64, [u64; 4])>,
+}
+
+/// Answers kept per listing (each at most 4 bytes per photo).
+const ANSWERS: usize = 8;
 
 /// One session's view of the listing: ratings, favourites and rejects per
 /// row (the single-user `user_state`, or a member's `user_preferences`),
 /// and which rows the member may see.
 pub struct UserCols {
+    /// Whose state: `""` in single-user mode, else the member's name.
+    owner: String,
     /// The version of the table the state was read from.
     pub version: Option<u64>,
     rating: Vec<i32>,
@@ -151,6 +194,18 @@ pub struct UserCols {
 }
 
 impl UserCols {
+    /// No user state, every row visible.
+    fn empty(n: usize) -> UserCols {
+        UserCols {
+            owner: String::new(),
+            version: None,
+            rating: vec![0; n],
+            favorite: vec![false; n],
+            rejected: vec![false; n],
+            visible: None,
+        }
+    }
+
     /// Whether row `i` is visible to this session.
     pub(crate) fn visible(&self, i: usize) -> bool {
         self.visible.as_ref().is_none_or(|v| v[i])
@@ -434,6 +489,8 @@ impl Listing {
             listed,
             user_columns,
             batch,
+            orders: Mutex::default(),
+            answers: Mutex::default(),
         })
     }
 
@@ -466,6 +523,7 @@ impl Listing {
         let n = self.len();
         let table = state_table(who);
         let mut u = UserCols {
+            owner: who.user().unwrap_or("").to_string(),
             version: snap.version(table),
             rating: vec![0; n],
             favorite: vec![false; n],
@@ -589,6 +647,17 @@ impl Listing {
 
     /// The rows `filters` keep, in no order.
     pub(crate) fn matching(&self, f: &Filters, u: &UserCols) -> Vec<u32> {
+        let keep = self.matcher(f, u);
+        match &f.only {
+            Some(rows) => rows.iter().copied().filter(|&i| keep(i as usize)).collect(),
+            None => (0..self.len() as u32)
+                .filter(|&i| keep(i as usize))
+                .collect(),
+        }
+    }
+
+    /// Whether `filters` keep a row (`only` aside: the caller walks it).
+    fn matcher<'a>(&'a self, f: &'a Filters, u: &'a UserCols) -> impl Fn(usize) -> bool + 'a {
         let id = |d: &Dict, v: &Option<String>| v.as_ref().map(|s| d.get(s));
         let category = id(&self.category.0, &f.category);
         let camera = id(&self.camera.0, &f.camera);
@@ -604,7 +673,7 @@ impl Listing {
         let rating_min = f.rating_min.filter(|&r| r > 0).map(|r| r as i32);
         let (lat, lon) = (self.num("gps_lat"), self.num("gps_lon"));
         let (offsets, tag_ids) = (&self.tags.1, &self.tags.2);
-        let keep = |i: usize| -> bool {
+        move |i: usize| -> bool {
             u.visible(i)
                 && category.is_none_or(|c| self.category.1[i] == c)
                 && camera.is_none_or(|c| self.camera.1[i] == c)
@@ -628,12 +697,6 @@ impl Listing {
                 && (!f.hide_duplicates || self.duplicate_ok[i])
                 && (!f.hide_blinks || !self.blink[i])
                 && f.bbox.is_none_or(|b| b.contains(lat[i], lon[i]))
-        };
-        match &f.only {
-            Some(rows) => rows.iter().copied().filter(|&i| keep(i as usize)).collect(),
-            None => (0..self.len() as u32)
-                .filter(|&i| keep(i as usize))
-                .collect(),
         }
     }
 
@@ -754,7 +817,170 @@ impl Listing {
 
     /// The rows of one page and the count of all matching rows.
     pub fn page(&self, f: &Filters, page: &Page, u: &UserCols) -> (Vec<u32>, usize) {
-        self.sort_page(self.matching(f, u), page, u)
+        match self.answer(f, page, u) {
+            Some(a) => {
+                let total = a.rows.len();
+                let offset = (page.page - 1).saturating_mul(page.per_page).min(total);
+                let end = offset.saturating_add(page.per_page).min(total);
+                (a.rows[offset..end].to_vec(), total)
+            }
+            None => self.sort_page(self.matching(f, u), page, u),
+        }
+    }
+
+    /// What the `hiding` defaults hide among the rows `f` keeps when shown
+    /// (`f` with every hiding filter off): how many, and how many per
+    /// [`HIDDEN_REASONS`]; kept with the query's answer.
+    pub fn hidden_counts(
+        &self,
+        f: &Filters,
+        page: &Page,
+        u: &UserCols,
+        hiding: &Hiding,
+    ) -> (u64, [u64; 4]) {
+        let count = || {
+            let (mut total, mut per) = (0u64, [0u64; 4]);
+            for i in self.matching(&f.showing_all(), u) {
+                let bits = self.hidden_bits(i, u, hiding);
+                total += u64::from(bits != 0);
+                for (k, n) in per.iter_mut().enumerate() {
+                    *n += u64::from(bits >> k & 1);
+                }
+            }
+            (total, per)
+        };
+        match self.answer(f, page, u) {
+            Some(a) => *a.hidden.get_or_init(count),
+            None => count(),
+        }
+    }
+
+    /// Every row `f` keeps in `page`'s order, from the answers kept for
+    /// this listing or computed and kept: a gallery asks the same query
+    /// again and again (its next pages, its refreshes while a run commits),
+    /// and on a million photos each filter-and-select costs tens of
+    /// milliseconds. `None` for a sort by the user's rating (its order
+    /// changes with each rating: each request selects its page).
+    fn answer(&self, f: &Filters, page: &Page, u: &UserCols) -> Option<Arc<Answer>> {
+        let order = self.order(page.sort, u)?;
+        let key = format!(
+            "{}\u{0}{:?}\u{0}{}\u{0}{}\u{0}{f:?}",
+            u.owner, u.version, page.sort, page.asc
+        );
+        let mut answers = self.answers.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(k) = answers.iter().position(|(k, _)| *k == key) {
+            let hit = answers.remove(k);
+            let a = hit.1.clone();
+            answers.insert(0, hit);
+            return Some(a);
+        }
+        drop(answers);
+        let keep = self.matcher(f, u);
+        let rows: Vec<u32> = match &f.only {
+            // A person's photos: few, sorted by themselves.
+            Some(only) => {
+                let mut rows: Vec<u32> =
+                    only.iter().copied().filter(|&i| keep(i as usize)).collect();
+                rows.sort_unstable_by(&self.comparator(page.sort, page.asc, u));
+                rows
+            }
+            None => order.iter(page.asc).filter(|&i| keep(i as usize)).collect(),
+        };
+        let a = Arc::new(Answer {
+            rows,
+            hidden: OnceLock::new(),
+        });
+        let mut answers = self.answers.lock().unwrap_or_else(|e| e.into_inner());
+        answers.insert(0, (key, a.clone()));
+        answers.truncate(ANSWERS);
+        Some(a)
+    }
+
+    /// Every row in the ascending order of `sort` (computed on first use
+    /// and kept with the listing; the gallery's default order is computed
+    /// when the listing is built). `None` for the user's rating.
+    fn order(&self, sort: &'static str, u: &UserCols) -> Option<Arc<Order>> {
+        if sort == "rating" && self.user_columns.contains(&"rating") {
+            return None;
+        }
+        if let Some(o) = self
+            .orders
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(sort)
+        {
+            return Some(o.clone());
+        }
+        let mut rows: Vec<u32> = (0..self.len() as u32).collect();
+        rows.sort_unstable_by(&self.comparator(sort, true, u));
+        let valued = rows.partition_point(|&i| !self.null_key(sort, i));
+        let o = Arc::new(Order { rows, valued });
+        self.orders
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(sort, o.clone());
+        Some(o)
+    }
+
+    /// Computes the order of the gallery's default sort (off the request
+    /// path: the listing's build calls it).
+    pub fn prepare_order(&self, sort: &str) {
+        if let Some(sort) = crate::query::sort_key(sort) {
+            let nobody = UserCols::empty(self.len());
+            let _ = self.order(sort, &nobody);
+        }
+    }
+
+    /// Whether row `i` has no value of sort key `sort` (sorted last).
+    fn null_key(&self, sort: &str, i: u32) -> bool {
+        let i = i as usize;
+        match sort {
+            "filename" => false,
+            "date" => self.dates.as_ref().is_some_and(|d| d.is_null(i)),
+            _ => crate::query::sort_column(sort)
+                .and_then(|c| self.numbers.get(c))
+                .is_some_and(|v| v[i].is_nan()),
+        }
+    }
+
+    /// The order of sort key `sort` in direction `asc`: nulls last whatever
+    /// the direction, ties by path in the same direction (the rows are in
+    /// path order: by index).
+    fn comparator<'a>(&'a self, sort: &str, asc: bool, u: &'a UserCols) -> RowOrder<'a> {
+        let dir = move |o: Ordering| if asc { o } else { o.reverse() };
+        let by_path = move |a: u32, b: u32| dir(a.cmp(&b));
+        let opt = move |a: Ordering, x: bool, y: bool| match (x, y) {
+            (true, true) => Ordering::Equal,
+            (true, false) => Ordering::Greater,
+            (false, true) => Ordering::Less,
+            (false, false) => dir(a),
+        };
+        let column = crate::query::sort_column(sort).unwrap_or("aggregate");
+        if sort == "filename" {
+            Box::new(move |&a, &b| {
+                dir(self.filename(a).cmp(self.filename(b))).then_with(|| by_path(a, b))
+            })
+        } else if sort == "rating" && self.user_columns.contains(&"rating") {
+            Box::new(move |&a, &b| {
+                dir(u.rating[a as usize].cmp(&u.rating[b as usize])).then_with(|| by_path(a, b))
+            })
+        } else if sort == "date" {
+            match &self.dates {
+                Some(d) => Box::new(move |&a, &b| {
+                    let (x, y) = (a as usize, b as usize);
+                    opt(d.value(x).cmp(d.value(y)), d.is_null(x), d.is_null(y))
+                        .then_with(|| by_path(a, b))
+                }),
+                None => Box::new(move |&a, &b| by_path(a, b)),
+            }
+        } else if let Some(v) = self.numbers.get(column) {
+            Box::new(move |&a, &b| {
+                let (x, y) = (v[a as usize], v[b as usize]);
+                opt(x.total_cmp(&y), x.is_nan(), y.is_nan()).then_with(|| by_path(a, b))
+            })
+        } else {
+            Box::new(move |&a, &b| by_path(a, b))
+        }
     }
 
     /// One page of `rows` in the page's order, and how many rows there are.
@@ -765,47 +991,7 @@ impl Listing {
             return (Vec::new(), total);
         }
         let end = offset.saturating_add(page.per_page).min(total);
-        let column = crate::query::sort_column(page.sort).unwrap_or("aggregate");
-        let asc = page.asc;
-        let dir = |o: Ordering| if asc { o } else { o.reverse() };
-        let by_path = |a: u32, b: u32| {
-            dir(self
-                .paths
-                .value(a as usize)
-                .cmp(self.paths.value(b as usize)))
-        };
-        // Nulls last whatever the direction.
-        let opt = |a: Option<Ordering>, x: bool, y: bool| match (x, y) {
-            (true, true) => Ordering::Equal,
-            (true, false) => Ordering::Greater,
-            (false, true) => Ordering::Less,
-            (false, false) => dir(a.unwrap_or(Ordering::Equal)),
-        };
-        let cmp: RowOrder<'_> = if page.sort == "filename" {
-            Box::new(move |&a, &b| {
-                dir(self.filename(a).cmp(self.filename(b))).then_with(|| by_path(a, b))
-            })
-        } else if page.sort == "rating" && self.user_columns.contains(&"rating") {
-            Box::new(move |&a, &b| {
-                dir(u.rating[a as usize].cmp(&u.rating[b as usize])).then_with(|| by_path(a, b))
-            })
-        } else if page.sort == "date" {
-            match &self.dates {
-                Some(d) => Box::new(move |&a, &b| {
-                    let (a, b) = (a as usize, b as usize);
-                    opt(Some(d.value(a).cmp(d.value(b))), d.is_null(a), d.is_null(b))
-                        .then_with(|| by_path(a as u32, b as u32))
-                }),
-                None => Box::new(move |&a, &b| by_path(a, b)),
-            }
-        } else if let Some(v) = self.numbers.get(column) {
-            Box::new(move |&a, &b| {
-                let (x, y) = (v[a as usize], v[b as usize]);
-                opt(Some(x.total_cmp(&y)), x.is_nan(), y.is_nan()).then_with(|| by_path(a, b))
-            })
-        } else {
-            Box::new(move |&a, &b| by_path(a, b))
-        };
+        let cmp = self.comparator(page.sort, page.asc, u);
         if end < total {
             rows.select_nth_unstable_by(end, &cmp);
             rows.truncate(end);
@@ -1007,5 +1193,168 @@ mod tests {
             .unwrap();
         let snap = store.snapshot().await.unwrap();
         assert!(extended.extend(&snap).await.unwrap().is_none());
+    }
+
+    /// The kept answers and per-key orders give, page by page, what a
+    /// selection over the matching rows gives, for every sort key in both
+    /// directions with nulls and ties; a user state of another version is
+    /// not answered from a kept answer.
+    #[tokio::test]
+    async fn kept_answers_page_as_a_fresh_selection_does() {
+        use crate::query::{Filters, Page, SORTS};
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store")).unwrap();
+        let n = 240;
+        let paths: Vec<String> = (0..n)
+            .map(|i| format!("/lib/{}/p{:03}.jpg", i % 7, (i * 37) % n))
+            .collect();
+        // Ties (a tenth of the values) and nulls (every ninth photo).
+        let value = |i: usize, k: usize| (i % 9 != 0).then(|| ((i * k) % 23) as f64 / 2.3);
+        let dates: Vec<Option<String>> = (0..n)
+            .map(|i| (i % 5 != 0).then(|| format!("2020-01-{:02}T10:00:00", 1 + i % 9)))
+            .collect();
+        store
+            .append(
+                &facet_schemas::photos(),
+                batch(vec![
+                    (
+                        "path",
+                        Arc::new(StringArray::from(paths.clone())) as ArrayRef,
+                    ),
+                    ("file_size", Arc::new(Int64Array::from(vec![5; n]))),
+                    ("file_mtime", ts(1, n)),
+                    ("format", Arc::new(StringArray::from(vec!["jpeg"; n]))),
+                    ("date_taken", Arc::new(StringArray::from(dates))),
+                    (
+                        "aesthetic",
+                        Arc::new(Float64Array::from(
+                            (0..n).map(|i| value(i, 3)).collect::<Vec<_>>(),
+                        )),
+                    ),
+                ]),
+            )
+            .await
+            .unwrap();
+        store
+            .upsert(
+                &facet_schemas::scores(),
+                batch(vec![
+                    (
+                        "path",
+                        Arc::new(StringArray::from(paths.clone())) as ArrayRef,
+                    ),
+                    (
+                        "category",
+                        Arc::new(StringArray::from(
+                            (0..n)
+                                .map(|i| ["night", "portrait", "default"][i % 3])
+                                .collect::<Vec<_>>(),
+                        )),
+                    ),
+                    (
+                        "aggregate",
+                        Arc::new(Float64Array::from(
+                            (0..n).map(|i| value(i, 7)).collect::<Vec<_>>(),
+                        )),
+                    ),
+                ]),
+            )
+            .await
+            .unwrap();
+        let snap = store.snapshot().await.unwrap();
+        let listing = Listing::build(&snap).await.unwrap();
+        listing.prepare_order("aggregate");
+        let user = |version: u64, rating: i32| super::UserCols {
+            owner: String::new(),
+            version: Some(version),
+            rating: (0..n)
+                .map(|i| if i % 4 == 0 { rating } else { 1 })
+                .collect(),
+            favorite: vec![false; n],
+            rejected: (0..n).map(|i| i % 11 == 0).collect(),
+            visible: None,
+        };
+        // The definition: nulls last, else the value in the direction, then
+        // the path in the direction.
+        let expected = |l: &Listing, f: &Filters, sort: &str, asc: bool, u: &super::UserCols| {
+            let mut rows = l.matching(f, u);
+            let key = |i: u32| -> Option<String> {
+                let i = i as usize;
+                match sort {
+                    "filename" => Some(l.filename(i as u32).to_string()),
+                    "rating" => Some(format!("{:010}", u.rating[i])),
+                    "date" => l
+                        .dates
+                        .as_ref()
+                        .filter(|d| d.is_valid(i))
+                        .map(|d| d.value(i).to_string()),
+                    _ => {
+                        let v = l.num(crate::query::sort_column(sort).unwrap())[i];
+                        // Non-negative: the bits order as the values.
+                        (!v.is_nan()).then(|| format!("{:020}", v.to_bits()))
+                    }
+                }
+            };
+            rows.sort_by(|&a, &b| {
+                let d = |o: std::cmp::Ordering| if asc { o } else { o.reverse() };
+                match (key(a), key(b)) {
+                    (Some(x), Some(y)) => d(x.cmp(&y)),
+                    (x, y) => x.is_none().cmp(&y.is_none()),
+                }
+                .then_with(|| d(l.path(a).cmp(l.path(b))))
+            });
+            rows
+        };
+        let filters = [
+            Filters::default(),
+            Filters {
+                category: Some("night".into()),
+                ..Filters::default()
+            },
+            Filters {
+                min_score: Some(3.0),
+                hide_rejected: true,
+                ..Filters::default()
+            },
+            Filters {
+                rating_min: Some(2),
+                ..Filters::default()
+            },
+        ];
+        let u1 = user(1, 5);
+        for (sort, _) in SORTS {
+            for asc in [true, false] {
+                for f in &filters {
+                    let want = expected(&listing, f, sort, asc, &u1);
+                    let mut got = Vec::new();
+                    for page in 1..=(want.len() / 17 + 2) {
+                        let p = Page {
+                            sort,
+                            asc,
+                            page,
+                            per_page: 17,
+                        };
+                        let (rows, total) = listing.page(f, &p, &u1);
+                        assert_eq!(total, want.len(), "{sort} {asc} {f:?}");
+                        got.extend(rows);
+                    }
+                    assert_eq!(got, want, "{sort} asc={asc} {f:?}");
+                }
+            }
+        }
+        // A newer user state (other ratings) is answered anew.
+        let u2 = user(2, 1);
+        let f = &filters[3];
+        let p = Page {
+            sort: "aggregate",
+            asc: false,
+            page: 1,
+            per_page: 500,
+        };
+        assert_eq!(
+            listing.page(f, &p, &u2).0,
+            expected(&listing, f, "aggregate", false, &u2)
+        );
+        assert!(listing.page(f, &p, &u2).1 < listing.page(f, &p, &u1).1);
     }
 }

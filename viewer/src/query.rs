@@ -26,6 +26,11 @@ pub fn sort_column(key: &str) -> Option<&'static str> {
     SORTS.iter().find(|(k, _)| *k == key).map(|(_, c)| *c)
 }
 
+/// The sort key `key` as the listing keeps it, if it is one.
+pub fn sort_key(key: &str) -> Option<&'static str> {
+    SORTS.iter().find(|(k, _)| *k == key).map(|(k, _)| *k)
+}
+
 /// A request's query parameters, read with messages naming the parameter.
 pub struct Params(pub HashMap<String, String>);
 

@@ -474,11 +474,32 @@ impl Store {
     /// long-lived reader (the gallery) can keep it until a table changes
     /// ([`Store::is_current`]).
     pub async fn snapshot(&self) -> Result<Snapshot> {
+        self.snapshot_since(None).await
+    }
+
+    /// [`Store::snapshot`] from an earlier one of this store: the tables
+    /// written since are brought to their latest versions, the others are
+    /// kept as they are (a reader refreshing while a run commits re-reads
+    /// the manifests of the tables the run wrote, not of every table).
+    pub async fn snapshot_since(&self, previous: Option<&Snapshot>) -> Result<Snapshot> {
         let ctx = SessionContext::new();
         let q = |e: datafusion::error::DataFusionError| StoreError::Query(e.to_string());
         let mut datasets = Vec::new();
         for table in facet_schemas::tables() {
-            let ds = self.dataset(table.name).await?.map(Arc::new);
+            let ds = match previous.and_then(|p| p.dataset(table.name)) {
+                Some(old) => match old.latest_version_id().await {
+                    Ok(v) if v == old.version().version => Some(old.clone()),
+                    _ => {
+                        let mut ds = Dataset::clone(old);
+                        match ds.checkout_latest().await {
+                            Ok(()) => Some(Arc::new(ds)),
+                            // Removed and written anew: opened as such.
+                            Err(_) => self.dataset(table.name).await?.map(Arc::new),
+                        }
+                    }
+                },
+                None => self.dataset(table.name).await?.map(Arc::new),
+            };
             datasets.push((table.name, ds.clone()));
             // A derived table written by an older Facet, without columns
             // this one declares, reads as not written yet until rewritten.
@@ -1170,6 +1191,77 @@ mod tests {
             ],
         )
         .unwrap()
+    }
+
+    /// A snapshot brought up to date from an earlier one re-reads only the
+    /// tables written since, and reads what a fresh snapshot reads.
+    #[tokio::test]
+    async fn a_snapshot_since_an_earlier_one_keeps_the_tables_nobody_wrote() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let photos = facet_schemas::photos();
+        let scores = facet_schemas::scores();
+        let score_rows = |path: &str| {
+            let t = scores.schema();
+            let columns = t
+                .fields()
+                .iter()
+                .map(|f| match f.name().as_str() {
+                    "path" => Arc::new(StringArray::from(vec![path])) as ArrayRef,
+                    _ => arrow_array::new_null_array(f.data_type(), 1),
+                })
+                .collect();
+            RecordBatch::try_new(t.clone(), columns).unwrap()
+        };
+        let count = |s: Snapshot| async move {
+            let b = s
+                .ctx
+                .sql("SELECT count(*) AS n FROM photos_stored")
+                .await
+                .unwrap()
+                .collect()
+                .await
+                .unwrap();
+            b[0].column(0)
+                .as_primitive::<arrow_array::types::Int64Type>()
+                .value(0)
+        };
+        store
+            .append(&photos, photos_batch(&["/a.jpg"], 100))
+            .await
+            .unwrap();
+        let first = store.snapshot().await.unwrap();
+        assert!(first.dataset("scores").is_none());
+
+        store.append(&scores, score_rows("/a.jpg")).await.unwrap();
+        let second = store.snapshot_since(Some(&first)).await.unwrap();
+        assert!(Arc::ptr_eq(
+            first.dataset("photos").unwrap(),
+            second.dataset("photos").unwrap()
+        ));
+        assert!(second.dataset("scores").is_some());
+
+        store
+            .append(&photos, photos_batch(&["/b.jpg"], 200))
+            .await
+            .unwrap();
+        let third = store.snapshot_since(Some(&second)).await.unwrap();
+        assert!(Arc::ptr_eq(
+            second.dataset("scores").unwrap(),
+            third.dataset("scores").unwrap()
+        ));
+        assert!(third.version("photos") > second.version("photos"));
+        let fresh = store.snapshot().await.unwrap();
+        for table in facet_schemas::tables() {
+            assert_eq!(
+                third.version(table.name),
+                fresh.version(table.name),
+                "{}",
+                table.name
+            );
+        }
+        assert_eq!(count(third).await, 2);
+        assert_eq!(count(second).await, 1);
     }
 
     #[tokio::test]
