@@ -4,6 +4,7 @@
 mod check;
 mod common;
 mod faces;
+mod fidelity;
 mod gallery;
 mod groups;
 mod heif_raw;

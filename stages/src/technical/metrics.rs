@@ -156,8 +156,11 @@ pub struct Tone {
     /// Standard deviation of the pixel grey levels, in 0–255 units:
     /// √(Σᵢ pᵢ (i − μ)²) with pᵢ the normalised histogram and μ = Σᵢ pᵢ i.
     pub spread: f64,
-    /// Negative excess kurtosis of the grey levels: 3 − m₄/m₂² (0 for a
-    /// Gaussian, 1.2 for a uniform spread, 2 for two equal spikes; 0 for a flat image).
+    /// The reference's `-scipy.stats.kurtosis(hist_normalized * 256)`: the
+    /// negative excess kurtosis of the 256 *bin heights* (not of the grey
+    /// levels), 3 − m₄/m₂² over xᵢ = 256·pᵢ (mean 1). Near 1.2 when the bins
+    /// are filled evenly, negative when a few bins hold most pixels (−251 for
+    /// a single grey level); 0 when every bin is equal.
     pub bimodality: f64,
     /// Fraction of pixels in bins 0–29.
     pub shadow: f64,
@@ -196,14 +199,8 @@ pub fn tone(hist: &[u64; 256]) -> Tone {
     let p = |i: usize| hist[i] as f64 / total;
     let mass = |r: std::ops::Range<usize>| r.map(p).sum::<f64>();
     let mean: f64 = (0..256).map(|i| i as f64 * p(i)).sum();
-    let (mut m2, mut m4) = (0.0, 0.0);
-    for i in 0..256 {
-        let d = i as f64 - mean;
-        let d2 = d * d;
-        m2 += p(i) * d2;
-        m4 += p(i) * d2 * d2;
-    }
-    let bimodality = if m2 > 1e-9 { 3.0 - m4 / (m2 * m2) } else { 0.0 };
+    let m2: f64 = (0..256).map(|i| p(i) * (i as f64 - mean).powi(2)).sum();
+    let bimodality = bin_height_bimodality(hist, total);
     let percentile = |q: f64| percentile(hist, n, q);
     Tone {
         luminance: mean / 255.0,
@@ -217,6 +214,24 @@ pub fn tone(hist: &[u64; 256]) -> Tone {
         p5: percentile(5.0),
         p95: percentile(95.0),
         p98: percentile(98.0),
+    }
+}
+
+/// 3 − m₄/m₂² of the bin heights xᵢ = 256·cᵢ/n (population moments, as
+/// `scipy.stats.kurtosis(…, fisher=True, bias=True)`); 0 when m₂ = 0.
+fn bin_height_bimodality(hist: &[u64; 256], total: f64) -> f64 {
+    let (mut m2, mut m4) = (0.0, 0.0);
+    for &c in hist {
+        let d = 256.0 * c as f64 / total - 1.0;
+        let d2 = d * d;
+        m2 += d2;
+        m4 += d2 * d2;
+    }
+    let (m2, m4) = (m2 / 256.0, m4 / 256.0);
+    if m2 > 1e-12 {
+        3.0 - m4 / (m2 * m2)
+    } else {
+        0.0
     }
 }
 
@@ -242,12 +257,26 @@ fn percentile(hist: &[u64; 256], n: u64, q: f64) -> f64 {
 }
 
 /// `exposure_score`: 7 − 8·|lum − 0.5| + min(4, spread/20) − 0.6·max(0, bimodality − 1)
-/// − (4·shadow + 5·highlight), clamped to 0–10.
+/// − (4·shadow + 5·highlight), clamped to 0–10; the clipping term is left out
+/// for a silhouette ([`is_silhouette`]), as the reference's `get_histogram_data` does.
 pub fn exposure_score(t: &Tone) -> f64 {
+    let clipping = if is_silhouette(t) {
+        0.0
+    } else {
+        4.0 * t.shadow + 5.0 * t.highlight
+    };
     let score = 7.0 - 8.0 * (t.luminance - 0.5).abs() + (t.spread / 20.0).min(4.0)
         - 0.6 * (t.bimodality - 1.0).max(0.0)
-        - (4.0 * t.shadow + 5.0 * t.highlight);
+        - clipping;
     score.clamp(0.0, 10.0)
+}
+
+/// The reference's histogram silhouette test (`is_silhouette` of
+/// `get_histogram_data`): more than 35 % of the pixels in bins 0–84 and
+/// more than 25 % in bins 170–255 — a backlit subject, whose clipping is
+/// intended.
+pub fn is_silhouette(t: &Tone) -> bool {
+    t.dark > 0.35 && t.bright > 0.25
 }
 
 /// `contrast_score`: min(10, 5·(p95 − p5)/255 + 20·std/255).
@@ -282,20 +311,40 @@ pub fn laplacian_variance(grey: &GrayImage) -> f64 {
 /// Immerkær's noise kernel (the difference of two Laplacians).
 const NOISE_KERNEL: Kernel<'static, i32> = Kernel::new(&[1, -2, 1, -2, 4, -2, 1, -2, 1], 3, 3);
 
-/// `noise_sigma`: Immerkær's fast noise-variance estimator,
-/// Σ|grey ⊛ M| · √(π/2) / (6 (W−2)(H−2)) with M = [1 −2 1; −2 4 −2; 1 −2 1],
-/// the sum over the (W−2)(H−2) interior pixels. In grey levels (0–255).
+/// `noise_sigma`: Immerkær's fast noise-variance estimator as the reference
+/// computes it, Σ|grey ⊛ M| · √(π/2) / (6 (W−2)(H−2)) with
+/// M = [1 −2 1; −2 4 −2; 1 −2 1] — the sum over *every* pixel
+/// (`cv2.filter2D`'s reflect-101 border: row −1 is row 1), divided by the
+/// interior's count. In grey levels (0–255).
 pub fn noise_sigma(grey: &GrayImage) -> f64 {
     let (w, h) = grey.dimensions();
     if w < 3 || h < 3 {
         return 0.0;
     }
-    let conv: image::ImageBuffer<image::Luma<i16>, Vec<i16>> = filter_clamped(grey, NOISE_KERNEL);
+    // Reflect-101 padding of one pixel, then the interior of the filtered
+    // padded image is the filtered image with OpenCV's border.
+    let (pw, ph) = (w + 2, h + 2);
+    let src = grey.as_raw();
+    let reflect = |i: i64, n: u32| -> usize {
+        if i < 0 {
+            1
+        } else if i >= n as i64 {
+            n as usize - 2
+        } else {
+            i as usize
+        }
+    };
+    let padded = GrayImage::from_fn(pw, ph, |x, y| {
+        let (sx, sy) = (reflect(x as i64 - 1, w), reflect(y as i64 - 1, h));
+        image::Luma([src[sy * w as usize + sx]])
+    });
+    let conv: image::ImageBuffer<image::Luma<i16>, Vec<i16>> =
+        filter_clamped(&padded, NOISE_KERNEL);
     let raw = conv.as_raw();
-    let (w, h) = (w as usize, h as usize);
+    let (pw, ph) = (pw as usize, ph as usize);
     let mut sum = 0u64;
-    for row in raw.chunks_exact(w).skip(1).take(h - 2) {
-        sum += row[1..w - 1]
+    for row in raw.chunks_exact(pw).skip(1).take(ph - 2) {
+        sum += row[1..pw - 1]
             .iter()
             .map(|&v| v.unsigned_abs() as u64)
             .sum::<u64>();
@@ -480,7 +529,8 @@ mod tests {
         assert!((t.luminance - 0.5).abs() < 1e-12);
         // Discrete uniform on 0..=255: σ² = (256² − 1) / 12.
         assert!((t.spread - ((65536.0f64 - 1.0) / 12.0).sqrt()).abs() < 1e-9);
-        assert!((t.bimodality - 1.2).abs() < 1e-3, "{}", t.bimodality);
+        // Every bin equally high: no spread of the bin heights.
+        assert_eq!(t.bimodality, 0.0);
         assert!((t.shadow - 30.0 / 256.0).abs() < 1e-12);
         assert!((t.highlight - 31.0 / 256.0).abs() < 1e-12);
         assert!((t.dark - 85.0 / 256.0).abs() < 1e-12);
@@ -491,17 +541,32 @@ mod tests {
     }
 
     #[test]
-    fn two_spikes_are_bimodal_and_a_flat_image_is_not() {
+    fn bimodality_is_the_kurtosis_of_the_bin_heights() {
+        // Two spikes: bin heights 128, 128 and 254 zeros (mean 1). With
+        // d = 127 twice and −1 254 times: m2 = (2·127² + 254)/256 = 127,
+        // m4 = (2·127⁴ + 254)/256, 3 − m4/m2² = 3 − 127.0078 …
         let mut hist = [0u64; 256];
         hist[20] = 500;
         hist[235] = 500;
         let t = tone(&hist);
-        assert!((t.bimodality - 2.0).abs() < 1e-9);
+        let m2 = (2.0 * 127f64.powi(2) + 254.0) / 256.0;
+        let m4 = (2.0 * 127f64.powi(4) + 254.0) / 256.0;
+        assert!((t.bimodality - (3.0 - m4 / (m2 * m2))).abs() < 1e-9);
         assert!((t.spread - 107.5).abs() < 1e-9);
+        // A single grey level: the reference's −251.0039 (its 10×10 photo).
         let mut flat = [0u64; 256];
         flat[128] = 1000;
         let t = tone(&flat);
-        assert_eq!((t.bimodality, t.spread), (0.0, 0.0));
+        assert!((t.bimodality + 251.0039).abs() < 1e-4, "{}", t.bimodality);
+        assert_eq!(t.spread, 0.0);
+        // Bins filled unevenly but everywhere score higher than spikes.
+        let mut ramp = [0u64; 256];
+        for (i, c) in ramp.iter_mut().enumerate() {
+            *c = 100 + i as u64;
+        }
+        let r = tone(&ramp).bimodality;
+        // A uniform distribution of heights has kurtosis −1.2 → 1.2.
+        assert!((r - 1.2).abs() < 0.01, "{r}");
         assert_eq!(dynamic_range_stops(&t), 0.0);
         assert_eq!(contrast_score(&t), 0.0);
     }
@@ -548,6 +613,14 @@ mod tests {
         };
         let expected = 7.0 - 2.0 + 3.0 - 0.3 - (0.4 + 0.1);
         assert!((exposure_score(&t) - expected).abs() < 1e-12);
+        // A silhouette keeps its clipping unpenalised.
+        let s = Tone {
+            dark: 0.4,
+            bright: 0.3,
+            ..t
+        };
+        assert!(is_silhouette(&s) && !is_silhouette(&t));
+        assert!((exposure_score(&s) - (expected + 0.5)).abs() < 1e-12);
         let expected = 5.0 * 190.0 / 255.0 + 20.0 * 60.0 / 255.0;
         assert!((contrast_score(&t) - expected).abs() < 1e-12);
     }
@@ -596,5 +669,39 @@ mod tests {
         }
         let clean = grey_from_fn(400, 300, |x, y| 60.0 + x as f64 * 0.2 + y as f64 * 0.1);
         assert!(noise_sigma(&clean) < 0.5, "{}", noise_sigma(&clean));
+        // Every pixel counts, the border reflected (reflect-101), divided
+        // by the interior's count: the definition, computed directly.
+        let img = grey_from_fn(6, 4, |x, y| ((x * 7 + y * 13) % 11) as f64 * 9.0);
+        let at = |x: i64, y: i64| {
+            let r = |i: i64, n: i64| {
+                if i < 0 {
+                    1
+                } else if i >= n {
+                    n - 2
+                } else {
+                    i
+                }
+            };
+            img.get_pixel(r(x, 6) as u32, r(y, 4) as u32)[0] as f64
+        };
+        let m = [[1.0, -2.0, 1.0], [-2.0, 4.0, -2.0], [1.0, -2.0, 1.0]];
+        let mut sum = 0.0;
+        for y in 0..4i64 {
+            for x in 0..6i64 {
+                let mut c = 0.0;
+                for (dy, row) in m.iter().enumerate() {
+                    for (dx, k) in row.iter().enumerate() {
+                        c += k * at(x + dx as i64 - 1, y + dy as i64 - 1);
+                    }
+                }
+                sum += f64::abs(c);
+            }
+        }
+        let want = sum * (std::f64::consts::PI / 2.0).sqrt() / (6.0 * 4.0 * 2.0);
+        assert!(
+            (noise_sigma(&img) - want).abs() < 1e-9,
+            "{} vs {want}",
+            noise_sigma(&img)
+        );
     }
 }

@@ -2,22 +2,29 @@
 //! contrast, dynamic range, colour, monochrome, leading lines and rule-based
 //! composition — computed on the working image downsized to `side` (1024) on
 //! its longest side, so that a 24 MP and a 6 MP copy of a photo measure alike.
+//! Each metric is the reference's definition (the Python Facet's analyzers
+//! with OpenCV 4), so that its thresholds and weights mean what they say;
+//! `tests/it/fidelity.rs` compares every stored metric with the reference's
+//! own values for `../shared/photos`.
 //!
 //! Raw values are stored beside the 0–10 scores (and every configurable
 //! decision is stored with the value it is made from) so that scores can be
 //! recomputed with other settings without decoding any image again.
 //! A working image smaller than `side` is measured as it is (never enlarged).
-//! Edges, leading lines and the subject position are computed on the grey
-//! image downsized further to [`LINES_SIDE`] (Canny and Hough are the costly
-//! steps, and lines and placement need no fine detail).
+//! The reference measures the photo at its full size: where its definitions
+//! use lengths in pixels (the leading lines' blur, Hough votes and gap), they
+//! are scaled by the measured image's size / the original's (`width` and
+//! `height` from `decode`), see [`lines`]; the other metrics are ratios,
+//! histograms or thresholds from the median, and need no scaling.
 
 mod composition;
+mod edges;
 mod lines;
 pub(crate) mod metrics;
 
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, BooleanArray, Float64Array, RecordBatch};
+use arrow_array::{Array, ArrayRef, BooleanArray, Float64Array, Int32Array, RecordBatch};
 use arrow_schema::DataType;
 use facet_config::FacetConfig;
 use facet_engine::{
@@ -27,9 +34,10 @@ use fast_image_resize as fr;
 use image::GrayImage;
 use serde::Deserialize;
 
-pub use composition::{Weights, composition_score, subject_position};
-pub use lines::{Segment, leading_lines_score};
-pub use metrics::{Tone, exposure_score};
+pub use composition::{BBox, Placement, Weights, composition_score, placement, subject_region};
+pub use edges::{canny, gaussian_blur};
+pub use lines::{HoughParams, Segment, hough_segments, leading_lines_score};
+pub use metrics::{Tone, exposure_score, is_silhouette};
 
 use crate::working::{self, Images, RgbRef, photos_field, with_columns};
 
@@ -56,9 +64,6 @@ impl Default for TechnicalConfig {
         }
     }
 }
-
-/// Longest side of the grey image edges and lines are computed on.
-pub const LINES_SIDE: u32 = 512;
 
 /// The stored columns, in the order `schemas/` declares them.
 pub const COLUMNS: [&str; 21] = [
@@ -97,8 +102,11 @@ impl StageKind for Technical {
                 format!("{} is out of range 64..=8192", cfg.side),
             )]);
         }
+        let mut reads = working::fields();
+        // The original's size, which the pixel-size constants scale with.
+        reads.extend(["width", "height"].map(photos_field));
         Ok(StagePlan {
-            reads: working::fields(),
+            reads,
             writes: COLUMNS.map(photos_field).to_vec(),
             image_side: Some(cfg.side),
             // The stored values; the scratch images (≈ 12 bytes per pixel of
@@ -170,8 +178,8 @@ pub struct Metrics {
     pub mean_saturation: f64,
     pub is_monochrome: bool,
     pub leading_lines_score: f64,
-    pub subject_x: f64,
-    pub subject_y: f64,
+    /// Centre of the subject's box, 0–1; `None` without a subject.
+    pub subject: Option<(f64, f64)>,
     pub composition_score: f64,
 }
 
@@ -180,13 +188,19 @@ pub struct Metrics {
 pub enum Cell {
     F(f64),
     B(bool),
+    /// A float column's null (no subject, say).
+    Null,
 }
 
 impl Metrics {
     /// The values of [`COLUMNS`], in order.
     pub fn cells(&self) -> [Cell; 21] {
-        use Cell::{B, F};
+        use Cell::{B, F, Null};
         let t = &self.tone;
+        let (subject_x, subject_y) = match self.subject {
+            Some((x, y)) => (F(x), F(y)),
+            None => (Null, Null),
+        };
         [
             F(self.sharpness),
             F(self.noise_sigma),
@@ -206,8 +220,8 @@ impl Metrics {
             F(self.mean_saturation),
             B(self.is_monochrome),
             F(self.leading_lines_score),
-            F(self.subject_x),
-            F(self.subject_y),
+            subject_x,
+            subject_y,
             F(self.composition_score),
         ]
     }
@@ -220,7 +234,6 @@ pub struct Analyzer {
     resizer: fr::Resizer,
     resized: Vec<u8>,
     grey: Vec<u8>,
-    small_grey: Vec<u8>,
     tables: metrics::HsvTables,
     stats: metrics::PixelStats,
 }
@@ -233,14 +246,24 @@ impl Analyzer {
             resizer: fr::Resizer::new(),
             resized: Vec::new(),
             grey: Vec::new(),
-            small_grey: Vec::new(),
             tables: metrics::HsvTables::default(),
             stats: metrics::PixelStats::default(),
         }
     }
 
-    /// The metrics of one working image; `Err` is why it cannot be measured.
+    /// The metrics of an image that is the original photo.
     pub fn measure(&mut self, img: RgbRef<'_>) -> Result<Metrics, String> {
+        self.measure_of(img, None)
+    }
+
+    /// The metrics of one working image of a photo whose original is
+    /// `original` (width, height; `None`: the working image is the
+    /// original); `Err` is why it cannot be measured.
+    pub fn measure_of(
+        &mut self,
+        img: RgbRef<'_>,
+        original: Option<(u32, u32)>,
+    ) -> Result<Metrics, String> {
         let (w, h) = (img.width, img.height);
         if w == 0 || h == 0 {
             return Err("empty working image".into());
@@ -276,50 +299,24 @@ impl Analyzer {
         };
         let grey = GrayImage::from_raw(w, h, std::mem::take(&mut self.grey))
             .ok_or("grey image of the wrong size")?;
-        let small = self.lines_image(&grey)?;
-        let m = self.metrics(&grey, small.as_ref().unwrap_or(&grey));
+        // Measured size / the original's, on the longest side.
+        let original_longest = original
+            .map(|(ow, oh)| ow.max(oh))
+            .filter(|&l| l > 0)
+            .unwrap_or(longest);
+        let scale = (w.max(h) as f64 / original_longest as f64).min(1.0);
+        let m = self.metrics(&grey, scale);
         self.grey = grey.into_raw();
-        if let Some(small) = small {
-            self.small_grey = small.into_raw();
-        }
         Ok(m)
     }
 
-    /// `grey` downsized to `LINES_SIDE`, or `None` when it is no larger.
-    fn lines_image(&mut self, grey: &GrayImage) -> Result<Option<GrayImage>, String> {
-        let (w, h) = grey.dimensions();
-        let longest = w.max(h);
-        if longest <= LINES_SIDE {
-            return Ok(None);
-        }
-        let f = LINES_SIDE as f64 / longest as f64;
-        let nw = ((w as f64 * f).round() as u32).max(1);
-        let nh = ((h as f64 * f).round() as u32).max(1);
-        let src = fr::images::ImageRef::new(w, h, grey.as_raw(), fr::PixelType::U8)
-            .map_err(|e| e.to_string())?;
-        let mut buf = std::mem::take(&mut self.small_grey);
-        buf.resize(nw as usize * nh as usize, 0);
-        let mut dst = fr::images::Image::from_vec_u8(nw, nh, buf, fr::PixelType::U8)
-            .map_err(|e| e.to_string())?;
-        let opts = fr::ResizeOptions::new()
-            .resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Bilinear));
-        self.resizer
-            .resize(&src, &mut dst, &opts)
-            .map_err(|e| e.to_string())?;
-        Ok(Some(
-            GrayImage::from_raw(nw, nh, dst.into_vec())
-                .ok_or("small grey image of the wrong size")?,
-        ))
-    }
-
-    /// The metrics of the grey image (at `side`) and its copy at `LINES_SIDE`.
-    fn metrics(&self, grey: &GrayImage, small: &GrayImage) -> Metrics {
+    /// The metrics of the grey image, `scale` × the original's size.
+    fn metrics(&self, grey: &GrayImage, scale: f64) -> Metrics {
         let s = &self.settings;
         let tone = metrics::tone(&self.stats.grey_hist);
         let mean_saturation = self.stats.mean_saturation();
-        let edges = lines::edges(small);
-        let segments = lines::segments(&edges);
-        let (subject_x, subject_y) = subject_position(&edges);
+        let segments = lines::segments(grey, scale);
+        let subject = subject_region(grey).map(|b| b.centre(grey.width(), grey.height()));
         Metrics {
             sharpness: metrics::laplacian_variance(grey),
             noise_sigma: metrics::noise_sigma(grey),
@@ -332,10 +329,9 @@ impl Analyzer {
             color_score: metrics::color_score(self.stats.hue_sat_entropy()),
             mean_saturation,
             is_monochrome: mean_saturation * 100.0 < s.monochrome_saturation_percent,
-            leading_lines_score: leading_lines_score(&segments, small.width(), small.height()),
-            subject_x,
-            subject_y,
-            composition_score: composition_score(subject_x, subject_y, s.composition),
+            leading_lines_score: leading_lines_score(&segments, grey.width(), grey.height()),
+            subject,
+            composition_score: composition_score(subject, s.composition),
         }
     }
 }
@@ -343,9 +339,24 @@ impl Analyzer {
 impl Stage for Analyzer {
     fn process(&mut self, batch: RecordBatch, cx: &mut StageCx) -> Result<RecordBatch, StageError> {
         let images = Images::of(&batch)?;
+        let size = |name: &str| {
+            batch
+                .column_by_name(name)
+                .and_then(|c| c.as_any().downcast_ref::<Int32Array>().cloned())
+        };
+        let (widths, heights) = (size("width"), size("height"));
+        let original = |row: usize| match (&widths, &heights) {
+            (Some(w), Some(h)) if w.is_valid(row) && h.is_valid(row) => {
+                Some((w.value(row).max(0) as u32, h.value(row).max(0) as u32))
+            }
+            _ => None,
+        };
         let mut rows: Vec<Option<[Cell; 21]>> = Vec::with_capacity(batch.num_rows());
         for row in 0..batch.num_rows() {
-            rows.push(match images.get(row).map(|img| self.measure(img)) {
+            let measured = images
+                .get(row)
+                .map(|img| self.measure_of(img, original(row)));
+            rows.push(match measured {
                 Some(Ok(m)) => Some(m.cells()),
                 Some(Err(reason)) => {
                     cx.fail(row, reason);
