@@ -57,7 +57,10 @@ fn stage_bench(c: &mut Criterion) {
     let models = shared().join("models");
     let photo = shared().join("photos/faces/sample6.jpg");
     if !models.join("blazeface_full_range.onnx").exists() || !photo.exists() {
-        eprintln!("SKIPPED faces/stage: {} is absent", shared().display());
+        facet_stages::fixtures::absent(
+            "faces/stage bench",
+            &format!("{} is absent", shared().display()),
+        );
         return;
     }
     ensure_ort();

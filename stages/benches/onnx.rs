@@ -90,9 +90,12 @@ outputs:
 fn bench(c: &mut Criterion) {
     let models = shared().join("models");
     if !models.join("mobilenet_v2_imagenet.onnx").exists() {
-        eprintln!(
-            "SKIPPED: {} is absent; the model benchmark needs it",
-            models.display()
+        facet_stages::fixtures::absent(
+            "onnx bench",
+            &format!(
+                "{} is absent; the model benchmark needs it",
+                models.display()
+            ),
         );
         return;
     }

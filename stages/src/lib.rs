@@ -8,6 +8,7 @@ pub mod brisque;
 pub mod decode;
 pub mod exif;
 pub mod faces;
+pub mod fixtures;
 pub mod groups;
 pub mod onnx;
 pub mod phash;

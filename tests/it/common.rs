@@ -18,9 +18,15 @@ fn shared(what: &str) -> Option<PathBuf> {
     if p.is_dir() {
         Some(p.canonicalize().unwrap())
     } else {
-        eprintln!(
-            "SKIPPED: {} is absent; this test needs the shared {what}",
-            p.display()
+        facet_stages::fixtures::absent(
+            &std::thread::current()
+                .name()
+                .unwrap_or("a test")
+                .to_string(),
+            &format!(
+                "{} is absent; this test needs the shared {what}",
+                p.display()
+            ),
         );
         None
     }

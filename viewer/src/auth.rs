@@ -171,7 +171,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Json;
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
@@ -338,7 +338,54 @@ pub struct Gate {
     secret: Vec<u8>,
     /// Signs album share links.
     share_key: Vec<u8>,
-    failures: std::sync::Mutex<HashMap<IpAddr, (Instant, u32)>>,
+    failures: Throttle,
+}
+
+/// Who failed to log in: a client address, or (multi-user mode) the user
+/// name tried from any address.
+#[derive(Clone, Hash, PartialEq, Eq)]
+enum Attempt {
+    Client(IpAddr),
+    User(String),
+}
+
+/// Failed logins per [`Attempt`] in the minute since the first: a bounded,
+/// expiring table (at most [`THROTTLE_ENTRIES`] entries, each dropped a
+/// minute after its first failure), so that clients that never come back —
+/// or a flood of made-up addresses — cannot grow the server's memory.
+struct Throttle(moka::sync::Cache<Attempt, Arc<std::sync::atomic::AtomicU32>>);
+
+/// The most login failures the throttle remembers at once.
+pub const THROTTLE_ENTRIES: u64 = 50_000;
+
+impl Throttle {
+    fn new() -> Throttle {
+        Throttle(
+            moka::sync::Cache::builder()
+                .max_capacity(THROTTLE_ENTRIES)
+                .time_to_live(Duration::from_secs(60))
+                .build(),
+        )
+    }
+
+    fn count(&self, a: &Attempt) -> u32 {
+        self.0
+            .get(a)
+            .map_or(0, |n| n.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    fn fail(&self, a: Attempt) {
+        self.0
+            .get_with(a, Default::default)
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Entries held now (after the cache's pending evictions ran).
+    #[cfg(test)]
+    fn len(&self) -> u64 {
+        self.0.run_pending_tasks();
+        self.0.entry_count()
+    }
 }
 
 fn nonempty(v: Option<&Value>) -> Option<String> {
@@ -398,7 +445,7 @@ impl Gate {
             members,
             secret,
             share_key,
-            failures: Default::default(),
+            failures: Throttle::new(),
         }
     }
 
@@ -468,22 +515,21 @@ impl Gate {
         }
     }
 
-    fn throttled(&self, ip: Option<IpAddr>) -> bool {
-        let Some(ip) = ip else { return false };
-        let map = self.failures.lock().expect("login throttle");
-        map.get(&ip).is_some_and(|(since, n)| {
-            since.elapsed() < Duration::from_secs(60) && *n >= LOGIN_ATTEMPTS_PER_MINUTE
-        })
+    /// Whether the client, or the user name tried, failed too often in the
+    /// last minute.
+    fn throttled(&self, ip: Option<IpAddr>, user: Option<&str>) -> bool {
+        let over = |a: Attempt| self.failures.count(&a) >= LOGIN_ATTEMPTS_PER_MINUTE;
+        ip.is_some_and(|ip| over(Attempt::Client(ip)))
+            || user.is_some_and(|u| over(Attempt::User(u.to_string())))
     }
 
-    fn failed(&self, ip: Option<IpAddr>) {
-        let Some(ip) = ip else { return };
-        let mut map = self.failures.lock().expect("login throttle");
-        let e = map.entry(ip).or_insert((Instant::now(), 0));
-        if e.0.elapsed() >= Duration::from_secs(60) {
-            *e = (Instant::now(), 0);
+    fn failed(&self, ip: Option<IpAddr>, user: Option<&str>) {
+        if let Some(ip) = ip {
+            self.failures.fail(Attempt::Client(ip));
         }
-        e.1 += 1;
+        if let Some(u) = user {
+            self.failures.fail(Attempt::User(u.to_string()));
+        }
     }
 
     fn cookie_header(&self, subject: &str) -> HeaderValue {
@@ -637,7 +683,13 @@ pub async fn login(
     let ip = extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|p| p.0.ip());
-    if gate.throttled(ip) {
+    // The user name tried (multi-user mode): guessing one member's
+    // password from many addresses is throttled too.
+    let user = body
+        .get("username")
+        .and_then(Value::as_str)
+        .filter(|_| gate.multi_user());
+    if gate.throttled(ip, user) {
         return deny(
             StatusCode::TOO_MANY_REQUESTS,
             "too many failed logins; wait a minute",
@@ -659,7 +711,7 @@ pub async fn login(
             .await
             .unwrap_or(false);
         let Some(m) = member.filter(|_| ok) else {
-            gate.failed(ip);
+            gate.failed(ip, Some(name));
             return deny(StatusCode::UNAUTHORIZED, "wrong user name or password");
         };
         let mut r = Json(json!({
@@ -685,7 +737,7 @@ pub async fn login(
     } else if matches(&gate.password) {
         "view"
     } else {
-        gate.failed(ip);
+        gate.failed(ip, None);
         return deny(StatusCode::UNAUTHORIZED, "wrong password");
     };
     let mut r =
@@ -724,4 +776,48 @@ pub async fn me(State(state): State<AppState>, who: Who) -> Response {
         "edition_password_required": !gate.multi_user() && gate.edition_password.is_some(),
     }))
     .into_response()
+}
+
+#[cfg(test)]
+mod throttle_tests {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use super::{LOGIN_ATTEMPTS_PER_MINUTE, THROTTLE_ENTRIES, Throttle};
+
+    /// 100,000 failed logins from as many made-up addresses leave the table
+    /// bounded; a client and a user name that keep failing are throttled.
+    #[test]
+    fn the_login_throttle_is_bounded_and_keyed_by_client_and_user() {
+        let gate = super::Gate {
+            password: None,
+            edition_password: None,
+            members: Default::default(),
+            secret: vec![1; 32],
+            share_key: vec![2; 32],
+            failures: Throttle::new(),
+        };
+        for k in 0..100_000u32 {
+            gate.failed(Some(IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + k))), None);
+        }
+        assert!(
+            gate.failures.len() <= THROTTLE_ENTRIES,
+            "{}",
+            gate.failures.len()
+        );
+        let me = Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7)));
+        for _ in 0..LOGIN_ATTEMPTS_PER_MINUTE {
+            assert!(!gate.throttled(me, None));
+            gate.failed(me, None);
+        }
+        assert!(gate.throttled(me, None));
+        // One user name tried from ever new addresses.
+        for k in 0..LOGIN_ATTEMPTS_PER_MINUTE {
+            let ip = Some(IpAddr::V4(Ipv4Addr::from(0xc633_6400 + k)));
+            assert!(!gate.throttled(ip, Some("alice")));
+            gate.failed(ip, Some("alice"));
+        }
+        let fresh = Some(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 250)));
+        assert!(gate.throttled(fresh, Some("alice")));
+        assert!(!gate.throttled(fresh, Some("bob")));
+    }
 }

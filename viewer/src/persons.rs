@@ -242,7 +242,11 @@ pub async fn list(State(state): State<AppState>, who: Who, q: Q) -> ApiResult<Js
         }
         Ok(json!({
             "total": total,
-            "hidden": persons.iter().filter(|p| p.hidden).count(),
+            // Within the member's folders, as the list.
+            "hidden": persons
+                .iter()
+                .filter(|p| p.hidden && (!member || counts.get(&p.person_id).copied().unwrap_or(0) > 0))
+                .count(),
             "persons": shown.iter().map(|(p, n)| person_json(p, *n)).collect::<Vec<_>>(),
         }))
     })
@@ -260,8 +264,27 @@ fn person_param(p: &Params) -> ApiResult<i64> {
     }
 }
 
+/// The one answer for a person that does not exist and for one `who` may
+/// not see (an id's existence is not told to those who cannot see it).
 fn not_found(id: i64) -> ApiError {
     ApiError::NotFound(format!("no person {id}"))
+}
+
+/// A member (a session with a scope) sees a person when one of its faces is
+/// in a photo of their folders; else the person is [`not_found`] for them —
+/// whether they read it or, as an admin, change it.
+async fn check_visible(ctx: &SessionContext, who: &Who, ids: &[i64]) -> ApiResult<()> {
+    if who.scope().is_none() {
+        return Ok(());
+    }
+    let counts = photo_counts(ctx, who).await?;
+    match ids
+        .iter()
+        .find(|id| counts.get(id).copied().unwrap_or(0) == 0)
+    {
+        Some(&id) => Err(not_found(id)),
+        None => Ok(()),
+    }
 }
 
 /// `GET /api/persons/thumbnail?person_id=`: the JPEG crop of the person's
@@ -326,9 +349,13 @@ pub async fn thumbnail(State(state): State<AppState>, who: Who, q: Q) -> ApiResu
         }
     };
     let Some((face, bytes)) = found else {
-        return Err(ApiError::NotFound(format!(
-            "person {id} has no face thumbnail"
-        )));
+        // As for no person, for a member: a person whose faces are all in
+        // photos they may not see does not exist for them.
+        return Err(if who.scope().is_some() {
+            not_found(id)
+        } else {
+            ApiError::NotFound(format!("person {id} has no face thumbnail"))
+        });
     };
     let mut r = bytes.into_response();
     let h = r.headers_mut();
@@ -386,6 +413,7 @@ async fn edit(
         .iter_mut()
         .find(|p| p.person_id == id)
         .ok_or_else(|| not_found(id))?;
+    check_visible(&ctx, who, &[id]).await?;
     edit(person)?;
     person.updated_at = Some(now_ns());
     let edited = person.clone();
@@ -469,6 +497,7 @@ pub async fn merge(
         .iter()
         .position(|p| p.person_id == from)
         .ok_or_else(|| not_found(from))?;
+    check_visible(&ctx, &who, &[into, from]).await?;
     // The faces of `from`, moved and pinned.
     let moved = ctx
         .table("faces")

@@ -1220,7 +1220,22 @@ async fn the_viewer_password_closes_every_route_but_the_page_and_login() {
     assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
 
     // A forged or tampered cookie is no session.
-    let forged = viewer.replace(&viewer[viewer.len() - 4..], "0000");
+    // The signature's last hex digit changed (always: a different digit),
+    // then the user named in the payload changed under a valid signature.
+    let last = viewer.chars().last().unwrap();
+    let forged = format!(
+        "{}{}",
+        &viewer[..viewer.len() - 1],
+        if last == '0' { '1' } else { '0' }
+    );
+    assert_ne!(forged, viewer);
+    let (s, _, _) = send(&f.app, get_as("/api/photos", &forged)).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (name, rest) = viewer.split_once('=').unwrap();
+    let (user_hex, signed) = rest.split_once('.').unwrap();
+    let other = hex::encode("editor");
+    assert_ne!(user_hex, other);
+    let forged = format!("{name}={other}.{signed}");
     let (s, _, _) = send(&f.app, get_as("/api/photos", &forged)).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     // Logging out clears the cookie.

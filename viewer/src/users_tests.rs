@@ -985,4 +985,110 @@ async fn people_are_seen_through_the_members_folders() {
     )
     .await;
     assert_eq!(s, StatusCode::OK, "{b}");
+
+    // An admin changes only the people of their folders: person 3 (only in
+    // Alice's photo) is no more Bob's to rename, hide or merge than a person
+    // that does not exist — the same 404, nothing of it in the reply.
+    let store = Store::open(&f._dir.path().join("store")).unwrap();
+    store
+        .upsert(
+            &facet_schemas::faces(),
+            batch(vec![
+                (
+                    "face_id",
+                    Arc::new(StringArray::from(vec!["a2#0"])) as ArrayRef,
+                ),
+                (
+                    "path",
+                    Arc::new(StringArray::from(vec![f.path("Alice/a2.jpg")])),
+                ),
+                ("person_id", Arc::new(Int64Array::from(vec![3]))),
+                ("confidence", Arc::new(Float64Array::from(vec![0.9]))),
+            ]),
+        )
+        .await
+        .unwrap();
+    let persons = batch(vec![
+        (
+            "person_id",
+            Arc::new(Int64Array::from(vec![1, 2, 3])) as ArrayRef,
+        ),
+        (
+            "name",
+            Arc::new(StringArray::from(vec![
+                Some("Bob's friend"),
+                Some("Eve"),
+                Some("Alice's aunt"),
+            ])),
+        ),
+        (
+            "representative_face",
+            Arc::new(StringArray::from(vec!["b1#0", "b1#1", "a2#0"])),
+        ),
+        ("face_count", Arc::new(Int64Array::from(vec![1, 2, 1]))),
+        (
+            "hidden",
+            Arc::new(BooleanArray::from(vec![true, false, false])),
+        ),
+    ]);
+    store
+        .replace(&facet_schemas::persons(), persons)
+        .await
+        .unwrap();
+    for (route, body) in [
+        ("/api/persons/rename", json!({"person_id": 3, "name": "X"})),
+        ("/api/persons/hide", json!({"person_id": 3, "hidden": true})),
+        ("/api/persons/merge", json!({"into": 2, "from": 3})),
+        ("/api/persons/merge", json!({"into": 3, "from": 2})),
+    ] {
+        let (s, b) = call(&f, &bob, "POST", route, Some(body.clone())).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{route} {body}: {b}");
+        assert!(!b.contains("aunt"), "{b}");
+        let absent = match route {
+            "/api/persons/merge" => json!({"into": 2, "from": 99}),
+            _ => {
+                let mut v = body.clone();
+                v["person_id"] = json!(99);
+                v
+            }
+        };
+        let (s2, b2) = call(&f, &bob, "POST", route, Some(absent)).await;
+        assert_eq!(s2, StatusCode::NOT_FOUND);
+        assert_eq!(b.replace('3', "N"), b2.replace("99", "N"), "{route}");
+    }
+    // The two thumbnail 404s (not Alice's, no such person) read alike.
+    let (s, b) = call(
+        &f,
+        &alice,
+        "GET",
+        "/api/persons/thumbnail?person_id=1",
+        None,
+    )
+    .await;
+    let (s2, b2) = call(
+        &f,
+        &alice,
+        "GET",
+        "/api/persons/thumbnail?person_id=99",
+        None,
+    )
+    .await;
+    assert_eq!((s, s2), (StatusCode::NOT_FOUND, StatusCode::NOT_FOUND));
+    assert_eq!(b.replace('1', "N"), b2.replace("99", "N"));
+    // Hidden people are counted within the member's folders: person 1 is
+    // Bob's, so Alice has none hidden.
+    let (_, b) = call(&f, &alice, "GET", "/api/persons?include_hidden=true", None).await;
+    assert_eq!(json_of(&b)["hidden"], 0, "{b}");
+    let (_, b) = call(&f, &bob, "GET", "/api/persons?include_hidden=true", None).await;
+    assert_eq!(json_of(&b)["hidden"], 1, "{b}");
+    // Bob still renames his own people.
+    let (s, b) = call(
+        &f,
+        &bob,
+        "POST",
+        "/api/persons/rename",
+        Some(json!({"person_id": 1, "name": "Dan"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
 }

@@ -1164,10 +1164,13 @@ mod tests {
     fn shared_or_skip(test: &str) -> Option<PathBuf> {
         let found = shared();
         if found.is_none() {
-            eprintln!(
-                "SKIPPED {test}: shared/models/brisque_model_live.yml is absent (looked in \
-                 ../../shared and ../shared from {}), so BRISQUE was not checked on real photos",
-                env!("CARGO_MANIFEST_DIR")
+            crate::fixtures::absent(
+                test,
+                &format!(
+                    "shared/models/brisque_model_live.yml is absent (looked in ../../shared and \
+                     ../shared from {}), so BRISQUE was not checked on real photos",
+                    env!("CARGO_MANIFEST_DIR")
+                ),
             );
         }
         found

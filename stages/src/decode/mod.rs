@@ -529,7 +529,7 @@ mod tests {
         if p.is_dir() {
             Some(p)
         } else {
-            eprintln!("SKIPPED: {} is absent", p.display());
+            crate::fixtures::absent("decode", &format!("{} is absent", p.display()));
             None
         }
     }

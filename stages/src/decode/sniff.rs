@@ -151,7 +151,10 @@ mod tests {
         let p = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../../shared/photos/cameras/heic/heic_hdlr_box.jpg");
         let Ok(bytes) = std::fs::read(&p) else {
-            eprintln!("SKIPPED: {} is absent", p.display());
+            crate::fixtures::absent(
+                "a_heic_named_jpg_is_heic",
+                &format!("{} is absent", p.display()),
+            );
             return;
         };
         assert_eq!(sniff(&bytes, &p), Format::Heif);

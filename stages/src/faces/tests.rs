@@ -17,11 +17,11 @@ fn shared() -> PathBuf {
 pub(crate) fn available(test: &str) -> Option<PathBuf> {
     let dir = shared();
     if !dir.join("models/blazeface_short_range.onnx").is_file() {
-        eprintln!("SKIPPED {test}: {} has no models", dir.display());
+        crate::fixtures::absent(test, &format!("{} has no models", dir.display()));
         return None;
     }
     if let Err(e) = crate::onnx::runtime::environment() {
-        eprintln!("SKIPPED {test}: {e}");
+        crate::fixtures::absent(test, &e.to_string());
         return None;
     }
     Some(dir.canonicalize().unwrap())
