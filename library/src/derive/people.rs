@@ -393,17 +393,16 @@ pub fn edit_person(
 
 /// Puts a face in a person by hand; clustering never undoes it.
 pub fn assign(rt: &tokio::runtime::Runtime, store: &Store, face_id: &str, id: i64) -> Result<()> {
-    let found = query(
-        rt,
-        store,
-        &format!(
-            "SELECT count(*) FROM faces WHERE face_id = '{}'",
-            face_id.replace('\'', "''")
-        ),
-    )?;
-    let n = found
-        .first()
-        .map_or(0, |b| b.column(0).as_primitive::<Int64Type>().value(0));
+    use datafusion::prelude::{col, lit};
+    // The value reaches the query as a literal, never as text.
+    let ctx = rt.block_on(store.session())?;
+    let n = rt.block_on(async {
+        ctx.table("faces")
+            .await?
+            .filter(col("face_id").eq(lit(face_id)))?
+            .count()
+            .await
+    })?;
     if n == 0 {
         return Err(Error::NotFound(format!(
             "{face_id}: no such face (`facet sql \"SELECT face_id, path FROM faces\"` lists them)"

@@ -646,19 +646,16 @@ pub fn decide(
     path: &str,
     decision: Option<Decision>,
 ) -> Result<()> {
-    let (_, found) = rt.block_on(store.sql(&format!(
-        "SELECT count(*) FROM {} WHERE path = '{}'",
-        facet_store::PHOTOS_STORED,
-        path.replace('\'', "''")
-    )))?;
-    let n = found
-        .first()
-        .map(|b| {
-            b.column(0)
-                .as_primitive::<arrow::datatypes::Int64Type>()
-                .value(0)
-        })
-        .unwrap_or(0);
+    use datafusion::prelude::{col, lit};
+    // Values reach the queries as literals of expressions, never as text.
+    let ctx = rt.block_on(store.session())?;
+    let n = rt.block_on(async {
+        ctx.table(facet_store::PHOTOS_STORED)
+            .await?
+            .filter(col("path").eq(lit(path)))?
+            .count()
+            .await
+    })?;
     if n == 0 {
         return Err(Error::NotFound(format!(
             "{path}: not a photo of this store"
@@ -685,11 +682,24 @@ pub fn decide(
             let batch = RecordBatch::try_new(schema, columns)?;
             if d == Decision::Lead {
                 let gid = format!("{}_group_id", kind.as_str());
-                let (_, others) = rt.block_on(store.sql(&format!(
-                    "SELECT g2.path FROM photo_groups g1 JOIN photo_groups g2 ON g1.{gid} = g2.{gid} \
-                     WHERE g1.path = '{}' AND g2.path <> g1.path",
-                    path.replace('\'', "''")
-                )))?;
+                // The other members of the photo's group.
+                let others = rt.block_on(async {
+                    let groups = ctx.table("photo_groups").await?;
+                    let mine = groups
+                        .clone()
+                        .filter(col("path").eq(lit(path)).and(col(&gid).is_not_null()))?
+                        .select(vec![col(&gid).alias("mine")])?;
+                    groups
+                        .join_on(
+                            mine,
+                            datafusion::common::JoinType::Inner,
+                            [col(&gid).eq(col("mine"))],
+                        )?
+                        .filter(col("path").not_eq(lit(path)))?
+                        .select(vec![col("path")])?
+                        .collect()
+                        .await
+                })?;
                 let keys: Vec<String> = others
                     .iter()
                     .flat_map(|b| {
