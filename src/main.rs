@@ -87,6 +87,15 @@ enum Command {
         #[arg(long)]
         store: Option<PathBuf>,
     },
+    /// Remove the photos marked missing (their file gone at the last run
+    /// over their folder) and every row that hangs off them.
+    Prune {
+        #[arg(long)]
+        store: Option<PathBuf>,
+        /// List what would be removed, remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// The Analysis checks: findings about the scored library and concrete
     /// changes to scoring_config.json.
     Recommend {
@@ -393,6 +402,45 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             let rt = tokio::runtime::Runtime::new()?;
             let store = facet_store::Store::open(&store)?;
             recommend::recommend(&rt, &store, &config, json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Prune { store, dry_run } => {
+            let store = store.unwrap_or_else(|| PathBuf::from(DEFAULT_STORE));
+            let rt = tokio::runtime::Runtime::new()?;
+            let store = facet_store::Store::open(&store)?;
+            let p = rt.block_on(facet_library::lifecycle::prune(&store, dry_run))?;
+            for path in &p.photos {
+                println!(
+                    "{}missing: {path}",
+                    if dry_run { "would remove " } else { "removed " }
+                );
+            }
+            for (table, n) in &p.rows {
+                if *n > 0 {
+                    println!(
+                        "{table}: {n} row(s) {}",
+                        if dry_run {
+                            "would be removed"
+                        } else {
+                            "removed"
+                        }
+                    );
+                }
+            }
+            println!(
+                "{} missing photo(s) {}",
+                p.photos.len(),
+                if dry_run {
+                    "would be removed (dry run)"
+                } else {
+                    "removed"
+                }
+            );
+            if !dry_run && !p.photos.is_empty() {
+                // The library-wide results without them.
+                scores::recompute(&rt, &store, &config)?;
+                groups::detect(&rt, &store, &config, true)?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Recompute { store } => {

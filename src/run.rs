@@ -13,8 +13,8 @@ use clap::Args;
 use facet_config::FacetConfig;
 use facet_engine::Budget;
 use facet_engine::runtime::{Output, Progress, RunOptions};
-use facet_library::derive;
 use facet_library::writer::{self, KnownFiles, WriterOptions};
+use facet_library::{derive, lifecycle};
 use facet_store::Store;
 
 #[derive(Args)]
@@ -103,9 +103,22 @@ pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
     if roots.is_empty() {
         bail!("no photo folders given: facet run [PIPELINE.yaml] <folder>…");
     }
+    // A root that is gone or unreadable (an unmounted share) is an error,
+    // never a library of missing photos.
     for r in &roots {
         if !r.exists() {
-            bail!("{}: no such file or folder", r.display());
+            bail!(
+                "{}: no such file or folder (nothing was analysed or marked missing)",
+                r.display()
+            );
+        }
+        if r.is_dir()
+            && let Err(e) = std::fs::read_dir(r)
+        {
+            bail!(
+                "{}: cannot read the folder: {e} (nothing was analysed or marked missing)",
+                r.display()
+            );
         }
     }
     let registry = facet_stages::registry();
@@ -160,12 +173,39 @@ pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
                 .into_owned()
         })
         .collect();
+    // Moves a killed run journaled are finished first.
+    let resumed = rt.block_on(lifecycle::apply_pending(&store))?;
+    if resumed > 0 {
+        eprintln!("finished {resumed} move(s) an earlier run had begun");
+    }
     let known = rt.block_on(KnownFiles::load(&store, &photos_t, Some(&scanned)))?;
+    // Files unknown at their path that are stored photos whose file is gone
+    // have moved: their rows follow them, they are not analysed again.
+    let moves = if rt.block_on(store.table_version("photos"))?.is_some() {
+        let candidates =
+            lifecycle::move_candidates(&scanned, config.scanning.skip_hidden_directories, |p| {
+                known.get(p).is_some()
+            });
+        rt.block_on(lifecycle::find_moves(&store, &candidates))?
+    } else {
+        Vec::new()
+    };
+    let known = if moves.is_empty() {
+        known
+    } else {
+        rt.block_on(lifecycle::record_moves(&store, &moves))?;
+        rt.block_on(lifecycle::refresh_identity(&store, &moves))?;
+        rt.block_on(KnownFiles::load(&store, &photos_t, Some(&scanned)))?
+    };
+    let found = std::sync::Mutex::new(std::collections::HashSet::<String>::new());
     let skip = {
         let known = known.clone();
         let force = args.force;
+        let found = &found;
         move |e: &facet_engine::FileEntry| {
-            !force && known.unchanged(&e.path.to_string_lossy(), e.size as i64, e.mtime_ns)
+            let path = e.path.to_string_lossy();
+            found.lock().expect("found lock").insert(path.to_string());
+            !force && known.unchanged(&path, e.size as i64, e.mtime_ns)
         }
     };
 
@@ -235,6 +275,19 @@ pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
     }
     let stats = result?;
     let summary = written?;
+    // Stored photos under the roots that the scan did not find are missing
+    // (not under a folder it could not read); found again, they are not.
+    let unsure: Vec<String> = stats
+        .scan_issues
+        .iter()
+        .map(|i| i.path.to_string_lossy().into_owned())
+        .collect();
+    let missing = rt.block_on(lifecycle::mark_missing(
+        &store,
+        &scanned,
+        &found.into_inner().expect("found lock"),
+        &unsure,
+    ))?;
     // Scores depend on the whole library (normalization): re-score it.
     let rescore = derive::scores::recompute(&rt, &store, &config)?;
     let groups = derive::groups::detect(&rt, &store, &config, false)?;
@@ -276,6 +329,14 @@ pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
         bytesize(stats.peak_reserved),
         store.dir().display()
     );
+    if !moves.is_empty() || !missing.marked.is_empty() || !missing.cleared.is_empty() {
+        println!(
+            "{} moved (kept, not analysed), {} missing (facet prune removes them), {} found again",
+            moves.len(),
+            missing.marked.len(),
+            missing.cleared.len()
+        );
+    }
     if let Some(p) = stats.passes.as_ref().filter(|p| !p.names.is_empty()) {
         let passes: Vec<String> = p
             .names

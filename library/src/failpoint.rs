@@ -10,7 +10,9 @@
 //! are committed, its photo rows are not), `writer::photos_committed` (a
 //! whole batch is committed), `scores::written`, `groups::written`,
 //! `people::faces_written` (faces carry their new person, `persons` is not
-//! written yet).
+//! written yet), `lifecycle::moves_journaled` (moves found and journaled,
+//! no table rewritten yet), `lifecycle::table_moved` (one table of a move
+//! rewritten).
 
 /// Reports the point on stderr and waits there until the process is killed.
 pub(crate) fn hold(name: &str) -> ! {

@@ -5,6 +5,8 @@
 //! * [`writer`] — the run's store writer: batches the dataflow's output and
 //!   commits it so that a photo counts as analysed only once every row of it,
 //!   in every table, is committed (child rows first, the photo row last).
+//! * [`lifecycle`] — moves (identity by content hash), missing files and
+//!   `facet prune`.
 //! * [`derive`] — the library-wide derivations, which depend on the whole
 //!   library rather than on one photo: [`derive::scores`] (categories,
 //!   normalization, aggregates), [`derive::groups`] (bursts, duplicates,
@@ -13,6 +15,7 @@
 //! Errors are grouped by whose fault they are ([`Error`]).
 
 pub mod derive;
+pub mod lifecycle;
 pub mod writer;
 
 pub mod failpoint;

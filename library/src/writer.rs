@@ -286,17 +286,29 @@ fn string_values(batch: &RecordBatch, name: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The photo rows with `analyzed_at` and their identity across moves,
+/// `content_hash` ([`crate::lifecycle::content_hash`], null when the file
+/// cannot be read again).
 fn with_analyzed_at(batch: RecordBatch) -> Result<RecordBatch> {
-    let field = facet_schemas::photos()
-        .column("analyzed_at")
-        .expect("declared")
-        .field();
+    let t = facet_schemas::photos();
+    let field = t.column("analyzed_at").expect("declared").field();
     let now = now_ns();
     let col: ArrayRef = Arc::new(
         TimestampNanosecondArray::from_iter_values((0..batch.num_rows()).map(|_| now))
             .with_timezone("UTC"),
     );
-    Ok(facet_engine::with_columns(batch, vec![field], vec![col])?)
+    let hashes: ArrayRef = Arc::new(StringArray::from(
+        string_values(&batch, "path")
+            .iter()
+            .map(|p| crate::lifecycle::content_hash(std::path::Path::new(p)).ok())
+            .collect::<Vec<_>>(),
+    ));
+    let hash_field = t.column("content_hash").expect("declared").field();
+    Ok(facet_engine::with_columns(
+        batch,
+        vec![field, hash_field],
+        vec![col, hashes],
+    )?)
 }
 
 fn failures_batch(failures: &[Failure]) -> RecordBatch {

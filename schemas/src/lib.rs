@@ -187,6 +187,8 @@ pub fn photos() -> Table {
         col("thumbnail", DataType::Binary, "JPEG thumbnail (storage.mode = database)."),
         col("thumbnail_path", DataType::Utf8, "Thumbnail file (storage.mode = filesystem)."),
         col("analyzed_at", timestamp(), "When this row was written."),
+        col("content_hash", DataType::Utf8, "The photo's identity across moves: xxh3-128 (hex) of the file size and its first and last 64 KiB (the whole file when smaller). A run that finds an unknown path with the hash of a stored photo whose file is gone moves that photo's rows instead of analysing it. Null for rows written before it existed."),
+        col("missing_since", timestamp(), "When a run over the photo's folder last found its file gone (null while present); `facet prune` removes such photos, the gallery hides them unless asked."),
     ]);
     Table {
         name: "photos",
@@ -840,6 +842,115 @@ pub fn comparisons() -> Table {
     }
 }
 
+/// `moves`: the journal of path moves being applied (see [`path_refs`]).
+pub fn moves() -> Table {
+    let columns = vec![
+        key(
+            "old_path",
+            DataType::Utf8,
+            "The path the photo was known by (the key).",
+        ),
+        col("new_path", DataType::Utf8, "The path it was found at."),
+        col("recorded_at", timestamp(), "When the move was found."),
+    ];
+    Table {
+        name: "moves",
+        doc: "Moves found by a run and not yet applied to every table: written before any table is rewritten, removed after; a run or prune applies what a killed one left.",
+        key: "old_path",
+        columns,
+    }
+}
+
+/// How a column refers to a photo's path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathRef {
+    /// The column holds the path itself.
+    Path(&'static str),
+    /// `<path><sep><rest>` (`faces.face_id` is `<path>#<index>`).
+    Prefix(&'static str, char),
+    /// A key built as `<kept ':'-separated fields of the old key>:<the
+    /// row's (new) values of these columns joined by ':'>`, e.g.
+    /// `group_decisions.decision_key` = `<kind>:<path>`.
+    Rebuilt {
+        column: &'static str,
+        kept: usize,
+        from: &'static [&'static str],
+    },
+}
+
+impl PathRef {
+    pub fn column(&self) -> &'static str {
+        match self {
+            PathRef::Path(c) | PathRef::Prefix(c, _) => c,
+            PathRef::Rebuilt { column, .. } => column,
+        }
+    }
+}
+
+/// Every table's columns that hold a photo's path or a key made from one:
+/// a move rewrites them, `facet prune` deletes the rows they match
+/// (`facet_library::lifecycle`). A unit test checks that every column
+/// documented as a path or face id is here.
+pub fn path_refs() -> Vec<(Table, Vec<PathRef>)> {
+    use PathRef::*;
+    vec![
+        (faces(), vec![Path("path"), Prefix("face_id", '#')]),
+        (face_assignments(), vec![Prefix("face_id", '#')]),
+        (persons(), vec![Prefix("representative_face", '#')]),
+        (scores(), vec![Path("path")]),
+        (failures(), vec![Path("path")]),
+        (photo_groups(), vec![Path("path")]),
+        (
+            group_decisions(),
+            vec![
+                Path("path"),
+                Rebuilt {
+                    column: "decision_key",
+                    kept: 1,
+                    from: &["path"],
+                },
+            ],
+        ),
+        (user_state(), vec![Path("path")]),
+        (
+            user_preferences(),
+            vec![
+                Path("path"),
+                Rebuilt {
+                    column: "preference_id",
+                    kept: 1,
+                    from: &["path"],
+                },
+            ],
+        ),
+        (
+            comparisons(),
+            vec![
+                Path("winner"),
+                Path("loser"),
+                Rebuilt {
+                    column: "comparison_id",
+                    kept: 1,
+                    from: &["winner", "loser"],
+                },
+            ],
+        ),
+        (
+            album_photos(),
+            vec![
+                Path("path"),
+                Rebuilt {
+                    column: "entry_id",
+                    kept: 1,
+                    from: &["path"],
+                },
+            ],
+        ),
+        // Last: a photo counts as moved once its own row is.
+        (photos(), vec![Path("path")]),
+    ]
+}
+
 pub fn tables() -> Vec<Table> {
     vec![
         photos(),
@@ -857,6 +968,7 @@ pub fn tables() -> Vec<Table> {
         comparisons(),
         albums(),
         album_photos(),
+        moves(),
     ]
 }
 
@@ -881,6 +993,49 @@ mod tests {
                 );
             }
             assert!(t.column(t.key).is_some_and(|c| !c.nullable));
+        }
+    }
+
+    #[test]
+    fn every_path_column_is_in_path_refs() {
+        // Columns that mention paths without holding a photo's.
+        let not_photo_paths = ["photos.thumbnail_path", "moves.old_path", "moves.new_path"];
+        let refs = path_refs();
+        for t in tables() {
+            for c in &t.columns {
+                let name = format!("{}.{}", t.name, c.name);
+                let doc = c.doc.to_lowercase();
+                let holds = c.data_type == DataType::Utf8
+                    && (c.name.contains("path")
+                        || doc.contains("path of")
+                        || doc.contains("<path>")
+                        || doc.contains("face_id")
+                        || c.name == "face_id");
+                if !holds || not_photo_paths.contains(&name.as_str()) {
+                    continue;
+                }
+                assert!(
+                    refs.iter().any(
+                        |(rt, rs)| rt.name == t.name && rs.iter().any(|r| r.column() == c.name)
+                    ),
+                    "{name} holds a path but is not in schemas::path_refs()"
+                );
+            }
+        }
+        for (t, rs) in &refs {
+            for r in rs {
+                assert!(
+                    t.column(r.column()).is_some(),
+                    "{}.{} undeclared",
+                    t.name,
+                    r.column()
+                );
+                if let PathRef::Rebuilt { from, .. } = r {
+                    for f in *from {
+                        assert!(rs.contains(&PathRef::Path(f)), "{}.{f}", t.name);
+                    }
+                }
+            }
         }
     }
 

@@ -3,12 +3,14 @@
 
 mod check;
 mod common;
+mod exif_oracle;
 mod faces;
 mod fidelity;
 mod gallery;
 mod groups;
 mod heif_raw;
 mod kill;
+mod lifecycle;
 mod models;
 mod run;
 mod score;

@@ -45,6 +45,7 @@ const EXTRA: &[&str] = &[
     "gps_lat",
     "gps_lon",
     "is_blink",
+    "missing_since",
 ];
 const NUMERIC: &[&str] = &[
     "aggregate",
@@ -140,6 +141,8 @@ pub struct Listing {
     duplicate_ok: Vec<bool>,
     /// A judged face blinks.
     blink: Vec<bool>,
+    /// The file is gone (`missing_since` set).
+    missing: Vec<bool>,
     /// The rows in the order of a sort key, computed once per listing
     /// ([`Listing::order`]).
     orders: Mutex<HashMap<&'static str, Arc<Order>>>,
@@ -479,6 +482,10 @@ impl Listing {
                 .into_iter()
                 .map(|v| v == Some(true))
                 .collect(),
+            missing: nulls(&batch, "missing_since")
+                .into_iter()
+                .map(|null| !null)
+                .collect(),
             top_pick,
             numbers,
             date10,
@@ -696,6 +703,7 @@ impl Listing {
                 && (!f.hide_bursts || self.burst_ok[i])
                 && (!f.hide_duplicates || self.duplicate_ok[i])
                 && (!f.hide_blinks || !self.blink[i])
+                && (f.show_missing || !self.missing[i])
                 && f.bbox.is_none_or(|b| b.contains(lat[i], lon[i]))
         }
     }

@@ -120,6 +120,11 @@ pub fn spec() -> Value {
             boolean.clone(),
             "Hide photos whose judged faces blink (`is_blink`, from a faces stage); default viewer.defaults.hide_blinks.",
         ),
+        q(
+            "show_missing",
+            boolean.clone(),
+            "Also the photos whose file is gone (`missing_since`, offline); hidden by default.",
+        ),
     ];
     let mut list_params = filters;
     list_params.extend([

@@ -219,6 +219,9 @@ pub struct Filters {
     pub(crate) hide_duplicates: bool,
     /// No photo with a blink (`is_blink`; unjudged photos stay).
     pub(crate) hide_blinks: bool,
+    /// Also the photos whose file is gone (`photos.missing_since`, set by a
+    /// run over their folder): hidden unless asked (`show_missing`).
+    pub(crate) show_missing: bool,
     /// Only the photos taken in this box (`bbox`, as `/api/map` takes it:
     /// a map place's "all photos").
     pub(crate) bbox: Option<BBox>,
@@ -259,6 +262,7 @@ impl Filters {
             only: None,
             bbox: BBox::parse_opt(p)?,
             hide_blinks: p.bool("hide_blinks")?.unwrap_or(settings.hide_blinks),
+            show_missing: p.bool("show_missing")?.unwrap_or(false),
         };
         if let (Some(a), Some(b)) = (&f.date_from, &f.date_to)
             && a > b

@@ -269,6 +269,17 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes the rows that match the SQL predicate `filter` (rows whose
+    /// key embeds a path, `face_id LIKE …`, say).
+    pub async fn delete_where(&self, table: &Table, filter: &str) -> Result<()> {
+        let _guard = self.write_lock.lock().await;
+        let Some(mut ds) = self.dataset(table.name).await? else {
+            return Ok(());
+        };
+        ds.delete(filter).await?;
+        Ok(())
+    }
+
     /// `path -> (file_size, file_mtime ns)` of every row of a file-keyed table.
     pub async fn file_index(&self, table: &Table) -> Result<HashMap<String, (i64, i64)>> {
         self.file_index_under(table, None).await

@@ -1,9 +1,14 @@
 //! `exif`: camera, lens, exposure, capture time and GPS from the photo's
-//! metadata (JPEG, TIFF and TIFF-based RAW, HEIF/AVIF, PNG, WebP).
+//! metadata (JPEG, TIFF and TIFF-based RAW, HEIF/AVIF, PNG, WebP, JPEG XL),
+//! completed from maker notes, XMP and pre-EXIF blocks where exiftool does so.
 //! Values agree with exiftool on the photos in `shared/photos`
-//! (see `tests/fixtures/exiftool.json`).
+//! (`tests/it/exif_oracle.rs`; `tests/fixtures/exiftool.json`).
 
 mod extract;
+mod legacy;
+mod lens_tables;
+mod makernote;
+mod xmp;
 
 use std::path::Path;
 use std::sync::Arc;
