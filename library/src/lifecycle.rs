@@ -675,9 +675,11 @@ mod tests {
                     let line: Vec<String> = arrays
                         .iter()
                         .map(|a| {
-                            a.is_valid(i)
-                                .then(|| a.value(i).to_string())
-                                .unwrap_or_default()
+                            if a.is_valid(i) {
+                                a.value(i).to_string()
+                            } else {
+                                String::new()
+                            }
                         })
                         .collect();
                     out.push(format!("{}: {}", t.name, line.join("|")));

@@ -19,10 +19,7 @@ fn shared(what: &str) -> Option<PathBuf> {
         Some(p.canonicalize().unwrap())
     } else {
         facet_stages::fixtures::absent(
-            &std::thread::current()
-                .name()
-                .unwrap_or("a test")
-                .to_string(),
+            std::thread::current().name().unwrap_or("a test"),
             &format!(
                 "{} is absent; this test needs the shared {what}",
                 p.display()

@@ -1217,9 +1217,12 @@ mod tests {
             .map(|i| format!("/lib/{}/p{:03}.jpg", i % 7, (i * 37) % n))
             .collect();
         // Ties (a tenth of the values) and nulls (every ninth photo).
-        let value = |i: usize, k: usize| (i % 9 != 0).then(|| ((i * k) % 23) as f64 / 2.3);
+        let value =
+            |i: usize, k: usize| (!i.is_multiple_of(9)).then(|| ((i * k) % 23) as f64 / 2.3);
         let dates: Vec<Option<String>> = (0..n)
-            .map(|i| (i % 5 != 0).then(|| format!("2020-01-{:02}T10:00:00", 1 + i % 9)))
+            .map(|i: usize| {
+                (!i.is_multiple_of(5)).then(|| format!("2020-01-{:02}T10:00:00", 1 + i % 9))
+            })
             .collect();
         store
             .append(
@@ -1276,10 +1279,10 @@ mod tests {
             owner: String::new(),
             version: Some(version),
             rating: (0..n)
-                .map(|i| if i % 4 == 0 { rating } else { 1 })
+                .map(|i| if i.is_multiple_of(4) { rating } else { 1 })
                 .collect(),
             favorite: vec![false; n],
-            rejected: (0..n).map(|i| i % 11 == 0).collect(),
+            rejected: (0..n).map(|i| i.is_multiple_of(11)).collect(),
             visible: None,
         };
         // The definition: nulls last, else the value in the direction, then

@@ -149,11 +149,11 @@ fn fill_from_xmp(data: &mut ExifData, bytes: &[u8]) {
     }
     data.focal_length = data.focal_length.or(x.focal_length);
     data.focal_length_35mm = data.focal_length_35mm.or(x.focal_length_35mm);
-    if data.date_taken.is_none() || data.date_is_modify_time {
-        if let Some(date) = x.date_original.as_deref().and_then(iso_text_date) {
-            data.date_taken = Some(date);
-            data.date_is_modify_time = false;
-        }
+    if (data.date_taken.is_none() || data.date_is_modify_time)
+        && let Some(date) = x.date_original.as_deref().and_then(iso_text_date)
+    {
+        data.date_taken = Some(date);
+        data.date_is_modify_time = false;
     }
 }
 
@@ -315,10 +315,10 @@ fn png_raw_profile(bytes: &[u8]) -> Option<Vec<u8>> {
         let start = i + 8;
         let end = start.checked_add(len)?;
         let data = bytes.get(start..end.min(bytes.len()))?;
-        if matches!(kind, b"tEXt" | b"zTXt" | b"iTXt") {
-            if let Some(tiff) = raw_profile_chunk(kind, data) {
-                return Some(tiff);
-            }
+        if matches!(kind, b"tEXt" | b"zTXt" | b"iTXt")
+            && let Some(tiff) = raw_profile_chunk(kind, data)
+        {
+            return Some(tiff);
         }
         if kind == b"IEND" {
             return None;

@@ -255,23 +255,23 @@ fn canon_lens(settings: &[u16]) -> Option<String> {
 /// exiftool's Canon composite ISO: CameraISO when it is a number, else BaseISO × AutoISO / 100
 /// from ShotInfo (both stored as APEX-like values in 1/32 EV).
 fn canon_iso(settings: &[u16], shot: &[u16]) -> Option<f64> {
-    if let Some(&raw) = settings.get(16) {
-        if raw != 0x7FFF {
-            let iso = if raw & 0x4000 != 0 {
-                Some(f64::from(raw & 0x3FFF))
-            } else {
-                match raw {
-                    16 => Some(50.0),
-                    17 => Some(100.0),
-                    18 => Some(200.0),
-                    19 => Some(400.0),
-                    20 => Some(800.0),
-                    _ => None,
-                }
-            };
-            if iso.is_some_and(|i| i > 0.0) {
-                return iso;
+    if let Some(&raw) = settings.get(16)
+        && raw != 0x7FFF
+    {
+        let iso = if raw & 0x4000 != 0 {
+            Some(f64::from(raw & 0x3FFF))
+        } else {
+            match raw {
+                16 => Some(50.0),
+                17 => Some(100.0),
+                18 => Some(200.0),
+                19 => Some(400.0),
+                20 => Some(800.0),
+                _ => None,
             }
+        };
+        if iso.is_some_and(|i| i > 0.0) {
+            return iso;
         }
     }
     let auto = f64::from(*shot.get(1)? as i16);
@@ -515,13 +515,13 @@ fn lens_spec_of_name(name: &str) -> Option<Spec> {
 
 /// The lens the camera describes in standard tags: LensSpecification, else the LensModel text.
 fn recorded_lens_spec(exif: &Exif) -> Option<Spec> {
-    if let Some(f) = exif.get_field(Tag::LensSpecification, In::PRIMARY) {
-        if let Value::Rational(r) = &f.value {
-            if r.len() == 4 && r.iter().all(|x| x.denom != 0 && x.num != 0) {
-                let v: Vec<f64> = r.iter().map(|x| x.to_f64()).collect();
-                return Some((v[0], v[1], v[2], v[3]));
-            }
-        }
+    if let Some(f) = exif.get_field(Tag::LensSpecification, In::PRIMARY)
+        && let Value::Rational(r) = &f.value
+        && r.len() == 4
+        && r.iter().all(|x| x.denom != 0 && x.num != 0)
+    {
+        let v: Vec<f64> = r.iter().map(|x| x.to_f64()).collect();
+        return Some((v[0], v[1], v[2], v[3]));
     }
     let model = exif.get_field(Tag::LensModel, In::PRIMARY)?;
     let Value::Ascii(parts) = &model.value else {
