@@ -437,6 +437,9 @@ fn detected(
 /// detection is cheaper.
 const MANY_CHANGED: usize = 2_000;
 
+/// How many re-scored photos count as one changed photo (see above).
+const RELEAD_PER_CHANGED: usize = 4;
+
 /// The detection of what changed since `state` (see the module docs); the
 /// reason it must be a full one instead.
 fn incremental(
@@ -518,9 +521,13 @@ fn incremental(
     relead.sort_unstable();
     relead.dedup();
     // Look-ups cost more per photo than a full read: past a share of the
-    // library, the full detection is the cheaper one.
+    // library, the full detection is the cheaper one. A re-scored photo
+    // costs a look-up of its group rows only (no neighbour search), so it
+    // counts for a fraction of a changed one: a weight edit that re-scores a
+    // whole category stays within the region (a full read of a million
+    // photos peaked over 1 GiB).
     let many = MANY_CHANGED.max(photos_total / 20);
-    if changed.len() + relead.len() > many {
+    if changed.len() + relead.len() / RELEAD_PER_CHANGED > many {
         return Ok(Err(format!(
             "{} photo(s) changed or re-scored since the last detection",
             changed.len() + relead.len()
