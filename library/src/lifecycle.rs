@@ -429,23 +429,6 @@ fn strings(b: &RecordBatch, name: &str) -> Result<StringArray> {
         .clone())
 }
 
-/// The SQL predicate of the paths that are one of `roots` or lie under one.
-fn under(roots: &[String]) -> String {
-    roots
-        .iter()
-        .map(|r| {
-            let r = r.trim_end_matches('/');
-            format!(
-                "(path = {} OR (path >= {} AND path < {}))",
-                quote(r),
-                quote(&format!("{r}/")),
-                quote(&format!("{r}0"))
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(" OR ")
-}
-
 /// What [`mark_missing`] changed.
 #[derive(Debug, Default)]
 pub struct Missing {
@@ -472,7 +455,12 @@ pub async fn mark_missing(
         return Ok(out);
     }
     let has_col = ds.schema().field("missing_since").is_some();
-    let mut scan = scan_where(&ds, &["path", "missing_since"], &under(roots)).await?;
+    let mut scan = scan_where(
+        &ds,
+        &["path", "missing_since"],
+        &facet_store::paths_under(roots),
+    )
+    .await?;
     while let Some(b) = scan.next().await? {
         let paths = strings(&b, "path")?;
         let since = b.column_by_name("missing_since");

@@ -303,23 +303,7 @@ impl Store {
         let mut scan = match roots {
             None => scan(&ds, &columns, None).await?,
             Some([]) => return Ok(out),
-            Some(roots) => {
-                let filter = roots
-                    .iter()
-                    .map(|r| {
-                        let r = r.trim_end_matches('/');
-                        // The paths under `r/` sort between `r/` and `r0`.
-                        format!(
-                            "(path = {} OR (path >= {} AND path < {}))",
-                            quote(r),
-                            quote(&format!("{r}/")),
-                            quote(&format!("{r}0"))
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join(" OR ");
-                scan_where(&ds, &columns, &filter).await?
-            }
+            Some(roots) => scan_where(&ds, &columns, &paths_under(roots)).await?,
         };
         while let Some(b) = scan.next().await? {
             let paths = b
@@ -1049,6 +1033,24 @@ async fn fragment_files_at(ds: &Dataset, version: u64) -> Option<HashMap<u64, Ve
 
 fn data_files(f: &lance::table::format::Fragment) -> Vec<String> {
     f.files.iter().map(|d| d.path.clone()).collect()
+}
+
+/// The filter of the `path`s that are one of `roots` or lie under one (the
+/// paths under `r/` sort between `r/` and `r0`: a range the index answers).
+pub fn paths_under(roots: &[String]) -> String {
+    roots
+        .iter()
+        .map(|r| {
+            let r = r.trim_end_matches('/');
+            format!(
+                "(path = {} OR (path >= {} AND path < {}))",
+                quote(r),
+                quote(&format!("{r}/")),
+                quote(&format!("{r}0"))
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" OR ")
 }
 
 /// A SQL string literal.
