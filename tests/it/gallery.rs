@@ -28,7 +28,12 @@ impl Server {
     }
 
     /// `cmd serve … EXTRA…` (`--pipeline FILE`, say).
-    fn start_with(mut cmd: Command, store: &Path, config: &Path, extra: &[&str]) -> Server {
+    pub(crate) fn start_with(
+        mut cmd: Command,
+        store: &Path,
+        config: &Path,
+        extra: &[&str],
+    ) -> Server {
         let mut child = cmd
             .args(["serve", "--bind", "127.0.0.1:0", "--store"])
             .arg(store)
@@ -184,6 +189,17 @@ impl Browser {
     /// Sends a command (to the page's session, or to the browser) and waits
     /// for its reply; events in between are dropped.
     fn send(&mut self, session: Option<&str>, method: &str, params: Value) -> Value {
+        self.try_send(session, method, params)
+            .unwrap_or_else(|e| panic!("{method}: {e}"))
+    }
+
+    /// [`Self::send`], with chromium's error reply returned instead of a panic.
+    fn try_send(
+        &mut self,
+        session: Option<&str>,
+        method: &str,
+        params: Value,
+    ) -> Result<Value, Value> {
         self.next_id += 1;
         let id = self.next_id;
         let mut msg = json!({"id": id, "method": method, "params": params});
@@ -202,9 +218,9 @@ impl Browser {
                 .unwrap_or_else(|e| panic!("no reply from chromium to {method}: {e}"));
             if v["id"] == json!(id) {
                 if let Some(e) = v.get("error") {
-                    panic!("{method}: {e}");
+                    return Err(e.clone());
                 }
-                return v["result"].clone();
+                return Ok(v["result"].clone());
             }
         }
     }
@@ -233,13 +249,34 @@ impl Browser {
         r["result"]["value"].clone()
     }
 
-    /// Waits until `expression` is truthy; returns its value.
+    /// Waits until `expression` is truthy; returns its value. An evaluation
+    /// cut short because the page navigated (a reload the click started)
+    /// counts as "not yet".
     fn wait(&mut self, expression: &str, what: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let v = self.eval(&format!(
-                "(() => {{ try {{ return {expression}; }} catch (e) {{ return null; }} }})()"
-            ));
+            let session = self.session.clone();
+            let reply = self.try_send(
+                Some(&session),
+                "Runtime.evaluate",
+                json!({
+                    "expression": format!(
+                        "(() => {{ try {{ return {expression}; }} catch (e) {{ return null; }} }})()"
+                    ),
+                    "returnByValue": true,
+                    "awaitPromise": true,
+                }),
+            );
+            let v = match reply {
+                Ok(r) => r["result"]["value"].clone(),
+                Err(e)
+                    if e.to_string().contains("navigated or closed")
+                        || e.to_string().contains("context") =>
+                {
+                    Value::Null
+                }
+                Err(e) => panic!("Runtime.evaluate while waiting for {what}: {e}"),
+            };
             let truthy =
                 !matches!(&v, Value::Null | Value::Bool(false)) && v != json!(0) && v != json!("");
             if truthy {
