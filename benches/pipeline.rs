@@ -7,7 +7,12 @@
 //! `decode_full/image-crate` (zune-jpeg), plus libjpeg-turbo's DCT-scaled
 //! decodes at 1/4 and 1/8. The pipeline (`pipeline/cpu-*`) runs the whole
 //! default pipeline on the timely runtime, one worker (compare per core with
-//! the decoders) and two.
+//! the decoders) and two. `heic/*`: libheif's full decode of the HEIC/HEIF
+//! files of `../shared/photos` against the pipeline over them.
+//!
+//! With and without libjpeg-turbo's SIMD (one build cannot hold both):
+//! `benches/pipeline-simd.sh` runs this benchmark built each way and prints
+//! both tables.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,6 +21,7 @@ use std::time::Duration;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use facet_config::FacetConfig;
 use facet_engine::runtime::{Progress, RunOptions};
+use facet_stages::decode::heif::Codec;
 
 const FILES: u32 = 4;
 const WIDTH: u32 = 6000;
@@ -90,6 +96,35 @@ fn library() -> (tempfile::TempDir, Vec<PathBuf>) {
     (dir, files)
 }
 
+/// The HEIC/HEIF files of `../shared/photos` (phones' photos, grids and
+/// thumbnails included), copied into a folder of their own; `None` without
+/// them or without libheif.
+fn heic_library() -> Option<(tempfile::TempDir, Vec<(PathBuf, Codec)>)> {
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/photos/cameras/heic");
+    if let Err(e) = facet_stages::decode::heif::library() {
+        eprintln!("libheif cannot be loaded ({e}): no HEIC rows");
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let files: Vec<(PathBuf, Codec)> = walkdir::WalkDir::new(&shared)
+        .sort_by_file_name()
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .enumerate()
+        .map(|(i, e)| {
+            let to = dir.path().join(format!("h{i}.heic"));
+            std::fs::copy(e.path(), &to).unwrap();
+            (to, Codec::Hevc)
+        })
+        .collect();
+    if files.is_empty() {
+        eprintln!("{} is absent: no HEIC rows", shared.display());
+        return None;
+    }
+    Some((dir, files))
+}
+
 fn run_pipeline(dir: &Path, workers: usize) {
     let store = tempfile::tempdir().unwrap();
     let config = FacetConfig::default();
@@ -121,7 +156,8 @@ fn run_pipeline(dir: &Path, workers: usize) {
         Arc::new(Progress::default()),
     )
     .unwrap();
-    assert_eq!(stats.queued, FILES as u64);
+    let files = std::fs::read_dir(dir).unwrap().count() as u64;
+    assert_eq!(stats.queued, files);
     // One commit, as `facet run` does for every `--commit-every` photos.
     let outs = writer.join().unwrap();
     assert!(
@@ -135,6 +171,14 @@ fn run_pipeline(dir: &Path, workers: usize) {
 }
 
 fn bench(c: &mut Criterion) {
+    eprintln!(
+        "libjpeg-turbo SIMD: {}",
+        if facet_stages::decode::jpeg::simd() {
+            "on"
+        } else {
+            "off (built without the jpeg-simd feature, or without nasm)"
+        }
+    );
     let (dir, files) = library();
     let mut g = c.benchmark_group("24mp");
     g.throughput(Throughput::Elements(FILES as u64));
@@ -177,6 +221,29 @@ fn bench(c: &mut Criterion) {
         b.iter(|| run_pipeline(dir.path(), 2))
     });
     g.finish();
+
+    // Phones' HEIC: libheif's full decode of the primary image against the
+    // whole pipeline (which decodes a covering thumbnail where there is one).
+    if let Some((heic_dir, heic)) = heic_library() {
+        let mut g = c.benchmark_group("heic");
+        g.throughput(Throughput::Elements(heic.len() as u64));
+        g.sample_size(10).measurement_time(Duration::from_secs(20));
+        g.bench_function("decode_full/libheif", |b| {
+            b.iter(|| {
+                for (f, codec) in &heic {
+                    let bytes = std::fs::read(f).unwrap();
+                    let img =
+                        facet_stages::decode::heif::decode(&bytes, *codec, u32::MAX, |_, _| Ok(()))
+                            .unwrap();
+                    assert!(img.width > 0);
+                }
+            })
+        });
+        g.bench_function("pipeline/cpu-1-worker", |b| {
+            b.iter(|| run_pipeline(heic_dir.path(), 1))
+        });
+        g.finish();
+    }
 }
 
 criterion_group!(benches, bench);

@@ -11,6 +11,10 @@
 //!   first `/api/photos` after a run that adds 100 photos, how long until
 //!   the list shows them, and the p95/p99 of `/api/photos` while that run
 //!   commits (a client asking back to back).
+//! * live mode: `facet watch` on a new folder of the library while a
+//!   gallery serves it; one photo at a time is written in: the time until
+//!   `/api/photos` lists it and the watcher's CPU time for it, against a
+//!   one-shot `facet run` that adds one photo (wall and CPU time).
 //!
 //! Each command is a child process; its peak RSS comes from wait4. Printed as
 //! one table, with each figure's ratio to the first (smallest) size, all
@@ -173,6 +177,8 @@ fn library(dir: &Path, first: u32, n: u32) {
 
 struct Ran {
     seconds: f64,
+    /// User + system CPU time.
+    cpu: f64,
     peak_rss_mib: f64,
     stdout: String,
 }
@@ -199,8 +205,10 @@ fn facet(args: &[&str], cwd: &Path) -> Ran {
     let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     assert_eq!(r, pid);
     assert_eq!(status, 0, "facet {args:?} failed:\n{text}");
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
     Ran {
         seconds: start.elapsed().as_secs_f64(),
+        cpu: secs(usage.ru_utime) + secs(usage.ru_stime),
         peak_rss_mib: usage.ru_maxrss as f64 / 1024.0,
         stdout: text,
     }
@@ -281,7 +289,16 @@ const LIST: &str = "/api/photos?sort=aggregate&dir=desc&page=1";
 
 /// Starts `facet serve` on `store`, adds the photos of `folder` with a run
 /// while a client lists back to back, then measures the first list after it.
-fn gallery(dir: &Path, store: &Path, pipeline: &str, folder: &Path) -> Gallery {
+/// `facet serve` on `store`: the child, its address and its stdout (kept
+/// open until the server is stopped: it may print more).
+fn serve(
+    dir: &Path,
+    store: &Path,
+) -> (
+    std::process::Child,
+    String,
+    std::io::BufReader<std::process::ChildStdout>,
+) {
     use std::io::BufRead;
     let mut child = Command::new(env!("CARGO_BIN_EXE_facet"))
         .current_dir(dir)
@@ -296,7 +313,6 @@ fn gallery(dir: &Path, store: &Path, pipeline: &str, folder: &Path) -> Gallery {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    // Kept open until the server is stopped (it may print more).
     let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
     out.read_line(&mut line).unwrap();
     let addr = line
@@ -305,6 +321,11 @@ fn gallery(dir: &Path, store: &Path, pipeline: &str, folder: &Path) -> Gallery {
         .and_then(|r| r.split('/').next())
         .expect("the address line")
         .to_string();
+    (child, addr, out)
+}
+
+fn gallery(dir: &Path, store: &Path, pipeline: &str, folder: &Path) -> Gallery {
+    let (mut child, addr, out) = serve(dir, store);
     let mut g = Gallery::default();
     let t = Instant::now();
     let (code, body) = get(&addr, LIST);
@@ -365,6 +386,131 @@ fn gallery(dir: &Path, store: &Path, pipeline: &str, folder: &Path) -> Gallery {
     g
 }
 
+/// Live mode against one-shot runs, one new photo at a time (medians of
+/// [`LIVE_PHOTOS`]).
+#[derive(Default, Clone)]
+struct Live {
+    /// `facet run` over a folder holding one new photo: wall and CPU seconds.
+    oneshot: (f64, f64),
+    /// `facet watch`: from the file's appearance to its row in `/api/photos`.
+    latency: f64,
+    /// The watcher's CPU seconds for the photo (analysis included).
+    cpu: f64,
+}
+
+const LIVE_PHOTOS: u32 = 3;
+
+/// CPU seconds (user + system) process `pid` has used.
+fn cpu_of(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // After the command name's closing parenthesis: state is field 3, utime 14, stime 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // SAFETY: sysconf has no preconditions.
+    let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let v = |i: usize| f.get(i).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
+    (v(11) + v(12)) / tick
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// One-shot runs that each add one photo, then `facet watch` on a folder
+/// that one photo at a time is written into (see [`Live`]).
+fn live(dir: &Path, store: &Path, pipeline: &str, first_seed: u32) -> Live {
+    use std::io::BufRead;
+    let store_s = store.to_str().unwrap();
+    let mut once = (Vec::new(), Vec::new());
+    for i in 0..LIVE_PHOTOS {
+        let folder = dir.join(format!("one-{first_seed}-{i}"));
+        library(&folder, first_seed + i, 1);
+        let r = facet(
+            &[
+                "run",
+                pipeline,
+                folder.to_str().unwrap(),
+                "--quiet",
+                "--store",
+                store_s,
+            ],
+            dir,
+        );
+        once.0.push(r.seconds);
+        once.1.push(r.cpu);
+    }
+    let folder = dir.join(format!("live-{first_seed}"));
+    std::fs::create_dir_all(&folder).unwrap();
+    let mut watcher = Command::new(env!("CARGO_BIN_EXE_facet"))
+        .current_dir(dir)
+        .args([
+            "watch",
+            pipeline,
+            folder.to_str().unwrap(),
+            "--quiet",
+            "--settle-ms",
+            "200",
+            "--store",
+            store_s,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let out = watcher.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let wait_line = |prefix: &str| loop {
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(600))
+            .expect("facet watch goes on printing");
+        if line.starts_with(prefix) {
+            return line;
+        }
+    };
+    wait_line("watching ");
+    let (mut server, addr, server_out) = serve(dir, store);
+    let mut seen = total(&get(&addr, LIST).1).expect("a total");
+    let (mut latency, mut cpu) = (Vec::new(), Vec::new());
+    for i in 0..LIVE_PHOTOS {
+        let before = cpu_of(watcher.id());
+        // Written under a hidden name, then renamed: it appears whole.
+        let staging = folder.join(format!(".p{i}.part"));
+        std::fs::write(&staging, photo(first_seed + LIVE_PHOTOS + i)).unwrap();
+        let t = Instant::now();
+        std::fs::rename(&staging, folder.join(format!("p{i}.jpg"))).unwrap();
+        loop {
+            let n = total(&get(&addr, LIST).1).unwrap_or(0);
+            if n > seen {
+                seen = n;
+                break;
+            }
+            assert!(t.elapsed().as_secs() < 600, "the new photo never showed");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        latency.push(t.elapsed().as_secs_f64());
+        let line = wait_line("watch: ");
+        cpu.push(cpu_of(watcher.id()) - before);
+        eprintln!("live: {line}");
+    }
+    let _ = watcher.kill();
+    let _ = watcher.wait();
+    let _ = server.kill();
+    let _ = server.wait();
+    drop(server_out);
+    Live {
+        oneshot: (median(once.0), median(once.1)),
+        latency: median(latency),
+        cpu: median(cpu),
+    }
+}
+
 #[derive(Default, Clone)]
 struct Row {
     size: u32,
@@ -374,6 +520,7 @@ struct Row {
     recompute_weight: (f64, f64),
     recompute_none: (f64, f64),
     gallery: Gallery,
+    live: Live,
 }
 
 fn scores_line(stdout: &str) -> String {
@@ -475,6 +622,9 @@ fn measure(base: &Path, size: u32, add: u32, synthetic_from: Option<&Path>) -> R
     let folder = dir.join(format!("add-{k}"));
     library(&folder, size + k * add, add);
     row.gallery = gallery(&dir, &store, pipeline, &folder);
+    // Live mode, after a fourth add's worth of seeds.
+    row.live = live(&dir, &store, pipeline, size + (k + 1) * add);
+    std::fs::write(&counter, (k + 2).to_string()).unwrap();
     let cfg = dir.join("edited.json");
     edited_config(&root, &cfg);
     // After the edit, then again with nothing changed.
@@ -580,6 +730,24 @@ fn main() {
             ratio(g.fresh_after, first.gallery.fresh_after),
             g.serve_rss,
             ratio(g.serve_rss, first.gallery.serve_rss),
+        );
+    }
+    println!(
+        "\n| photos | one-shot run adding 1 photo: wall, CPU | live: new file → /api/photos | live: watcher CPU per photo | live CPU / one-shot CPU |"
+    );
+    println!("|---|---|---|---|---|");
+    for r in &rows {
+        let l = &r.live;
+        println!(
+            "| {} | {:.2} s, {:.2} s | {:.2} s ({}) | {:.3} s ({}) | {:.2} |",
+            r.size,
+            l.oneshot.0,
+            l.oneshot.1,
+            l.latency,
+            ratio(l.latency, first.live.latency),
+            l.cpu,
+            ratio(l.cpu, first.live.cpu),
+            l.cpu / l.oneshot.1,
         );
     }
     for r in &rows {

@@ -7,6 +7,7 @@ mod run;
 mod serve;
 mod sql;
 mod user;
+mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -45,6 +46,10 @@ struct Cli {
 enum Command {
     /// Analyse photos: `facet run [PIPELINE.yaml] <paths…>` (default pipeline: cpu).
     Run(run::RunArgs),
+    /// Live mode: analyse the folders, then keep the library current as
+    /// photos are added, edited, moved and deleted (`facet watch
+    /// [PIPELINE.yaml] <folders…>`).
+    Watch(watch::WatchArgs),
     /// Check a pipeline file and report every problem, with paths and lines.
     Check { pipeline: PathBuf },
     /// Detect bursts, duplicates and similar photos (also done at the end of
@@ -125,6 +130,23 @@ enum Command {
         #[command(subcommand)]
         what: UserCommand,
     },
+    /// XMP sidecars for Lightroom, darktable, digiKam and Capture One:
+    /// ratings, labels, keywords, people, Facet's scores.
+    Xmp {
+        #[command(subcommand)]
+        what: XmpCommand,
+        #[arg(long, global = true)]
+        store: Option<PathBuf>,
+        /// Whose ratings, favourites and rejects (the multi-user mode's
+        /// member; leave out in the single-user mode).
+        #[arg(long, global = true)]
+        user: Option<String>,
+        /// Sidecar names: `extension` (IMG_1234.CR2.xmp: darktable, digiKam)
+        /// or `stem` (IMG_1234.xmp: Lightroom, Capture One); default
+        /// `xmp.sidecar_naming`, else extension.
+        #[arg(long, global = true, value_parser = clap::builder::PossibleValuesParser::new(facet_library::xmp_sidecar::Naming::NAMES))]
+        naming: Option<String>,
+    },
     /// List the stage kinds pipelines can use.
     Stages,
     /// Print the tables' schemas as Markdown.
@@ -154,6 +176,16 @@ enum GroupsCommand {
 }
 
 #[derive(Subcommand)]
+enum XmpCommand {
+    /// Write each photo's sidecar, merged into the existing one (other
+    /// applications' fields are kept byte for byte).
+    Export,
+    /// Read ratings, labels and keywords back from the sidecars (the newer
+    /// of the sidecar and Facet's state wins; keywords are merged).
+    Import,
+}
+
+#[derive(Subcommand)]
 enum CompareCommand {
     /// Print the current and the suggested weights of a category.
     Suggest { category: String },
@@ -164,12 +196,25 @@ enum CompareCommand {
 #[derive(Subcommand)]
 enum UserCommand {
     /// Add a user (or set a user's password): prompts for the password.
+    /// Setting an existing user's password ends their gallery sessions.
     Add {
         name: String,
         #[arg(long, value_parser = ["user", "admin", "superadmin"], default_value = "user")]
         role: String,
         #[arg(long)]
         display_name: Option<String>,
+        /// The store whose gallery sessions end (default: the current
+        /// directory's).
+        #[arg(long)]
+        store: Option<PathBuf>,
+    },
+    /// Remove a user from the configuration and end their gallery sessions.
+    Remove {
+        name: String,
+        /// The store whose gallery sessions end (default: the current
+        /// directory's).
+        #[arg(long)]
+        store: Option<PathBuf>,
     },
     /// Copy the single-user ratings, favourites and rejects of the photos in
     /// a user's folders into that user's own (kept where already set).
@@ -262,6 +307,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
     let config = load_config(cli.config.as_ref())?;
     match cli.command {
         Command::Run(args) => run::run(args, config),
+        Command::Watch(args) => watch::watch(args, config),
         Command::Check { pipeline } => {
             let text = std::fs::read_to_string(&pipeline)
                 .with_context(|| format!("cannot read {}", pipeline.display()))?;
@@ -504,15 +550,38 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                     name,
                     role,
                     display_name,
+                    store,
                 },
         } => {
             let path = cli
                 .config
                 .clone()
                 .unwrap_or_else(|| PathBuf::from("scoring_config.json"));
-            user::add(&path, &name, &role, display_name.as_deref())?;
+            let existed = user::add(&path, &name, &role, display_name.as_deref())?;
+            if existed {
+                let dir = store.unwrap_or_else(|| PathBuf::from(DEFAULT_STORE));
+                user::end_sessions(&dir, &config, &name)?;
+            }
             Ok(ExitCode::SUCCESS)
         }
+        Command::User {
+            what: UserCommand::Remove { name, store },
+        } => {
+            let path = cli
+                .config
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("scoring_config.json"));
+            user::remove(&path, &name)?;
+            let dir = store.unwrap_or_else(|| PathBuf::from(DEFAULT_STORE));
+            user::end_sessions(&dir, &config, &name)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Xmp {
+            what,
+            store,
+            user,
+            naming,
+        } => xmp(what, store, user.as_deref(), naming.as_deref(), &config),
         Command::Stages => {
             for k in facet_stages::registry() {
                 println!("{:<12} {}", k.name(), k.doc());
@@ -526,4 +595,59 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `facet xmp export|import`.
+fn xmp(
+    what: XmpCommand,
+    store: Option<PathBuf>,
+    user: Option<&str>,
+    naming: Option<&str>,
+    config: &FacetConfig,
+) -> Result<ExitCode> {
+    use facet_library::xmp_sidecar::{self as xmp, Member, Naming, XmpSettings};
+    let settings = XmpSettings::from_config(config)?;
+    let naming = match naming {
+        Some(n) => Naming::parse(n).context("clap checked it")?,
+        None => settings.naming,
+    };
+    let member = Member::resolve(config, user)?;
+    let store = store.unwrap_or_else(|| PathBuf::from(DEFAULT_STORE));
+    let rt = tokio::runtime::Runtime::new()?;
+    let store = facet_store::Store::open(&store)?;
+    let failed = match what {
+        XmpCommand::Export => {
+            let e = rt.block_on(xmp::export(&store, &member, naming, &settings))?;
+            println!(
+                "{} sidecar(s) written ({} new, {} merged), {} unchanged, {} photo(s) skipped (file gone or not yours), {} failed",
+                e.created + e.merged,
+                e.created,
+                e.merged,
+                e.unchanged,
+                e.skipped,
+                e.failed.len()
+            );
+            e.failed
+        }
+        XmpCommand::Import => {
+            let i = rt.block_on(xmp::import(&store, &member, naming, &settings))?;
+            println!(
+                "{} sidecar(s) read: {} photo(s) with a new rating, favourite or reject, {} with new keywords, {} older than Facet's state (kept), {} failed",
+                i.read,
+                i.states,
+                i.keywords,
+                i.older,
+                i.failed.len()
+            );
+            i.failed
+        }
+    };
+    for f in &failed {
+        eprintln!("error: {}: {}", f.sidecar.display(), f.error);
+    }
+    Ok(if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

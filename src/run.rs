@@ -32,7 +32,7 @@ pub struct RunArgs {
     profile: Option<String>,
     /// Analyse every photo again, even unchanged ones.
     #[arg(long)]
-    force: bool,
+    pub force: bool,
     /// Dataflow workers (default: processing.num_workers).
     #[arg(long)]
     workers: Option<usize>,
@@ -53,59 +53,383 @@ pub struct RunArgs {
 }
 
 pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
-    let profile = args.profile.as_deref().map(|p| {
-        if p == "auto" {
-            let (picked, why) = facet_engine::tuning::pick_profile(facet_engine::tuning::gpu());
-            eprintln!("profile auto: {picked} ({why})");
-            picked
+    let (session, roots) = match Session::open(&args, config)? {
+        Ok(opened) => opened,
+        Err(code) => return Ok(code),
+    };
+    let bar = Bar::from_args(&args);
+    let report = session.pass(&roots, &[], args.force, bar)?;
+    report.print();
+    Ok(ExitCode::SUCCESS)
+}
+
+/// How a pass shows its progress.
+#[derive(Clone, Copy)]
+pub enum Bar {
+    None,
+    /// A progress bar when stderr is a terminal.
+    Terminal,
+    /// `--progress-lines`.
+    Lines,
+}
+
+impl Bar {
+    pub fn from_args(args: &RunArgs) -> Bar {
+        if args.progress_lines {
+            Bar::Lines
+        } else if !args.quiet && std::io::stderr().is_terminal() {
+            Bar::Terminal
         } else {
-            p
+            Bar::None
         }
-    });
-    let (pipeline_name, text, dir, roots) = match (profile, args.inputs.first()) {
-        (Some(p), _) => {
-            // The checkout's pipelines/ when present, else the copy in the binary.
-            let file = PathBuf::from(format!("pipelines/{p}.yaml"));
-            let text = match std::fs::read_to_string(&file) {
-                Ok(t) => t,
-                Err(_) => crate::PROFILES
-                    .iter()
-                    .find(|(n, _)| *n == p)
-                    .map(|(_, t)| t.to_string())
-                    .expect("clap checked the profile"),
-            };
-            (
-                file.display().to_string(),
-                text,
-                Some(PathBuf::from("pipelines")),
-                args.inputs.clone(),
-            )
-        }
-        (None, first) => match first {
-            Some(p) if matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) => {
-                let text = std::fs::read_to_string(p)
-                    .with_context(|| format!("cannot read pipeline {}", p.display()))?;
+    }
+}
+
+/// A compiled pipeline and its open store: what `facet run` sets up once,
+/// and `facet watch` keeps for every batch of changes it analyses.
+pub struct Session {
+    pipeline_name: String,
+    plan: facet_engine::Plan,
+    store: Arc<Store>,
+    rt: tokio::runtime::Runtime,
+    config: Arc<FacetConfig>,
+    workers: usize,
+    batch: Option<usize>,
+    commit_every: usize,
+    quiet: bool,
+}
+
+/// What one pass over some paths did.
+pub struct PassReport {
+    stats: facet_engine::runtime::RunStats,
+    summary: writer::Written,
+    moves: usize,
+    missing: lifecycle::Missing,
+    rescore: derive::scores::Recomputed,
+    groups: derive::groups::Detected,
+    people: Option<derive::people::Clustered>,
+    secs: f64,
+    workers: usize,
+    store_dir: PathBuf,
+}
+
+impl Session {
+    /// Compiles the pipeline `args` name and opens its store; `Err(code)`
+    /// when the pipeline has problems (printed) or its models cannot run.
+    /// Returns the photo roots too.
+    pub fn open(
+        args: &RunArgs,
+        config: FacetConfig,
+    ) -> Result<Result<(Session, Vec<PathBuf>), ExitCode>> {
+        let profile = args.profile.as_deref().map(|p| {
+            if p == "auto" {
+                let (picked, why) = facet_engine::tuning::pick_profile(facet_engine::tuning::gpu());
+                eprintln!("profile auto: {picked} ({why})");
+                picked
+            } else {
+                p
+            }
+        });
+        let (pipeline_name, text, dir, roots) = match (profile, args.inputs.first()) {
+            (Some(p), _) => {
+                // The checkout's pipelines/ when present, else the copy in the binary.
+                let file = PathBuf::from(format!("pipelines/{p}.yaml"));
+                let text = match std::fs::read_to_string(&file) {
+                    Ok(t) => t,
+                    Err(_) => crate::PROFILES
+                        .iter()
+                        .find(|(n, _)| *n == p)
+                        .map(|(_, t)| t.to_string())
+                        .expect("clap checked the profile"),
+                };
                 (
-                    p.display().to_string(),
+                    file.display().to_string(),
                     text,
-                    p.parent().map(std::path::Path::to_path_buf),
-                    args.inputs[1..].to_vec(),
+                    Some(PathBuf::from("pipelines")),
+                    args.inputs.clone(),
                 )
             }
-            _ => (
-                "pipelines/cpu.yaml (embedded)".to_string(),
-                crate::DEFAULT_PIPELINE.to_string(),
-                None,
-                args.inputs.clone(),
-            ),
-        },
-    };
-    if roots.is_empty() {
-        bail!("no photo folders given: facet run [PIPELINE.yaml] <folder>…");
+            (None, first) => match first {
+                Some(p)
+                    if matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) =>
+                {
+                    let text = std::fs::read_to_string(p)
+                        .with_context(|| format!("cannot read pipeline {}", p.display()))?;
+                    (
+                        p.display().to_string(),
+                        text,
+                        p.parent().map(std::path::Path::to_path_buf),
+                        args.inputs[1..].to_vec(),
+                    )
+                }
+                _ => (
+                    "pipelines/cpu.yaml (embedded)".to_string(),
+                    crate::DEFAULT_PIPELINE.to_string(),
+                    None,
+                    args.inputs.clone(),
+                ),
+            },
+        };
+        if roots.is_empty() {
+            bail!("no photo folders given: facet run [PIPELINE.yaml] <folder>…");
+        }
+        check_roots(&roots)?;
+        let registry = facet_stages::registry();
+        let plan = match facet_engine::compile_at(&text, dir.as_deref(), &registry, &config) {
+            Ok(p) => p,
+            Err(diags) => {
+                eprintln!("{pipeline_name}: {} problem(s)", diags.len());
+                for d in diags {
+                    eprintln!("  {pipeline_name}:{d}");
+                }
+                return Ok(Err(ExitCode::from(2)));
+            }
+        };
+        // Everything the models need, before the first photo.
+        let missing = crate::models::missing(&plan);
+        if !missing.is_empty() {
+            eprintln!("{pipeline_name}: {} model file(s) missing:", missing.len());
+            for m in &missing {
+                eprintln!("  {m}");
+            }
+            eprintln!("`facet models fetch {pipeline_name}` downloads those with a url");
+            return Ok(Err(ExitCode::from(2)));
+        }
+        let onnx = plan.onnx_stages();
+        if !onnx.is_empty()
+            && let Err(e) = facet_stages::onnx::runtime::environment()
+        {
+            eprintln!(
+                "{pipeline_name}: stage(s) {} run models on ONNX Runtime, which cannot be loaded: {e}",
+                onnx.join(", ")
+            );
+            return Ok(Err(ExitCode::from(2)));
+        }
+        let store_dir = args
+            .store
+            .clone()
+            .or(plan.store.as_ref().map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from(crate::DEFAULT_STORE));
+        let store = Arc::new(Store::open(&store_dir)?);
+        let rt = tokio::runtime::Runtime::new()?;
+        let workers = args.workers.unwrap_or(config.processing.num_workers).max(1);
+        Ok(Ok((
+            Session {
+                pipeline_name,
+                plan,
+                store,
+                rt,
+                config: Arc::new(config),
+                workers,
+                batch: args.batch,
+                commit_every: args.commit_every.max(1),
+                quiet: args.quiet,
+            },
+            roots,
+        )))
     }
-    // A root that is gone or unreadable (an unmounted share) is an error,
-    // never a library of missing photos.
-    for r in &roots {
+
+    pub fn pipeline_name(&self) -> &str {
+        &self.pipeline_name
+    }
+
+    pub fn config(&self) -> &FacetConfig {
+        &self.config
+    }
+
+    pub fn store_dir(&self) -> &std::path::Path {
+        self.store.dir()
+    }
+
+    /// Analyses what is new or changed under `roots` (folders or files),
+    /// follows moved photos, marks the stored photos under `roots` that are
+    /// not there any more — and those at or under `gone` (paths a watcher saw
+    /// go) — as missing, then brings the library-wide results (scores,
+    /// groups, people) up to date. The cost follows what changed.
+    pub fn pass(
+        &self,
+        roots: &[PathBuf],
+        gone: &[String],
+        force: bool,
+        bar: Bar,
+    ) -> Result<PassReport> {
+        let (store, rt, config, plan) = (&self.store, &self.rt, &self.config, &self.plan);
+        let started = Instant::now();
+        // What is already analysed (or already failed) and unchanged is skipped:
+        // one index of the known paths, read by the skip check, kept by the writer.
+        let photos_t = plan.photos_table();
+        // Only the rows under the scanned roots (spelled as the scan spells them).
+        let scanned: Vec<String> = roots
+            .iter()
+            .map(|r| {
+                std::path::absolute(r)
+                    .unwrap_or_else(|_| r.clone())
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        // Moves a killed run journaled are finished first.
+        let resumed = rt.block_on(lifecycle::apply_pending(store))?;
+        if resumed > 0 {
+            eprintln!("finished {resumed} move(s) an earlier run had begun");
+        }
+        let known = rt.block_on(KnownFiles::load(store, &photos_t, Some(&scanned)))?;
+        // Files unknown at their path that are stored photos whose file is gone
+        // have moved: their rows follow them, they are not analysed again.
+        let moves = if scanned.is_empty() {
+            Vec::new()
+        } else if rt.block_on(store.table_version("photos"))?.is_some() {
+            let candidates = lifecycle::move_candidates(
+                &scanned,
+                config.scanning.skip_hidden_directories,
+                |p| known.get(p).is_some(),
+            );
+            rt.block_on(lifecycle::find_moves(store, &candidates))?
+        } else {
+            Vec::new()
+        };
+        let known = if moves.is_empty() {
+            known
+        } else {
+            rt.block_on(lifecycle::record_moves(store, &moves))?;
+            rt.block_on(lifecycle::refresh_identity(store, &moves))?;
+            rt.block_on(KnownFiles::load(store, &photos_t, Some(&scanned)))?
+        };
+        let found = std::sync::Mutex::new(std::collections::HashSet::<String>::new());
+        let skip = {
+            let known = known.clone();
+            let found = &found;
+            move |e: &facet_engine::FileEntry| {
+                let path = e.path.to_string_lossy();
+                found.lock().expect("found lock").insert(path.to_string());
+                !force && known.unchanged(&path, e.size as i64, e.mtime_ns)
+            }
+        };
+
+        let budget = Budget::from_system(
+            config.processing.auto_tuning.memory_limit_percent,
+            plan.budget.ram,
+        );
+        let workers = self.workers;
+        // The VRAM that model passes are packed into: the pipeline's, else the GPU's.
+        let vram = plan.budget.vram.or_else(|| {
+            (!plan.models().is_empty())
+                .then(|| facet_engine::tuning::gpu().ok().map(|(_, total)| total))
+                .flatten()
+        });
+        let opts = RunOptions {
+            vram,
+            workers,
+            store_dir: store.dir().to_path_buf(),
+            config: config.clone(),
+            budget: budget.clone(),
+            batch_rows: self.batch,
+            tuning: Some(facet_engine::runtime::Tuning {
+                probe: {
+                    let (probe, _) = facet_engine::tuning::SystemProbe::new();
+                    Box::new(probe)
+                },
+                report: {
+                    let quiet = self.quiet;
+                    Box::new(move |msg: &str| {
+                        if !quiet {
+                            eprintln!("{msg}");
+                        }
+                    })
+                },
+            }),
+        };
+
+        let progress = Arc::new(Progress::default());
+        let (sink_tx, sink_rx) = crossbeam_channel::bounded::<Output>(workers * 2);
+        let writer = writer::spawn(
+            rt.handle().clone(),
+            store.clone(),
+            known,
+            sink_rx,
+            WriterOptions {
+                photos: photos_t.clone(),
+                commit_every: self.commit_every,
+                max_delay: Duration::from_secs(30),
+                budget: budget.clone(),
+            },
+        );
+        let bar = match bar {
+            Bar::Lines => Some(spawn_progress_lines(progress.clone())),
+            Bar::Terminal => Some(spawn_progress(progress.clone())),
+            Bar::None => None,
+        };
+
+        let result = if roots.is_empty() {
+            drop(sink_tx);
+            Ok(facet_engine::runtime::RunStats::default())
+        } else {
+            facet_engine::runtime::run(plan, roots, opts, &skip, sink_tx, progress.clone())
+        };
+        let written = writer
+            .join()
+            .map_err(|_| anyhow::anyhow!("store writer panicked"))?;
+        if let Some((stop, handle)) = bar {
+            stop.store(true, Ordering::Relaxed);
+            let _ = handle.join();
+        }
+        let stats = result?;
+        let summary = written?;
+        // Stored photos under the roots that the scan did not find are missing
+        // (not under a folder it could not read); found again, they are not.
+        let unsure: Vec<String> = stats
+            .scan_issues
+            .iter()
+            .map(|i| i.path.to_string_lossy().into_owned())
+            .collect();
+        let mut missing = rt.block_on(lifecycle::mark_missing(
+            store,
+            &scanned,
+            &found.into_inner().expect("found lock"),
+            &unsure,
+        ))?;
+        if !gone.is_empty() {
+            let more = rt.block_on(lifecycle::mark_missing(
+                store,
+                gone,
+                &Default::default(),
+                &[],
+            ))?;
+            missing.marked.extend(more.marked);
+        }
+        // Scores depend on the whole library (normalization): re-score it.
+        let rescore = derive::scores::recompute(rt, store, config)?;
+        let groups = derive::groups::detect(rt, store, config, false)?;
+        // New faces join people (ids, names and manual assignments kept).
+        let people = if config.face_clustering.enabled
+            && plan
+                .stored_columns()
+                .iter()
+                .any(|f| facet_schemas::child_table(f.name()).is_some())
+        {
+            Some(derive::people::cluster(rt, store, config, false)?)
+        } else {
+            None
+        };
+        Ok(PassReport {
+            stats,
+            summary,
+            moves: moves.len(),
+            missing,
+            rescore,
+            groups,
+            people,
+            secs: started.elapsed().as_secs_f64(),
+            workers,
+            store_dir: store.dir().to_path_buf(),
+        })
+    }
+}
+
+/// A root that is gone or unreadable (an unmounted share) is an error,
+/// never a library of missing photos.
+pub fn check_roots(roots: &[PathBuf]) -> Result<()> {
+    for r in roots {
         if !r.exists() {
             bail!(
                 "{}: no such file or folder (nothing was analysed or marked missing)",
@@ -121,263 +445,128 @@ pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
             );
         }
     }
-    let registry = facet_stages::registry();
-    let plan = match facet_engine::compile_at(&text, dir.as_deref(), &registry, &config) {
-        Ok(p) => p,
-        Err(diags) => {
-            eprintln!("{pipeline_name}: {} problem(s)", diags.len());
-            for d in diags {
-                eprintln!("  {pipeline_name}:{d}");
-            }
-            return Ok(ExitCode::from(2));
+    Ok(())
+}
+
+impl PassReport {
+    /// Photos analysed (or failed) in this pass.
+    pub fn analysed(&self) -> u64 {
+        self.summary.analysed + self.summary.failures.len() as u64
+    }
+
+    /// Whether the pass changed anything stored.
+    pub fn changed(&self) -> bool {
+        self.analysed() > 0
+            || self.moves > 0
+            || !self.missing.marked.is_empty()
+            || !self.missing.cleared.is_empty()
+    }
+
+    /// One line: what a `facet watch` batch did.
+    pub fn line(&self) -> String {
+        format!(
+            "{} analysed, {} failed, {} moved, {} missing, {} found again; {} scored; {} burst(s), {} duplicate group(s), {} similar group(s); {:.2}s",
+            self.summary.analysed,
+            self.summary.failures.len(),
+            self.moves,
+            self.missing.marked.len(),
+            self.missing.cleared.len(),
+            self.rescore.scored,
+            self.groups.bursts,
+            self.groups.duplicate_groups,
+            self.groups.similar_groups,
+            self.secs
+        )
+    }
+
+    /// The failures, each on its line (at most 50).
+    pub fn print_failures(&self) {
+        for f in self.summary.failures.iter().take(50) {
+            eprintln!("failed: {}: {}: {}", f.path, f.stage, f.reason);
         }
-    };
-    // Everything the models need, before the first photo.
-    let missing = crate::models::missing(&plan);
-    if !missing.is_empty() {
-        eprintln!("{pipeline_name}: {} model file(s) missing:", missing.len());
-        for m in &missing {
-            eprintln!("  {m}");
-        }
-        eprintln!("`facet models fetch {pipeline_name}` downloads those with a url");
-        return Ok(ExitCode::from(2));
-    }
-    let onnx = plan.onnx_stages();
-    if !onnx.is_empty()
-        && let Err(e) = facet_stages::onnx::runtime::environment()
-    {
-        eprintln!(
-            "{pipeline_name}: stage(s) {} run models on ONNX Runtime, which cannot be loaded: {e}",
-            onnx.join(", ")
-        );
-        return Ok(ExitCode::from(2));
-    }
-    let store_dir = args
-        .store
-        .clone()
-        .or(plan.store.as_ref().map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from(crate::DEFAULT_STORE));
-    let store = Arc::new(Store::open(&store_dir)?);
-    let rt = tokio::runtime::Runtime::new()?;
-
-    // What is already analysed (or already failed) and unchanged is skipped:
-    // one index of the known paths, read by the skip check, kept by the writer.
-    let photos_t = plan.photos_table();
-    // Only the rows under the scanned roots (spelled as the scan spells them).
-    let scanned: Vec<String> = roots
-        .iter()
-        .map(|r| {
-            std::path::absolute(r)
-                .unwrap_or_else(|_| r.clone())
-                .to_string_lossy()
-                .into_owned()
-        })
-        .collect();
-    // Moves a killed run journaled are finished first.
-    let resumed = rt.block_on(lifecycle::apply_pending(&store))?;
-    if resumed > 0 {
-        eprintln!("finished {resumed} move(s) an earlier run had begun");
-    }
-    let known = rt.block_on(KnownFiles::load(&store, &photos_t, Some(&scanned)))?;
-    // Files unknown at their path that are stored photos whose file is gone
-    // have moved: their rows follow them, they are not analysed again.
-    let moves = if rt.block_on(store.table_version("photos"))?.is_some() {
-        let candidates =
-            lifecycle::move_candidates(&scanned, config.scanning.skip_hidden_directories, |p| {
-                known.get(p).is_some()
-            });
-        rt.block_on(lifecycle::find_moves(&store, &candidates))?
-    } else {
-        Vec::new()
-    };
-    let known = if moves.is_empty() {
-        known
-    } else {
-        rt.block_on(lifecycle::record_moves(&store, &moves))?;
-        rt.block_on(lifecycle::refresh_identity(&store, &moves))?;
-        rt.block_on(KnownFiles::load(&store, &photos_t, Some(&scanned)))?
-    };
-    let found = std::sync::Mutex::new(std::collections::HashSet::<String>::new());
-    let skip = {
-        let known = known.clone();
-        let force = args.force;
-        let found = &found;
-        move |e: &facet_engine::FileEntry| {
-            let path = e.path.to_string_lossy();
-            found.lock().expect("found lock").insert(path.to_string());
-            !force && known.unchanged(&path, e.size as i64, e.mtime_ns)
-        }
-    };
-
-    let config = Arc::new(config);
-    let budget = Budget::from_system(
-        config.processing.auto_tuning.memory_limit_percent,
-        plan.budget.ram,
-    );
-    let workers = args.workers.unwrap_or(config.processing.num_workers).max(1);
-    // The VRAM that model passes are packed into: the pipeline's, else the GPU's.
-    let vram = plan.budget.vram.or_else(|| {
-        (!plan.models().is_empty())
-            .then(|| facet_engine::tuning::gpu().ok().map(|(_, total)| total))
-            .flatten()
-    });
-    let opts = RunOptions {
-        vram,
-        workers,
-        store_dir: store.dir().to_path_buf(),
-        config: config.clone(),
-        budget: budget.clone(),
-        batch_rows: args.batch,
-        tuning: Some(facet_engine::runtime::Tuning {
-            probe: {
-                let (probe, _) = facet_engine::tuning::SystemProbe::new();
-                Box::new(probe)
-            },
-            report: {
-                let quiet = args.quiet;
-                Box::new(move |msg: &str| {
-                    if !quiet {
-                        eprintln!("{msg}");
-                    }
-                })
-            },
-        }),
-    };
-
-    let progress = Arc::new(Progress::default());
-    let (sink_tx, sink_rx) = crossbeam_channel::bounded::<Output>(workers * 2);
-    let writer = writer::spawn(
-        rt.handle().clone(),
-        store.clone(),
-        known,
-        sink_rx,
-        WriterOptions {
-            photos: photos_t.clone(),
-            commit_every: args.commit_every.max(1),
-            max_delay: Duration::from_secs(30),
-            budget: budget.clone(),
-        },
-    );
-    let bar = if args.progress_lines {
-        Some(spawn_progress_lines(progress.clone()))
-    } else {
-        (!args.quiet && std::io::stderr().is_terminal()).then(|| spawn_progress(progress.clone()))
-    };
-
-    let started = Instant::now();
-    let result = facet_engine::runtime::run(&plan, &roots, opts, &skip, sink_tx, progress.clone());
-    let written = writer
-        .join()
-        .map_err(|_| anyhow::anyhow!("store writer panicked"))?;
-    if let Some((stop, handle)) = bar {
-        stop.store(true, Ordering::Relaxed);
-        let _ = handle.join();
-    }
-    let stats = result?;
-    let summary = written?;
-    // Stored photos under the roots that the scan did not find are missing
-    // (not under a folder it could not read); found again, they are not.
-    let unsure: Vec<String> = stats
-        .scan_issues
-        .iter()
-        .map(|i| i.path.to_string_lossy().into_owned())
-        .collect();
-    let missing = rt.block_on(lifecycle::mark_missing(
-        &store,
-        &scanned,
-        &found.into_inner().expect("found lock"),
-        &unsure,
-    ))?;
-    // Scores depend on the whole library (normalization): re-score it.
-    let rescore = derive::scores::recompute(&rt, &store, &config)?;
-    let groups = derive::groups::detect(&rt, &store, &config, false)?;
-    // New faces join people (ids, names and manual assignments kept).
-    let people = if config.face_clustering.enabled
-        && plan
-            .stored_columns()
-            .iter()
-            .any(|f| facet_schemas::child_table(f.name()).is_some())
-    {
-        Some(derive::people::cluster(&rt, &store, &config, false)?)
-    } else {
-        None
-    };
-    let secs = started.elapsed().as_secs_f64();
-
-    for issue in &stats.scan_issues {
-        eprintln!("warning: {}: {}", issue.path.display(), issue.reason);
-    }
-    for f in summary.failures.iter().take(50) {
-        eprintln!("failed: {}: {}: {}", f.path, f.stage, f.reason);
-    }
-    if summary.failures.len() > 50 {
-        eprintln!(
-            "… and {} more: facet sql \"SELECT path, stage, reason FROM failures\"",
-            summary.failures.len() - 50
-        );
-    }
-    println!(
-        "{} found, {} analysed, {} skipped (unchanged), {} failed in {:.1}s ({:.1} photos/s; {} workers, batches of {}, peak reserved {}) -> {}",
-        stats.found,
-        summary.analysed,
-        stats.skipped,
-        summary.failures.len(),
-        secs,
-        (summary.analysed + summary.failures.len() as u64) as f64 / secs.max(1e-9),
-        workers,
-        stats.batch_rows,
-        bytesize(stats.peak_reserved),
-        store.dir().display()
-    );
-    if !moves.is_empty() || !missing.marked.is_empty() || !missing.cleared.is_empty() {
-        println!(
-            "{} moved (kept, not analysed), {} missing (facet prune removes them), {} found again",
-            moves.len(),
-            missing.marked.len(),
-            missing.cleared.len()
-        );
-    }
-    if let Some(p) = stats.passes.as_ref().filter(|p| !p.names.is_empty()) {
-        let passes: Vec<String> = p
-            .names
-            .iter()
-            .map(|n| format!("[{}]", n.join(", ")))
-            .collect();
-        if p.single {
-            println!("models: single-pass {} ({})", passes.join(" "), p.why);
-        } else {
-            println!(
-                "models: multi-pass, {} passes {} ({}); {} model loads over chunks of {}",
-                p.names.len(),
-                passes.join(" -> "),
-                p.why,
-                stats.model_loads,
-                stats.batch_rows
+        if self.summary.failures.len() > 50 {
+            eprintln!(
+                "… and {} more: facet sql \"SELECT path, stage, reason FROM failures\"",
+                self.summary.failures.len() - 50
             );
         }
     }
-    println!(
-        "{} photos scored ({} already current) in {:.2}s; {} burst(s), {} duplicate group(s), {} similarity group(s) in {:.2}s ({} photo(s) looked up)",
-        rescore.scored,
-        rescore.kept,
-        rescore.seconds,
-        groups.bursts,
-        groups.duplicate_groups,
-        groups.similar_groups,
-        groups.seconds,
-        groups.looked_up
-    );
-    if let Some(why) = &rescore.full {
-        println!("scores: every photo read ({why})");
+
+    /// `facet run`'s report.
+    pub fn print(&self) {
+        let (stats, summary, rescore, groups, secs) = (
+            &self.stats,
+            &self.summary,
+            &self.rescore,
+            &self.groups,
+            self.secs,
+        );
+        for issue in &stats.scan_issues {
+            eprintln!("warning: {}: {}", issue.path.display(), issue.reason);
+        }
+        self.print_failures();
+        println!(
+            "{} found, {} analysed, {} skipped (unchanged), {} failed in {:.1}s ({:.1} photos/s; {} workers, batches of {}, peak reserved {}) -> {}",
+            stats.found,
+            summary.analysed,
+            stats.skipped,
+            summary.failures.len(),
+            secs,
+            self.analysed() as f64 / secs.max(1e-9),
+            self.workers,
+            stats.batch_rows,
+            bytesize(stats.peak_reserved),
+            self.store_dir.display()
+        );
+        if self.moves > 0 || !self.missing.marked.is_empty() || !self.missing.cleared.is_empty() {
+            println!(
+                "{} moved (kept, not analysed), {} missing (facet prune removes them), {} found again",
+                self.moves,
+                self.missing.marked.len(),
+                self.missing.cleared.len()
+            );
+        }
+        if let Some(p) = stats.passes.as_ref().filter(|p| !p.names.is_empty()) {
+            let passes: Vec<String> = p
+                .names
+                .iter()
+                .map(|n| format!("[{}]", n.join(", ")))
+                .collect();
+            if p.single {
+                println!("models: single-pass {} ({})", passes.join(" "), p.why);
+            } else {
+                println!(
+                    "models: multi-pass, {} passes {} ({}); {} model loads over chunks of {}",
+                    p.names.len(),
+                    passes.join(" -> "),
+                    p.why,
+                    stats.model_loads,
+                    stats.batch_rows
+                );
+            }
+        }
+        println!(
+            "{} photos scored ({} already current) in {:.2}s; {} burst(s), {} duplicate group(s), {} similarity group(s) in {:.2}s ({} photo(s) looked up)",
+            rescore.scored,
+            rescore.kept,
+            rescore.seconds,
+            groups.bursts,
+            groups.duplicate_groups,
+            groups.similar_groups,
+            groups.seconds,
+            groups.looked_up
+        );
+        if let Some(why) = &rescore.full {
+            println!("scores: every photo read ({why})");
+        }
+        match &groups.why_full {
+            Some(why) => println!("groups: every photo read ({why})"),
+            None => println!("groups: {} photo(s) read", groups.read),
+        }
+        if let Some(c) = &self.people {
+            println!("{}", c.summary());
+        }
     }
-    match &groups.why_full {
-        Some(why) => println!("groups: every photo read ({why})"),
-        None => println!("groups: {} photo(s) read", groups.read),
-    }
-    if let Some(c) = people {
-        println!("{}", c.summary());
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 fn bytesize(b: u64) -> String {

@@ -23,6 +23,11 @@ pub struct ServeArgs {
     /// tokenizer give semantic text search (`/api/search`; without it, none).
     #[arg(long)]
     pipeline: Option<PathBuf>,
+    /// Live mode beside the gallery: `facet watch` (with `--pipeline`, else
+    /// the embedded one) on these folders, as a child process, so that new,
+    /// moved and deleted photos show within seconds.
+    #[arg(long, value_name = "FOLDER", num_args = 1..)]
+    watch: Vec<PathBuf>,
 }
 
 /// The text tower of `pipeline`'s `zero_shot_tags` stage (the first), with
@@ -137,6 +142,62 @@ impl facet_viewer::scan::Scanner for RunScanner {
     }
 }
 
+/// `facet watch` as a child of the gallery; killed when dropped.
+struct Watching(std::process::Child);
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_watch(
+    folders: &[PathBuf],
+    pipeline: Option<&Path>,
+    config: Option<&Path>,
+    store: &Path,
+) -> Result<Watching> {
+    crate::run::check_roots(folders)?;
+    let mut c =
+        std::process::Command::new(std::env::current_exe().context("where is this facet binary?")?);
+    if let Some(config) = config {
+        c.arg("--config").arg(config);
+    }
+    c.arg("watch");
+    if let Some(p) = pipeline {
+        c.arg(p);
+    }
+    c.args(folders).arg("--store").arg(store).arg("--quiet");
+    // Its lines go to the gallery's stderr (stdout carries the address line).
+    c.stdout(std::process::Stdio::from(std::io::stderr()));
+    // It ends with the gallery, however the gallery ends (a SIGKILL too).
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            c.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    let child = c.spawn().context("cannot start facet watch")?;
+    eprintln!(
+        "facet serve: watching {} (facet watch, pid {})",
+        folders
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        child.id()
+    );
+    Ok(Watching(child))
+}
+
 /// `share_secret` from the configuration; when absent, one is made on this
 /// first run and written into the configuration file (other keys kept), or,
 /// without a configuration file, kept in the store (`share_secret`, owner
@@ -211,14 +272,29 @@ pub fn serve(
         config.share_secret = Some(share_secret(config_path.as_deref(), &dir)?);
     }
     let store = facet_store::Store::open(&dir)?;
+    // Killed with the gallery (dropped at the end of this function).
+    let _watcher = if args.watch.is_empty() {
+        None
+    } else {
+        Some(spawn_watch(
+            &args.watch,
+            args.pipeline.as_deref(),
+            config_path.as_deref(),
+            store.dir(),
+        )?)
+    };
     let scanner = RunScanner {
         exe: std::env::current_exe().context("where is this facet binary?")?,
-        config: config_path,
+        config: config_path.clone(),
         pipeline: args.pipeline.clone(),
         store: store.dir().to_path_buf(),
     };
     let mut state =
         facet_viewer::AppState::with_scanner(store, &config, Some(std::sync::Arc::new(scanner)));
+    if let Some(path) = config_path {
+        // Password changes from the gallery are written into it.
+        state = state.with_config_file(path);
+    }
     if let Some(p) = &args.pipeline
         && let Some(search) = text_search(p, &config)?
     {

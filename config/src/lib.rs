@@ -47,6 +47,7 @@ pub const KNOWN_SECTIONS: &[&str] = &[
     "performance",
     "storage",
     "plugins",
+    "xmp",
     "capsules",
     "similarity_groups",
     "timeline",

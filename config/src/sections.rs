@@ -174,6 +174,7 @@ pub const VIEWER_KEYS: &[&str] = &[
     "notification_duration_ms",
     "path_mapping",
     "performance",
+    "sessions",
 ];
 
 /// `scanning`: directory scanning behaviour.

@@ -7,16 +7,21 @@
 //!   in every table, is committed (child rows first, the photo row last).
 //! * [`lifecycle`] — moves (identity by content hash), missing files and
 //!   `facet prune`.
+//! * [`watch`] — live mode: the folders' changes, in batches.
 //! * [`derive`] — the library-wide derivations, which depend on the whole
 //!   library rather than on one photo: [`derive::scores`] (categories,
 //!   normalization, aggregates), [`derive::groups`] (bursts, duplicates,
 //!   similar photos) and [`derive::people`] (faces clustered into persons).
+//! * [`xmp_sidecar`] — XMP sidecars for Lightroom, darktable, digiKam and
+//!   Capture One: `facet xmp export` (merged into existing ones) and `import`.
 //!
 //! Errors are grouped by whose fault they are ([`Error`]).
 
 pub mod derive;
 pub mod lifecycle;
+pub mod watch;
 pub mod writer;
+pub mod xmp_sidecar;
 
 pub mod failpoint;
 

@@ -522,6 +522,42 @@ pub fn user_preferences() -> Table {
     }
 }
 
+/// `user_keywords`: keywords a member gave a photo in another application,
+/// brought in by `facet xmp import` from the sidecars' `dc:subject` (the
+/// model's `photos.tags` are not repeated here). Kept across re-scans;
+/// `facet xmp export` writes them back with the tags.
+pub fn user_keywords() -> Table {
+    let columns = vec![
+        key(
+            "keyword_id",
+            DataType::Utf8,
+            "`<user>:<path>` (the key); `<user>` is empty in the single-user mode.",
+        ),
+        col(
+            "user",
+            DataType::Utf8,
+            "The member (a key of `users`); empty in the single-user mode.",
+        ),
+        col("path", DataType::Utf8, "Absolute path of the photo."),
+        col(
+            "keywords",
+            DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
+            "The keywords, in the order first met.",
+        ),
+        col(
+            "updated_at",
+            timestamp(),
+            "When an import last changed them.",
+        ),
+    ];
+    Table {
+        name: "user_keywords",
+        doc: "Keywords from XMP sidecars (`facet xmp import`), per member, kept across re-scans.",
+        key: "keyword_id",
+        columns,
+    }
+}
+
 /// `albums`: the gallery's albums, manual (photos added by hand, in
 /// `album_photos`) or smart (a saved filter of `/api/photos`).
 pub fn albums() -> Table {
@@ -924,6 +960,17 @@ pub fn path_refs() -> Vec<(Table, Vec<PathRef>)> {
             ],
         ),
         (
+            user_keywords(),
+            vec![
+                Path("path"),
+                Rebuilt {
+                    column: "keyword_id",
+                    kept: 1,
+                    from: &["path"],
+                },
+            ],
+        ),
+        (
             comparisons(),
             vec![
                 Path("winner"),
@@ -965,6 +1012,7 @@ pub fn tables() -> Vec<Table> {
         group_decisions(),
         user_state(),
         user_preferences(),
+        user_keywords(),
         comparisons(),
         albums(),
         album_photos(),

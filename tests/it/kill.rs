@@ -219,3 +219,86 @@ fn sigkill_at_every_commit_point_of_a_faces_run_loses_nothing() {
         assert_eq!(a, b, "every table equals an uninterrupted run's");
     }
 }
+
+/// The rows of [`tables`] with `from` (a folder's absolute path) written as
+/// `<lib>` in every text value: two stores' rows compared across a move.
+fn tables_under(store: &Path, from: &Path) -> Vec<Vec<serde_json::Map<String, serde_json::Value>>> {
+    fn strip(v: &mut serde_json::Value, from: &str) {
+        match v {
+            serde_json::Value::String(s) => *s = s.replace(from, "<lib>"),
+            serde_json::Value::Array(a) => a.iter_mut().for_each(|x| strip(x, from)),
+            serde_json::Value::Object(o) => o.values_mut().for_each(|x| strip(x, from)),
+            _ => {}
+        }
+    }
+    let from = from.to_string_lossy().into_owned();
+    let mut all = tables(store);
+    for table in &mut all {
+        for row in table.iter_mut() {
+            row.values_mut().for_each(|v| strip(v, &from));
+        }
+        // Ordered by path before the paths were rewritten.
+        table.sort_by_key(|r| serde_json::Value::Object(r.clone()).to_string());
+    }
+    all
+}
+
+#[test]
+fn sigkill_while_a_moved_folder_is_applied_loses_nothing() {
+    let faces = shared_photos()
+        .expect("../shared/photos is part of the checkout's CI")
+        .join("faces");
+    shared_models().expect("../shared/models is part of the checkout's CI");
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("lib/a"), tmp.path().join("lib/b"));
+    std::fs::create_dir_all(&a).unwrap();
+    for e in std::fs::read_dir(&faces).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_file() {
+            std::fs::copy(e.path(), a.join(e.file_name())).unwrap();
+        }
+    }
+    let store = tmp.path().join("store");
+    faces_run(&a, &store, None);
+    // A named person and a kept group decision hang off the old paths too.
+    let person = sql_json(&store, "SELECT min(person_id) AS id FROM persons")[0]["id"]
+        .as_i64()
+        .expect("the photos' faces make people");
+    let r = run_in(
+        tmp.path(),
+        &[
+            "faces",
+            "name",
+            &person.to_string(),
+            "Ada",
+            "--store",
+            store.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let before = tables_under(&store, &a);
+    assert!(before[1].len() >= 10, "faces: {:?}", before[1]);
+
+    // The folder moves; the runs that follow it are killed while the moves
+    // are journaled but no table is rewritten, then after one table, then
+    // after three.
+    std::fs::rename(&a, &b).unwrap();
+    for point in [
+        "lifecycle::moves_journaled=return",
+        "lifecycle::table_moved=1*off->return",
+        "lifecycle::table_moved=3*off->return",
+    ] {
+        faces_run(&b, &store, Some(point));
+        let n = sql_json(&store, "SELECT count(*) AS n FROM photos");
+        assert!(n[0]["n"].as_i64().is_some(), "{point}: {n:?}");
+    }
+    faces_run(&b, &store, None);
+    let after = tables_under(&store, &b);
+    for (i, (x, y)) in after.iter().zip(&before).enumerate() {
+        assert_eq!(x, y, "table {i}: every row followed the move, once");
+    }
+    let journal = sql_json(&store, "SELECT count(*) AS n FROM moves");
+    assert_eq!(journal[0]["n"], 0, "the journal is cleared");
+    let named = sql_json(&store, "SELECT name FROM persons WHERE name IS NOT NULL");
+    assert_eq!(named.len(), 1, "{named:?}");
+}

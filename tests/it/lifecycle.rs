@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::common::*;
 use crate::gallery::{Server, http_json};
 
-fn post(server: &Server, route: &str, body: Value) -> Value {
+pub(crate) fn post(server: &Server, route: &str, body: Value) -> Value {
     let text = ureq::post(&format!("{}{route}", server.url))
         .header("Content-Type", "application/json")
         .send(body.to_string())
@@ -37,7 +37,7 @@ fn p(dir: &Path, name: &str) -> String {
 }
 
 /// The paths `/api/photos` lists (every hiding off but the missing one).
-fn listed(server: &Server, extra: &str) -> Vec<String> {
+pub(crate) fn listed(server: &Server, extra: &str) -> Vec<String> {
     let (status, v) = http_json(&format!(
         "{}/api/photos?per_page=100&hide_bursts=false&hide_duplicates=false&hide_rejected=false&hide_blinks=false{extra}",
         server.url

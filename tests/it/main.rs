@@ -16,4 +16,6 @@ mod run;
 mod score;
 mod shared_photos;
 mod users;
+mod watch;
+mod xmp_sidecars;
 mod zero_shot;

@@ -3,10 +3,11 @@
 //! Passwords are stored as PBKDF2-HMAC-SHA256 `salt_hex:dk_hex` (16 random
 //! bytes of salt, a 32-byte key, [`ITERATIONS`] rounds), the format of the
 //! reference's `users` section; they are compared in constant time and never
-//! logged. A session is a signed token `user.expires.signature` (HMAC-SHA256
-//! over the user and the expiry, keyed by the server's secret) carried in an
-//! HttpOnly, SameSite=Strict cookie: it expires on its own, and changing the
-//! secret logs everyone out.
+//! logged. A session is held by the server (see [`crate::sessions`]): the
+//! HttpOnly, SameSite=Strict cookie carries only its random id, and logging
+//! out, "log out everywhere", a password change or the member's removal end
+//! it at once. Share links are signed tokens `subject.expires.signature`
+//! (HMAC-SHA256 keyed by the server's secret, [`sign_session`]).
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -77,7 +78,8 @@ fn signature(secret: &[u8], payload: &str) -> HmacSha256 {
     mac
 }
 
-/// A session token for `user` valid until `expires` (Unix seconds).
+/// A signed token for `user` valid until `expires` (Unix seconds): share
+/// links.
 pub fn sign_session(secret: &[u8], user: &str, expires: u64) -> String {
     let payload = format!("{}.{expires}", hex::encode(user.as_bytes()));
     let sig = signature(secret, &payload).finalize().into_bytes();
@@ -169,7 +171,7 @@ mod tests {
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -186,8 +188,6 @@ use crate::error::{ApiError, ApiResult};
 use crate::scope::Scope;
 use crate::{AppState, Settings};
 
-/// Sessions last this long.
-pub const SESSION_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 /// Failed logins a client may make per minute before being refused (429).
 pub const LOGIN_ATTEMPTS_PER_MINUTE: u32 = 10;
 
@@ -210,7 +210,8 @@ pub struct Member {
     /// The same directories on this machine (after `viewer.path_mapping`):
     /// every file served must resolve inside one of them.
     pub roots: Vec<PathBuf>,
-    password_hash: String,
+    /// Changed by `POST /api/auth/password`.
+    password_hash: std::sync::RwLock<String>,
 }
 
 /// Who a request is: set by [`guard`] on every request, read by handlers
@@ -235,6 +236,13 @@ pub struct Guest {
     pub owner: Who,
     /// The album's photos.
     pub paths: std::collections::HashSet<String>,
+}
+
+impl Member {
+    /// The member's password hash now.
+    fn password_hash(&self) -> String {
+        self.password_hash.read().expect("password lock").clone()
+    }
 }
 
 impl Who {
@@ -329,13 +337,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Who {
     }
 }
 
-/// The passwords or members, the signing secret and the login throttle.
+/// The passwords or members, the share links' key and the login throttle.
 pub struct Gate {
     password: Option<String>,
     edition_password: Option<String>,
     /// Multi-user mode's members by name (empty: single-user mode).
     members: HashMap<String, Arc<Member>>,
-    secret: Vec<u8>,
     /// Signs album share links.
     share_key: Vec<u8>,
     failures: Throttle,
@@ -400,8 +407,8 @@ const DUMMY_HASH: &str = "00000000000000000000000000000000:000000000000000000000
 
 impl Gate {
     /// From `viewer.password` / `viewer.edition_password` (empty: off) or
-    /// the `users` section, with `share_secret` as the signing key when set,
-    /// else a random one (sessions then end with the process).
+    /// the `users` section, with `share_secret` as the share links' signing
+    /// key when set, else a random one (links then end with the process).
     pub fn from_config(config: &facet_config::FacetConfig, settings: &Settings) -> Gate {
         let o = &config.viewer.other;
         let base = config
@@ -409,7 +416,6 @@ impl Gate {
             .clone()
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| new_secret().unwrap_or_default());
-        let secret = format!("session:{base}").into_bytes();
         let share_key = format!("share:{base}").into_bytes();
         let shared = &config.users.shared_directories;
         let members = config
@@ -434,7 +440,7 @@ impl Gate {
                     role: u.role,
                     scope,
                     roots,
-                    password_hash: u.password_hash.clone(),
+                    password_hash: std::sync::RwLock::new(u.password_hash.clone()),
                 };
                 (name.clone(), Arc::new(member))
             })
@@ -443,7 +449,6 @@ impl Gate {
             password: nonempty(o.get("password")),
             edition_password: nonempty(o.get("edition_password")),
             members,
-            secret,
             share_key,
             failures: Throttle::new(),
         }
@@ -482,26 +487,15 @@ impl Gate {
             .map_or(0, |d| d.as_secs())
     }
 
-    fn subject(&self, headers: &HeaderMap) -> Option<String> {
-        headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|h| h.to_str().ok())
-            .find_map(|h| cookie(h, COOKIE))
-            .and_then(|t| verify_session(&self.secret, t, Self::now()))
-    }
-
-    /// Who the session cookie of `headers` is.
-    pub fn who(&self, headers: &HeaderMap) -> Who {
-        let subject = self.subject(headers);
+    /// Who a session of `subject` is (`None`: no live session).
+    pub fn who(&self, subject: Option<&str>) -> Who {
         if self.multi_user() {
             return subject
-                .as_deref()
                 .and_then(|s| s.strip_prefix("user:"))
                 .and_then(|name| self.members.get(name))
                 .map_or(Who::Nobody, |m| Who::Member(m.clone()));
         }
-        let access = match subject.as_deref() {
+        let access = match subject {
             Some("edit") => Access::Edit,
             Some("view") if self.edition_password.is_none() => Access::Edit,
             Some("view") => Access::View,
@@ -531,15 +525,33 @@ impl Gate {
             self.failures.fail(Attempt::User(u.to_string()));
         }
     }
+}
 
-    fn cookie_header(&self, subject: &str) -> HeaderValue {
-        let token = sign_session(&self.secret, subject, Self::now() + SESSION_TTL.as_secs());
-        HeaderValue::from_str(&format!(
-            "{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
-            SESSION_TTL.as_secs()
-        ))
-        .expect("a token is ASCII")
-    }
+/// The session id a request's cookie carries.
+fn session_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|h| h.to_str().ok())
+        .find_map(|h| cookie(h, COOKIE))
+}
+
+/// The request's live session (set by [`guard`]; absent without one).
+#[derive(Debug, Clone)]
+pub struct CurrentSession(pub crate::sessions::Current);
+
+/// `Set-Cookie` of a new session `token`, for the sessions' lifetime.
+fn session_cookie(state: &AppState, token: &str) -> HeaderValue {
+    HeaderValue::from_str(&format!(
+        "{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
+        state.sessions().max_age_seconds()
+    ))
+    .expect("a token is ASCII")
+}
+
+/// `Set-Cookie` clearing the session cookie.
+fn cleared_cookie() -> HeaderValue {
+    HeaderValue::from_static("facet_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0")
 }
 
 /// Routes anyone may reach: the page, its assets, the API description and
@@ -553,6 +565,12 @@ fn public(path: &str) -> bool {
         || path == "/api/login"
         || path == "/api/logout"
         || path == "/api/me"
+}
+
+/// Routes a session reaches whatever it may change: its own logout
+/// everywhere and password (a view-only session may end its sessions).
+fn own_session_route(path: &str) -> bool {
+    path == "/api/auth/logout-all" || path == "/api/auth/password"
 }
 
 /// The routes a share link opens (with `?share=TOKEN`).
@@ -628,12 +646,32 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
             return next.run(req).await;
         }
     }
-    let who = gate.who(req.headers());
+    let current = match session_token(req.headers()) {
+        Some(token) => match state.sessions().resolve(state.store(), token).await {
+            Ok(c) => c,
+            Err(e) => return ApiError::internal(e).into_response(),
+        },
+        None => None,
+    };
+    if state.sessions().flush_due() {
+        // The sessions' last requests, written off the request's path.
+        let s = state.clone();
+        tokio::spawn(async move {
+            if let Err(e) = s.sessions().flush(s.store()).await {
+                eprintln!("facet serve: {e}");
+            }
+        });
+    }
+    let who = gate.who(current.as_ref().map(|c| c.subject.as_str()));
+    if let Some(c) = current {
+        req.extensions_mut().insert(CurrentSession(c));
+    }
     req.extensions_mut().insert(who.clone());
     if public(&path) {
         return next.run(req).await;
     }
-    let change = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let change = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
+        && !own_session_route(&path);
     match &who {
         Who::Nobody => return deny(StatusCode::UNAUTHORIZED, "login required"),
         Who::Single(Access::View) if change => {
@@ -695,6 +733,10 @@ pub async fn login(
             "too many failed logins; wait a minute",
         );
     }
+    // The session the client came with ends: a login never upgrades it.
+    let replacing = extensions
+        .get::<CurrentSession>()
+        .map(|CurrentSession(c)| c.hash.clone());
     let Some(given) = body.get("password").and_then(Value::as_str) else {
         return ApiError::bad("password", "a string is required").into_response();
     };
@@ -705,7 +747,7 @@ pub async fn login(
         let member = gate.members.get(name).cloned();
         let hash = member
             .as_ref()
-            .map_or(DUMMY_HASH.to_string(), |m| m.password_hash.clone());
+            .map_or(DUMMY_HASH.to_string(), |m| m.password_hash());
         let given = given.to_string();
         let ok = tokio::task::spawn_blocking(move || verify_password(&given, &hash))
             .await
@@ -713,6 +755,18 @@ pub async fn login(
         let Some(m) = member.filter(|_| ok) else {
             gate.failed(ip, Some(name));
             return deny(StatusCode::UNAUTHORIZED, "wrong user name or password");
+        };
+        let token = match state
+            .sessions()
+            .create(
+                state.store(),
+                &crate::sessions::member_subject(&m.name),
+                replacing.as_deref(),
+            )
+            .await
+        {
+            Ok(t) => t,
+            Err(e) => return ApiError::from(e).into_response(),
         };
         let mut r = Json(json!({
             "ok": true,
@@ -722,10 +776,8 @@ pub async fn login(
             "role": m.role,
         }))
         .into_response();
-        r.headers_mut().insert(
-            header::SET_COOKIE,
-            gate.cookie_header(&format!("user:{}", m.name)),
-        );
+        r.headers_mut()
+            .insert(header::SET_COOKIE, session_cookie(&state, &token));
         return r;
     }
     let matches = |p: &Option<String>| {
@@ -740,22 +792,158 @@ pub async fn login(
         gate.failed(ip, None);
         return deny(StatusCode::UNAUTHORIZED, "wrong password");
     };
+    let token = match state
+        .sessions()
+        .create(state.store(), level, replacing.as_deref())
+        .await
+    {
+        Ok(t) => t,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
     let mut r =
         Json(json!({ "ok": true, "can_edit": level == "edit" || gate.edition_password.is_none() }))
             .into_response();
     r.headers_mut()
-        .insert(header::SET_COOKIE, gate.cookie_header(level));
+        .insert(header::SET_COOKIE, session_cookie(&state, &token));
     r
 }
 
-/// `POST /api/logout`: clears the session cookie.
-pub async fn logout() -> Response {
+/// `POST /api/logout`: ends this session (its cookie then gets 401) and
+/// clears the cookie.
+pub async fn logout(State(state): State<AppState>, extensions: axum::http::Extensions) -> Response {
+    if let Some(CurrentSession(c)) = extensions.get::<CurrentSession>()
+        && let Err(e) = state.sessions().revoke(state.store(), &c.hash).await
+    {
+        return ApiError::from(e).into_response();
+    }
     let mut r = Json(json!({ "ok": true })).into_response();
-    r.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static("facet_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
-    );
+    r.headers_mut().insert(header::SET_COOKIE, cleared_cookie());
     r
+}
+
+/// `POST /api/auth/logout-all`: ends every session of this member (in
+/// single-user mode: every session of this access level), this one
+/// included, and clears the cookie. `{"ok", "revoked"}`.
+pub async fn logout_all(
+    State(state): State<AppState>,
+    extensions: axum::http::Extensions,
+) -> Response {
+    let Some(CurrentSession(c)) = extensions.get::<CurrentSession>() else {
+        return deny(StatusCode::UNAUTHORIZED, "login required");
+    };
+    let revoked = match state
+        .sessions()
+        .revoke_subject(state.store(), &c.subject, None)
+        .await
+    {
+        Ok(n) => n,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let mut r = Json(json!({ "ok": true, "revoked": revoked })).into_response();
+    r.headers_mut().insert(header::SET_COOKIE, cleared_cookie());
+    r
+}
+
+/// Shortest password `POST /api/auth/password` takes (as `facet user add`).
+pub const MIN_PASSWORD_CHARS: usize = 8;
+
+/// `POST /api/auth/password` `{"current_password", "new_password"}`
+/// (multi-user mode): sets the member's password, written into the
+/// configuration file `facet serve` read (kept in memory only when it read
+/// none), and ends every other session of the member; this one stays.
+/// 400 naming `current_password` when it is wrong (failures count in the
+/// login throttle: 429 after too many), 400 naming `new_password` for one
+/// under [`MIN_PASSWORD_CHARS`] characters or in single-user mode (whose
+/// passwords are the configuration's). `{"ok", "revoked"}`.
+pub async fn change_password(
+    State(state): State<AppState>,
+    extensions: axum::http::Extensions,
+    Json(body): Json<Value>,
+) -> Response {
+    let gate = state.gate();
+    let (Some(CurrentSession(c)), Some(Who::Member(m))) =
+        (extensions.get::<CurrentSession>(), extensions.get::<Who>())
+    else {
+        if !gate.multi_user() {
+            return ApiError::bad(
+                "new_password",
+                "single-user passwords are set in the configuration (viewer.password)",
+            )
+            .into_response();
+        }
+        return deny(StatusCode::UNAUTHORIZED, "login required");
+    };
+    let ip = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|p| p.0.ip());
+    if gate.throttled(ip, Some(&m.name)) {
+        return deny(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many wrong passwords; wait a minute",
+        );
+    }
+    let Some(current) = body.get("current_password").and_then(Value::as_str) else {
+        return ApiError::bad("current_password", "a string is required").into_response();
+    };
+    let Some(new) = body.get("new_password").and_then(Value::as_str) else {
+        return ApiError::bad("new_password", "a string is required").into_response();
+    };
+    if new.chars().count() < MIN_PASSWORD_CHARS {
+        return ApiError::bad(
+            "new_password",
+            format!("at least {MIN_PASSWORD_CHARS} characters"),
+        )
+        .into_response();
+    }
+    let (current, new, stored) = (current.to_string(), new.to_string(), m.password_hash());
+    let hashed = tokio::task::spawn_blocking(move || {
+        verify_password(&current, &stored).then(|| hash_password(&new))
+    })
+    .await;
+    let hash = match hashed {
+        Ok(Some(Ok(h))) => h,
+        Ok(None) => {
+            gate.failed(ip, Some(&m.name));
+            return ApiError::bad("current_password", "wrong password").into_response();
+        }
+        Ok(Some(Err(e))) => return ApiError::internal(e).into_response(),
+        Err(e) => return ApiError::internal(e).into_response(),
+    };
+    if let Some(path) = state.config_file()
+        && let Err(e) = write_password_hash(path, &m.name, &hash)
+    {
+        return ApiError::internal(format!("{}: {e}", path.display())).into_response();
+    }
+    *m.password_hash.write().expect("password lock") = hash;
+    match state
+        .sessions()
+        .revoke_subject(state.store(), &c.subject, Some(&c.hash))
+        .await
+    {
+        Ok(n) => Json(json!({ "ok": true, "revoked": n })).into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+/// Writes `hash` as `users.<name>.password_hash` into the JSON configuration
+/// at `path` (other keys kept), whole to a temporary file then renamed.
+pub fn write_password_hash(path: &Path, name: &str, hash: &str) -> std::io::Result<()> {
+    let text = std::fs::read_to_string(path)?;
+    let mut config: Value = serde_json::from_str(&text).map_err(std::io::Error::other)?;
+    let Some(user) = config
+        .get_mut("users")
+        .and_then(|u| u.get_mut(name))
+        .and_then(Value::as_object_mut)
+    else {
+        return Err(std::io::Error::other(format!("no user `{name}` in it")));
+    };
+    user.insert("password_hash".into(), json!(hash));
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(
+        &tmp,
+        serde_json::to_string_pretty(&config).map_err(std::io::Error::other)? + "\n",
+    )?;
+    std::fs::rename(&tmp, path)
 }
 
 /// `GET /api/me`: who this session is and what it may do.
@@ -792,7 +980,6 @@ mod throttle_tests {
             password: None,
             edition_password: None,
             members: Default::default(),
-            secret: vec![1; 32],
             share_key: vec![2; 32],
             failures: Throttle::new(),
         };

@@ -301,9 +301,15 @@ pub async fn suggestion(
     config: &FacetConfig,
     category: &str,
     min: usize,
-    user: Option<&str>,
+    who: &Who,
 ) -> ApiResult<Value> {
-    let done = choices(ctx, category, user).await?;
+    // Within the session's scope: its own choices between photos it sees,
+    // fitted on the photos it sees.
+    let done: Vec<Choice> = choices(ctx, category, who.user())
+        .await?
+        .into_iter()
+        .filter(|c| who.allows(&c.winner) && who.allows(&c.loser))
+        .collect();
     let weights = config
         .categories
         .iter()
@@ -328,6 +334,7 @@ pub async fn suggestion(
     let photos: HashMap<String, BTreeMap<String, f64>> = candidates(ctx, category)
         .await?
         .into_iter()
+        .filter(|c| who.allows(&c.path))
         .map(|c| (c.path, c.metrics))
         .collect();
     if let Some(s) = compare::fit(&current, &photos, &done) {
@@ -349,9 +356,7 @@ pub async fn suggest(
     let category = category_param(&q, config)?;
     let min = ComparisonSettings::from_config(config).min_comparisons_for_optimization;
     let ctx = state.session().await?;
-    Ok(Json(
-        suggestion(&ctx, config, &category, min, who.user()).await?,
-    ))
+    Ok(Json(suggestion(&ctx, config, &category, min, &who).await?))
 }
 
 /// For `facet compare apply`: the suggested weights of `category` (keys as
@@ -363,7 +368,8 @@ pub async fn suggested_weights(
 ) -> Result<(BTreeMap<String, f64>, Value), String> {
     let ctx = store.session().await.map_err(|e| e.to_string())?;
     let min = ComparisonSettings::from_config(config).min_comparisons_for_optimization;
-    let report = suggestion(&ctx, config, category, min, None)
+    let everyone = Who::Single(crate::auth::Access::Edit);
+    let report = suggestion(&ctx, config, category, min, &everyone)
         .await
         .map_err(|e| format!("{e:?}"))?;
     let Some(s) = report.get("suggested").and_then(Value::as_object) else {

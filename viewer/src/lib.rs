@@ -32,9 +32,13 @@ mod persons;
 mod persons_tests;
 pub mod preferences;
 mod query;
+pub mod routes;
+#[cfg(test)]
+mod routes_tests;
 pub mod scan;
 pub mod scope;
 pub mod search;
+pub mod sessions;
 mod settings;
 #[cfg(test)]
 mod tests;
@@ -45,7 +49,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::{get, post};
 use facet_config::FacetConfig;
 use facet_store::{Snapshot, Store};
 
@@ -67,7 +70,12 @@ struct Inner {
     group_lock: tokio::sync::Mutex<()>,
     cache: tokio::sync::Mutex<Cache>,
     gate: auth::Gate,
+    /// Server-side sessions (the store's `sessions` table).
+    sessions: sessions::Sessions,
     config: FacetConfig,
+    /// The configuration file `facet serve` read: password changes are
+    /// written into it.
+    config_file: std::sync::OnceLock<std::path::PathBuf>,
     scans: scan::Scans,
     /// `viewer.cache_ttl_seconds`' answers (see `cache`).
     responses: cache::Responses,
@@ -115,6 +123,8 @@ impl AppState {
             inner: Arc::new(Inner {
                 store,
                 gate: auth::Gate::from_config(config, &Settings::from_config(config)),
+                sessions: sessions::Sessions::from_config(config),
+                config_file: std::sync::OnceLock::new(),
                 settings: Settings::from_config(config),
                 user_state_lock: tokio::sync::Mutex::new(()),
                 group_lock: tokio::sync::Mutex::new(()),
@@ -147,9 +157,25 @@ impl AppState {
         &self.inner.scans
     }
 
-    /// Passwords and sessions.
+    /// Passwords and members.
     pub fn gate(&self) -> &auth::Gate {
         &self.inner.gate
+    }
+
+    /// The sessions.
+    pub fn sessions(&self) -> &sessions::Sessions {
+        &self.inner.sessions
+    }
+
+    /// With the configuration file the server read (`POST
+    /// /api/auth/password` writes the new hash into it).
+    pub fn with_config_file(self, path: std::path::PathBuf) -> AppState {
+        let _ = self.inner.config_file.set(path);
+        self
+    }
+
+    pub(crate) fn config_file(&self) -> Option<&std::path::Path> {
+        self.inner.config_file.get().map(|p| p.as_path())
     }
 
     /// The cached snapshot, re-opened when a table has a newer version than
@@ -370,91 +396,10 @@ fn release_free_memory() {
     }
 }
 
-/// The gallery's routes; those of a feature `viewer.features` switches off
-/// are not there (404).
+/// The gallery's routes ([`routes::table`]); those of a feature
+/// `viewer.features` switches off are not there (404).
 pub fn app(state: AppState) -> Router {
-    let f = state.settings().features.clone();
-    fn on(
-        router: Router<AppState>,
-        flag: bool,
-        path: &str,
-        route: axum::routing::MethodRouter<AppState>,
-    ) -> Router<AppState> {
-        if flag {
-            router.route(path, route)
-        } else {
-            router
-        }
-    }
-    let mut r = Router::new()
-        .route("/", get(assets::index))
-        .route("/assets/{*file}", get(assets::asset))
-        .route("/manifest.webmanifest", get(assets::manifest))
-        .route("/sw.js", get(assets::service_worker))
-        .route("/openapi.json", get(openapi::document))
-        .route("/api/config", get(api::config))
-        .route("/api/photos", get(api::photos))
-        .route("/api/photo", get(api::photo))
-        .route("/api/groups", get(groups::list))
-        .route("/api/groups/decide", post(groups::decide))
-        .route("/api/filter_options", get(options::filter_options))
-        .route("/api/failures", get(failures::list))
-        .route("/api/type_counts", get(api::type_counts))
-        .route("/api/reject", post(api::reject))
-        .route("/thumbnail", get(files::thumbnail))
-        .route("/image", get(files::image))
-        .route("/api/download", get(files::download))
-        .route("/api/comparison/pair", get(compare::pair))
-        .route("/api/comparison", post(compare::record))
-        .route("/api/comparison/suggestion", get(compare::suggest))
-        .route("/api/persons", get(persons::list))
-        .route("/api/persons/thumbnail", get(persons::thumbnail))
-        .route("/api/persons/rename", post(persons::rename))
-        .route("/api/persons/hide", post(persons::hide))
-        .route("/api/persons/merge", post(persons::merge))
-        .route("/api/login", post(auth::login))
-        .route("/api/logout", post(auth::logout))
-        .route("/api/me", get(auth::me));
-    r = on(r, f.show_rating_controls, "/api/rating", post(api::rating));
-    r = on(
-        r,
-        f.show_rating_controls,
-        "/api/favorite",
-        post(api::favorite),
-    );
-    r = on(r, f.show_timeline, "/api/timeline", get(browse::timeline));
-    r = on(r, f.show_memories, "/api/memories", get(browse::memories));
-    r = on(r, f.show_map, "/api/map", get(browse::map));
-    r = on(
-        r,
-        f.show_similar_button,
-        "/api/similar",
-        get(browse::similar),
-    );
-    r = on(
-        r,
-        f.show_semantic_search,
-        "/api/search",
-        get(search::search),
-    );
-    for (path, route) in [
-        ("/api/albums", get(albums::list).post(albums::create)),
-        ("/api/album", get(albums::show)),
-        ("/api/album/update", post(albums::update)),
-        ("/api/album/photos", post(albums::photos)),
-        ("/api/album/delete", post(albums::delete)),
-        ("/api/album/share", post(albums::share)),
-        ("/api/album/unshare", post(albums::unshare)),
-        ("/api/shared", get(albums::shared)),
-    ] {
-        r = on(r, f.show_albums, path, route);
-    }
-    r = on(
-        r,
-        f.show_scan_button,
-        "/api/scan",
-        get(scan::status).post(scan::start),
-    );
+    let r = routes::router(&state.settings().features);
     let cors = cors(state.config());
     let r = r
         .fallback(|| async { ApiError::NotFound("no such route".into()) })

@@ -345,7 +345,7 @@ pub fn spec() -> Value {
                     "type": "object", "required": ["password"], "properties": {"password": text.clone(), "username": text.clone()}}}}},
                 "responses": {"200": {"description": "Logged in."}, "401": {"description": "Wrong password."}, "429": {"description": "Too many failed logins from this client."}},
             }},
-            "/api/logout": {"post": {"summary": "Clear the session cookie.", "responses": {"200": {"description": "Logged out."}}}},
+            "/api/logout": {"post": {"summary": "End this session (held by the server: its cookie then gets 401) and clear the cookie.", "responses": {"200": {"description": "Logged out."}}}},
             "/api/me": {"get": {"summary": "Who this session is (multi_user, user: name, display_name, role) and what it may do (can_view, can_edit, can_manage_people, can_scan); which passwords are set.", "responses": {"200": {"description": "The session."}}}},
         },
         "components": {"schemas": {
@@ -404,7 +404,152 @@ pub fn spec() -> Value {
                 "favorite": {"type": "boolean"}, "rejected": {"type": "boolean"}}},
         }},
     });
+    // The session routes (their own literal: one would pass the macro's
+    // recursion limit).
+    let sessions = json!({
+            "/api/auth/logout-all": {"post": {
+                "summary": "Log out everywhere: end every session of this member (single-user mode: of this access level), this one included, and clear the cookie.",
+                "responses": {"200": {"description": "`ok`, and `revoked`: how many sessions ended.", "content": {"application/json": {"schema": {
+                    "type": "object", "properties": {"ok": {"type": "boolean"}, "revoked": {"type": "integer"}}}}}},
+                    "401": {"description": "No session."}},
+            }},
+            "/api/auth/password": {"post": {
+                "summary": "Change the member's password (multi-user mode), written into the configuration file; every other session of the member ends, this one stays. 400 naming `current_password` when it is wrong, `new_password` when under 8 characters or in single-user mode; 429 after too many wrong passwords.",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["current_password", "new_password"],
+                    "properties": {"current_password": {"type": "string"}, "new_password": {"type": "string", "minLength": 8}}}}}},
+                "responses": {"200": {"description": "`ok`, and `revoked`: how many other sessions ended.", "content": {"application/json": {"schema": {
+                    "type": "object", "properties": {"ok": {"type": "boolean"}, "revoked": {"type": "integer"}}}}}},
+                    "400": {"description": "A wrong current password, or a bad new one (the parameter is named).", "content": json_ref("Error")},
+                    "401": {"description": "No session."},
+                    "429": {"description": "Too many wrong passwords for this member or client in a minute."}},
+            }}
+    });
+    // The page, the albums and the scans (literals of their own, as above).
+    let page = json!({
+            "/": {"get": {
+                "summary": "The gallery's web page (public; it asks for a login when the API answers 401).",
+                "responses": {"200": {"description": "The page.", "content": {"text/html": {}}}},
+            }},
+            "/assets/{file}": {"get": {
+                "summary": "The page's embedded scripts, styles, fonts and icons (public).",
+                "parameters": [{"name": "file", "in": "path", "required": true, "schema": {"type": "string"},
+                                "description": "The asset's path under assets/."}],
+                "responses": {"200": {"description": "The asset."}, "404": {"description": "No such asset."}},
+            }},
+            "/manifest.webmanifest": {"get": {
+                "summary": "The web app manifest (public).",
+                "responses": {"200": {"description": "The manifest.", "content": {"application/manifest+json": {}}}},
+            }},
+            "/sw.js": {"get": {
+                "summary": "The service worker (public).",
+                "responses": {"200": {"description": "The script.", "content": {"text/javascript": {}}}},
+            }},
+            "/api/scan": {
+                "get": {
+                    "summary": "The latest scan's progress and outcome (running, directories, started_by, started_at, finished_at, found, skipped, queued, done, scanning, exit_code, log). Superadmins only in multi-user mode, the edition password in single-user mode. Off unless viewer.features.show_scan_button.",
+                    "responses": ok("The scan's status.", json_ref("ScanStatus")),
+                },
+                "post": {
+                    "summary": "Start a scan of `directories` (default: every folder this session may scan: members' and shared directories in multi-user mode, else the folders of the store's photos); each must hold photos of this library. 409 while a scan runs. Superadmins only in multi-user mode. Off unless viewer.features.show_scan_button.",
+                    "requestBody": {"required": false, "content": {"application/json": {"schema": {
+                        "type": "object", "properties": {"directories": {"type": "array", "items": {"type": "string"}}}}}}},
+                    "responses": ok("The scan started (its status).", json_ref("ScanStatus")),
+                },
+            },
+    });
+    let id_body = |extra: Value| {
+        let mut props = json!({"id": {"type": "string"}});
+        if let (Some(p), Value::Object(more)) = (props.as_object_mut(), extra) {
+            p.extend(more);
+        }
+        json!({"required": true, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["id"], "properties": props}}}})
+    };
+    let albums = json!({
+            "/api/albums": {
+                "get": {
+                    "summary": "This session's albums (a member's own; everyone's in single-user mode) with their photo counts. Off with viewer.features.show_albums.",
+                    "responses": ok("`albums`: each an Album.", json!({"application/json": {"schema": {"type": "object", "properties": {
+                        "albums": {"type": "array", "items": {"$ref": "#/components/schemas/Album"}}}}}})),
+                },
+                "post": {
+                    "summary": "A new album: manual, or smart when it has a `query` (a saved /api/photos query string, checked like its parameters).",
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["name"],
+                        "properties": {"name": {"type": "string", "maxLength": 200}, "query": {"type": ["string", "null"]}}}}}},
+                    "responses": ok("The album.", json_ref("Album")),
+                },
+            },
+            "/api/album": {"get": {
+                "summary": "A page of the album's photos, as /api/photos shows them, with `album` and (when shared) `share_url`. 404 for another member's album.",
+                "parameters": [
+                    {"name": "id", "in": "query", "required": true, "schema": {"type": "string"}, "description": "The album's id."},
+                    q("page", json!({"type": "integer", "minimum": 1}), "Page, from 1."),
+                    q("per_page", json!({"type": "integer", "minimum": 1}), "Photos per page."),
+                    q("sort", text.clone(), "Sort key."),
+                    q("dir", json!({"type": "string", "enum": ["asc", "desc"]}), "Direction."),
+                ],
+                "responses": ok("The page.", json_ref("PhotoPage")),
+            }},
+            "/api/album/update": {"post": {
+                "summary": "Rename an album, or change a smart album's query.",
+                "requestBody": id_body(json!({"name": {"type": "string"}, "query": {"type": ["string", "null"]}})),
+                "responses": ok("The album.", json_ref("Album")),
+            }},
+    });
+    let album_changes = json!({
+            "/api/album/photos": {"post": {
+                "summary": "Add photos to a manual album or remove them (at most 1000 a request); each added photo must be one the session sees.",
+                "requestBody": id_body(json!({"add": {"type": "array", "items": {"type": "string"}},
+                                              "remove": {"type": "array", "items": {"type": "string"}}})),
+                "responses": ok("The album.", json_ref("Album")),
+            }},
+            "/api/album/delete": {"post": {
+                "summary": "Delete an album and its photo list (never the photos).",
+                "requestBody": id_body(json!({})),
+                "responses": ok("`deleted`: the album's id.", json!({"application/json": {}})),
+            }},
+            "/api/album/share": {"post": {
+                "summary": "The album's share link `/?share=TOKEN` (the current one when shared; with `new`, a new one, and older links stop working).",
+                "requestBody": id_body(json!({"new": {"type": "boolean"}})),
+                "responses": ok("`id`, `token`, `url`.", json!({"application/json": {}})),
+            }},
+            "/api/album/unshare": {"post": {
+                "summary": "Every share link of the album stops working.",
+                "requestBody": id_body(json!({})),
+                "responses": ok("`id`, `shared`: false.", json!({"application/json": {}})),
+            }},
+            "/api/shared": {"get": {
+                "summary": "A shared album's page of photos, for the holder of its link (`share`); its thumbnails, images and downloads take the same `share` parameter. 404 for a wrong or revoked link.",
+                "parameters": [
+                    {"name": "share", "in": "query", "required": true, "schema": {"type": "string"}, "description": "The link's token."},
+                    q("page", json!({"type": "integer", "minimum": 1}), "Page, from 1."),
+                ],
+                "responses": ok("The page, with `album`: name and count.", json_ref("PhotoPage")),
+            }},
+    });
+    if let Some(schemas) = doc["components"]["schemas"].as_object_mut() {
+        schemas.insert("Album".into(), json!({"type": "object", "properties": {
+            "id": {"type": "string"}, "name": {"type": "string"},
+            "kind": {"type": "string", "enum": ["manual", "smart"]},
+            "query": nullable("string"), "shared": {"type": "boolean"}, "count": {"type": "integer"}}}));
+        schemas.insert("ScanStatus".into(), json!({"type": "object", "properties": {
+            "running": {"type": "boolean"}, "directories": {"type": "array", "items": {"type": "string"}},
+            "started_by": nullable("string"), "started_at": nullable("integer"), "finished_at": nullable("integer"),
+            "found": {"type": "integer"}, "skipped": {"type": "integer"}, "queued": {"type": "integer"},
+            "done": {"type": "integer"}, "scanning": {"type": "boolean"}, "exit_code": nullable("integer"),
+            "log": {"type": "array", "items": {"type": "string"}}}}));
+    }
+    for more in [page, albums, album_changes] {
+        if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), more) {
+            paths.extend(more);
+        }
+    }
     if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), people_and_search) {
+        paths.extend(more);
+    }
+    if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), sessions) {
         paths.extend(more);
     }
     doc
@@ -416,17 +561,17 @@ pub async fn document(State(state): State<AppState>) -> Json<Value> {
     let f = &state.settings().features;
     let mut doc = spec();
     if let Some(paths) = doc["paths"].as_object_mut() {
-        for (route, on) in [
-            ("/api/rating", f.show_rating_controls),
-            ("/api/favorite", f.show_rating_controls),
-            ("/api/timeline", f.show_timeline),
-            ("/api/memories", f.show_memories),
-            ("/api/map", f.show_map),
-            ("/api/similar", f.show_similar_button),
-            ("/api/search", f.show_semantic_search),
-        ] {
-            if !on {
-                paths.remove(route);
+        for r in crate::routes::table() {
+            if r.enabled(f) {
+                continue;
+            }
+            let path = r.openapi_path();
+            let method = r.method.as_str().to_lowercase();
+            if let Some(ops) = paths.get_mut(&path).and_then(Value::as_object_mut) {
+                ops.remove(&method);
+                if ops.is_empty() {
+                    paths.remove(&path);
+                }
             }
         }
     }

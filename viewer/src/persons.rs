@@ -153,9 +153,33 @@ async fn write_persons(state: &AppState, persons: &[Person]) -> ApiResult<()> {
     Ok(())
 }
 
-/// Distinct photos per person (faces with a `person_id`) among the photos
-/// `who` may see.
-async fn photo_counts(ctx: &SessionContext, who: &Who) -> ApiResult<HashMap<i64, i64>> {
+/// Per person, among the photos a session may see: its distinct photos and
+/// (for a member) its faces. Counts are always computed within the
+/// session's scope: a member never learns how many faces or photos of a
+/// person lie in another member's folders.
+#[derive(Debug, Default)]
+struct Counts {
+    photos: HashMap<i64, i64>,
+    /// `None`: every photo is visible, the stored `face_count` stands.
+    faces: Option<HashMap<i64, i64>>,
+}
+
+impl Counts {
+    fn photos(&self, id: i64) -> i64 {
+        self.photos.get(&id).copied().unwrap_or(0)
+    }
+
+    fn faces(&self, p: &Person) -> i64 {
+        match &self.faces {
+            Some(f) => f.get(&p.person_id).copied().unwrap_or(0),
+            None => p.face_count,
+        }
+    }
+}
+
+/// The [`Counts`] of the faces with a `person_id` among the photos `who`
+/// may see.
+async fn counts(ctx: &SessionContext, who: &Who) -> ApiResult<Counts> {
     let faces = ctx.table("faces").await?;
     if who.scope().is_some() {
         // A member: their folders' photos only.
@@ -165,20 +189,25 @@ async fn photo_counts(ctx: &SessionContext, who: &Who) -> ApiResult<HashMap<i64,
             .collect()
             .await?;
         let mut seen = std::collections::HashSet::new();
-        let mut out = HashMap::new();
+        let mut photos = HashMap::new();
+        let mut faces = HashMap::new();
         for b in &batches {
             let ids = b.column(0).as_primitive::<Int64Type>();
             let paths = b.column(1).as_string::<i32>();
             for i in 0..b.num_rows() {
-                if paths.is_valid(i)
-                    && who.allows(paths.value(i))
-                    && seen.insert((ids.value(i), paths.value(i).to_string()))
-                {
-                    *out.entry(ids.value(i)).or_insert(0) += 1;
+                if !paths.is_valid(i) || !who.allows(paths.value(i)) {
+                    continue;
+                }
+                *faces.entry(ids.value(i)).or_insert(0) += 1;
+                if seen.insert((ids.value(i), paths.value(i).to_string())) {
+                    *photos.entry(ids.value(i)).or_insert(0) += 1;
                 }
             }
         }
-        return Ok(out);
+        return Ok(Counts {
+            photos,
+            faces: Some(faces),
+        });
     }
     let batches = faces
         .filter(col("person_id").is_not_null())?
@@ -188,23 +217,26 @@ async fn photo_counts(ctx: &SessionContext, who: &Who) -> ApiResult<HashMap<i64,
         )?
         .collect()
         .await?;
-    let mut out = HashMap::new();
+    let mut photos = HashMap::new();
     for b in &batches {
         let ids = b.column(0).as_primitive::<Int64Type>();
         let n = b.column(1).as_primitive::<Int64Type>();
         for i in 0..b.num_rows() {
-            out.insert(ids.value(i), n.value(i));
+            photos.insert(ids.value(i), n.value(i));
         }
     }
-    Ok(out)
+    Ok(Counts {
+        photos,
+        faces: None,
+    })
 }
 
-fn person_json(p: &Person, photos: i64) -> Value {
+fn person_json(p: &Person, counts: &Counts) -> Value {
     json!({
         "person_id": p.person_id,
         "name": p.name,
-        "face_count": p.face_count,
-        "photo_count": photos,
+        "face_count": counts.faces(p),
+        "photo_count": counts.photos(p.person_id),
         "hidden": p.hidden,
         "representative_face": p.representative_face,
         "thumbnail": format!("/api/persons/thumbnail?person_id={}", p.person_id),
@@ -226,13 +258,13 @@ pub async fn list(State(state): State<AppState>, who: Who, q: Q) -> ApiResult<Js
     );
     let v = crate::cache::cached(&state, key, || async {
         let ctx = state.session().await?;
-        let (persons, counts) = tokio::try_join!(read_persons(&ctx), photo_counts(&ctx, &who))?;
+        let (persons, counts) = tokio::try_join!(read_persons(&ctx), counts(&ctx, &who))?;
         // A member sees the people of their folders' photos only.
         let member = who.scope().is_some();
         let mut shown: Vec<(&Person, i64)> = persons
             .iter()
             .filter(|p| include_hidden || !p.hidden)
-            .map(|p| (p, counts.get(&p.person_id).copied().unwrap_or(0)))
+            .map(|p| (p, counts.photos(p.person_id)))
             .filter(|(_, n)| *n >= min_photos && (!member || *n > 0))
             .collect();
         shown.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.person_id.cmp(&b.0.person_id)));
@@ -245,9 +277,9 @@ pub async fn list(State(state): State<AppState>, who: Who, q: Q) -> ApiResult<Js
             // Within the member's folders, as the list.
             "hidden": persons
                 .iter()
-                .filter(|p| p.hidden && (!member || counts.get(&p.person_id).copied().unwrap_or(0) > 0))
+                .filter(|p| p.hidden && (!member || counts.photos(p.person_id) > 0))
                 .count(),
-            "persons": shown.iter().map(|(p, n)| person_json(p, *n)).collect::<Vec<_>>(),
+            "persons": shown.iter().map(|(p, _)| person_json(p, &counts)).collect::<Vec<_>>(),
         }))
     })
     .await?;
@@ -277,11 +309,8 @@ async fn check_visible(ctx: &SessionContext, who: &Who, ids: &[i64]) -> ApiResul
     if who.scope().is_none() {
         return Ok(());
     }
-    let counts = photo_counts(ctx, who).await?;
-    match ids
-        .iter()
-        .find(|id| counts.get(id).copied().unwrap_or(0) == 0)
-    {
+    let counts = counts(ctx, who).await?;
+    match ids.iter().find(|&&id| counts.photos(id) == 0) {
         Some(&id) => Err(not_found(id)),
         None => Ok(()),
     }
@@ -349,13 +378,10 @@ pub async fn thumbnail(State(state): State<AppState>, who: Who, q: Q) -> ApiResu
         }
     };
     let Some((face, bytes)) = found else {
-        // As for no person, for a member: a person whose faces are all in
-        // photos they may not see does not exist for them.
-        return Err(if who.scope().is_some() {
-            not_found(id)
-        } else {
-            ApiError::NotFound(format!("person {id} has no face thumbnail"))
-        });
+        // The same answer as for no person: a person whose faces are all in
+        // photos this session may not see does not exist for it, and one
+        // without a crop must not tell otherwise.
+        return Err(not_found(id));
     };
     let mut r = bytes.into_response();
     let h = r.headers_mut();
@@ -418,12 +444,8 @@ async fn edit(
     person.updated_at = Some(now_ns());
     let edited = person.clone();
     write_persons(state, &persons).await?;
-    let photos = photo_counts(&state.session().await?, who)
-        .await?
-        .get(&id)
-        .copied()
-        .unwrap_or(0);
-    Ok(Json(person_json(&edited, photos)))
+    let counts = counts(&state.session().await?, who).await?;
+    Ok(Json(person_json(&edited, &counts)))
 }
 
 /// `POST /api/persons/rename {"person_id", "name"}`: names a person (an
@@ -568,12 +590,8 @@ pub async fn merge(
     let merged = kept.clone();
     persons.remove(f);
     write_persons(&state, &persons).await?;
-    let photos = photo_counts(&state.session().await?, &who)
-        .await?
-        .get(&into)
-        .copied()
-        .unwrap_or(0);
-    let mut out = person_json(&merged, photos);
+    let counts = counts(&state.session().await?, &who).await?;
+    let mut out = person_json(&merged, &counts);
     out["merged"] = json!(from);
     out["faces_moved"] = json!(ids.len());
     Ok(Json(out))

@@ -184,6 +184,21 @@ async fn a_person_thumbnail_is_the_representative_face_crop() {
     assert_bad(&f, "/api/persons/thumbnail?person_id=ann", "person_id").await;
 }
 
+/// A person without a face crop and a person that does not exist get the
+/// same 404 (the message tells nothing of whether the id exists).
+#[tokio::test]
+async fn a_person_without_a_crop_reads_as_no_person() {
+    let f = people(FacetConfig::default()).await;
+    let (s, v) = get_json(&f.app, "/api/persons/thumbnail?person_id=3").await;
+    let (s2, v2) = get_json(&f.app, "/api/persons/thumbnail?person_id=99").await;
+    assert_eq!((s, s2), (StatusCode::NOT_FOUND, StatusCode::NOT_FOUND));
+    assert_eq!(
+        v["error"].as_str().unwrap().replace('3', "N"),
+        v2["error"].as_str().unwrap().replace("99", "N"),
+        "{v} {v2}"
+    );
+}
+
 #[tokio::test]
 async fn photos_filter_by_person() {
     let f = people(FacetConfig::default()).await;

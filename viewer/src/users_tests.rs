@@ -29,10 +29,10 @@ fn hashes() -> &'static [String; 3] {
     })
 }
 
-struct Family {
+pub(crate) struct Family {
     _dir: tempfile::TempDir,
     lib: PathBuf,
-    app: Router,
+    pub(crate) app: Router,
 }
 
 impl Family {
@@ -48,6 +48,10 @@ const FAMILY: &[&str] = &["Family/f1.jpg"];
 const ALICEX: &[&str] = &["Alicex/x1.jpg"];
 
 fn config(lib: &Path) -> FacetConfig {
+    serde_json::from_value(config_json(lib)).unwrap()
+}
+
+fn config_json(lib: &Path) -> Value {
     let h = hashes();
     let dir = |d: &str| lib.join(d).to_string_lossy().into_owned();
     let text = json!({
@@ -65,10 +69,15 @@ fn config(lib: &Path) -> FacetConfig {
             "comparison_mode": {"min_comparisons_for_optimization": 1}
         }
     });
-    serde_json::from_value(text).unwrap()
+    text
 }
 
 async fn family() -> Family {
+    family_with(|_| {}).await
+}
+
+/// The family, with `edit` applied to the configuration's JSON first.
+pub(crate) async fn family_with(edit: impl FnOnce(&mut Value)) -> Family {
     let dir = tempfile::tempdir().unwrap();
     let lib = dir.path().join("lib");
     let all: Vec<&str> = [ALICE, BOB, FAMILY, ALICEX].concat();
@@ -183,7 +192,12 @@ async fn family() -> Family {
         .replace(&facet_schemas::scores(), scores)
         .await
         .unwrap();
-    let app = app(AppState::new(store, &config(&lib)));
+    let mut config = config_json(&lib);
+    edit(&mut config);
+    let app = app(AppState::new(
+        store,
+        &serde_json::from_value(config).unwrap(),
+    ));
     Family {
         _dir: dir,
         lib,
@@ -206,14 +220,14 @@ async fn login(app: &Router, user: &str, password: &str) -> (StatusCode, Option<
 }
 
 /// A session: `None` is anonymous.
-async fn as_(f: &Family, who: Option<&str>) -> Option<String> {
+pub(crate) async fn as_(f: &Family, who: Option<&str>) -> Option<String> {
     let who = who?;
     let (s, c) = login(&f.app, who, &format!("{who} password")).await;
     assert_eq!(s, StatusCode::OK, "{who} logs in");
     c
 }
 
-async fn call(
+pub(crate) async fn call(
     f: &Family,
     cookie: &Option<String>,
     method: &str,
@@ -523,28 +537,7 @@ async fn every_route_answers_each_role_and_nothing_of_bob_reaches_alice() {
     .await;
     assert_eq!(json_of(&b)["comparisons"], 1, "{b}");
 
-    // Roles: persons and faces are managed by admins, scans by superadmins.
-    for (route, need) in [
-        ("/api/persons/1/rename", facet_config::Role::Admin),
-        ("/api/faces/x/assign", facet_config::Role::Admin),
-        ("/api/scan", facet_config::Role::Superadmin),
-    ] {
-        for (name, c, role) in [
-            ("alice", &alice, facet_config::Role::User),
-            ("bob", &bob, facet_config::Role::Admin),
-            ("carol", &carol, facet_config::Role::Superadmin),
-        ] {
-            let (s, b) = call(&f, c, "POST", route, Some(json!({}))).await;
-            if role < need {
-                assert_eq!(s, StatusCode::FORBIDDEN, "{name} {route}: {b}");
-            } else {
-                assert_ne!(s, StatusCode::FORBIDDEN, "{name} {route}: {b}");
-                assert_ne!(s, StatusCode::UNAUTHORIZED, "{name} {route}: {b}");
-            }
-        }
-        let (s, _) = call(&f, &anon, "POST", route, Some(json!({}))).await;
-        assert_eq!(s, StatusCode::UNAUTHORIZED, "anonymous {route}");
-    }
+    // Each route as each role: `routes_tests::every_route_as_every_role`.
 
     // Who am I.
     let (_, b) = call(&f, &bob, "GET", "/api/me", None).await;
@@ -598,9 +591,16 @@ async fn logins_in_multi_user_mode() {
     assert_eq!(s, StatusCode::OK);
     let c = c.unwrap();
     assert!(!c.contains("password"));
-    // A session of one member cannot be turned into another's.
+    // The cookie is a random id: its last hex digit changed (always to
+    // another digit) is no session.
     let token = c.split_once('=').unwrap().1;
-    let forged = token.replacen(&hex::encode("user:alice"), &hex::encode("user:bob"), 1);
+    assert_eq!(token.len(), 64, "{token}");
+    let last = token.chars().last().unwrap();
+    let forged = format!(
+        "{}{}",
+        &token[..token.len() - 1],
+        if last == '0' { '1' } else { '0' }
+    );
     assert_ne!(forged, token);
     let (s, _) = call(
         &f,
@@ -611,7 +611,8 @@ async fn logins_in_multi_user_mode() {
     )
     .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
-    // A single-user session token (same secret) is no member's.
+    // A signed token of the stateless sessions Facet had (same secret) is
+    // no session.
     let single = crate::auth::sign_session(b"session:test-share-secret", "edit", u64::MAX);
     let (s, _) = call(
         &f,
@@ -937,6 +938,8 @@ async fn people_are_seen_through_the_members_folders() {
         .collect();
     assert_eq!(ids, [2], "{b}");
     assert_eq!(v["persons"][0]["photo_count"], 1);
+    // Eve's faces are counted within Alice's folders too (one of two).
+    assert_eq!(v["persons"][0]["face_count"], 1, "{b}");
     assert!(!b.contains("Bob's friend"));
     let (_, b) = call(&f, &bob, "GET", "/api/persons", None).await;
     assert_eq!(json_of(&b)["persons"].as_array().unwrap().len(), 2, "{b}");
@@ -1091,4 +1094,184 @@ async fn people_are_seen_through_the_members_folders() {
     )
     .await;
     assert_eq!(s, StatusCode::OK, "{b}");
+}
+
+/// The request's status with session `cookie`.
+async fn status_of(f: &Family, cookie: &Option<String>, uri: &str) -> StatusCode {
+    call(f, cookie, "GET", uri, None).await.0
+}
+
+/// A login sent with the session the client already has.
+async fn login_from(f: &Family, from: &Option<String>, user: &str, pw: &str) -> Option<String> {
+    let mut req = Request::post("/api/login").header(header::CONTENT_TYPE, "application/json");
+    if let Some(c) = from {
+        req = req.header(header::COOKIE, c);
+    }
+    let req = req
+        .body(Body::from(
+            json!({"username": user, "password": pw}).to_string(),
+        ))
+        .unwrap();
+    let (s, h, _) = send(&f.app, req).await;
+    assert_eq!(s, StatusCode::OK);
+    h.get(header::SET_COOKIE)
+        .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_string())
+}
+
+#[tokio::test]
+async fn sessions_end_at_logout_logout_everywhere_and_a_password_change() {
+    let f = family().await;
+    let photos = "/api/photos";
+    let alice1 = as_(&f, Some("alice")).await;
+    let alice2 = as_(&f, Some("alice")).await;
+    let bob = as_(&f, Some("bob")).await;
+    assert_ne!(alice1, alice2, "a new session id at each login");
+    for c in [&alice1, &alice2, &bob] {
+        assert_eq!(status_of(&f, c, photos).await, StatusCode::OK);
+    }
+
+    // Logout ends this session only.
+    let (s, b) = call(&f, &alice1, "POST", "/api/logout", None).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(
+        status_of(&f, &alice1, photos).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(status_of(&f, &alice2, photos).await, StatusCode::OK);
+
+    // A login from a session gives a new id and ends the old one.
+    let alice3 = login_from(&f, &alice2, "alice", "alice password").await;
+    assert_ne!(alice3, alice2);
+    assert_eq!(
+        status_of(&f, &alice2, photos).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(status_of(&f, &alice3, photos).await, StatusCode::OK);
+
+    // Log out everywhere: every session of Alice's, none of Bob's.
+    let alice4 = as_(&f, Some("alice")).await;
+    let (s, b) = call(&f, &alice4, "POST", "/api/auth/logout-all", None).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(json_of(&b)["revoked"], 2, "{b}");
+    for c in [&alice3, &alice4] {
+        assert_eq!(status_of(&f, c, photos).await, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(status_of(&f, &bob, photos).await, StatusCode::OK);
+    let (s, _) = call(&f, &alice4, "POST", "/api/auth/logout-all", None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "no session to end");
+
+    // A password change ends the member's other sessions.
+    let alice5 = as_(&f, Some("alice")).await;
+    let alice6 = as_(&f, Some("alice")).await;
+    let change =
+        |current: &str, new: &str| json!({"current_password": current, "new_password": new});
+    for (body, param) in [
+        (change("wrong", "a new password"), "current_password"),
+        (change("alice password", "short"), "new_password"),
+        (
+            json!({"new_password": "a new password"}),
+            "current_password",
+        ),
+    ] {
+        let (s, b) = call(&f, &alice5, "POST", "/api/auth/password", Some(body)).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+        assert_eq!(json_of(&b)["param"], param, "{b}");
+    }
+    assert_eq!(status_of(&f, &alice6, photos).await, StatusCode::OK);
+    let (s, b) = call(
+        &f,
+        &alice5,
+        "POST",
+        "/api/auth/password",
+        Some(change("alice password", "a new password")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(json_of(&b)["revoked"], 1, "{b}");
+    assert_eq!(
+        status_of(&f, &alice6, photos).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        status_of(&f, &alice5, photos).await,
+        StatusCode::OK,
+        "this one stays"
+    );
+    assert_eq!(status_of(&f, &bob, photos).await, StatusCode::OK);
+    assert_eq!(
+        login(&f.app, "alice", "alice password").await,
+        (StatusCode::UNAUTHORIZED, None)
+    );
+    assert_eq!(
+        login(&f.app, "alice", "a new password").await.0,
+        StatusCode::OK
+    );
+
+    // Every role reaches both routes; anonymous clients neither.
+    let carol = as_(&f, Some("carol")).await;
+    for (name, c) in [("alice", &alice5), ("bob", &bob), ("carol", &carol)] {
+        let (s, b) = call(
+            &f,
+            c,
+            "POST",
+            "/api/auth/password",
+            Some(change("not it", "another password")),
+        )
+        .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{name}: {b}");
+        let (s, b) = call(&f, c, "POST", "/api/auth/logout-all", None).await;
+        assert_eq!(s, StatusCode::OK, "{name}: {b}");
+        assert_eq!(status_of(&f, c, photos).await, StatusCode::UNAUTHORIZED);
+    }
+    for route in ["/api/auth/password", "/api/auth/logout-all"] {
+        let (s, _) = call(&f, &None, "POST", route, Some(change("x", "yyyyyyyyy"))).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "anonymous {route}");
+    }
+    let (_, b) = call(&f, &None, "GET", "/openapi.json", None).await;
+    for route in ["/api/auth/password", "/api/auth/logout-all"] {
+        assert!(json_of(&b)["paths"][route]["post"].is_object(), "{route}");
+    }
+}
+
+#[tokio::test]
+async fn a_view_only_session_may_log_out_everywhere() {
+    let mut config = FacetConfig::default();
+    for (k, v) in [
+        ("password", "family photos"),
+        ("edition_password", "editor pass"),
+    ] {
+        config.viewer.other.insert(k.into(), json!(v));
+    }
+    let f = crate::tests::fixture_with(config).await;
+    let (_, v1) = crate::tests::login(&f.app, "family photos").await;
+    let (_, v2) = crate::tests::login(&f.app, "family photos").await;
+    let (_, editor) = crate::tests::login(&f.app, "editor pass").await;
+    let req = |method: &str, uri: &str, c: &Option<String>| {
+        Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::COOKIE, c.as_deref().unwrap())
+            .body(Body::empty())
+            .unwrap()
+    };
+    let (s, _, b) = send(&f.app, req("POST", "/api/auth/logout-all", &v1)).await;
+    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+    for (c, want) in [
+        (&v1, StatusCode::UNAUTHORIZED),
+        (&v2, StatusCode::UNAUTHORIZED),
+        (&editor, StatusCode::OK),
+    ] {
+        let (s, _, _) = send(&f.app, req("GET", "/api/photos", c)).await;
+        assert_eq!(s, want);
+    }
+    // Single-user passwords are the configuration's.
+    let change = Request::post("/api/auth/password")
+        .header(header::COOKIE, editor.as_deref().unwrap())
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(
+            json!({"current_password": "editor pass", "new_password": "another one"}).to_string(),
+        ))
+        .unwrap();
+    let (s, _, _) = send(&f.app, change).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
 }

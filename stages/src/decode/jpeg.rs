@@ -106,6 +106,18 @@ pub fn scale_numerator(width: u32, height: u32, target: u32) -> u8 {
     8
 }
 
+/// Whether libjpeg-turbo decodes with SIMD here: built with it (the
+/// `jpeg-simd` feature, and `nasm` at build time on x86) and supported by
+/// this CPU.
+pub fn simd() -> bool {
+    unsafe extern "C" {
+        // libjpeg-turbo's SIMD dispatch (jsimd.c, or jsimd_none.c without SIMD).
+        fn jsimd_can_idct_islow() -> std::ffi::c_int;
+    }
+    // SAFETY: takes nothing, reads the CPU's features once.
+    unsafe { jsimd_can_idct_islow() != 0 }
+}
+
 /// Decodes at `numerator/8` of full size to RGB.
 pub fn decode_scaled(bytes: &[u8], numerator: u8) -> Result<Rgb, String> {
     WARNINGS.with(|w| w.borrow_mut().clear());
@@ -163,6 +175,20 @@ pub fn is_complete(bytes: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Where `nasm` is here (as in CI), the SIMD build is the one linked.
+    #[test]
+    fn simd_is_on_where_nasm_could_build_it() {
+        let nasm = std::process::Command::new("nasm")
+            .arg("-v")
+            .output()
+            .is_ok();
+        if cfg!(feature = "jpeg-simd") && cfg!(target_arch = "x86_64") && nasm {
+            assert!(super::simd(), "built with nasm and jpeg-simd, yet no SIMD");
+        } else {
+            eprintln!("no nasm or no jpeg-simd: SIMD is {}", super::simd());
+        }
+    }
 
     fn jpeg(w: u32, h: u32) -> Vec<u8> {
         let img = image::RgbImage::from_fn(w, h, |x, y| {
