@@ -355,3 +355,20 @@ pub fn facet_ort() -> Command {
     c.env("ORT_DYLIB_PATH", ort_dylib());
     c
 }
+
+/// Rows of `table` with just `columns` (name, values), typed as the table
+/// declares them: what a test writes into a store as a stage would.
+pub fn batch(
+    table: &facet_schemas::Table,
+    columns: Vec<(&str, arrow_array::ArrayRef)>,
+) -> arrow_array::RecordBatch {
+    let fields: Vec<_> = columns
+        .iter()
+        .map(|(n, _)| table.column(n).unwrap().field())
+        .collect();
+    arrow_array::RecordBatch::try_new(
+        std::sync::Arc::new(arrow::datatypes::Schema::new(fields)),
+        columns.into_iter().map(|(_, a)| a).collect(),
+    )
+    .unwrap()
+}

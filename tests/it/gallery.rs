@@ -1392,21 +1392,8 @@ fn gallery_semantic_search_with_the_pipelines_text_tower() {
 /// Two people as `facet faces cluster` would write them: "Ann" in `photos[0]`
 /// and `photos[1]`, an unnamed person in `photos[2]`; face crops are JPEGs.
 fn write_people(store: &Path, photos: &[String]) {
-    use arrow::array::{ArrayRef, BinaryArray, BooleanArray, Int32Array, Int64Array, StringArray};
-    use arrow::datatypes::Schema;
-    use arrow::record_batch::RecordBatch;
+    use arrow::array::{BinaryArray, BooleanArray, Int32Array, Int64Array, StringArray};
     use std::sync::Arc;
-    let batch = |t: &facet_schemas::Table, columns: Vec<(&str, ArrayRef)>| {
-        let fields: Vec<_> = columns
-            .iter()
-            .map(|(n, _)| t.column(n).unwrap().field())
-            .collect();
-        RecordBatch::try_new(
-            Arc::new(Schema::new(fields)),
-            columns.into_iter().map(|(_, a)| a).collect(),
-        )
-        .unwrap()
-    };
     let faces_t = facet_schemas::faces();
     let crops: Vec<Vec<u8>> = (0..3).map(|i| jpeg(64, 64, 7 + i)).collect();
     let faces = batch(

@@ -71,22 +71,9 @@ fn library(tmp: &Path, n: u32) -> (Vec<String>, PathBuf, PathBuf) {
 /// stages and `facet faces name` would.
 fn tags_and_person(store: &Path, tags: &[(&str, Vec<&str>)], photo: &str, face: [i32; 4]) {
     use arrow::array::{
-        ArrayRef, BooleanArray, Int32Array, Int64Array, ListBuilder, StringArray, StringBuilder,
+        BooleanArray, Int32Array, Int64Array, ListBuilder, StringArray, StringBuilder,
     };
-    use arrow::datatypes::Schema;
-    use arrow::record_batch::RecordBatch;
     use std::sync::Arc;
-    let batch = |t: &facet_schemas::Table, columns: Vec<(&str, ArrayRef)>| {
-        let fields: Vec<_> = columns
-            .iter()
-            .map(|(n, _)| t.column(n).unwrap().field())
-            .collect();
-        RecordBatch::try_new(
-            Arc::new(Schema::new(fields)),
-            columns.into_iter().map(|(_, a)| a).collect(),
-        )
-        .unwrap()
-    };
     let photos_t = facet_schemas::photos();
     let mut lists = ListBuilder::new(StringBuilder::new());
     for (_, t) in tags {
