@@ -17,7 +17,7 @@ pub fn compare(
     apply: bool,
 ) -> Result<()> {
     let rt = tokio::runtime::Runtime::new()?;
-    let store = facet_store::Store::open(store_dir)?;
+    let store = crate::open_store(store_dir)?;
     let (weights, report) = rt
         .block_on(facet_viewer::compare::suggested_weights(
             &store, config, category,

@@ -28,6 +28,17 @@ pub const PROFILES: [(&str, &str); 4] = [
 ];
 pub const DEFAULT_STORE: &str = "./facet-data";
 
+/// Opens the store at `dir`, upgrading one an earlier Facet wrote to this
+/// one's format first (`facet_library::upgrade`; said on stderr).
+pub fn open_store(dir: &std::path::Path) -> Result<facet_store::Store> {
+    let (store, upgraded) = facet_library::upgrade::open(dir)
+        .with_context(|| format!("opening the store {}", dir.display()))?;
+    if let Some(u) = upgraded {
+        eprintln!("{}: {u}", dir.display());
+    }
+    Ok(store)
+}
+
 #[derive(Parser)]
 #[command(
     name = "facet",
@@ -248,10 +259,19 @@ enum FacesCommand {
 
 #[derive(Subcommand)]
 enum ModelsCommand {
-    /// Each model file: stage, size, status (present, missing, bad hash), path.
+    /// Each model file: stage, size, status (missing, present, verified,
+    /// CHANGED since its export, BAD HASH), source, SHA-256, path.
     List { pipeline: PathBuf },
     /// Download the missing model files from the pipeline's URLs, checking SHA-256.
     Fetch { pipeline: PathBuf },
+    /// Export the pipeline's models from their published PyTorch weights
+    /// with the recipes of tools/export (in a Python environment this
+    /// creates once), checked against PyTorch and recorded in the lock file.
+    Export {
+        pipeline: PathBuf,
+        #[command(flatten)]
+        options: models::ExportOptions,
+    },
 }
 
 #[derive(Subcommand)]
@@ -323,16 +343,12 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                             .collect::<Vec<_>>()
                             .join(" -> ")
                     );
-                    let missing = models::missing(&plan);
+                    let missing = models::missing(&pipeline, &plan);
                     for m in &missing {
                         eprintln!("  warning: {}:{m}", pipeline.display());
                     }
                     if !missing.is_empty() {
-                        eprintln!(
-                            "  {} model file(s) missing: `facet models fetch {}` downloads those with a url",
-                            missing.len(),
-                            pipeline.display()
-                        );
+                        eprintln!("  {} model file(s) missing", missing.len());
                     }
                     Ok(ExitCode::SUCCESS)
                 }
@@ -348,7 +364,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::DetectDuplicates { store, full } => {
             let store = store.unwrap_or_else(|| PathBuf::from(DEFAULT_STORE));
             let rt = tokio::runtime::Runtime::new()?;
-            let store = facet_store::Store::open(&store)?;
+            let store = crate::open_store(&store)?;
             let d = groups::detect(&rt, &store, &config, full)?;
             println!(
                 "{} photos: {} duplicate group(s) of {} photos, {} burst(s) of {} photos, {} similarity group(s) of {} photos in {:.2}s",
@@ -379,7 +395,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Groups { what, store } => {
             let store = store.unwrap_or_else(|| PathBuf::from(DEFAULT_STORE));
             let rt = tokio::runtime::Runtime::new()?;
-            let store = facet_store::Store::open(&store)?;
+            let store = crate::open_store(&store)?;
             let (path, kind, decision) = match what {
                 GroupsCommand::Lead { path, kind } => {
                     (path, kind, Some(facet_stages::groups::Decision::Lead))
@@ -398,7 +414,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Faces { what, store } => {
             let store = store.unwrap_or_else(|| PathBuf::from(DEFAULT_STORE));
             let rt = tokio::runtime::Runtime::new()?;
-            let store = facet_store::Store::open(&store)?;
+            let store = crate::open_store(&store)?;
             match &what {
                 FacesCommand::Cluster => {}
                 FacesCommand::Name { person_id, name } => {
@@ -429,6 +445,15 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                     ExitCode::from(1)
                 })
             }
+            ModelsCommand::Export { pipeline, options } => {
+                let plan = models::compile_file(&pipeline, &config)?;
+                let failed = models::export(&plan, &options.located())?;
+                Ok(if failed == 0 {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                })
+            }
         },
         Command::Sql(args) => sql::sql(args),
         Command::Export {
@@ -436,7 +461,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         } => {
             let store = store.unwrap_or_else(|| PathBuf::from(DEFAULT_STORE));
             let rt = tokio::runtime::Runtime::new()?;
-            let store = facet_store::Store::open(&store)?;
+            let store = crate::open_store(&store)?;
             let files = rt.block_on(store.export_parquet(&dir))?;
             for f in files {
                 println!("{}", f.display());
@@ -446,14 +471,14 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Recommend { store, json } => {
             let store = store.unwrap_or_else(|| PathBuf::from(DEFAULT_STORE));
             let rt = tokio::runtime::Runtime::new()?;
-            let store = facet_store::Store::open(&store)?;
+            let store = crate::open_store(&store)?;
             recommend::recommend(&rt, &store, &config, json)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Prune { store, dry_run } => {
             let store = store.unwrap_or_else(|| PathBuf::from(DEFAULT_STORE));
             let rt = tokio::runtime::Runtime::new()?;
-            let store = facet_store::Store::open(&store)?;
+            let store = crate::open_store(&store)?;
             let p = rt.block_on(facet_library::lifecycle::prune(&store, dry_run))?;
             for path in &p.photos {
                 println!(
@@ -492,7 +517,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Recompute { store } => {
             let store = store.unwrap_or_else(|| PathBuf::from(DEFAULT_STORE));
             let rt = tokio::runtime::Runtime::new()?;
-            let store = facet_store::Store::open(&store)?;
+            let store = crate::open_store(&store)?;
             let r = scores::recompute(&rt, &store, &config)?;
             println!(
                 "{} photos re-scored, {} unchanged, {} removed in {:.2}s ({})",
@@ -614,7 +639,7 @@ fn xmp(
     let member = Member::resolve(config, user)?;
     let store = store.unwrap_or_else(|| PathBuf::from(DEFAULT_STORE));
     let rt = tokio::runtime::Runtime::new()?;
-    let store = facet_store::Store::open(&store)?;
+    let store = crate::open_store(&store)?;
     let failed = match what {
         XmpCommand::Export => {
             let e = rt.block_on(xmp::export(&store, &member, naming, &settings))?;

@@ -2,7 +2,7 @@
 //! results to the store in batched, atomic commits.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -186,13 +186,12 @@ impl Session {
             }
         };
         // Everything the models need, before the first photo.
-        let missing = crate::models::missing(&plan);
+        let missing = crate::models::missing(Path::new(&pipeline_name), &plan);
         if !missing.is_empty() {
             eprintln!("{pipeline_name}: {} model file(s) missing:", missing.len());
             for m in &missing {
                 eprintln!("  {m}");
             }
-            eprintln!("`facet models fetch {pipeline_name}` downloads those with a url");
             return Ok(Err(ExitCode::from(2)));
         }
         let onnx = plan.onnx_stages();
@@ -210,7 +209,7 @@ impl Session {
             .clone()
             .or(plan.store.as_ref().map(PathBuf::from))
             .unwrap_or_else(|| PathBuf::from(crate::DEFAULT_STORE));
-        let store = Arc::new(Store::open(&store_dir)?);
+        let store = Arc::new(crate::open_store(&store_dir)?);
         let rt = tokio::runtime::Runtime::new()?;
         let workers = args.workers.unwrap_or(config.processing.num_workers).max(1);
         Ok(Ok((

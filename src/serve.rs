@@ -271,7 +271,7 @@ pub fn serve(
     if config.share_secret.as_deref().is_none_or(str::is_empty) {
         config.share_secret = Some(share_secret(config_path.as_deref(), &dir)?);
     }
-    let store = facet_store::Store::open(&dir)?;
+    let store = crate::open_store(&dir)?;
     // Killed with the gallery (dropped at the end of this function).
     let _watcher = if args.watch.is_empty() {
         None

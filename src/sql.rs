@@ -29,7 +29,7 @@ pub fn sql(args: SqlArgs) -> Result<ExitCode> {
         .store
         .unwrap_or_else(|| PathBuf::from(crate::DEFAULT_STORE));
     let rt = tokio::runtime::Runtime::new()?;
-    let store = facet_store::Store::open(&dir)?;
+    let store = crate::open_store(&dir)?;
     let (schema, batches) = match rt.block_on(store.sql(&args.query)) {
         Ok(r) => r,
         Err(facet_store::StoreError::Query(msg)) => {

@@ -108,7 +108,7 @@ pub fn end_sessions(store: &Path, config: &facet_config::FacetConfig, name: &str
         );
         return Ok(());
     }
-    let store = facet_store::Store::open(store)?;
+    let store = crate::open_store(store)?;
     let rt = tokio::runtime::Runtime::new()?;
     let n = rt.block_on(facet_viewer::sessions::revoke_member(&store, config, name))?;
     println!("{n} gallery session(s) of `{name}` ended");
@@ -139,7 +139,7 @@ pub fn migrate_preferences(
     if !store.is_dir() {
         bail!("no store at {}", store.display());
     }
-    let store = facet_store::Store::open(store)?;
+    let store = crate::open_store(store)?;
     let rt = tokio::runtime::Runtime::new()?;
     let m = rt
         .block_on(facet_viewer::preferences::migrate(&store, config, user))

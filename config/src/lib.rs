@@ -86,6 +86,7 @@ pub struct FacetConfig {
     pub similarity_groups: SimilarityGroups,
     pub models: Models,
     pub tagging: Tagging,
+    pub translation: Translation,
     /// The family NAS mode's users (off when empty).
     #[serde(skip_serializing_if = "users_off")]
     pub users: Users,
@@ -125,6 +126,7 @@ impl Default for FacetConfig {
             similarity_groups: SimilarityGroups::default(),
             models: Models::default(),
             tagging: Tagging::default(),
+            translation: Translation::default(),
             users: Users::default(),
             share_secret: None,
             face_detection: FaceDetection::default(),
@@ -312,6 +314,13 @@ impl FacetConfig {
             );
         }
         self.validate_faces(&mut v);
+        let lang = &self.translation.target_language;
+        if !(2..=3).contains(&lang.len()) || !lang.bytes().all(|b| b.is_ascii_lowercase()) {
+            v.push(
+                "translation.target_language",
+                format!("`{lang}`: expected a lowercase language code such as fr, de, es or it"),
+            );
+        }
         if v.0.is_empty() { Ok(()) } else { Err(v.0) }
     }
 
@@ -1417,6 +1426,51 @@ mod tests {
         assert_eq!(l.warnings.len(), 2, "{:?}", l.warnings);
         assert!(l.warnings[0].starts_with("categories[0].filters.required_tags: tag \"unicorn\""));
         assert!(l.warnings[1].starts_with("categories[1].filters.excluded_tags: tag \"dog\""));
+    }
+
+    #[test]
+    fn translation_target_language_defaults_to_fr_and_is_checked() {
+        let c = FacetConfig::parse("{}", "t.json", false).unwrap().config;
+        assert_eq!(c.translation.target_language, "fr");
+        let l = FacetConfig::parse(
+            r#"{"translation": {"target_language": "de"}}"#,
+            "t.json",
+            false,
+        )
+        .unwrap();
+        assert_eq!(l.config.translation.target_language, "de");
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+        let e = FacetConfig::parse(
+            r#"{"translation": {"target_language": "French"}}"#,
+            "t.json",
+            false,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("t.json: translation.target_language: `French`"),
+            "{e}"
+        );
+        let e = FacetConfig::parse(
+            r#"{"translation": {"target_language": 7}}"#,
+            "t.json",
+            false,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("t.json: translation.target_language: "),
+            "{e}"
+        );
+        let l = FacetConfig::parse(r#"{"translation": {"target_lang": "de"}}"#, "t.json", false)
+            .unwrap();
+        assert!(
+            l.warnings
+                .iter()
+                .any(|w| w.contains("translation.target_lang") && w.contains("target_language")),
+            "{:?}",
+            l.warnings
+        );
     }
 
     #[test]

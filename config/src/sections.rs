@@ -134,6 +134,7 @@ pub fn known_keys(section: &str) -> &'static [&'static str] {
             "backend",
         ],
         "tagging" => &["enabled", "max_tags"],
+        "translation" => &["target_language"],
         "viewer.photo_types" => &[
             "top_picks_min_score",
             "top_picks_min_megapixels",
@@ -1126,6 +1127,24 @@ impl Default for Tagging {
         Self {
             enabled: true,
             max_tags: 5,
+        }
+    }
+}
+
+/// `translation`: caption translation (MarianMT, the `translate` stage).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Translation {
+    /// Target language code of translated captions (the reference supports
+    /// fr, de, es, it: Helsinki-NLP opus-mt-en-<code>). A `translate` stage
+    /// writes `caption_<code>` unless its `into:` says otherwise.
+    pub target_language: String,
+}
+
+impl Default for Translation {
+    fn default() -> Self {
+        Self {
+            target_language: "fr".into(),
         }
     }
 }

@@ -25,6 +25,18 @@ pub struct Plan {
     pub source: PlannedStage,
     /// Transform stages, ancestors before descendants.
     pub stages: Vec<PlannedStage>,
+    /// The stages a `choice:` did not select, with the model files they
+    /// would load (`facet models export --alternatives` produces those too).
+    pub alternatives: Vec<Alternative>,
+}
+
+/// A stage the configuration did not choose (`choice:`).
+#[derive(Debug)]
+pub struct Alternative {
+    pub name: String,
+    /// `setting=value` that would select it.
+    pub choice: String,
+    pub models: Vec<crate::stage::ModelFile>,
 }
 
 pub struct PlannedStage {
@@ -307,7 +319,7 @@ pub fn compile_at(
     }
 
     // Alternatives chosen by a setting (`choice:`): keep the chosen stage of each.
-    let parsed = choose(parsed, config, &mut diags);
+    let (parsed, alternatives) = choose(parsed, config, &mut diags);
 
     // Topological order (Kahn); what is left over lies on a cycle.
     let index: HashMap<&str, usize> = parsed
@@ -484,17 +496,21 @@ pub fn compile_at(
         budget: spec.budget,
         source,
         stages,
+        alternatives,
     })
 }
+
+/// A stage as parsed: its name, spec and configured kind.
+type Parsed = (String, StageSpec, Arc<dyn Configured>);
 
 /// Keeps, of the stages with a `choice:`, those their setting selects: its
 /// value, or with `auto` (or no value) the first alternative in the file. A
 /// value no stage offers is a problem naming the alternatives.
 fn choose(
-    parsed: Vec<(String, StageSpec, Arc<dyn Configured>)>,
+    parsed: Vec<Parsed>,
     config: &FacetConfig,
     diags: &mut Vec<Diagnostic>,
-) -> Vec<(String, StageSpec, Arc<dyn Configured>)> {
+) -> (Vec<Parsed>, Vec<Alternative>) {
     let json = config.effective_json();
     let mut offered: BTreeMap<&str, Vec<(&str, &str)>> = BTreeMap::new();
     for (name, s, _) in &parsed {
@@ -533,10 +549,24 @@ fn choose(
             }
         }
     }
-    parsed
+    let (kept, dropped): (Vec<_>, Vec<_>) = parsed
         .into_iter()
-        .filter(|(name, s, _)| s.choice.is_none() || chosen.contains(name))
-        .collect()
+        .partition(|(name, s, _)| s.choice.is_none() || chosen.contains(name));
+    let alternatives = dropped
+        .into_iter()
+        .map(|(name, s, configured)| {
+            let c = s
+                .choice
+                .as_ref()
+                .expect("only stages with a choice are dropped");
+            Alternative {
+                choice: format!("{}={}", c.setting, c.value),
+                models: configured.plan().models.clone(),
+                name,
+            }
+        })
+        .collect();
+    (kept, alternatives)
 }
 
 fn find_cycle(stuck: &[usize], deps: &[Vec<usize>]) -> Option<Vec<usize>> {

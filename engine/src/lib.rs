@@ -20,7 +20,7 @@ pub mod tuning;
 
 pub use batch::{ChildRows, split_children, with_columns};
 pub use budget::{Budget, Reservation};
-pub use compile::{Plan, PlannedStage, compile, compile_at};
+pub use compile::{Alternative, Plan, PlannedStage, compile, compile_at};
 pub use diagnostic::Diagnostic;
 pub use error::{FacetError, StageError};
 pub use stage::{

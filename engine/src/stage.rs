@@ -41,7 +41,7 @@ pub struct StagePlan {
 }
 
 /// A model file a stage loads.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ModelFile {
     /// Where the stage's config names it, relative to the stage (`with.model`).
     pub field: String,
@@ -51,6 +51,9 @@ pub struct ModelFile {
     pub url: Option<String>,
     /// Expected SHA-256 (hex) of the file.
     pub sha256: Option<String>,
+    /// The recipe of `tools/export` that `facet models export` runs to
+    /// produce it from the published PyTorch weights (`with.export`).
+    pub export: Option<String>,
 }
 
 /// What `plan` sees besides the stage's own config.

@@ -43,8 +43,7 @@ impl StageKind for Model {
             models: vec![crate::ModelFile {
                 field: "with.model".into(),
                 path: cx.model_path(&cfg.model),
-                url: None,
-                sha256: None,
+                ..Default::default()
             }],
             ..Default::default()
         })

@@ -12,6 +12,8 @@
 //!   library rather than on one photo: [`derive::scores`] (categories,
 //!   normalization, aggregates), [`derive::groups`] (bursts, duplicates,
 //!   similar photos) and [`derive::people`] (faces clustered into persons).
+//! * [`upgrade`] — the store's format version and the migrations that bring
+//!   an older store up to it.
 //! * [`xmp_sidecar`] — XMP sidecars for Lightroom, darktable, digiKam and
 //!   Capture One: `facet xmp export` (merged into existing ones) and `import`.
 //!
@@ -19,6 +21,7 @@
 
 pub mod derive;
 pub mod lifecycle;
+pub mod upgrade;
 pub mod watch;
 pub mod writer;
 pub mod xmp_sidecar;

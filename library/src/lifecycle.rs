@@ -29,7 +29,7 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, RecordBatch, StringArray, TimestampNanosecondArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use facet_schemas::{PathRef, Table};
-use facet_store::{Store, quote, scan_where};
+use facet_store::{Filter, Store, filter, scan_where};
 
 use crate::{Result, now_ns};
 
@@ -128,11 +128,10 @@ pub async fn find_moves(store: &Store, candidates: &[(String, String)]) -> Resul
         h
     };
     for chunk in hashes.chunks(500) {
-        let list: Vec<String> = chunk.iter().map(|h| quote(h)).collect();
         let mut scan = scan_where(
             &ds,
             &["path", "content_hash"],
-            &format!("content_hash IN ({})", list.join(", ")),
+            filter::one_of("content_hash", chunk.iter().copied()),
         )
         .await?;
         while let Some(b) = scan.next().await? {
@@ -226,7 +225,7 @@ pub async fn apply_pending(store: &Store) -> Result<usize> {
     Ok(map.len())
 }
 
-/// The SQL predicate matching the rows of a table with `refs` (those of its
+/// The predicate matching the rows of a table with `refs` (those of its
 /// `columns`) that refer to one of `paths`. `keys_only`: only the columns
 /// whose rows belong to the photo (its path, or a key made from it), not
 /// mere references (`persons.representative_face`).
@@ -236,31 +235,21 @@ fn match_filter(
     columns: &[String],
     paths: &[&str],
     keys_only: bool,
-) -> Option<String> {
+) -> Option<Filter> {
     let mut parts = Vec::new();
     for r in refs {
         if !columns.iter().any(|c| c == r.column()) {
             continue;
         }
         match *r {
-            PathRef::Path(c) => {
-                let list: Vec<String> = paths.iter().map(|p| quote(p)).collect();
-                parts.push(format!("{c} IN ({})", list.join(", ")));
-            }
+            PathRef::Path(c) => parts.push(filter::one_of(c, paths.iter().copied())),
             PathRef::Prefix(c, sep) if !keys_only || c == table.key => {
-                let next = char::from_u32(sep as u32 + 1).expect("ASCII separator");
-                for p in paths {
-                    parts.push(format!(
-                        "({c} >= {} AND {c} < {})",
-                        quote(&format!("{p}{sep}")),
-                        quote(&format!("{p}{next}"))
-                    ));
-                }
+                parts.extend(paths.iter().map(|p| filter::prefixed(c, p, sep)));
             }
             _ => {}
         }
     }
-    (!parts.is_empty()).then(|| parts.join(" OR "))
+    filter::any(parts)
 }
 
 /// Rewrites the rows of `table` that refer to the old paths of `moves`.
@@ -279,7 +268,7 @@ async fn rename_in(
         return Ok(0);
     };
     let cols: Vec<&str> = columns.iter().map(String::as_str).collect();
-    let mut scan = scan_where(&ds, &cols, &filter).await?;
+    let mut scan = scan_where(&ds, &cols, filter).await?;
     let mut batches = Vec::new();
     while let Some(b) = scan.next().await? {
         batches.push(b);
@@ -455,12 +444,7 @@ pub async fn mark_missing(
         return Ok(out);
     }
     let has_col = ds.schema().field("missing_since").is_some();
-    let mut scan = scan_where(
-        &ds,
-        &["path", "missing_since"],
-        &facet_store::paths_under(roots),
-    )
-    .await?;
+    let mut scan = scan_where(&ds, &["path", "missing_since"], filter::paths_under(roots)).await?;
     while let Some(b) = scan.next().await? {
         let paths = strings(&b, "path")?;
         let since = b.column_by_name("missing_since");
@@ -571,7 +555,7 @@ pub async fn prune(store: &Store, dry_run: bool) -> Result<Pruned> {
     if ds.schema().field("missing_since").is_none() {
         return Ok(out);
     }
-    let mut scan = scan_where(&ds, &["path"], "missing_since IS NOT NULL").await?;
+    let mut scan = scan_where(&ds, &["path"], filter::not_null("missing_since")).await?;
     while let Some(b) = scan.next().await? {
         let p = strings(&b, "path")?;
         out.photos.extend(p.iter().flatten().map(str::to_string));
@@ -589,13 +573,10 @@ pub async fn prune(store: &Store, dry_run: bool) -> Result<Pruned> {
             let Some(filter) = match_filter(&table, &refs, &columns, &paths, true) else {
                 break;
             };
-            let n = ds
-                .count_rows(Some(filter.clone()))
-                .await
-                .map_err(facet_store::StoreError::from)?;
+            let n = facet_store::count_where(&ds, filter.clone()).await?;
             *counts.get_mut(table.name).expect("inserted") += n;
             if !dry_run && n > 0 {
-                store.delete_where(&table, &filter).await?;
+                store.delete_where(&table, filter).await?;
             }
         }
     }

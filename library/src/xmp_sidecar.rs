@@ -78,6 +78,7 @@ use arrow::array::{
     TimestampNanosecondArray,
 };
 use arrow::datatypes::{DataType, Float64Type, Int64Type};
+use datafusion::scalar::ScalarValue;
 use facet_config::FacetConfig;
 use facet_store::Store;
 use quick_xml::NsReader;
@@ -1074,8 +1075,9 @@ fn lists(b: &RecordBatch, name: &str) -> Result<Vec<Vec<String>>> {
         .collect())
 }
 
-async fn query(store: &Store, sql: &str) -> Result<Vec<RecordBatch>> {
-    Ok(store.sql(sql).await?.1)
+/// A query whose values are parameters (`$1`…), never text in the SQL.
+async fn query(store: &Store, sql: &str, params: Vec<ScalarValue>) -> Result<Vec<RecordBatch>> {
+    Ok(store.sql_with(sql, params).await?.1)
 }
 
 /// Facet's view of every photo the member sees (not missing), by path.
@@ -1086,6 +1088,7 @@ async fn load(store: &Store, member: &Member) -> Result<BTreeMap<String, PhotoXm
         "SELECT path, width, height, tags, aggregate, category, top_picks_score, is_top_pick, \
          aesthetic, sharpness, exposure_score, composition_score, face_count \
          FROM photos WHERE missing_since IS NULL",
+        vec![],
     )
     .await?
     {
@@ -1167,6 +1170,7 @@ async fn load(store: &Store, member: &Member) -> Result<BTreeMap<String, PhotoXm
          WHERE p.name IS NOT NULL AND p.name <> '' AND (p.hidden IS NULL OR NOT p.hidden) \
          AND f.box_width IS NOT NULL AND f.box_height IS NOT NULL \
          ORDER BY f.path, f.face_index",
+        vec![],
     )
     .await?
     {
@@ -1193,18 +1197,19 @@ async fn load(store: &Store, member: &Member) -> Result<BTreeMap<String, PhotoXm
 }
 
 async fn load_states(store: &Store, member: &Member) -> Result<HashMap<String, UserState>> {
-    let sql = match member {
-        Member::Single => {
-            "SELECT path, rating, favorite, rejected, updated_at FROM user_state".to_string()
-        }
-        Member::User { name, .. } => format!(
+    let (sql, params) = match member {
+        Member::Single => (
+            "SELECT path, rating, favorite, rejected, updated_at FROM user_state",
+            vec![],
+        ),
+        Member::User { name, .. } => (
             "SELECT path, rating, favorite, rejected, updated_at FROM user_preferences \
-             WHERE \"user\" = {}",
-            facet_store::quote(name)
+             WHERE \"user\" = $1",
+            vec![ScalarValue::from(name.as_str())],
         ),
     };
     let mut out = HashMap::new();
-    for b in query(store, &sql).await? {
+    for b in query(store, sql, params).await? {
         let paths = strings(&b, "path")?;
         let ratings = ints(&b, "rating")?;
         let (fav, rej) = (bools(&b, "favorite")?, bools(&b, "rejected")?);
@@ -1227,12 +1232,9 @@ async fn load_states(store: &Store, member: &Member) -> Result<HashMap<String, U
 }
 
 async fn load_keywords(store: &Store, member: &Member) -> Result<HashMap<String, Vec<String>>> {
-    let sql = format!(
-        "SELECT path, keywords FROM user_keywords WHERE \"user\" = {}",
-        facet_store::quote(member.name())
-    );
+    let sql = "SELECT path, keywords FROM user_keywords WHERE \"user\" = $1";
     let mut out = HashMap::new();
-    for b in query(store, &sql).await? {
+    for b in query(store, sql, vec![ScalarValue::from(member.name())]).await? {
         let paths = strings(&b, "path")?;
         let kw = lists(&b, "keywords")?;
         for (p, k) in paths.into_iter().zip(kw) {

@@ -145,6 +145,7 @@ pub fn photos() -> Table {
         col("focal_length", DataType::Float64, "Focal length in mm."),
         col("focal_length_35mm", DataType::Float64, "35 mm-equivalent focal length in mm."),
         col("date_taken", DataType::Utf8, "Capture time, ISO 8601 local time with sub-seconds and UTC offset when recorded (2019-06-01T14:03:22.45+02:00)."),
+        col("taken_local", DataType::Timestamp(TimeUnit::Nanosecond, None), "date_taken as a timestamp of the local (wall-clock) time it shows, without its offset: for date arithmetic in SQL (`date_part('month', taken_local)`)."),
         col("gps_lat", DataType::Float64, "Latitude, signed decimal degrees (south negative)."),
         col("gps_lon", DataType::Float64, "Longitude, signed decimal degrees (west negative)."),
         col("gps_alt", DataType::Float64, "Altitude in metres (below sea level negative)."),

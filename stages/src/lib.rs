@@ -16,6 +16,7 @@ pub mod scan;
 pub mod score;
 pub mod technical;
 pub mod thumbnail;
+pub mod translate;
 pub mod working;
 pub mod zero_shot;
 
@@ -32,6 +33,7 @@ pub fn registry() -> Vec<Box<dyn DynStageKind>> {
         register(brisque::BrisqueStage),
         register(zero_shot::ZeroShotTags),
         register(faces::Faces),
+        register(translate::Translate),
     ]
 }
 

@@ -61,6 +61,10 @@ pub struct ZeroShotConfig {
     /// Expected SHA-256 of the text model (hex).
     #[serde(default)]
     pub sha256: Option<String>,
+    /// The `tools/export` recipe that `facet models export` runs to produce
+    /// the model from its published PyTorch weights.
+    #[serde(default)]
+    pub export: Option<String>,
     /// Where `facet models fetch` downloads the tokenizer from.
     #[serde(default)]
     pub tokenizer_url: Option<String>,
@@ -182,12 +186,14 @@ impl StageKind for ZeroShotTags {
                     path: cx.model_path(&cfg.text_model),
                     url: cfg.url.clone(),
                     sha256: cfg.sha256.clone(),
+                    export: cfg.export.clone(),
                 },
                 ModelFile {
                     field: "with.tokenizer".into(),
                     path: cx.model_path(&cfg.tokenizer),
                     url: cfg.tokenizer_url.clone(),
                     sha256: None,
+                    export: cfg.export.clone(),
                 },
             ],
             onnx_runtime: true,

@@ -2004,3 +2004,122 @@ fn gallery_culling_by_groups_in_headless_chromium() {
         json!("Personnes")
     );
 }
+
+/// `POST /api/login` over HTTP: the status and the session cookie.
+fn http_login(server: &Server, user: &str, password: &str) -> (u16, String) {
+    let r = ureq::post(&format!("{}/api/login", server.url))
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .header("Content-Type", "application/json")
+        .send(json!({"username": user, "password": password}).to_string())
+        .unwrap();
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .and_then(|c| c.to_str().ok())
+        .and_then(|c| c.split(';').next())
+        .unwrap_or("")
+        .to_string();
+    (r.status().as_u16(), cookie)
+}
+
+/// The status of `GET /api/photos` with the session `cookie`.
+fn photos_status(server: &Server, cookie: &str) -> u16 {
+    ureq::get(&format!("{}/api/photos", server.url))
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .header("Cookie", cookie)
+        .call()
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// A member's account in the page (family NAS mode): log in through the
+/// dialog, a wrong current password refused with the server's reason, the
+/// password changed (the member's session on another device ends, this one
+/// stays), then "log out everywhere" ends this one too and the page asks
+/// to log in again; the new password is the one that works.
+#[test]
+fn gallery_account_password_and_logout_everywhere_in_headless_chromium() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("scoring_config.json");
+    std::fs::write(&config, r#"{"viewer": {}}"#).unwrap();
+    let store = tmp.path().join("store");
+    std::fs::create_dir_all(&store).unwrap();
+    let r = crate::users::user_cli(&config, &store, &["add", "alice"], "alice password");
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let server = Server::start(&store, &config);
+    let (status, other_device) = http_login(&server, "alice", "alice password");
+    assert_eq!(status, 200);
+
+    let mut b = Browser::launch();
+    b.navigate(&format!("{}/", server.url));
+    b.wait(
+        "document.getElementById('login').open && !document.getElementById('login-user').hidden",
+        "the login dialog asking for a user name",
+    );
+    b.eval(
+        "document.getElementById('login-user').value = 'alice'; \
+         document.getElementById('login-password').value = 'alice password'; true",
+    );
+    b.click("[data-testid=login-submit]");
+    b.wait(
+        "!document.getElementById('account').hidden",
+        "the account button",
+    );
+    b.click("[data-testid=account]");
+    b.wait(
+        "document.getElementById('account-dialog').open",
+        "the account dialog",
+    );
+    let fill = |b: &mut Browser, current: &str, new: &str| {
+        b.eval(&format!(
+            "document.getElementById('account-message').hidden = true; \
+             document.getElementById('current-password').value = {}; \
+             document.getElementById('new-password').value = {}; true",
+            json!(current),
+            json!(new)
+        ));
+        b.click("[data-testid=change-password]");
+        b.wait(
+            "!document.getElementById('account-message').hidden && document.getElementById('account-message').textContent",
+            "the account message",
+        )
+        .as_str()
+        .unwrap()
+        .to_string()
+    };
+    let refused = fill(&mut b, "not my password", "alice's new password");
+    assert!(
+        refused.contains("not changed") && refused.contains("wrong password"),
+        "{refused}"
+    );
+    let changed = fill(&mut b, "alice password", "alice's new password");
+    assert!(changed.contains("Password changed"), "{changed}");
+    assert_eq!(
+        photos_status(&server, &other_device),
+        401,
+        "the other device's session ended"
+    );
+    // This session is still alive: the page still works.
+    assert_eq!(
+        b.eval("fetch('/api/photos').then(r => r.status)"),
+        json!(200)
+    );
+
+    b.click("[data-testid=logout-all]");
+    b.wait(
+        "document.getElementById('login') && document.getElementById('login').open",
+        "the login dialog after logging out everywhere",
+    );
+    assert_eq!(
+        b.eval("fetch('/api/photos').then(r => r.status)"),
+        json!(401)
+    );
+    assert_eq!(http_login(&server, "alice", "alice password").0, 401);
+    assert_eq!(http_login(&server, "alice", "alice's new password").0, 200);
+    b.screenshot(&screenshots_dir().join("account.png"));
+}

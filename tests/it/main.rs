@@ -15,6 +15,8 @@ mod models;
 mod run;
 mod score;
 mod shared_photos;
+mod translate;
+mod upgrade;
 mod users;
 mod watch;
 mod xmp_sidecars;

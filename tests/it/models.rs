@@ -166,7 +166,169 @@ fn missing_weights_are_a_warning_for_check_and_stop_the_run() {
         "{}",
         run.stderr
     );
-    assert!(run.stderr.contains("facet models fetch"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("neither a url nor an export recipe"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// A stand-in for `tools/export/facet_export.py` (PyTorch does not fit CI:
+/// benches/export-models.sh runs the real recipes): it writes the recipe's
+/// file and the report the real exporters write, and logs its arguments.
+const STAND_IN_EXPORTER: &str = r#"
+import argparse, hashlib, json, os, sys
+p = argparse.ArgumentParser()
+p.add_argument("--recipe"); p.add_argument("--out-dir"); p.add_argument("--report")
+p.add_argument("--random-weights", action="store_true"); p.add_argument("--small", action="store_true")
+a = p.parse_args()
+with open(os.environ["STAND_IN_LOG"], "a") as log:
+    log.write(" ".join(sys.argv[1:]) + "\n")
+if a.recipe == "broken":
+    sys.exit("broken: cannot reach the model hub (try --random-weights)")
+data = b"onnx bytes of " + a.recipe.encode()
+name = a.recipe + ".onnx"
+with open(os.path.join(a.out_dir, name), "wb") as f:
+    f.write(data)
+json.dump({"recipe": a.recipe, "weights": "random" if a.random_weights else "pretrained",
+           "small": a.small, "source": "stand-in", "opset": 17, "seconds": 0.1,
+           "files": [{"file": name, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data), "role": "image"}],
+           "max_abs_diff": {"score": 1e-6}}, open(a.report, "w"))
+"#;
+
+#[test]
+fn export_runs_the_recipe_records_the_lock_and_never_replaces_silently() {
+    use sha2::Digest;
+    let tmp = tempfile::tempdir().unwrap();
+    let scripts = tmp.path().join("exporters");
+    std::fs::create_dir(&scripts).unwrap();
+    std::fs::write(scripts.join("facet_export.py"), STAND_IN_EXPORTER).unwrap();
+    std::fs::write(scripts.join("requirements.txt"), "# nothing: a stand-in\n").unwrap();
+    let log = tmp.path().join("calls.log");
+    let p = write_pipeline(
+        tmp.path(),
+        "{ model: weights/tiny.onnx, export: tiny, size: [64, 64], outputs: { score: { column: tiny_score, as: scalar } } }",
+    );
+    let exporter = |args: &[&str]| {
+        ran(facet()
+            .args(["models"])
+            .args(args)
+            .arg(&p)
+            .env("FACET_EXPORT_SCRIPTS", &scripts)
+            .env("FACET_TOOLS_DIR", tmp.path().join("tools"))
+            .env_remove("FACET_EXPORT_VENV")
+            .env("STAND_IN_LOG", &log)
+            .output()
+            .unwrap())
+    };
+    let calls = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    let model = tmp.path().join("weights/tiny.onnx");
+
+    // `facet check` names the one command that produces the missing file.
+    let check = ran(facet().arg("check").arg(&p).output().unwrap());
+    assert!(
+        check.stderr.contains(&format!(
+            "`facet models export {} --only tiny`",
+            p.display()
+        )),
+        "{}",
+        check.stderr
+    );
+
+    let first = exporter(&["export", "--random-weights"]);
+    assert_eq!(first.status, 0, "{}\n{}", first.stdout, first.stderr);
+    assert_eq!(std::fs::read(&model).unwrap(), b"onnx bytes of tiny");
+    assert!(
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .contains("--random-weights")
+    );
+    assert!(first.stdout.contains("random weights"), "{}", first.stdout);
+    let lock: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(tmp.path().join("weights/facet-models.lock.json")).unwrap(),
+    )
+    .unwrap();
+    let entry = &lock["files"]["tiny.onnx"];
+    assert_eq!(entry["recipe"], "tiny");
+    assert_eq!(entry["weights"], "random");
+    assert_eq!(
+        entry["sha256"].as_str().unwrap(),
+        hex::encode(sha2::Sha256::digest(b"onnx bytes of tiny"))
+    );
+    // No staging folder is left beside the models.
+    let left: Vec<_> = std::fs::read_dir(tmp.path().join("weights"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(left.len(), 2, "{left:?}");
+
+    let list = exporter(&["list"]);
+    let line = list
+        .stdout
+        .lines()
+        .find(|l| l.contains("tiny.onnx"))
+        .unwrap();
+    assert!(
+        line.contains("verified") && line.contains("export tiny (random weights)"),
+        "{line}"
+    );
+
+    // Up to date: the exporter is not run again.
+    let again = exporter(&["export", "--random-weights"]);
+    assert_eq!(again.status, 0, "{}", again.stderr);
+    assert!(again.stdout.contains("up to date"), "{}", again.stdout);
+    assert_eq!(calls(), 1);
+
+    // A file changed since its export: listed as such, and not replaced
+    // without --force.
+    std::fs::write(&model, b"edited by hand").unwrap();
+    let list = exporter(&["list"]);
+    let line = list
+        .stdout
+        .lines()
+        .find(|l| l.contains("tiny.onnx"))
+        .unwrap();
+    assert!(line.contains("CHANGED"), "{line}");
+    let refused = exporter(&["export", "--random-weights"]);
+    assert_eq!(refused.status, 1, "{}", refused.stdout);
+    assert!(
+        refused.stderr.contains("--force replaces them") && refused.stderr.contains("CHANGED"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(std::fs::read(&model).unwrap(), b"edited by hand");
+    assert_eq!(calls(), 1);
+    let forced = exporter(&["export", "--random-weights", "--force"]);
+    assert_eq!(forced.status, 0, "{}", forced.stderr);
+    assert_eq!(std::fs::read(&model).unwrap(), b"onnx bytes of tiny");
+    assert_eq!(calls(), 2);
+
+    // An exporter that fails is reported with its own words; nothing moves.
+    let broken = write_pipeline(
+        tmp.path(),
+        "{ model: weights/broken.onnx, export: broken, size: [64, 64], outputs: { score: { column: b, as: scalar } } }",
+    );
+    let failed = ran(facet()
+        .args(["models", "export"])
+        .arg(&broken)
+        .env("FACET_EXPORT_SCRIPTS", &scripts)
+        .env("FACET_TOOLS_DIR", tmp.path().join("tools"))
+        .env_remove("FACET_EXPORT_VENV")
+        .env("STAND_IN_LOG", &log)
+        .output()
+        .unwrap());
+    assert_eq!(failed.status, 1, "{}", failed.stdout);
+    assert!(
+        failed.stderr.contains("cannot reach the model hub"),
+        "{}",
+        failed.stderr
+    );
+    assert!(!tmp.path().join("weights/broken.onnx").exists());
 }
 
 #[test]
@@ -266,8 +428,17 @@ fn models_fetch_downloads_and_verifies_checksums() {
         .arg(&good)
         .output()
         .unwrap());
-    assert!(list.stdout.contains("present"), "{}", list.stdout);
+    // Checked against the pipeline's sha256, and recorded in the lock.
+    assert!(list.stdout.contains("verified"), "{}", list.stdout);
     assert!(list.stdout.contains("0.2 MiB"), "{}", list.stdout);
+    let lock: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(tmp.path().join("weights/facet-models.lock.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        lock["files"]["m.onnx"]["sha256"].as_str(),
+        Some(sha.as_str())
+    );
 }
 
 #[test]

@@ -285,7 +285,12 @@ impl Client {
 }
 
 /// `facet --config CONFIG user ARGS… --store STORE`, `stdin` on its input.
-fn user_cli(config: &std::path::Path, store: &std::path::Path, args: &[&str], stdin: &str) -> Ran {
+pub(crate) fn user_cli(
+    config: &std::path::Path,
+    store: &std::path::Path,
+    args: &[&str],
+    stdin: &str,
+) -> Ran {
     let mut child = facet()
         .arg("--config")
         .arg(config)
@@ -383,6 +388,20 @@ fn sessions_are_revoked_at_once_survive_a_restart_and_expire_when_idle() {
     eventually("Alice's sessions end", || {
         c.photos(&a4) == 401 && c.photos(&a6) == 401
     });
+    // The server reads the members again, without a restart: Bob can no
+    // longer log in, Alice only with her new password.
+    let login = |user: &str, password: &str| {
+        c.post(
+            "/api/login",
+            "",
+            serde_json::json!({"username": user, "password": password}),
+        )
+        .0
+    };
+    assert_eq!(login("bob", "bob password"), 401, "a removed member");
+    assert_eq!(login("alice", "alice's new one"), 401, "her old password");
+    let a8 = c.login("alice", "alice password again");
+    assert_eq!(c.photos(&a8), 200);
     drop(server);
 
     // An idle lifetime of 2 s: requests keep a session alive, 3 s without

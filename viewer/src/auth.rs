@@ -341,8 +341,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Who {
 pub struct Gate {
     password: Option<String>,
     edition_password: Option<String>,
-    /// Multi-user mode's members by name (empty: single-user mode).
-    members: HashMap<String, Arc<Member>>,
+    /// Multi-user mode's members by name, as the configuration file says
+    /// now ([`Gate::reload_members`]).
+    members: std::sync::RwLock<HashMap<String, Arc<Member>>>,
+    /// Multi-user mode (members configured at start): fixed for the
+    /// server's life.
+    multi_user: bool,
     /// Signs album share links.
     share_key: Vec<u8>,
     failures: Throttle,
@@ -417,43 +421,71 @@ impl Gate {
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| new_secret().unwrap_or_default());
         let share_key = format!("share:{base}").into_bytes();
-        let shared = &config.users.shared_directories;
-        let members = config
-            .users
-            .users
-            .iter()
-            .map(|(name, u)| {
-                let dirs: Vec<String> = u.directories.iter().chain(shared).cloned().collect();
-                let scope = Scope::new(&dirs);
-                let roots = scope
-                    .dirs()
-                    .iter()
-                    .map(|d| settings.local_path(d))
-                    .collect();
-                let member = Member {
-                    name: name.clone(),
-                    display_name: if u.display_name.is_empty() {
-                        name.clone()
-                    } else {
-                        u.display_name.clone()
-                    },
-                    role: u.role,
-                    scope,
-                    roots,
-                    password_hash: std::sync::RwLock::new(u.password_hash.clone()),
-                };
-                (name.clone(), Arc::new(member))
-            })
-            .collect();
+        let members = members_of(config, settings);
         Gate {
             password: nonempty(o.get("password")),
             edition_password: nonempty(o.get("edition_password")),
-            members,
+            multi_user: !members.is_empty(),
+            members: std::sync::RwLock::new(members),
             share_key,
             failures: Throttle::new(),
         }
     }
 
+    /// The members as `config` has them now: a member added, removed or
+    /// given a new password by `facet user` while the gallery runs (the
+    /// configuration file changed) can log in, or no longer can, without
+    /// a restart. Their sessions were revoked in the store already.
+    pub fn reload_members(&self, config: &facet_config::FacetConfig, settings: &Settings) {
+        *self.members.write().expect("members lock") = members_of(config, settings);
+    }
+
+    /// The member `name`, while configured.
+    fn member(&self, name: &str) -> Option<Arc<Member>> {
+        self.members
+            .read()
+            .expect("members lock")
+            .get(name)
+            .cloned()
+    }
+}
+
+/// The `users` section's members, by name.
+fn members_of(
+    config: &facet_config::FacetConfig,
+    settings: &Settings,
+) -> HashMap<String, Arc<Member>> {
+    let shared = &config.users.shared_directories;
+    config
+        .users
+        .users
+        .iter()
+        .map(|(name, u)| {
+            let dirs: Vec<String> = u.directories.iter().chain(shared).cloned().collect();
+            let scope = Scope::new(&dirs);
+            let roots = scope
+                .dirs()
+                .iter()
+                .map(|d| settings.local_path(d))
+                .collect();
+            let member = Member {
+                name: name.clone(),
+                display_name: if u.display_name.is_empty() {
+                    name.clone()
+                } else {
+                    u.display_name.clone()
+                },
+                role: u.role,
+                scope,
+                roots,
+                password_hash: std::sync::RwLock::new(u.password_hash.clone()),
+            };
+            (name.clone(), Arc::new(member))
+        })
+        .collect()
+}
+
+impl Gate {
     /// A share link's token for album `id` with `nonce`.
     pub fn share_token(&self, id: &str, nonce: &str) -> String {
         sign_session(&self.share_key, &format!("album:{id}:{nonce}"), u64::MAX)
@@ -470,7 +502,7 @@ impl Gate {
     /// configured) in multi-user mode, the editor in single-user mode.
     pub fn owner(&self, owner: Option<&str>) -> Option<Who> {
         match (self.multi_user(), owner) {
-            (true, Some(name)) => self.members.get(name).map(|m| Who::Member(m.clone())),
+            (true, Some(name)) => self.member(name).map(Who::Member),
             (false, None) => Some(Who::Single(Access::Edit)),
             _ => None,
         }
@@ -478,7 +510,7 @@ impl Gate {
 
     /// Multi-user mode is on.
     pub fn multi_user(&self) -> bool {
-        !self.members.is_empty()
+        self.multi_user
     }
 
     fn now() -> u64 {
@@ -492,8 +524,8 @@ impl Gate {
         if self.multi_user() {
             return subject
                 .and_then(|s| s.strip_prefix("user:"))
-                .and_then(|name| self.members.get(name))
-                .map_or(Who::Nobody, |m| Who::Member(m.clone()));
+                .and_then(|name| self.member(name))
+                .map_or(Who::Nobody, Who::Member);
         }
         let access = match subject {
             Some("edit") => Access::Edit,
@@ -744,7 +776,8 @@ pub async fn login(
         let Some(name) = body.get("username").and_then(Value::as_str) else {
             return ApiError::bad("username", "a string is required").into_response();
         };
-        let member = gate.members.get(name).cloned();
+        state.refresh_members();
+        let member = gate.member(name);
         let hash = member
             .as_ref()
             .map_or(DUMMY_HASH.to_string(), |m| m.password_hash());
@@ -980,6 +1013,7 @@ mod throttle_tests {
             password: None,
             edition_password: None,
             members: Default::default(),
+            multi_user: false,
             share_key: vec![2; 32],
             failures: Throttle::new(),
         };

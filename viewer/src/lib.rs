@@ -76,6 +76,9 @@ struct Inner {
     /// The configuration file `facet serve` read: password changes are
     /// written into it.
     config_file: std::sync::OnceLock<std::path::PathBuf>,
+    /// The configuration file's modification time when the members were
+    /// last read from it ([`AppState::refresh_members`]).
+    members_read: std::sync::Mutex<Option<std::time::SystemTime>>,
     scans: scan::Scans,
     /// `viewer.cache_ttl_seconds`' answers (see `cache`).
     responses: cache::Responses,
@@ -125,6 +128,7 @@ impl AppState {
                 gate: auth::Gate::from_config(config, &Settings::from_config(config)),
                 sessions: sessions::Sessions::from_config(config),
                 config_file: std::sync::OnceLock::new(),
+                members_read: std::sync::Mutex::new(None),
                 settings: Settings::from_config(config),
                 user_state_lock: tokio::sync::Mutex::new(()),
                 group_lock: tokio::sync::Mutex::new(()),
@@ -176,6 +180,37 @@ impl AppState {
 
     pub(crate) fn config_file(&self) -> Option<&std::path::Path> {
         self.inner.config_file.get().map(|p| p.as_path())
+    }
+
+    /// Reads the members again when the configuration file changed since
+    /// they were read (`facet user add|remove` while the gallery runs), so
+    /// that a removed member cannot log in and an added one can, without a
+    /// restart. A file that does not parse (caught mid-edit) keeps the
+    /// members read before, and says so.
+    pub(crate) fn refresh_members(&self) {
+        let Some(path) = self.config_file() else {
+            return;
+        };
+        let Ok(mtime) = std::fs::metadata(path).and_then(|m| m.modified()) else {
+            return;
+        };
+        let mut read = self.inner.members_read.lock().expect("members_read lock");
+        if *read == Some(mtime) {
+            return;
+        }
+        match FacetConfig::load(path) {
+            // With every member removed no one can log in: the server stays
+            // in multi-user mode (`Gate::multi_user` is fixed at start).
+            Ok(loaded) => {
+                self.gate()
+                    .reload_members(&loaded.config, &self.inner.settings);
+                *read = Some(mtime);
+            }
+            Err(e) => eprintln!(
+                "facet serve: {}: {e}; the members read before stay",
+                path.display()
+            ),
+        }
     }
 
     /// The cached snapshot, re-opened when a table has a newer version than

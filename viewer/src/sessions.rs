@@ -22,6 +22,10 @@
 //! request starts in the background), never on every request; a restart
 //! loses at most that much of it.
 //!
+//! Each rewrite is a Lance version; every [`PRUNE_EVERY`] writes all but
+//! the last [`KEEP_VERSIONS`] are removed, so the table's files stay the
+//! size of its live sessions however long the gallery runs.
+//!
 //! The table is the gallery's own: not in `facet_schemas::tables()`, so not
 //! in `facet sql` or the Parquet export.
 
@@ -50,6 +54,10 @@ pub const DEFAULT_LIFETIME_SECONDS: u64 = 30 * 24 * 3600;
 pub const FLUSH_EVERY_MS: i64 = 60_000;
 /// How often the server looks whether another process changed the table.
 pub const SYNC_EVERY_MS: i64 = 1_000;
+/// The table's old versions are removed every this many writes ...
+pub const PRUNE_EVERY: u64 = 32;
+/// ... all but this many.
+pub const KEEP_VERSIONS: usize = 4;
 
 /// The `sessions` table.
 pub fn table() -> Table {
@@ -349,6 +357,11 @@ impl Sessions {
         };
         store.replace(&table(), batch).await?;
         *version = store.table_version(TABLE).await?;
+        // Every rewrite is a version; their history is of no use, so the
+        // old ones go (the last few stay for readers that opened one).
+        if version.is_some_and(|v| v % PRUNE_EVERY == 0) {
+            store.prune_versions(TABLE, KEEP_VERSIONS).await?;
+        }
         for (e, seen) in written {
             e.written_seen_ms.store(seen, Ordering::Relaxed);
         }
@@ -607,6 +620,28 @@ mod tests {
             .unwrap();
         assert_eq!(s.resolve(&store, &a).await.unwrap(), None);
         assert!(s.resolve(&store, &c).await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn old_versions_of_the_table_are_pruned() {
+        let (_dir, store) = store();
+        let s = Sessions::new(3600, 7200);
+        let mut ids = Vec::new();
+        for _ in 0..3 * PRUNE_EVERY {
+            ids.push(s.create(&store, "user:alice", None).await.unwrap());
+        }
+        let ds = store.dataset(TABLE).await.unwrap().unwrap();
+        let versions = ds.versions().await.unwrap().len();
+        assert!(
+            versions <= PRUNE_EVERY as usize + KEEP_VERSIONS,
+            "{versions} versions kept"
+        );
+        // Every live session is still there.
+        for id in &ids {
+            assert!(s.resolve(&store, id).await.unwrap().is_some());
+        }
+        let again = Sessions::new(3600, 7200);
+        assert!(again.resolve(&store, &ids[0]).await.unwrap().is_some());
     }
 
     #[tokio::test]

@@ -166,6 +166,48 @@ async function loadMe() {
     await fetch("/api/logout", { method: "POST" });
     location.reload();
   };
+  // A member's own account: password and "log out everywhere".
+  $("account").hidden = !user;
+  $("account").onclick = openAccount;
+}
+
+/** The account dialog: change the password (the member's other sessions
+ * end), or end every session of the member, this one included. */
+function openAccount() {
+  const dlg = $("account-dialog");
+  const msg = $("account-message");
+  const say = (text) => {
+    msg.textContent = text;
+    msg.hidden = false;
+  };
+  msg.hidden = true;
+  $("current-password").value = "";
+  $("new-password").value = "";
+  $("password-form").onsubmit = async (ev) => {
+    ev.preventDefault();
+    const r = await fetch("/api/auth/password", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({
+        current_password: $("current-password").value,
+        new_password: $("new-password").value,
+      }),
+    });
+    if (r.ok) {
+      $("current-password").value = "";
+      $("new-password").value = "";
+      say(t("account.changed"));
+    } else {
+      const body = await r.json().catch(() => ({}));
+      say(t("account.failed", { reason: body.error || r.status }));
+    }
+  };
+  $("logout-all").onclick = async () => {
+    await fetch("/api/auth/logout-all", { method: "POST" });
+    location.reload();
+  };
+  $("account-close").onclick = () => dlg.close();
+  dlg.showModal();
 }
 
 /** Asks for a password (and, with users, a user name) and logs in;

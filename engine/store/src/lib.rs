@@ -25,6 +25,9 @@ use lance::dataset::{
 };
 use tokio::sync::Mutex;
 
+pub mod filter;
+pub use filter::Filter;
+
 /// Store errors, by whose fault they are.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -193,6 +196,71 @@ impl Store {
         Ok((Some(ds), effective))
     }
 
+    /// Removes the versions of `table` older than its last `keep` (their
+    /// manifests and the files only they refer to): for tables rewritten
+    /// often (the gallery's `sessions`), whose history nobody reads. Returns
+    /// how many versions went.
+    pub async fn prune_versions(&self, table: &str, keep: usize) -> Result<u64> {
+        let Some(ds) = self.dataset(table).await? else {
+            return Ok(0);
+        };
+        let policy = lance::dataset::cleanup::CleanupPolicyBuilder::default()
+            .retain_n_versions(&ds, keep.max(1))
+            .await?
+            .build();
+        Ok(ds.cleanup_with_policy(policy).await?.old_versions)
+    }
+
+    /// Gives the stored `table` the columns its schema declares and it
+    /// lacks, as nulls (a metadata-only change): after an upgrade, readers
+    /// find every column they expect.
+    pub async fn add_missing_columns(&self, table: &Table) -> Result<()> {
+        let _guard = self.write_lock.lock().await;
+        self.evolve(table).await?;
+        Ok(())
+    }
+
+    /// Adds the column `field` to the stored `table`, computed from each
+    /// batch of its `reads` columns by `compute` (which returns the new
+    /// column for the batch's rows). Only the new column's data is written:
+    /// the table's other columns are read (`reads` alone), not rewritten.
+    /// Nothing is done when the table is not written yet or already has it.
+    pub async fn add_computed_column(
+        &self,
+        table: &Table,
+        field: Field,
+        reads: &[&str],
+        compute: impl Fn(&RecordBatch) -> std::result::Result<ArrayRef, ArrowError>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Result<()> {
+        let _guard = self.write_lock.lock().await;
+        let Some(mut ds) = self.dataset(table.name).await? else {
+            return Ok(());
+        };
+        if ds.schema().field(field.name()).is_some() {
+            return Ok(());
+        }
+        let output = Arc::new(Schema::new(vec![field]));
+        let schema = output.clone();
+        let mapper = move |b: &RecordBatch| -> lance::Result<RecordBatch> {
+            let column = compute(b)?;
+            Ok(RecordBatch::try_new(schema.clone(), vec![column])?)
+        };
+        ds.add_columns(
+            NewColumnTransform::BatchUDF(lance::dataset::BatchUDF {
+                mapper: Box::new(mapper),
+                output_schema: output,
+                result_checkpoint: None,
+            }),
+            Some(reads.iter().map(|c| c.to_string()).collect()),
+            None,
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Inserts or replaces whole rows by the table's key (columns `batch`
     /// lacks become null). Only the key column of the stored rows is read.
     pub async fn upsert(&self, table: &Table, batch: RecordBatch) -> Result<()> {
@@ -262,21 +330,19 @@ impl Store {
             return Ok(());
         };
         for chunk in keys.chunks(500) {
-            let list: Vec<String> = chunk.iter().map(|k| quote(k)).collect();
-            ds.delete(&format!("{column} IN ({})", list.join(", ")))
-                .await?;
+            ds = delete(ds, filter::one_of(column, chunk.iter().map(String::as_str))).await?;
         }
         Ok(())
     }
 
-    /// Deletes the rows that match the SQL predicate `filter` (rows whose
-    /// key embeds a path, `face_id LIKE …`, say).
-    pub async fn delete_where(&self, table: &Table, filter: &str) -> Result<()> {
+    /// Deletes the rows that match `filter` (rows whose key embeds a path,
+    /// say).
+    pub async fn delete_where(&self, table: &Table, filter: Filter) -> Result<()> {
         let _guard = self.write_lock.lock().await;
-        let Some(mut ds) = self.dataset(table.name).await? else {
+        let Some(ds) = self.dataset(table.name).await? else {
             return Ok(());
         };
-        ds.delete(filter).await?;
+        delete(ds, filter).await?;
         Ok(())
     }
 
@@ -303,7 +369,7 @@ impl Store {
         let mut scan = match roots {
             None => scan(&ds, &columns, None).await?,
             Some([]) => return Ok(out),
-            Some(roots) => scan_where(&ds, &columns, &paths_under(roots)).await?,
+            Some(roots) => scan_where(&ds, &columns, filter::paths_under(roots)).await?,
         };
         while let Some(b) = scan.next().await? {
             let paths = b
@@ -377,7 +443,7 @@ impl Store {
             }
             return Ok(true);
         }
-        let vectors = ds.count_rows(Some(format!("{column} IS NOT NULL"))).await?;
+        let vectors = count_where(&ds, filter::not_null(column)).await?;
         if vectors < MIN_INDEXED_VECTORS {
             return Ok(false);
         }
@@ -562,11 +628,26 @@ impl Store {
 
     /// Runs a SQL query over the store's tables.
     pub async fn sql(&self, query: &str) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+        self.sql_with(query, Vec::new()).await
+    }
+
+    /// Runs a SQL query whose values are parameters (`$1`, `$2`, …) bound
+    /// to `params`: values are never formatted into the query's text.
+    pub async fn sql_with(
+        &self,
+        query: &str,
+        params: Vec<datafusion::scalar::ScalarValue>,
+    ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
         let ctx = self.session().await?;
-        let df = ctx
+        let mut df = ctx
             .sql(query)
             .await
             .map_err(|e| StoreError::Query(e.to_string()))?;
+        if !params.is_empty() {
+            df = df
+                .with_param_values(params)
+                .map_err(|e| StoreError::Query(e.to_string()))?;
+        }
         let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
         let batches = df
             .collect()
@@ -737,9 +818,8 @@ impl Snapshot {
                         schema.fields().iter().map(|f| f.name().as_str()).collect();
                     let mut rows = Vec::new();
                     for chunk in paths.chunks(500) {
-                        let list: Vec<String> = chunk.iter().map(|p| quote(p)).collect();
-                        let filter = format!("path IN ({})", list.join(", "));
-                        let mut scan = scan_where(ds, &names, &filter).await?;
+                        let filter = filter::one_of("path", chunk.iter().map(String::as_str));
+                        let mut scan = scan_where(ds, &names, filter).await?;
                         while let Some(b) = scan.next().await? {
                             rows.push(b);
                         }
@@ -997,11 +1077,31 @@ pub async fn scan(ds: &Dataset, columns: &[&str], after: Option<u64>) -> Result<
     })
 }
 
-/// The `columns` (those the table has) of the rows of `ds` that match the
-/// SQL predicate `filter`, batch by batch; Lance answers it from the scalar
-/// indexes where the predicate allows ([`Store::index_scalar`]), so a
-/// look-up by key or range costs the rows it finds, not the table.
-pub async fn scan_where(ds: &Dataset, columns: &[&str], filter: &str) -> Result<Scan> {
+/// Deletes the rows of `ds` that match `filter`; returns the new version.
+async fn delete(ds: Dataset, filter: Filter) -> Result<Dataset> {
+    let done = lance::dataset::DeleteBuilder::from_expr(Arc::new(ds), filter)
+        .execute()
+        .await?;
+    Ok(Arc::unwrap_or_clone(done.new_dataset))
+}
+
+/// How many rows of `ds` match `filter`.
+pub async fn count_where(ds: &Dataset, filter: Filter) -> Result<usize> {
+    let mut scanner = ds.scan();
+    scanner.filter_expr(filter);
+    Ok(scanner
+        .project::<String>(&[])?
+        .with_row_id()
+        .count_rows()
+        .await? as usize)
+}
+
+/// The `columns` (those the table has) of the rows of `ds` that match
+/// `filter` ([`filter`]'s expressions), batch by batch; Lance answers it
+/// from the scalar indexes where the predicate allows
+/// ([`Store::index_scalar`]), so a look-up by key or range costs the rows
+/// it finds, not the table.
+pub async fn scan_where(ds: &Dataset, columns: &[&str], filter: Filter) -> Result<Scan> {
     let have: Vec<&str> = columns
         .iter()
         .copied()
@@ -1009,7 +1109,7 @@ pub async fn scan_where(ds: &Dataset, columns: &[&str], filter: &str) -> Result<
         .collect();
     let mut scanner = ds.scan();
     scanner.project(&have)?;
-    scanner.filter(filter)?;
+    scanner.filter_expr(filter);
     let schema: SchemaRef = scanner.schema().await?;
     let stream = Some(scanner.try_into_stream().await?);
     Ok(Scan {
@@ -1033,29 +1133,6 @@ async fn fragment_files_at(ds: &Dataset, version: u64) -> Option<HashMap<u64, Ve
 
 fn data_files(f: &lance::table::format::Fragment) -> Vec<String> {
     f.files.iter().map(|d| d.path.clone()).collect()
-}
-
-/// The filter of the `path`s that are one of `roots` or lie under one (the
-/// paths under `r/` sort between `r/` and `r0`: a range the index answers).
-pub fn paths_under(roots: &[String]) -> String {
-    roots
-        .iter()
-        .map(|r| {
-            let r = r.trim_end_matches('/');
-            format!(
-                "(path = {} OR (path >= {} AND path < {}))",
-                quote(r),
-                quote(&format!("{r}/")),
-                quote(&format!("{r}0"))
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(" OR ")
-}
-
-/// A SQL string literal.
-pub fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
 }
 
 /// Delta segments the `path` index may have before a write merges them.
@@ -1353,7 +1430,7 @@ mod tests {
         let mut scan = scan_where(
             &ds,
             &["path", "iso"],
-            "path IN ('/p00.jpg', '/p09.jpg', '/p16.jpg')",
+            filter::one_of("path", ["/p00.jpg", "/p09.jpg", "/p16.jpg"]),
         )
         .await
         .unwrap();

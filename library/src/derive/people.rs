@@ -100,7 +100,7 @@ fn persons(rt: &tokio::runtime::Runtime, store: &Store) -> Result<Vec<Person>> {
 fn faces_where(
     rt: &tokio::runtime::Runtime,
     ds: Option<&Dataset>,
-    filter: Option<&str>,
+    filter: Option<facet_store::Filter>,
 ) -> Result<Vec<FaceIn>> {
     let mut faces = Vec::new();
     let Some(ds) = ds else {
@@ -223,9 +223,9 @@ pub fn cluster(
                 .map(|p| p.person_id)
                 .collect();
             if !manual.is_empty() {
-                let keys: Vec<String> = manual.keys().map(|k| facet_store::quote(k)).collect();
-                let filter = format!("face_id IN ({})", keys.join(", "));
-                for f in faces_where(rt, ds, Some(&filter))? {
+                let filter =
+                    facet_store::filter::one_of("face_id", manual.keys().map(String::as_str));
+                for f in faces_where(rt, ds, Some(filter))? {
                     let to = manual[&f.face_id];
                     if f.person_id != Some(to) {
                         reached.extend(f.person_id);
@@ -238,14 +238,14 @@ pub fn cluster(
     };
     let (faces, out) = loop {
         let filter = reached.as_ref().map(|r| {
-            let ids: Vec<String> = r.iter().map(i64::to_string).collect();
-            if ids.is_empty() {
-                "person_id IS NULL".to_string()
+            use facet_store::filter::{is_null, one_of};
+            if r.is_empty() {
+                is_null("person_id")
             } else {
-                format!("person_id IS NULL OR person_id IN ({})", ids.join(", "))
+                is_null("person_id").or(one_of("person_id", r.iter().copied()))
             }
         });
-        let faces = faces_where(rt, ds, filter.as_deref())?;
+        let faces = faces_where(rt, ds, filter)?;
         let out = cluster_faces(&faces, &before, &manual, &config.face_clustering);
         let Some(r) = reached.as_mut() else {
             break (faces, out);

@@ -84,8 +84,7 @@ impl StageKind for BrisqueStage {
         let file = |field: &str, p: &str| ModelFile {
             field: format!("with.{field}"),
             path: cx.model_path(p),
-            url: None,
-            sha256: None,
+            ..Default::default()
         };
         Ok(StagePlan {
             reads: working::fields(),

@@ -13,7 +13,9 @@ mod xmp;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow_array::builder::{Float64Builder, Int32Builder, Int64Builder, StringBuilder};
+use arrow_array::builder::{
+    Float64Builder, Int32Builder, Int64Builder, StringBuilder, TimestampNanosecondBuilder,
+};
 use arrow_array::{ArrayRef, RecordBatch};
 use facet_engine::{
     BuildCx, Built, Diagnostic, PlanCx, Stage, StageCx, StageError, StageKind, StagePlan,
@@ -31,6 +33,25 @@ pub struct Exif;
 #[serde(deny_unknown_fields)]
 pub struct ExifConfig {}
 
+/// The local (wall-clock) time a `date_taken` text shows, offset left out,
+/// as nanoseconds since 1970-01-01T00:00:00 (`photos.taken_local`).
+/// `date_taken` is `YYYY-MM-DDTHH:MM:SS`, then optional sub-seconds, then an
+/// optional UTC offset or `Z`.
+pub fn local_time_ns(date_taken: &str) -> Option<i64> {
+    let s = date_taken.trim();
+    let local = match s.get(19..) {
+        Some(rest) => {
+            let cut = rest.find(['+', '-', 'Z']).map_or(s.len(), |i| 19 + i);
+            &s[..cut]
+        }
+        None => s,
+    };
+    chrono::NaiveDateTime::parse_from_str(local, "%Y-%m-%dT%H:%M:%S%.f")
+        .ok()?
+        .and_utc()
+        .timestamp_nanos_opt()
+}
+
 /// The columns this stage writes.
 pub const COLUMNS: &[&str] = &[
     "camera_make",
@@ -43,6 +64,7 @@ pub const COLUMNS: &[&str] = &[
     "focal_length",
     "focal_length_35mm",
     "date_taken",
+    "taken_local",
     "gps_lat",
     "gps_lon",
     "gps_alt",
@@ -83,6 +105,7 @@ struct Builders {
     focal: Float64Builder,
     focal35: Float64Builder,
     date: StringBuilder,
+    taken_local: TimestampNanosecondBuilder,
     lat: Float64Builder,
     lon: Float64Builder,
     alt: Float64Builder,
@@ -102,6 +125,8 @@ impl Builders {
         self.focal.append_option(e.focal_length);
         self.focal35.append_option(e.focal_length_35mm);
         self.date.append_option(e.date_taken.as_deref());
+        self.taken_local
+            .append_option(e.date_taken.as_deref().and_then(local_time_ns));
         self.lat.append_option(e.gps_lat);
         self.lon.append_option(e.gps_lon);
         self.alt.append_option(e.gps_alt);
@@ -120,6 +145,7 @@ impl Builders {
             Arc::new(self.focal.finish()),
             Arc::new(self.focal35.finish()),
             Arc::new(self.date.finish()),
+            Arc::new(self.taken_local.finish()),
             Arc::new(self.lat.finish()),
             Arc::new(self.lon.finish()),
             Arc::new(self.alt.finish()),

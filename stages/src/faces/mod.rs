@@ -360,6 +360,7 @@ impl FacesConfig {
                 path: cx.model_path(model),
                 url: url.clone(),
                 sha256: sha.clone(),
+                export: None,
             };
         let d = &self.detector;
         let mut out = vec![file("detector", &d.model, &d.url, &d.sha256)];

@@ -130,17 +130,8 @@ pub fn group_id(kind: Kind, first_path: &str) -> String {
 /// Parses a stored `date_taken` (ISO 8601 local time, optional sub-seconds
 /// and offset) into seconds; the offset is ignored (one camera, one clock).
 pub fn parse_taken(s: &str) -> Option<f64> {
-    let s = s.trim();
-    let local = match s.get(19..) {
-        Some(rest) => {
-            let cut = rest.find(['+', '-', 'Z']).map_or(s.len(), |i| 19 + i);
-            &s[..cut]
-        }
-        None => s,
-    };
-    let t = chrono::NaiveDateTime::parse_from_str(local, "%Y-%m-%dT%H:%M:%S%.f").ok()?;
-    let utc = t.and_utc();
-    Some(utc.timestamp() as f64 + utc.timestamp_subsec_nanos() as f64 / 1e9)
+    let ns = crate::exif::local_time_ns(s)?;
+    Some(ns.div_euclid(1_000_000_000) as f64 + ns.rem_euclid(1_000_000_000) as f64 / 1e9)
 }
 
 pub(crate) fn finish(

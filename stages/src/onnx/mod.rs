@@ -81,6 +81,10 @@ pub struct OnnxConfig {
     /// Expected SHA-256 of the model file (hex).
     #[serde(default)]
     pub sha256: Option<String>,
+    /// The `tools/export` recipe that `facet models export` runs to produce
+    /// the model from its published PyTorch weights.
+    #[serde(default)]
+    pub export: Option<String>,
     /// Input tensor name (default: the model's only input).
     #[serde(default)]
     pub input: Option<String>,
@@ -205,6 +209,7 @@ impl StageKind for Onnx {
             path: cx.model_path(&cfg.model),
             url: cfg.url.clone(),
             sha256: cfg.sha256.clone(),
+            export: cfg.export.clone(),
         }];
         for (tensor, o) in &cfg.outputs {
             for (field, file) in [("labels", &o.labels), ("mapping", &o.mapping)] {
@@ -212,8 +217,7 @@ impl StageKind for Onnx {
                     models.push(ModelFile {
                         field: format!("with.outputs.{tensor}.{field}"),
                         path: cx.asset_path(f),
-                        url: None,
-                        sha256: None,
+                        ..Default::default()
                     });
                 }
             }

@@ -36,7 +36,7 @@ use facet_stages::groups::hamming::{CHUNKS, HammingIndex, chunks};
 use facet_stages::groups::maintain::Settings;
 use facet_stages::groups::table::photos_of;
 use facet_stages::groups::{Kind, Photo, burst_link, burst_reach, camera_sequences};
-use facet_store::{Dataset, Store, quote};
+use facet_store::{Dataset, Filter, Store, filter};
 
 use crate::{Error, Result};
 
@@ -75,10 +75,6 @@ pub(crate) struct Region<'a> {
     groups_loaded: HashMap<String, bool>,
     /// Lance queries made (for the trace).
     pub queries: usize,
-}
-
-fn in_list<'s>(values: impl IntoIterator<Item = &'s str>) -> String {
-    values.into_iter().map(quote).collect::<Vec<_>>().join(", ")
 }
 
 /// A capture time (seconds, as `parse_taken` reads it) as the stored text's
@@ -138,9 +134,15 @@ impl<'a> Region<'a> {
     }
 
     /// Every batch of a filtered scan.
-    fn query(&mut self, ds: &Dataset, columns: &[&str], filter: &str) -> Result<Vec<RecordBatch>> {
+    fn query(
+        &mut self,
+        ds: &Dataset,
+        columns: &[&str],
+        filter: Filter,
+    ) -> Result<Vec<RecordBatch>> {
         self.queries += 1;
         let trace = crate::Trace::new("groups look-up");
+        let what: String = filter.to_string().chars().take(48).collect();
         let mut scan = self
             .rt
             .block_on(facet_store::scan_where(ds, columns, filter))?;
@@ -149,7 +151,6 @@ impl<'a> Region<'a> {
             out.push(b);
         }
         let rows: usize = out.iter().map(RecordBatch::num_rows).sum();
-        let what: String = filter.chars().take(48).collect();
         trace.at(&format!("{what}… ({rows} rows)"));
         Ok(out)
     }
@@ -161,8 +162,8 @@ impl<'a> Region<'a> {
             return Ok(out);
         };
         for chunk in paths.chunks(IN_CHUNK) {
-            let filter = format!("path IN ({})", in_list(chunk.iter().map(String::as_str)));
-            for b in self.query(ds, &["path", "aggregate"], &filter)? {
+            let filter = filter::one_of("path", chunk.iter().map(String::as_str));
+            for b in self.query(ds, &["path", "aggregate"], filter)? {
                 let (p, a) = (
                     b.column(0).as_string::<i32>(),
                     b.column(1).as_primitive::<Float64Type>(),
@@ -223,8 +224,8 @@ impl<'a> Region<'a> {
         missing.dedup();
         let columns = self.columns;
         for chunk in missing.chunks(IN_CHUNK) {
-            let filter = format!("path IN ({})", in_list(chunk.iter().copied()));
-            for b in self.query(self.photos_ds, columns, &filter)? {
+            let filter = filter::one_of("path", chunk.iter().copied());
+            for b in self.query(self.photos_ds, columns, filter)? {
                 self.add(&b, expand)?;
             }
         }
@@ -238,13 +239,14 @@ impl<'a> Region<'a> {
         };
         let mut out = Vec::new();
         for chunk in ids.chunks(IN_CHUNK) {
-            let list = in_list(chunk.iter().map(String::as_str));
-            let filter = Kind::ALL
-                .iter()
-                .map(|k| format!("{}_group_id IN ({list})", k.as_str()))
-                .collect::<Vec<_>>()
-                .join(" OR ");
-            for b in self.query(ds, &["path"], &filter)? {
+            let filter = filter::any(Kind::ALL.iter().map(|k| {
+                filter::one_of(
+                    &format!("{}_group_id", k.as_str()),
+                    chunk.iter().map(String::as_str),
+                )
+            }))
+            .expect("there are group kinds");
+            for b in self.query(ds, &["path"], filter)? {
                 let p = b.column(0).as_string::<i32>();
                 out.extend((0..b.num_rows()).map(|i| p.value(i).to_string()));
             }
@@ -268,8 +270,8 @@ impl<'a> Region<'a> {
             .collect();
         let columns: Vec<&str> = id_columns.iter().map(String::as_str).collect();
         for chunk in paths.chunks(IN_CHUNK) {
-            let filter = format!("path IN ({})", in_list(chunk.iter().map(String::as_str)));
-            for b in self.query(ds, &columns, &filter)? {
+            let filter = filter::one_of("path", chunk.iter().map(String::as_str));
+            for b in self.query(ds, &columns, filter)? {
                 for c in b.columns() {
                     let c = c.as_string::<i32>();
                     ids.extend(c.iter().flatten().map(str::to_string));
@@ -304,8 +306,8 @@ impl<'a> Region<'a> {
                 .iter()
                 .map(|&i| self.photos[i].path.as_str())
                 .collect();
-            let filter = format!("path IN ({})", in_list(paths));
-            for b in self.query(ds, &all, &filter)? {
+            let filter = filter::one_of("path", paths);
+            for b in self.query(ds, &all, filter)? {
                 let p = b
                     .column_by_name("path")
                     .expect("projected")
@@ -411,11 +413,10 @@ impl<'a> Region<'a> {
         firsts.dedup();
         let mut found = Vec::new();
         for chunk in firsts.chunks(IN_CHUNK) {
-            let list: Vec<String> = chunk.iter().map(|v| v.to_string()).collect();
-            let filter = format!("phash_q0 IN ({})", list.join(", "));
+            let filter = filter::one_of("phash_q0", chunk.iter().map(|&v| v as i32));
             let mut columns = vec!["path"];
             columns.extend(quarters);
-            for b in self.query(ds, &columns, &filter)? {
+            for b in self.query(ds, &columns, filter)? {
                 let p = b.column(0).as_string::<i32>();
                 for r in 0..b.num_rows() {
                     if stored_phash(&b.columns()[1..], r).is_some_and(|h| near.contains(&h)) {
@@ -450,18 +451,11 @@ impl<'a> Region<'a> {
         }
         let columns = self.columns;
         for chunk in merged.chunks(WINDOW_CHUNK) {
-            let filter = chunk
-                .iter()
-                .map(|&(lo, hi)| {
-                    format!(
-                        "(date_taken >= '{}' AND date_taken < '{}')",
-                        taken_text(lo),
-                        taken_text(hi + 1.0)
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(" OR ");
-            for b in self.query(self.photos_ds, columns, &filter)? {
+            let filter = filter::any(chunk.iter().map(|&(lo, hi)| {
+                filter::range("date_taken", &taken_text(lo), &taken_text(hi + 1.0))
+            }))
+            .expect("a chunk has windows");
+            for b in self.query(self.photos_ds, columns, filter)? {
                 self.add(&b, false)?;
             }
         }

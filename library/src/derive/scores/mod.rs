@@ -334,11 +334,10 @@ fn category_paths(
     let Some(scores) = rt.block_on(store.dataset("scores"))? else {
         return Ok(Err("no scores yet".into()));
     };
-    let list: Vec<String> = categories.iter().map(|c| facet_store::quote(c)).collect();
     let mut scan = rt.block_on(facet_store::scan_where(
         &scores,
         &["path"],
-        &format!("category IN ({})", list.join(", ")),
+        facet_store::filter::one_of("category", categories.iter().map(String::as_str)),
     ))?;
     let mut paths: Vec<String> = Vec::new();
     while let Some(b) = rt.block_on(scan.next())? {
@@ -371,11 +370,10 @@ fn photos_by_path(
 ) -> Result<arrow::array::RecordBatch> {
     let mut batches = Vec::new();
     for chunk in paths.chunks(1_000) {
-        let list: Vec<String> = chunk.iter().map(|p| facet_store::quote(p)).collect();
         let mut scan = rt.block_on(facet_store::scan_where(
             photos,
             columns,
-            &format!("path IN ({})", list.join(", ")),
+            facet_store::filter::one_of("path", chunk.iter().map(String::as_str)),
         ))?;
         while let Some(b) = rt.block_on(scan.next())? {
             batches.push(b);
