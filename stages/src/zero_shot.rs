@@ -229,7 +229,9 @@ impl StageKind for ZeroShotTags {
                         pad_id: cfg.pad_id,
                     },
                     cfg.provider,
-                    1,
+                    // Embedded once, before any photo flows: every core (the
+                    // full SigLIP 2 text tower takes minutes on one).
+                    std::thread::available_parallelism().map_or(1, usize::from),
                 )?,
                 cfg.dim,
             )
