@@ -155,13 +155,18 @@ pub fn status(m: &ModelFile, lock: &Lock) -> Result<(Status, Option<String>)> {
     Ok((status, Some(got)))
 }
 
+/// The lock of the folder that holds `file`, loaded once.
 fn lock_of<'a>(locks: &'a mut BTreeMap<PathBuf, Lock>, file: &Path) -> Result<&'a mut Lock> {
-    let dir = file.parent().unwrap_or(Path::new(".")).to_path_buf();
-    if !locks.contains_key(&dir) {
-        let lock = Lock::load(&dir)?;
-        locks.insert(dir.clone(), lock);
+    lock_in(locks, file.parent().unwrap_or(Path::new(".")))
+}
+
+/// The lock of the folder `dir`, loaded once.
+fn lock_in<'a>(locks: &'a mut BTreeMap<PathBuf, Lock>, dir: &Path) -> Result<&'a mut Lock> {
+    if !locks.contains_key(dir) {
+        let lock = Lock::load(dir)?;
+        locks.insert(dir.to_path_buf(), lock);
     }
-    Ok(locks.get_mut(&dir).expect("inserted"))
+    Ok(locks.get_mut(dir).expect("inserted"))
 }
 
 /// The one command that produces a missing model file.
@@ -631,7 +636,7 @@ fn export_recipe(
         lock_of(locks, &target)?.record(&target, entry);
         lines.push(format!("{name} ({})", &sha[..12]));
     }
-    lock_of(locks, &dir.join(LOCK_FILE))?.save()?;
+    lock_in(locks, dir)?.save()?;
     let _ = std::fs::remove_dir_all(&staging);
     let diff = report
         .get("max_abs_diff")

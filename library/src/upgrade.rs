@@ -39,14 +39,11 @@ pub struct Migration {
     pub to: u32,
     /// What it changes, for the log.
     pub what: &'static str,
-    run: for<'a> fn(&'a Store) -> futures_lite::BoxedFuture<'a>,
+    run: for<'a> fn(&'a Store) -> StepFuture<'a>,
 }
 
-mod futures_lite {
-    /// The future a migration step returns.
-    pub type BoxedFuture<'a> =
-        std::pin::Pin<Box<dyn std::future::Future<Output = crate::Result<()>> + Send + 'a>>;
-}
+/// The future a migration step returns.
+type StepFuture<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send + 'a>>;
 
 /// Every migration, in order.
 pub const MIGRATIONS: &[Migration] = &[Migration {
