@@ -1,6 +1,7 @@
 //! `facet`: tells you which photos are worth keeping.
 
 mod compare;
+mod events;
 mod models;
 mod recommend;
 mod run;
@@ -518,7 +519,14 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             let store = store.unwrap_or_else(|| PathBuf::from(DEFAULT_STORE));
             let rt = tokio::runtime::Runtime::new()?;
             let store = crate::open_store(&store)?;
+            let plugins = facet_events::Plugins::load(&config)?;
+            let mark = events::Mark::now(&rt, &store)?;
             let r = scores::recompute(&rt, &store, &config)?;
+            let queued = events::emit(&rt, &store, &plugins, &mark, &Default::default())?;
+            if queued > 0 {
+                println!("plugins: {queued} event delivery(ies) queued");
+            }
+            events::deliver(&rt, &store, &plugins, std::time::Duration::from_secs(30))?;
             println!(
                 "{} photos re-scored, {} unchanged, {} removed in {:.2}s ({})",
                 r.scored,

@@ -60,6 +60,9 @@ pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
     let bar = Bar::from_args(&args);
     let report = session.pass(&roots, &[], args.force, bar)?;
     report.print();
+    // Webhooks, actions and plugins: what is due now; what fails waits in
+    // the outbox for the next run or `facet watch`.
+    session.deliver(Duration::from_secs(30))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -97,6 +100,10 @@ pub struct Session {
     batch: Option<usize>,
     commit_every: usize,
     quiet: bool,
+    /// Live mode's scores, kept between passes (`facet watch`).
+    live: Option<std::cell::RefCell<derive::scores::live::Live>>,
+    /// Plugins, webhooks and actions (`plugins` of the configuration).
+    plugins: Arc<facet_events::Plugins>,
 }
 
 /// What one pass over some paths did.
@@ -108,6 +115,8 @@ pub struct PassReport {
     rescore: derive::scores::Recomputed,
     groups: derive::groups::Detected,
     people: Option<derive::people::Clustered>,
+    /// Event deliveries queued for plugins, webhooks and actions.
+    queued: usize,
     secs: f64,
     workers: usize,
     store_dir: PathBuf,
@@ -174,6 +183,10 @@ impl Session {
             bail!("no photo folders given: facet run [PIPELINE.yaml] <folder>…");
         }
         check_roots(&roots)?;
+        let plugins = facet_events::Plugins::load(&config)?;
+        for w in plugins.warnings() {
+            eprintln!("warning: plugins: {w}");
+        }
         let registry = facet_stages::registry();
         let plan = match facet_engine::compile_at(&text, dir.as_deref(), &registry, &config) {
             Ok(p) => p,
@@ -223,9 +236,28 @@ impl Session {
                 batch: args.batch,
                 commit_every: args.commit_every.max(1),
                 quiet: args.quiet,
+                live: None,
+                plugins: Arc::new(plugins),
             },
             roots,
         )))
+    }
+
+    /// Keeps the scores' statistics in memory from one pass to the next
+    /// (`derive::scores::live`): a watcher's batch of edited or moved photos
+    /// then costs what changed, where a one-shot re-score reads the library.
+    pub fn go_live(&mut self) {
+        self.live = Some(Default::default());
+    }
+
+    /// Delivers the outbox's due events for at most `budget`.
+    pub fn deliver(&self, budget: Duration) -> Result<()> {
+        crate::events::deliver(&self.rt, &self.store, &self.plugins, budget)
+    }
+
+    /// The store and plugins, for a delivery loop beside the passes.
+    pub fn outbox(&self) -> (Arc<Store>, Arc<facet_events::Plugins>) {
+        (self.store.clone(), self.plugins.clone())
     }
 
     pub fn pipeline_name(&self) -> &str {
@@ -254,6 +286,7 @@ impl Session {
     ) -> Result<PassReport> {
         let (store, rt, config, plan) = (&self.store, &self.rt, &self.config, &self.plan);
         let started = Instant::now();
+        let mark = crate::events::Mark::now(rt, store)?;
         // What is already analysed (or already failed) and unchanged is skipped:
         // one index of the known paths, read by the skip check, kept by the writer.
         let photos_t = plan.photos_table();
@@ -278,11 +311,16 @@ impl Session {
         let moves = if scanned.is_empty() {
             Vec::new()
         } else if rt.block_on(store.table_version("photos"))?.is_some() {
-            let candidates = lifecycle::move_candidates(
-                &scanned,
-                config.scanning.skip_hidden_directories,
-                |p| known.get(p).is_some(),
-            );
+            // Walked by the pipeline's own source, with its settings.
+            let files = facet_engine::runtime::list_files(
+                plan,
+                roots,
+                config.clone(),
+                store.dir().to_path_buf(),
+            )?;
+            let candidates = lifecycle::move_candidates(files.into_iter().map(|f| f.path), |p| {
+                known.get(p).is_some()
+            });
             rt.block_on(lifecycle::find_moves(store, &candidates))?
         } else {
             Vec::new()
@@ -292,15 +330,23 @@ impl Session {
         } else {
             rt.block_on(lifecycle::record_moves(store, &moves))?;
             rt.block_on(lifecycle::refresh_identity(store, &moves))?;
+            if let Some(live) = &self.live {
+                live.borrow_mut().moves_applied(rt, store)?;
+            }
             rt.block_on(KnownFiles::load(store, &photos_t, Some(&scanned)))?
         };
         let found = std::sync::Mutex::new(std::collections::HashSet::<String>::new());
+        // Files the store did not know at all: their photos are new (events).
+        let fresh = std::sync::Mutex::new(std::collections::HashSet::<String>::new());
         let skip = {
             let known = known.clone();
-            let found = &found;
+            let (found, fresh) = (&found, &fresh);
             move |e: &facet_engine::FileEntry| {
                 let path = e.path.to_string_lossy();
                 found.lock().expect("found lock").insert(path.to_string());
+                if known.get(&path).is_none() {
+                    fresh.lock().expect("fresh lock").insert(path.to_string());
+                }
                 !force && known.unchanged(&path, e.size as i64, e.mtime_ns)
             }
         };
@@ -397,7 +443,13 @@ impl Session {
             missing.marked.extend(more.marked);
         }
         // Scores depend on the whole library (normalization): re-score it.
-        let rescore = derive::scores::recompute(rt, store, config)?;
+        let rescore = match &self.live {
+            Some(live) => {
+                let removed: Vec<String> = moves.iter().map(|m| m.old.clone()).collect();
+                live.borrow_mut().rescore(rt, store, config, &removed)?
+            }
+            None => derive::scores::recompute(rt, store, config)?,
+        };
         let groups = derive::groups::detect(rt, store, config, false)?;
         // New faces join people (ids, names and manual assignments kept).
         let people = if config.face_clustering.enabled
@@ -410,6 +462,13 @@ impl Session {
         } else {
             None
         };
+        let queued = crate::events::emit(
+            rt,
+            store,
+            &self.plugins,
+            &mark,
+            &fresh.into_inner().expect("fresh lock"),
+        )?;
         Ok(PassReport {
             stats,
             summary,
@@ -418,6 +477,7 @@ impl Session {
             rescore,
             groups,
             people,
+            queued,
             secs: started.elapsed().as_secs_f64(),
             workers,
             store_dir: store.dir().to_path_buf(),
@@ -464,13 +524,17 @@ impl PassReport {
     /// One line: what a `facet watch` batch did.
     pub fn line(&self) -> String {
         format!(
-            "{} analysed, {} failed, {} moved, {} missing, {} found again; {} scored; {} burst(s), {} duplicate group(s), {} similar group(s); {:.2}s",
+            "{} analysed, {} failed, {} moved, {} missing, {} found again; {} scored{}; {} burst(s), {} duplicate group(s), {} similar group(s); {:.2}s",
             self.summary.analysed,
             self.summary.failures.len(),
             self.moves,
             self.missing.marked.len(),
             self.missing.cleared.len(),
             self.rescore.scored,
+            match &self.rescore.full {
+                Some(why) => format!(" (every photo read: {why})"),
+                None => String::new(),
+            },
             self.groups.bursts,
             self.groups.duplicate_groups,
             self.groups.similar_groups,
@@ -564,6 +628,9 @@ impl PassReport {
         }
         if let Some(c) = &self.people {
             println!("{}", c.summary());
+        }
+        if self.queued > 0 {
+            println!("plugins: {} event delivery(ies) queued", self.queued);
         }
     }
 }

@@ -35,7 +35,7 @@ pub struct WatchArgs {
 }
 
 pub fn watch(args: WatchArgs, config: FacetConfig) -> Result<ExitCode> {
-    let (session, roots) = match Session::open(&args.run, config)? {
+    let (mut session, roots) = match Session::open(&args.run, config)? {
         Ok(opened) => opened,
         Err(code) => return Ok(code),
     };
@@ -48,6 +48,7 @@ pub fn watch(args: WatchArgs, config: FacetConfig) -> Result<ExitCode> {
         Some(secs) => anyhow::bail!("--poll {secs}: the interval must be positive"),
         None => Mode::Native,
     };
+    session.go_live();
     // Watching starts before the first pass: nothing written meanwhile is missed.
     let store_dir = std::path::absolute(session.store_dir())?;
     let watcher = Watcher::new(
@@ -58,6 +59,10 @@ pub fn watch(args: WatchArgs, config: FacetConfig) -> Result<ExitCode> {
     )?;
     let first = session.pass(&roots, &[], args.run.force, Bar::from_args(&args.run))?;
     first.print();
+    // Webhooks, actions and plugins are delivered beside the batches, so a
+    // slow receiver never holds back the analysis; a failed delivery is
+    // retried from the outbox with backoff.
+    let _delivery = spawn_delivery(&session)?;
     println!(
         "watching {} with {} ({}); Ctrl-C stops",
         roots
@@ -112,4 +117,56 @@ pub fn watch(args: WatchArgs, config: FacetConfig) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A thread that delivers the outbox's due events every two seconds until
+/// dropped (stopped then, between two deliveries).
+struct Delivery {
+    stop: std::sync::Arc<AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Delivery {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+fn spawn_delivery(session: &Session) -> Result<Option<Delivery>> {
+    let (store, plugins) = session.outbox();
+    if !plugins.enabled() {
+        return Ok(None);
+    }
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let handle = {
+        let stop = stop.clone();
+        std::thread::Builder::new()
+            .name("facet-delivery".into())
+            .spawn(move || {
+                let Ok(rt) = tokio::runtime::Runtime::new() else {
+                    eprintln!("plugins: cannot start the delivery thread's runtime");
+                    return;
+                };
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    if let Err(e) =
+                        crate::events::deliver(&rt, &store, &plugins, Duration::from_secs(5))
+                    {
+                        eprintln!("plugins: delivery: {e:#}");
+                    }
+                    for _ in 0..20 {
+                        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                            break;
+                        }
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                }
+            })?
+    };
+    Ok(Some(Delivery {
+        stop,
+        handle: Some(handle),
+    }))
 }

@@ -1,7 +1,11 @@
 //! `processing.mode`: which model stages are loaded together.
 //!
 //! *Single-pass* builds every stage once per worker and keeps it for the whole
-//! run. *Multi-pass* packs the model stages (those that load model files), in
+//! run; a model stage's sessions are not per worker, though: each model is
+//! loaded once per process and shared by every worker's instance of the
+//! stage (see `facet_stages::onnx::shared`), so what is loaded — and what
+//! the packing below and the run's memory reservation count — is each model
+//! once, however many workers there are. *Multi-pass* packs the model stages (those that load model files), in
 //! execution order, into passes whose declared `needs.vram` fit the VRAM
 //! budget. Each admitted batch is a RAM chunk (`processing.ram_chunk_size`):
 //! its images are decoded once, then each pass loads its models, runs the
@@ -125,12 +129,7 @@ pub fn plan_passes(
             .push(plan.stages[i].name.clone());
     }
     // Kept between chunks: CPU-resident models (no VRAM need), when allowed.
-    let model_bytes: u64 = models
-        .iter()
-        .flat_map(|&i| plan.stages[i].configured.plan().models.iter())
-        .filter_map(|m| std::fs::metadata(&m.path).ok())
-        .map(|m| m.len())
-        .sum();
+    let model_bytes = model_bytes(plan, models.iter().copied());
     let keep_cpu = match keep_in_ram {
         KeepInRam::Always => true,
         KeepInRam::Never => false,
@@ -148,6 +147,42 @@ pub fn plan_passes(
         names,
         why,
     }
+}
+
+/// Bytes of the model files that stages `stages` (indices into
+/// [`Plan::stages`]) load, each file once: a model is loaded once per
+/// process, whatever the number of workers, and two stages naming the same
+/// file share its session.
+pub fn model_bytes(plan: &Plan, stages: impl Iterator<Item = usize>) -> u64 {
+    let mut seen = std::collections::HashSet::new();
+    stages
+        .flat_map(|i| plan.stages[i].configured.plan().models.iter())
+        .filter_map(|m| {
+            let meta = std::fs::metadata(&m.path).ok()?;
+            let key = std::fs::canonicalize(&m.path).unwrap_or_else(|_| m.path.clone());
+            seen.insert(key).then_some(meta.len())
+        })
+        .sum()
+}
+
+/// What stays loaded at the worst moment of a run, in model-file bytes:
+/// every model in single-pass; in multi-pass the largest pass with the
+/// models kept between chunks. Counted once per process (see [`model_bytes`]).
+pub fn resident_model_bytes(plan: &Plan, passes: &Passes) -> u64 {
+    let n = plan.stages.len();
+    let is_model = |i: usize| !plan.stages[i].configured.plan().models.is_empty();
+    if passes.single {
+        return model_bytes(plan, (0..n).filter(|&i| is_model(i)));
+    }
+    (0..passes.names.len())
+        .map(|p| {
+            model_bytes(
+                plan,
+                (0..n).filter(|&i| is_model(i) && (passes.pass_of[i] == Some(p) || passes.keep[i])),
+            )
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -221,6 +256,34 @@ mod tests {
             8 * G,
         );
         assert!(single.single);
+    }
+
+    #[test]
+    fn models_are_counted_once_per_process() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("m.onnx"), vec![0u8; 1000]).unwrap();
+        std::fs::write(dir.path().join("n.onnx"), vec![0u8; 10]).unwrap();
+        let m = dir.path().join("m.onnx");
+        let n = dir.path().join("n.onnx");
+        // Two stages on the same file and one on another.
+        let yaml = format!(
+            "version: 1\nstages:\n  f: {{ uses: files }}\n  l: {{ uses: load, after: [f], with: {{ bytes: 10 }} }}\n  a: {{ uses: model, after: [l], with: {{ column: a, model: {m} }} }}\n  b: {{ uses: model, after: [l], with: {{ column: b, model: {m} }} }}\n  c: {{ uses: model, after: [l], with: {{ column: c, model: {n} }} }}\n",
+            m = m.display(),
+            n = n.display()
+        );
+        let p = crate::compile(&yaml, &registry(), &Default::default())
+            .unwrap_or_else(|d| panic!("{d:?}"));
+        let single = plan_passes(
+            &p,
+            ProcessingMode::SinglePass,
+            KeepInRam::Never,
+            None,
+            8 * G,
+        );
+        assert_eq!(resident_model_bytes(&p, &single), 1010);
+        let multi = plan_passes(&p, ProcessingMode::MultiPass, KeepInRam::Never, None, 8 * G);
+        assert_eq!(multi.names.len(), 3);
+        assert_eq!(resident_model_bytes(&p, &multi), 1000, "the largest pass");
     }
 
     #[test]

@@ -92,6 +92,10 @@ pub struct RunStats {
     pub passes: Option<Passes>,
     /// Model stages built during the run (multi-pass: per pass and RAM chunk).
     pub model_loads: u64,
+    /// Model-file bytes reserved from the memory budget for the run: the
+    /// models resident at the worst moment, each once per process (the
+    /// workers share the sessions); 0 when they did not fit beside a photo.
+    pub model_bytes: u64,
 }
 
 #[derive(Clone)]
@@ -113,6 +117,7 @@ enum Slot {
 struct Lazy {
     configured: Arc<dyn crate::Configured>,
     cx: BuildCx,
+    hints: crate::stage::BuildHints,
     pass: usize,
     keep: bool,
     loaded: Option<Box<dyn Stage>>,
@@ -154,7 +159,7 @@ fn ready(stages: &mut WorkerStages, i: usize, loads: &AtomicU64) -> Result<Box<d
     };
     match l.loaded.take() {
         Some(stage) => Ok(stage),
-        None => match l.configured.build(&l.cx) {
+        None => match crate::stage::with_build_hints(l.hints, || l.configured.build(&l.cx)) {
             Ok(Built::Transform(t)) => {
                 loads.fetch_add(1, Ordering::Relaxed);
                 Ok(t)
@@ -178,13 +183,16 @@ fn tune(
     progress: Arc<Progress>,
 ) {
     let Tuning { mut probe, report } = t;
+    // Never above `most` (the smallest `batch:`, the budget), even when the
+    // configured minimum chunk is larger.
     let mut tuner = crate::tuning::Tuner::new(
         &cfg,
         crate::tuning::Knobs {
             chunk: chunk.load(Ordering::Relaxed),
             gpu_batch: gpu_batch.load(Ordering::Relaxed),
         },
-    );
+    )
+    .limited(most);
     let interval = std::time::Duration::from_secs_f64(cfg.monitor_interval_seconds.max(0.05));
     let mut last_print = std::time::Instant::now();
     let mut gpu_said = false;
@@ -219,6 +227,49 @@ fn tune(
             ));
         }
     }
+}
+
+/// The photo files the plan's source finds under `roots`, with its own
+/// settings (hidden folders, symbolic links, RAW beside JPEG): what a run
+/// over `roots` would consider, for the checks made before it (moved
+/// photos). Problems met while walking are left to the run to report.
+pub fn list_files(
+    plan: &Plan,
+    roots: &[PathBuf],
+    config: Arc<FacetConfig>,
+    store_dir: PathBuf,
+) -> Result<Vec<FileEntry>, FacetError> {
+    let cx = BuildCx {
+        config,
+        store_dir,
+        image_side: None,
+        budget: Budget::new(u64::MAX),
+        worker: 0,
+        models_dir: plan.models_dir.clone(),
+        pipeline_dir: plan.pipeline_dir.clone(),
+        gpu_batch: Arc::new(AtomicUsize::new(1)),
+    };
+    let built = plan
+        .source
+        .configured
+        .build(&cx)
+        .map_err(|source| FacetError::Stage {
+            stage: plan.source.name.clone(),
+            source,
+        })?;
+    let Built::Source(mut source) = built else {
+        return Err(FacetError::Internal(format!(
+            "stage `{}` is not a source",
+            plan.source.name
+        )));
+    };
+    Ok(source
+        .scan(roots)
+        .filter_map(|f| match f {
+            Found::File(e) => Some(e),
+            Found::Issue(_) => None,
+        })
+        .collect())
 }
 
 /// Runs `plan` over `roots`. `skip` says which files are already analysed;
@@ -273,10 +324,15 @@ pub fn run(
         opts.vram,
         opts.budget.total(),
     );
+    // What a stage learns beside its context: the workers (model stages
+    // divide the cores among them) and its `batch:` (the most rows one
+    // inference of its shared model session gathers).
+    let hints = |s: &crate::PlannedStage| crate::stage::BuildHints {
+        workers: Some(workers),
+        batch: s.batch,
+    };
     let build = |s: &crate::PlannedStage, w: usize| -> Result<Box<dyn Stage>, FacetError> {
-        match s
-            .configured
-            .build(&cx(w, s.image_side))
+        match crate::stage::with_build_hints(hints(s), || s.configured.build(&cx(w, s.image_side)))
             .map_err(|e| stage_err(&s.name, e))?
         {
             Built::Transform(t) => Ok(t),
@@ -308,6 +364,7 @@ pub fn run(
                 Some(pass) if !passes.single => Slot::Lazy(Lazy {
                     configured: s.configured.clone(),
                     cx: cx(w, s.image_side),
+                    hints: hints(s),
                     pass,
                     keep: passes.keep[i],
                     loaded: None,
@@ -323,10 +380,24 @@ pub fn run(
 
     // Batch size from the budget: half the budget admits batches (and the
     // writer's buffer), the other half is headroom for decodes larger than
-    // the estimate (see `budget`).
+    // the estimate (see `budget`). The models are held for the whole run,
+    // once per process (the workers share their sessions): their files'
+    // bytes are reserved first, when that leaves room for a photo per worker.
     let per_photo = plan.bytes_per_photo();
     let admit_limit = opts.budget.admission_limit();
-    let by_memory = (admit_limit / (per_photo * workers as u64 * 2).max(1)) as usize;
+    let model_bytes = crate::passes::resident_model_bytes(plan, &passes);
+    // (Not with a batch size given: that batch alone may take the whole limit.)
+    let models_held = (model_bytes > 0 && opts.batch_rows.is_none())
+        .then(|| {
+            opts.budget.try_reserve_under(
+                model_bytes,
+                admit_limit.saturating_sub(per_photo * workers as u64),
+            )
+        })
+        .flatten();
+    let admit_for_photos =
+        admit_limit.saturating_sub(models_held.as_ref().map_or(0, |r| r.bytes()));
+    let by_memory = (admit_for_photos / (per_photo * workers as u64 * 2).max(1)) as usize;
     // Multi-pass: a batch is a RAM chunk, decoded once for every pass.
     let batch_rows = opts.batch_rows.unwrap_or_else(|| {
         if passes.single {
@@ -352,7 +423,15 @@ pub fn run(
                 stop_tuner.clone(),
                 progress.clone(),
             );
-            let most = by_memory.max(1);
+            // The chunk never goes above what the budget admits, nor (in
+            // single-pass, where a batch is the stages' batch) above the
+            // smallest `batch:` a stage declares: `batch:` is an upper bound.
+            let most = if passes.single {
+                by_memory.min(plan.batch_limit().unwrap_or(usize::MAX))
+            } else {
+                by_memory
+            }
+            .max(1);
             Some(std::thread::spawn(move || {
                 tune(t, cfg, chunk, gpu_batch, most, stop, progress)
             }))
@@ -383,6 +462,7 @@ pub fn run(
 
     let mut stats = RunStats {
         batch_rows,
+        model_bytes: models_held.as_ref().map_or(0, |r| r.bytes()),
         passes: Some(passes.clone()),
         ..Default::default()
     };
@@ -449,6 +529,7 @@ pub fn run(
         return Err(e);
     }
     stats.peak_reserved = opts.budget.peak();
+    drop(models_held);
     stats.model_loads = loads.load(Ordering::Relaxed);
     Ok(stats)
 }

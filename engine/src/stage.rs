@@ -116,6 +116,36 @@ impl BuildCx {
     }
 }
 
+/// What the runtime tells a stage while it builds it, beside [`BuildCx`]:
+/// the run's number of dataflow workers and the stage's declared `batch:`.
+/// Model stages share one session per model among the workers (gathering
+/// their rows into inferences of at most `batch` rows) and divide the cores
+/// among the workers. Outside a run's build both are `None`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BuildHints {
+    pub workers: Option<usize>,
+    pub batch: Option<usize>,
+}
+
+thread_local! {
+    static HINTS: std::cell::Cell<BuildHints> = const {
+        std::cell::Cell::new(BuildHints { workers: None, batch: None })
+    };
+}
+
+/// The hints of the build going on on this thread (see [`BuildHints`]).
+pub fn build_hints() -> BuildHints {
+    HINTS.with(|h| h.get())
+}
+
+/// Runs `f` (a stage's build) with `hints` visible to [`build_hints`].
+pub fn with_build_hints<R>(hints: BuildHints, f: impl FnOnce() -> R) -> R {
+    let before = HINTS.with(|h| h.replace(hints));
+    let out = f();
+    HINTS.with(|h| h.set(before));
+    out
+}
+
 /// A stage kind, as its author writes it.
 pub trait StageKind: Send + Sync + 'static {
     /// The name pipelines use (`uses: decode`).

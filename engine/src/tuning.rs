@@ -5,6 +5,12 @@
 //! * RAM above `memory_limit_percent` → RAM chunk (photos admitted per batch)
 //!   −25 %; RAM 20 points under the limit → chunk +25 %.
 //!
+//! Bounds are limits: the chunk never goes above the smallest `batch:` a
+//! stage declares (an upper bound, documented as such) nor above what the
+//! memory budget admits ([`Tuner::limited`]), even where the configured
+//! `min_ram_chunk_size` is larger; model stages cap their inferences at
+//! their own `batch:` whatever the GPU batch knob says.
+//!
 //! Memory is measured against the cgroup's limit when Facet runs in a
 //! container (`memory.max` / `memory.limit_in_bytes`), not the host's total.
 //! GPUs are read through NVML (`nvml-wrapper`); without one the tuner runs in
@@ -44,6 +50,10 @@ pub struct Knobs {
 pub struct Tuner {
     cfg: AutoTuning,
     pub knobs: Knobs,
+    /// The hard ceiling of the chunk: the smallest `batch:` a stage declares
+    /// (an upper bound) and what the memory budget admits. The configured
+    /// `min_ram_chunk_size` gives way to it.
+    most: usize,
 }
 
 impl Tuner {
@@ -52,6 +62,7 @@ impl Tuner {
         let mut t = Tuner {
             cfg: cfg.clone(),
             knobs: initial,
+            most: usize::MAX,
         };
         t.knobs.chunk = t.clamp_chunk(initial.chunk);
         t.knobs.gpu_batch = initial
@@ -60,14 +71,22 @@ impl Tuner {
         t
     }
 
+    /// Never lets the chunk above `most` (the pipeline's smallest `batch:`,
+    /// the memory budget's limit), whatever the configured bounds say.
+    pub fn limited(mut self, most: usize) -> Self {
+        self.most = most.max(1);
+        self.knobs.chunk = self.clamp_chunk(self.knobs.chunk);
+        self
+    }
+
     fn clamp_chunk(&self, c: usize) -> usize {
-        c.clamp(
-            self.cfg.min_ram_chunk_size.max(1),
-            self.cfg
-                .max_ram_chunk_size
-                .max(self.cfg.min_ram_chunk_size)
-                .max(1),
-        )
+        let hi = self
+            .cfg
+            .max_ram_chunk_size
+            .max(self.cfg.min_ram_chunk_size)
+            .max(1)
+            .min(self.most);
+        c.clamp(self.cfg.min_ram_chunk_size.max(1).min(hi), hi)
     }
 
     /// Applies the rules to one sample; returns what changed, in words.
@@ -306,6 +325,64 @@ mod tests {
             t.observe(ram(1.0));
         }
         assert_eq!(t.knobs.chunk, cfg.max_ram_chunk_size);
+    }
+
+    #[test]
+    fn the_chunk_never_exceeds_a_stages_batch() {
+        // A stage declares `batch: 4`, under the configured minimum chunk
+        // (10): the declared batch is an upper bound and wins.
+        let cfg = AutoTuning {
+            min_ram_chunk_size: 1,
+            ..AutoTuning::default()
+        };
+        let mut t = Tuner::new(
+            &cfg,
+            Knobs {
+                chunk: 4,
+                gpu_batch: 16,
+            },
+        )
+        .limited(4);
+        assert_eq!(t.knobs.chunk, 4, "the start is within the batch");
+        // A machine with room to spare, then pressure, then room again.
+        let mut probe = Script(
+            std::iter::repeat_n(ram(1.0), 30)
+                .chain(std::iter::repeat_n(ram(99.0), 10))
+                .chain(std::iter::repeat_n(ram(1.0), 30))
+                .collect::<Vec<_>>()
+                .into_iter(),
+        );
+        let mut seen = Vec::new();
+        for _ in 0..70 {
+            t.observe(probe.sample());
+            seen.push(t.knobs.chunk);
+        }
+        assert!(seen.iter().all(|&c| (1..=4).contains(&c)), "{seen:?}");
+        assert_eq!(*seen.last().unwrap(), 4, "grows back to the batch");
+        assert!(seen.contains(&1), "shrinks under pressure: {seen:?}");
+        // With the configured minimum (10) above the batch, it stays at the batch.
+        let mut t = Tuner::new(
+            &AutoTuning::default(),
+            Knobs {
+                chunk: 4,
+                gpu_batch: 16,
+            },
+        )
+        .limited(4);
+        for s in [ram(1.0), ram(99.0), ram(1.0)] {
+            t.observe(s);
+            assert_eq!(t.knobs.chunk, 4);
+        }
+        // Started above it, it is brought down at once.
+        let t = Tuner::new(
+            &cfg,
+            Knobs {
+                chunk: 100,
+                gpu_batch: 16,
+            },
+        )
+        .limited(6);
+        assert_eq!(t.knobs.chunk, 6);
     }
 
     #[test]

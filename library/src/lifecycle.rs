@@ -69,40 +69,23 @@ pub struct Move {
     pub new: String,
 }
 
-/// The photo files under `roots` (absolute, as the scan spells them) that
-/// `known` does not hold, with their content hash: what may be a moved photo.
-/// `skip_hidden`: as the scan, no folder whose name starts with a dot.
+/// The photo files of `files` (what the pipeline's own source found: its
+/// settings for hidden folders, links and RAW files apply) that `known`
+/// does not hold, with their content hash: what may be a moved photo.
 pub fn move_candidates(
-    roots: &[String],
-    skip_hidden: bool,
+    files: impl IntoIterator<Item = std::path::PathBuf>,
     known: impl Fn(&str) -> bool,
 ) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for root in roots {
-        for e in walkdir::WalkDir::new(root)
-            .follow_links(true)
-            .into_iter()
-            .filter_entry(|e| {
-                !(skip_hidden
-                    && e.depth() > 0
-                    && e.file_type().is_dir()
-                    && e.file_name().to_str().is_some_and(|n| n.starts_with('.')))
-            })
-            .flatten()
-        {
-            if !e.file_type().is_file() || !facet_stages::scan::is_photo(e.path()) {
-                continue;
-            }
-            let path = e.path().to_string_lossy().into_owned();
+    files
+        .into_iter()
+        .filter_map(|file| {
+            let path = file.to_string_lossy().into_owned();
             if known(&path) {
-                continue;
+                return None;
             }
-            if let Ok(h) = content_hash(e.path()) {
-                out.push((path, h));
-            }
-        }
-    }
-    out
+            content_hash(&file).ok().map(|h| (path, h))
+        })
+        .collect()
 }
 
 /// The moves among `candidates` (new path, content hash): a stored photo

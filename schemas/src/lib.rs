@@ -898,6 +898,62 @@ pub fn moves() -> Table {
     }
 }
 
+/// `event_outbox`: the deliveries of events to webhooks, actions and plugins
+/// (`facet_events`), kept until delivered and after, so that enqueuing the
+/// same event for the same target again delivers nothing new.
+pub fn event_outbox() -> Table {
+    let columns = vec![
+        key(
+            "id",
+            DataType::Utf8,
+            "SHA-256 (hex) of target, event name and payload (the key): the delivery's identity, so one event is delivered once to each target however often it is enqueued; sent as the X-Facet-Delivery header.",
+        ),
+        col(
+            "target",
+            DataType::Utf8,
+            "Who receives it: `webhook:<host>#<url hash>`, `action:<name>`, `plugin:<file name>`.",
+        ),
+        col(
+            "event",
+            DataType::Utf8,
+            "on_new_photo, on_score_complete, on_high_score or on_burst_detected.",
+        ),
+        col(
+            "payload",
+            DataType::Utf8,
+            "The event's data (JSON), as the receiver gets it.",
+        ),
+        col(
+            "state",
+            DataType::Utf8,
+            "`pending` (to deliver, at next_attempt_at), `delivered`, or `failed` (gave up after the last attempt; last_error says why).",
+        ),
+        col("attempts", DataType::Int32, "Failed attempts so far."),
+        col(
+            "next_attempt_at",
+            timestamp(),
+            "When a pending delivery is due (exponential backoff after failures).",
+        ),
+        col(
+            "last_error",
+            DataType::Utf8,
+            "Why the last attempt failed (null when none did).",
+        ),
+        col("created_at", timestamp(), "When the event was enqueued."),
+        col(
+            "finished_at",
+            timestamp(),
+            "When it was delivered or given up (null while pending).",
+        ),
+    ];
+    Table {
+        name: "event_outbox",
+        doc: "Event deliveries to webhooks, built-in actions and plugins: pending ones survive a restart and are retried with backoff; delivered and given-up ones stay as the record of what was sent.",
+        key: "id",
+        columns,
+    }
+}
+
 /// How a column refers to a photo's path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PathRef {
@@ -1018,6 +1074,7 @@ pub fn tables() -> Vec<Table> {
         albums(),
         album_photos(),
         moves(),
+        event_outbox(),
     ]
 }
 

@@ -270,3 +270,51 @@ fn moves_copies_missing_files_and_prune() {
     let r = prune(&["--dry-run"]);
     assert!(r.stdout.contains("0 missing photo(s)"), "{}", r.stdout);
 }
+
+/// The look for moved photos walks the folders as the pipeline's own scan
+/// does: with `skip_hidden_directories: false` in the pipeline (the
+/// configuration says true), a photo moved into a hidden folder is a move,
+/// not a new photo beside a missing one.
+#[test]
+fn moves_are_found_with_the_pipelines_scan_settings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lib = tmp.path().join("lib");
+    std::fs::create_dir_all(lib.join("a")).unwrap();
+    for i in 0..2 {
+        std::fs::write(lib.join(format!("a/p{i}.jpg")), jpeg(160, 120, 61 + i)).unwrap();
+    }
+    let cpu = std::fs::read_to_string(root().join("pipelines/cpu.yaml")).unwrap();
+    let scan = "  scan:      { uses: scan }";
+    assert!(cpu.contains(scan), "{cpu}");
+    let pipeline = tmp.path().join("hidden-too.yaml");
+    std::fs::write(
+        &pipeline,
+        cpu.replace(
+            scan,
+            "  scan:      { uses: scan, with: { skip_hidden_directories: false } }",
+        ),
+    )
+    .unwrap();
+    let store = tmp.path().join("store");
+    let pipeline = pipeline.to_str().unwrap();
+    let r = run_into(facet(), Some(pipeline), &lib, &store, &[]);
+    assert_eq!(r.status, 0, "{}\n{}", r.stdout, r.stderr);
+    std::fs::create_dir_all(lib.join(".sorted")).unwrap();
+    std::fs::rename(lib.join("a/p0.jpg"), lib.join(".sorted/p0.jpg")).unwrap();
+    let r = run_into(facet(), Some(pipeline), &lib, &store, &[]);
+    assert_eq!(r.status, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("1 moved (kept, not analysed), 0 missing"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(count(&store, "photos", ""), 2);
+    assert_eq!(
+        count(
+            &store,
+            "photos",
+            &format!("WHERE path = '{}'", p(&lib, ".sorted/p0.jpg"))
+        ),
+        1
+    );
+}

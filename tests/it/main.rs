@@ -12,6 +12,7 @@ mod heif_raw;
 mod kill;
 mod lifecycle;
 mod models;
+mod plugins;
 mod run;
 mod score;
 mod shared_photos;

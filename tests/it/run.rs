@@ -330,3 +330,93 @@ fn a_decode_the_budget_can_never_free_fails_that_photo_and_the_run_goes_on() {
         "the other photos went through"
     );
 }
+
+/// Every row of `table`, every column but the write times (`…_at`), sorted:
+/// what two runs over the same photos must agree on.
+fn stored(store: &Path, table: &str) -> Vec<String> {
+    let mut rows: Vec<String> = sql_json(store, &format!("SELECT * FROM {table}"))
+        .into_iter()
+        .map(|mut r| {
+            r.retain(|k, _| !k.ends_with("_at"));
+            serde_json::Value::Object(r).to_string()
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// The model stages share one ONNX Runtime session per model among the
+/// workers and gather several workers' rows into one inference: with 1 and
+/// 4 workers (and single- vs multi-pass), every stored number is the same.
+#[test]
+fn model_pipelines_store_the_same_results_with_one_and_four_workers() {
+    let (Some(photos), Some(_)) = (shared_photos(), shared_models()) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let multi = tmp.path().join("multi-pass.json");
+    std::fs::write(
+        &multi,
+        serde_json::json!({ "processing": { "mode": "multi-pass", "ram_chunk_size": 2 } })
+            .to_string(),
+    )
+    .unwrap();
+    // (pipeline, photos, tables); small batches so that the four workers
+    // run at once and their rows meet in the shared sessions.
+    let cases = [
+        (
+            "tests/pipelines/models/imagenet.yaml",
+            photos.join("objects"),
+            vec!["photos"],
+        ),
+        (
+            "tests/pipelines/models/faces.yaml",
+            photos.join("faces"),
+            vec!["photos", "faces"],
+        ),
+    ];
+    for (pipeline, dir, tables) in cases {
+        let mut runs: Vec<(String, Vec<Vec<String>>)> = Vec::new();
+        let mut variants = vec![
+            ("1 worker", vec!["--workers", "1", "--batch", "2"]),
+            ("4 workers", vec!["--workers", "4", "--batch", "2"]),
+        ];
+        if pipeline.ends_with("imagenet.yaml") {
+            variants.push((
+                "4 workers, multi-pass",
+                vec!["--workers", "4", "--config", multi.to_str().unwrap()],
+            ));
+        }
+        for (what, args) in variants {
+            let store = tmp.path().join(format!(
+                "{}-{}",
+                Path::new(pipeline).file_stem().unwrap().to_string_lossy(),
+                what.replace([' ', ','], "-")
+            ));
+            let r = run_into(facet_ort(), Some(pipeline), &dir, &store, &args);
+            assert_eq!(
+                r.status, 0,
+                "{pipeline}, {what}:\n{}\n{}",
+                r.stdout, r.stderr
+            );
+            runs.push((
+                what.to_string(),
+                tables.iter().map(|t| stored(&store, t)).collect(),
+            ));
+        }
+        let (first, expected) = &runs[0];
+        assert!(!expected[0].is_empty(), "{pipeline}: nothing stored");
+        for (what, got) in &runs[1..] {
+            for ((table, want), have) in tables.iter().zip(expected).zip(got) {
+                assert_eq!(
+                    want.len(),
+                    have.len(),
+                    "{pipeline}: {table} rows, {first} vs {what}"
+                );
+                for (a, b) in want.iter().zip(have) {
+                    assert_eq!(a, b, "{pipeline}: {table} differs, {first} vs {what}");
+                }
+            }
+        }
+    }
+}

@@ -60,10 +60,28 @@ impl Watching {
         self.out.lock().unwrap().join("\n")
     }
 
+    /// Lines printed so far.
+    fn lines(&self) -> usize {
+        self.out.lock().unwrap().len()
+    }
+
+    /// What was printed after the first `from` lines.
+    fn printed_since(&self, from: usize) -> String {
+        self.out.lock().unwrap()[from..].join("\n")
+    }
+
     /// Waits (60 s at most) until a line contains `what`.
     fn wait_for(&self, what: &str) {
+        self.wait_for_since(0, what)
+    }
+
+    /// Waits (60 s at most) until a line after the first `from` contains `what`.
+    fn wait_for_since(&self, from: usize, what: &str) {
         let deadline = Instant::now() + Duration::from_secs(60);
-        while !self.out.lock().unwrap().iter().any(|l| l.contains(what)) {
+        while !self.out.lock().unwrap()[from..]
+            .iter()
+            .any(|l| l.contains(what))
+        {
             assert!(
                 Instant::now() < deadline,
                 "facet watch never printed {what:?}:\n{}",
@@ -189,6 +207,7 @@ fn watch_follows_copies_moves_and_deletions_as_a_run_would() {
     );
 
     // A move: the row follows, nothing is analysed again.
+    let mark = w.lines();
     std::fs::create_dir_all(lib.join("sorted")).unwrap();
     std::fs::rename(lib.join("a1.jpg"), lib.join("sorted/a1-best.jpg")).unwrap();
     want.retain(|p| !p.ends_with("/a1.jpg"));
@@ -204,6 +223,40 @@ fn watch_follows_copies_moves_and_deletions_as_a_run_would() {
         sql_json(&store, "SELECT count(*) AS n FROM photos")[0]["n"],
         6,
         "a move adds no row"
+    );
+
+    // The move was scored by the live collection, not by reading the library.
+    assert!(
+        !w.printed_since(mark).contains("every photo read"),
+        "{}",
+        w.printed()
+    );
+
+    // An edit in place (the photo re-touched): analysed again, its score
+    // follows, the library is not read.
+    let edited = lib.join("phone/b1.jpg");
+    let before = sql_json(
+        &store,
+        &format!(
+            "SELECT analyzed_at FROM photos WHERE path = '{}'",
+            s(&edited)
+        ),
+    );
+    let mark = w.lines();
+    std::fs::write(&edited, jpeg(320, 240, 77)).unwrap();
+    w.wait_for_since(mark, "1 analysed");
+    let after = sql_json(
+        &store,
+        &format!(
+            "SELECT analyzed_at FROM photos WHERE path = '{}'",
+            s(&edited)
+        ),
+    );
+    assert_ne!(before, after, "the edited photo is analysed again");
+    assert!(
+        !w.printed_since(mark).contains("every photo read"),
+        "{}",
+        w.printed()
     );
 
     // A deletion: marked missing, hidden by the gallery.

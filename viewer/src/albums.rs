@@ -21,13 +21,15 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Query, State};
 use datafusion::prelude::*;
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::api::{body, params, photo_json};
+use crate::api::{Photo, body, params, photo_json};
 use crate::auth::{Guest, Who};
 use crate::error::{ApiError, ApiResult};
-use crate::query::{Filters, Page, Params};
+use crate::query::{Filters, Page, PageParams, Params};
 
 /// Longest album name.
 const MAX_NAME: usize = 200;
@@ -46,17 +48,164 @@ pub struct Album {
     pub created_at: i64,
 }
 
+/// An album as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Album)]
+pub struct AlbumJson {
+    /// Its photos (those the session sees).
+    count: usize,
+    id: String,
+    /// `manual` or `smart`.
+    kind: &'static str,
+    name: String,
+    /// A smart album's saved /api/photos query string.
+    query: Option<String>,
+    /// Whether a share link works.
+    shared: bool,
+}
+
 impl Album {
-    fn json(&self, count: usize) -> Value {
-        json!({
-            "id": self.id,
-            "name": self.name,
-            "kind": if self.query.is_some() { "smart" } else { "manual" },
-            "query": self.query,
-            "shared": self.share_nonce.is_some(),
-            "count": count,
-        })
+    fn json(&self, count: usize) -> AlbumJson {
+        AlbumJson {
+            count,
+            id: self.id.clone(),
+            kind: if self.query.is_some() {
+                "smart"
+            } else {
+                "manual"
+            },
+            name: self.name.clone(),
+            query: self.query.clone(),
+            shared: self.share_nonce.is_some(),
+        }
     }
+}
+
+/// `GET /api/albums`' answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Albums {
+    albums: Vec<AlbumJson>,
+}
+
+/// `GET /api/album`'s answer: a page of the album's photos, as /api/photos
+/// shows them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlbumPage {
+    album: AlbumJson,
+    page: usize,
+    per_page: usize,
+    photos: Vec<Photo>,
+    /// The share link, when shared.
+    share_url: Option<String>,
+    total: usize,
+}
+
+/// `GET /api/shared`'s answer: a page of a shared album's photos.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SharedPage {
+    album: SharedAlbum,
+    page: usize,
+    per_page: usize,
+    photos: Vec<Photo>,
+    total: usize,
+}
+
+/// What a share link's holder sees of the album.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SharedAlbum {
+    count: usize,
+    name: String,
+}
+
+/// The body of the album changes: the album's `id`.
+#[derive(ToSchema)]
+#[allow(dead_code)] // read by hand (`id_of`), for 400s naming the field
+pub struct IdBody {
+    /// The album's id.
+    id: String,
+}
+
+/// `POST /api/albums`' body.
+#[derive(ToSchema)]
+#[allow(dead_code)] // read by hand, for 400s naming the field
+pub struct CreateBody {
+    #[schema(max_length = 200)]
+    name: String,
+    /// A saved /api/photos query string: a smart album.
+    query: Option<String>,
+}
+
+/// `POST /api/album/update`'s body.
+#[derive(ToSchema)]
+#[allow(dead_code)] // read by hand, for 400s naming the field
+pub struct UpdateBody {
+    id: String,
+    #[schema(max_length = 200)]
+    name: Option<String>,
+    /// A smart album's new query string.
+    query: Option<String>,
+}
+
+/// `POST /api/album/photos`' body.
+#[derive(ToSchema)]
+#[allow(dead_code)] // read by hand, for 400s naming the field
+pub struct PhotosBody {
+    id: String,
+    /// Paths to add (at most 1000).
+    add: Option<Vec<String>>,
+    /// Paths to remove (at most 1000).
+    remove: Option<Vec<String>>,
+}
+
+/// `POST /api/album/share`'s body.
+#[derive(ToSchema)]
+#[allow(dead_code)] // read by hand, for 400s naming the field
+pub struct ShareBody {
+    id: String,
+    /// A new link: the older ones stop working.
+    new: Option<bool>,
+}
+
+/// `POST /api/album/delete`'s answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Deleted {
+    /// The album's id.
+    deleted: String,
+}
+
+/// `POST /api/album/share`'s answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Shared {
+    id: String,
+    token: String,
+    /// `/?share=TOKEN`.
+    url: String,
+}
+
+/// `POST /api/album/unshare`'s answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Unshared {
+    id: String,
+    /// false.
+    shared: bool,
+}
+
+/// `/api/album`'s `id`.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // read by hand (`Params`), for 400s naming the parameter
+pub struct AlbumParam {
+    /// The album's id.
+    id: String,
+}
+
+/// `/api/shared`'s query parameters.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // read by the guard and `Params`
+pub struct SharedParams {
+    /// The link's token.
+    share: String,
 }
 
 fn now_ns() -> i64 {
@@ -172,29 +321,34 @@ async fn rows(state: &AppState, owner: &Who, album: &Album) -> ApiResult<Vec<u32
 }
 
 /// One page of an album's photos, as `/api/photos` shows them.
-async fn page_json(state: &AppState, owner: &Who, album: &Album, p: &Params) -> ApiResult<Value> {
+async fn page_json(
+    state: &AppState,
+    owner: &Who,
+    album: &Album,
+    p: &Params,
+) -> ApiResult<AlbumPage> {
     let page = Page::parse(p, state.settings())?;
     let (listing, user) = state.listing(owner).await?;
     let rows = rows(state, owner, album).await?;
     let (rows, total) = listing.sort_page(rows, &page, &user);
-    let photos: Vec<Value> = listing
+    let photos: Vec<Photo> = listing
         .rows(&rows, &user)?
         .into_iter()
-        .map(|r| Value::Object(photo_json(r)))
+        .map(|r| Photo(photo_json(r)))
         .collect();
     // The album's current share link (a guest holds it already).
     let share_url = album
         .share_nonce
         .as_ref()
         .map(|n| format!("/?share={}", state.gate().share_token(&album.id, n)));
-    Ok(json!({
-        "album": album.json(total),
-        "share_url": share_url,
-        "photos": photos,
-        "total": total,
-        "page": page.page,
-        "per_page": page.per_page,
-    }))
+    Ok(AlbumPage {
+        album: album.json(total),
+        page: page.page,
+        per_page: page.per_page,
+        photos,
+        share_url,
+        total,
+    })
 }
 
 fn id_of(b: &Map<String, Value>) -> ApiResult<String> {
@@ -261,8 +415,13 @@ async fn write(state: &AppState, album: &Album) -> ApiResult<()> {
     Ok(())
 }
 
-/// `GET /api/albums`: this session's albums with their photo counts.
-pub async fn list(State(state): State<AppState>, who: Who) -> ApiResult<Json<Value>> {
+/// `GET /api/albums`: this session's albums (a member's own; everyone's in
+/// single-user mode) with their photo counts. Off with
+/// viewer.features.show_albums.
+#[utoipa::path(get, path = "/api/albums", operation_id = "albums", responses(
+    (status = 200, description = "The albums.", body = Albums),
+))]
+pub async fn list(State(state): State<AppState>, who: Who) -> ApiResult<Json<Albums>> {
     let mut out = Vec::new();
     for a in all(&state).await? {
         if a.owner.as_deref() != who.user() {
@@ -271,16 +430,19 @@ pub async fn list(State(state): State<AppState>, who: Who) -> ApiResult<Json<Val
         let n = rows(&state, &who, &a).await?.len();
         out.push(a.json(n));
     }
-    Ok(Json(json!({ "albums": out })))
+    Ok(Json(Albums { albums: out }))
 }
 
 /// `POST /api/albums {"name", "query"?}`: a new album, smart when it has a
 /// query (checked like `/api/photos`' parameters).
+#[utoipa::path(post, path = "/api/albums", operation_id = "create_album", request_body = CreateBody, responses(
+    (status = 200, description = "The album.", body = AlbumJson),
+))]
 pub async fn create(
     State(state): State<AppState>,
     who: Who,
     b: Result<Json<Value>, JsonRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AlbumJson>> {
     let b = body(b)?;
     let name = name_of(&b)?;
     let query = match b.get("query") {
@@ -305,12 +467,17 @@ pub async fn create(
     Ok(Json(album.json(n)))
 }
 
-/// `GET /api/album?id=&page=&per_page=&sort=&dir=`: a page of the album.
+/// `GET /api/album?id=&page=&per_page=&sort=&dir=`: a page of the album's
+/// photos, as /api/photos shows them, with `album` and (when shared)
+/// `share_url`. 404 for another member's album.
+#[utoipa::path(get, path = "/api/album", operation_id = "album", params(AlbumParam, PageParams), responses(
+    (status = 200, description = "The page.", body = AlbumPage),
+))]
 pub async fn show(
     State(state): State<AppState>,
     who: Who,
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AlbumPage>> {
     let p = params(q)?;
     let id = p
         .str("id")
@@ -319,12 +486,16 @@ pub async fn show(
     Ok(Json(page_json(&state, &who, &album, &p).await?))
 }
 
-/// `POST /api/album/update {"id", "name"?, "query"?}`.
+/// `POST /api/album/update {"id", "name"?, "query"?}`: rename an album, or
+/// change a smart album's query.
+#[utoipa::path(post, path = "/api/album/update", operation_id = "update_album", request_body = UpdateBody, responses(
+    (status = 200, description = "The album.", body = AlbumJson),
+))]
 pub async fn update(
     State(state): State<AppState>,
     who: Who,
     b: Result<Json<Value>, JsonRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AlbumJson>> {
     let b = body(b)?;
     let mut album = owned(&state, &who, &id_of(&b)?).await?;
     if b.contains_key("name") {
@@ -348,12 +519,16 @@ pub async fn update(
 }
 
 /// `POST /api/album/photos {"id", "add"?: [paths], "remove"?: [paths]}`: a
-/// manual album's photos; each added photo must be one the session sees.
+/// manual album's photos (at most 1000 a request); each added photo must be
+/// one the session sees.
+#[utoipa::path(post, path = "/api/album/photos", operation_id = "album_photos", request_body = PhotosBody, responses(
+    (status = 200, description = "The album.", body = AlbumJson),
+))]
 pub async fn photos(
     State(state): State<AppState>,
     who: Who,
     b: Result<Json<Value>, JsonRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AlbumJson>> {
     let b = body(b)?;
     let album = owned(&state, &who, &id_of(&b)?).await?;
     if album.query.is_some() {
@@ -398,11 +573,14 @@ pub async fn photos(
 
 /// `POST /api/album/delete {"id"}`: the album and its photo list (never
 /// the photos).
+#[utoipa::path(post, path = "/api/album/delete", operation_id = "delete_album", request_body = IdBody, responses(
+    (status = 200, description = "`deleted`: the album's id.", body = Deleted),
+))]
 pub async fn delete(
     State(state): State<AppState>,
     who: Who,
     b: Result<Json<Value>, JsonRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Deleted>> {
     let b = body(b)?;
     let album = owned(&state, &who, &id_of(&b)?).await?;
     state
@@ -417,16 +595,19 @@ pub async fn delete(
         .store()
         .delete_keys(&facet_schemas::albums(), std::slice::from_ref(&album.id))
         .await?;
-    Ok(Json(json!({ "deleted": album.id })))
+    Ok(Json(Deleted { deleted: album.id }))
 }
 
 /// `POST /api/album/share {"id", "new"?: bool}`: the album's link (the
 /// current one when shared; with `new`, a new one and older ones stop working).
+#[utoipa::path(post, path = "/api/album/share", operation_id = "share_album", request_body = ShareBody, responses(
+    (status = 200, description = "The link.", body = Shared),
+))]
 pub async fn share(
     State(state): State<AppState>,
     who: Who,
     b: Result<Json<Value>, JsonRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Shared>> {
     let b = body(b)?;
     let mut album = owned(&state, &who, &id_of(&b)?).await?;
     let fresh = match b.get("new") {
@@ -446,24 +627,30 @@ pub async fn share(
         }
     };
     let token = state.gate().share_token(&album.id, &nonce);
-    Ok(Json(json!({
-        "id": album.id,
-        "token": token,
-        "url": format!("/?share={token}"),
-    })))
+    Ok(Json(Shared {
+        id: album.id,
+        url: format!("/?share={token}"),
+        token,
+    }))
 }
 
 /// `POST /api/album/unshare {"id"}`: every link of the album stops working.
+#[utoipa::path(post, path = "/api/album/unshare", operation_id = "unshare_album", request_body = IdBody, responses(
+    (status = 200, description = "`id`, `shared`: false.", body = Unshared),
+))]
 pub async fn unshare(
     State(state): State<AppState>,
     who: Who,
     b: Result<Json<Value>, JsonRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Unshared>> {
     let b = body(b)?;
     let mut album = owned(&state, &who, &id_of(&b)?).await?;
     album.share_nonce = None;
     write(&state, &album).await?;
-    Ok(Json(json!({ "id": album.id, "shared": false })))
+    Ok(Json(Unshared {
+        id: album.id,
+        shared: false,
+    }))
 }
 
 /// Share links resolved ([`guest`]): token → the table versions it was
@@ -530,12 +717,16 @@ async fn resolve_guest(state: &AppState, id: String, nonce: String) -> Option<Wh
 }
 
 /// `GET /api/shared?share=TOKEN&page=`: the shared album's photos (for the
-/// holder of a share link only).
+/// holder of a share link only); its thumbnails, images and downloads take
+/// the same `share` parameter. 404 for a wrong or revoked link.
+#[utoipa::path(get, path = "/api/shared", params(SharedParams, PageParams), responses(
+    (status = 200, description = "The page, with `album`: name and count.", body = SharedPage),
+))]
 pub async fn shared(
     State(state): State<AppState>,
     who: Who,
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SharedPage>> {
     let p = params(q)?;
     let Who::Guest(g) = &who else {
         return Err(ApiError::NotFound(
@@ -547,13 +738,18 @@ pub async fn shared(
         .into_iter()
         .find(|a| a.id == g.album)
         .ok_or_else(|| ApiError::NotFound("no such shared album".into()))?;
-    let mut v = page_json(&state, &g.owner, &album, &p).await?;
+    let v = page_json(&state, &g.owner, &album, &p).await?;
     // A guest sees the album's name and photos, not how it is made.
-    v["album"] = json!({"name": album.name, "count": v["total"]});
-    if let Some(o) = v.as_object_mut() {
-        o.remove("share_url");
-    }
-    Ok(Json(v))
+    Ok(Json(SharedPage {
+        album: SharedAlbum {
+            count: v.total,
+            name: album.name,
+        },
+        page: v.page,
+        per_page: v.per_page,
+        photos: v.photos,
+        total: v.total,
+    }))
 }
 
 #[cfg(test)]

@@ -12,14 +12,20 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Query, State};
 use datafusion::prelude::*;
 use facet_store::PHOTOS_STORED;
+use serde::Serialize;
 use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::{AllOfBuilder, RefOr};
 
 use crate::AppState;
 use crate::auth::Who;
 use crate::error::{ApiError, ApiResult};
 use crate::json::{filename, rows};
 use crate::listing::Facet;
-use crate::query::{Filters, Hiding, Page, Params, has_column};
+use crate::query::{
+    FilterParams, Filters, Hiding, Page, PageParams, Params, PathParam, has_column,
+};
 
 /// The columns of a photo in `/api/photos` (never the thumbnail).
 pub const LIST_COLUMNS: &[&str] = &[
@@ -63,6 +69,94 @@ pub(crate) fn params(
     }
 }
 
+/// A photo as the API shows it: its row of the `photos` view (the columns
+/// depend on the store: a map, not a struct), made by [`photo_json`].
+#[derive(Debug, Clone, Serialize)]
+#[serde(transparent)]
+pub struct Photo(pub Map<String, Value>);
+
+/// A schema of `t`, or of `t` or null.
+fn typed(t: Type, nullable: bool) -> ObjectBuilder {
+    if nullable {
+        ObjectBuilder::new().schema_type(SchemaType::from_iter([t, Type::Null]))
+    } else {
+        ObjectBuilder::new().schema_type(t)
+    }
+}
+
+impl utoipa::PartialSchema for Photo {
+    fn schema() -> RefOr<Schema> {
+        let mut o = ObjectBuilder::new().description(Some(
+            "A photo: the columns of the `photos` view (see `facet schema`) except binary \
+             ones, with `filename`; the user state defaults to 0 stars, not favourite, not \
+             rejected. Some routes add a key: `hidden_by` (/api/photos), `is_lead` \
+             (/api/groups), `years_ago` (/api/memories), `similarity` (/api/similar, \
+             /api/search).",
+        ));
+        let columns = [
+            ("path", Type::String, false),
+            ("filename", Type::String, false),
+            ("category", Type::String, true),
+            ("aggregate", Type::Number, true),
+            ("aesthetic", Type::Number, true),
+            ("top_picks_score", Type::Number, true),
+            ("is_top_pick", Type::Boolean, true),
+            ("date_taken", Type::String, true),
+            ("camera_make", Type::String, true),
+            ("camera_model", Type::String, true),
+            ("lens", Type::String, true),
+            ("width", Type::Integer, true),
+            ("height", Type::Integer, true),
+            ("format", Type::String, true),
+            ("rating", Type::Integer, false),
+            ("favorite", Type::Boolean, false),
+            ("rejected", Type::Boolean, false),
+        ];
+        for (name, t, nullable) in columns {
+            o = o.property(name, typed(t, nullable));
+            if !nullable {
+                o = o.required(name);
+            }
+        }
+        let strings = |nullable: bool| {
+            let a = ArrayBuilder::new().items(typed(Type::String, false));
+            if nullable {
+                a.schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+            } else {
+                a
+            }
+        };
+        o.property("tags", strings(true))
+            .property(
+                "hidden_by",
+                strings(false).description(Some(
+                    "/api/photos: why the defaults would hide it (rejected, burst, \
+                     duplicate, blink), when shown on request.",
+                )),
+            )
+            .property(
+                "is_lead",
+                typed(Type::Boolean, false).description(Some("/api/groups: its group's lead.")),
+            )
+            .property(
+                "years_ago",
+                typed(Type::Integer, false)
+                    .description(Some("/api/memories: how many years before the date.")),
+            )
+            .property(
+                "similarity",
+                typed(Type::Number, false)
+                    .description(Some("/api/similar, /api/search: the cosine similarity.")),
+            )
+            .additional_properties(Some(
+                utoipa::openapi::schema::AdditionalProperties::FreeForm(true),
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for Photo {}
+
 /// A photo's row as the API shows it: `filename` added, the user state
 /// defaulted (0 stars, not favourite, not rejected).
 pub(crate) fn photo_json(mut row: Map<String, Value>) -> Map<String, Value> {
@@ -85,35 +179,144 @@ pub(crate) fn photo_json(mut row: Map<String, Value>) -> Map<String, Value> {
     row
 }
 
+/// `GET /api/config`'s answer: the viewer settings the UI uses.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Config {
+    comparison: ComparisonConfig,
+    defaults: DefaultsConfig,
+    display: DisplayConfig,
+    dropdowns: DropdownsConfig,
+    features: crate::settings::Features,
+    gallery_mode: String,
+    map: MapConfig,
+    pagination: PaginationConfig,
+    /// Metric → the value from which it counts as good.
+    quality_thresholds: std::collections::BTreeMap<String, f64>,
+    search: crate::search::SearchConfig,
+    /// The sort keys of /api/photos.
+    sort_options: Vec<&'static str>,
+    timeline: TimelineConfig,
+    top_picks_min_score: f64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ComparisonConfig {
+    /// The configuration's categories.
+    categories: Vec<String>,
+    min_comparisons_for_optimization: usize,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DefaultsConfig {
+    hide_rejected: bool,
+    sort: String,
+    sort_direction: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DisplayConfig {
+    thumbnail_slider: crate::settings::Slider,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DropdownsConfig {
+    max_persons: usize,
+    min_photos_for_person: usize,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MapConfig {
+    cluster_zoom_threshold: u32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaginationConfig {
+    default_per_page: usize,
+    max_per_page: usize,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TimelineConfig {
+    photos_per_group: usize,
+}
+
 /// `GET /api/config`: what the UI needs from the viewer settings.
-pub async fn config(State(state): State<AppState>) -> Json<Value> {
+#[utoipa::path(get, path = "/api/config", responses(
+    (status = 200, description = "The settings.", body = Config),
+))]
+pub async fn config(State(state): State<AppState>) -> Json<Config> {
     let s = state.settings();
-    Json(json!({
-        "pagination": {"default_per_page": s.default_per_page, "max_per_page": crate::settings::MAX_PER_PAGE},
-        "defaults": {"sort": s.default_sort, "sort_direction": s.default_dir, "hide_rejected": s.hide_rejected},
-        "display": {"thumbnail_slider": s.thumbnail_slider},
-        "quality_thresholds": s.quality_thresholds,
-        "top_picks_min_score": s.top_picks_min_score,
-        "sort_options": crate::query::SORTS.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
-        "features": s.features,
-        "timeline": {"photos_per_group": s.timeline_photos_per_group},
-        "map": {"cluster_zoom_threshold": s.map_cluster_zoom_threshold},
-        "gallery_mode": s.gallery_mode,
-        "dropdowns": {"max_persons": s.max_persons, "min_photos_for_person": s.min_photos_for_person},
-        "search": crate::search::config(&state),
-        "comparison": {
-            "min_comparisons_for_optimization": crate::compare::ComparisonSettings::from_config(state.config()).min_comparisons_for_optimization,
-            "categories": state.config().categories.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
+    Json(Config {
+        comparison: ComparisonConfig {
+            categories: state
+                .config()
+                .categories
+                .iter()
+                .map(|c| c.name.clone())
+                .collect(),
+            min_comparisons_for_optimization: crate::compare::ComparisonSettings::from_config(
+                state.config(),
+            )
+            .min_comparisons_for_optimization,
         },
-    }))
+        defaults: DefaultsConfig {
+            hide_rejected: s.hide_rejected,
+            sort: s.default_sort.clone(),
+            sort_direction: s.default_dir.clone(),
+        },
+        display: DisplayConfig {
+            thumbnail_slider: s.thumbnail_slider.clone(),
+        },
+        dropdowns: DropdownsConfig {
+            max_persons: s.max_persons,
+            min_photos_for_person: s.min_photos_for_person,
+        },
+        features: s.features.clone(),
+        gallery_mode: s.gallery_mode.clone(),
+        map: MapConfig {
+            cluster_zoom_threshold: s.map_cluster_zoom_threshold,
+        },
+        pagination: PaginationConfig {
+            default_per_page: s.default_per_page,
+            max_per_page: crate::settings::MAX_PER_PAGE,
+        },
+        quality_thresholds: s.quality_thresholds.clone(),
+        search: crate::search::config(&state),
+        sort_options: crate::query::SORTS.iter().map(|(k, _)| *k).collect(),
+        timeline: TimelineConfig {
+            photos_per_group: s.timeline_photos_per_group,
+        },
+        top_picks_min_score: s.top_picks_min_score,
+    })
+}
+
+/// `GET /api/photos`'s answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PhotoPage {
+    #[schema(schema_with = crate::query::direction_schema)]
+    dir: &'static str,
+    has_more: bool,
+    /// Page 1 only: how many photos matching the filters the gallery hides by
+    /// default (`total`, and per reason: rejected, burst, duplicate, blink).
+    /// Each such photo, when shown (hide_*=false), lists its reasons in
+    /// `hidden_by`.
+    hidden: Option<std::collections::BTreeMap<String, u64>>,
+    page: usize,
+    per_page: usize,
+    photos: Vec<Photo>,
+    sort: &'static str,
+    total: usize,
 }
 
 /// `GET /api/photos`: one page of photos, filtered and sorted.
+#[utoipa::path(get, path = "/api/photos", params(FilterParams, PageParams), responses(
+    (status = 200, description = "The page.", body = PhotoPage),
+))]
 pub async fn photos(
     State(state): State<AppState>,
     who: Who,
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PhotoPage>> {
     let p = params(q)?;
     let mut filters = Filters::parse(&p, state.settings())?;
     let page = Page::parse(&p, state.settings())?;
@@ -124,7 +327,7 @@ pub async fn photos(
     // Each photo the defaults would hide says why (when shown on request),
     // and the first page counts what they hide from these filters.
     let defaults = Hiding::of_settings(state.settings());
-    let photos: Vec<Value> = listing
+    let photos: Vec<Photo> = listing
         .rows(&rows, &user)?
         .into_iter()
         .zip(&rows)
@@ -134,30 +337,30 @@ pub async fn photos(
             if !why.is_empty() {
                 r.insert("hidden_by".into(), json!(why));
             }
-            Value::Object(r)
+            Photo(r)
         })
         .collect();
     let hidden = (page.page == 1).then(|| {
         let (total, per) = listing.hidden_counts(&filters, &page, &user, &defaults);
-        let mut counts: serde_json::Map<String, Value> = crate::listing::HIDDEN_REASONS
+        let mut counts: std::collections::BTreeMap<String, u64> = crate::listing::HIDDEN_REASONS
             .iter()
             .zip(per)
             .filter(|(_, n)| *n > 0)
-            .map(|(w, n)| (w.to_string(), json!(n)))
+            .map(|(w, n)| (w.to_string(), n))
             .collect();
-        counts.insert("total".into(), json!(total));
-        Value::Object(counts)
+        counts.insert("total".into(), total);
+        counts
     });
-    Ok(Json(json!({
-        "hidden": hidden,
-        "photos": photos,
-        "total": total,
-        "page": page.page,
-        "per_page": page.per_page,
-        "sort": page.sort,
-        "dir": if page.asc { "asc" } else { "desc" },
-        "has_more": offset + photos.len() < total,
-    })))
+    Ok(Json(PhotoPage {
+        dir: if page.asc { "asc" } else { "desc" },
+        has_more: offset + photos.len() < total,
+        hidden,
+        photos,
+        total,
+        page: page.page,
+        per_page: page.per_page,
+        sort: page.sort,
+    }))
 }
 
 /// The row of `path` in `table` (the `photos` view, or `photos_stored`
@@ -243,13 +446,51 @@ pub async fn view_row(state: &AppState, path: &str) -> ApiResult<Map<String, Val
     Ok(row)
 }
 
-/// `GET /api/photo?path=`: every column of a photo except binary ones, the
-/// parsed score breakdown, the user state.
+/// `GET /api/photo`'s answer: every stored column of the photo except
+/// binary ones (a map, as [`Photo`]), with the parsed score breakdown.
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+pub struct PhotoDetail(Map<String, Value>);
+
+impl utoipa::PartialSchema for PhotoDetail {
+    fn schema() -> RefOr<Schema> {
+        AllOfBuilder::new()
+            .item(utoipa::openapi::Ref::from_schema_name("Photo"))
+            .item(
+                ObjectBuilder::new().property(
+                    "score_breakdown",
+                    ArrayBuilder::new()
+                        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+                        .description(Some(
+                            "The critique (viewer.features.show_critique): items of kind \
+                             `metric` (metric, raw, normalized, weight_percent, points, \
+                             neutral) and `adjustment` (name, points, reason).",
+                        )),
+                ),
+            )
+            .into()
+    }
+}
+
+impl ToSchema for PhotoDetail {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((
+            Photo::name().into(),
+            <Photo as utoipa::PartialSchema>::schema(),
+        ));
+    }
+}
+
+/// `GET /api/photo?path=`: every column of a photo except binary ones, EXIF,
+/// metrics, the parsed score breakdown, the user state.
+#[utoipa::path(get, path = "/api/photo", params(PathParam), responses(
+    (status = 200, description = "The photo.", body = PhotoDetail),
+))]
 pub async fn photo(
     State(state): State<AppState>,
     who: Who,
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PhotoDetail>> {
     let p = params(q)?;
     let path = p.path()?;
     who.check(path)?;
@@ -271,42 +512,85 @@ pub async fn photo(
         let parsed = serde_json::from_str::<Value>(s).unwrap_or(Value::Null);
         row.insert("score_breakdown".into(), parsed);
     }
-    Ok(Json(Value::Object(row)))
+    Ok(Json(PhotoDetail(row)))
 }
 
-/// `GET /api/filter_options`: the dropdowns' values with their counts,
-/// over the photos this session may see.
-pub async fn filter_options(State(state): State<AppState>, who: Who) -> ApiResult<Json<Value>> {
+/// A value of a dropdown and how many photos have it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ValueCount {
+    pub count: i64,
+    pub value: String,
+}
+
+impl ValueCount {
+    pub(crate) fn of((value, count): (String, i64)) -> ValueCount {
+        ValueCount { count, value }
+    }
+}
+
+/// `GET /api/filter_options`'s answer without `field`: the dropdowns'
+/// values, most frequent first.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Dropdowns {
+    cameras: Vec<ValueCount>,
+    categories: Vec<ValueCount>,
+    lenses: Vec<ValueCount>,
+    tags: Vec<ValueCount>,
+}
+
+/// `GET /api/filter_options` without `field`: the dropdowns' values with
+/// their counts, over the photos this session may see.
+pub async fn filter_options(State(state): State<AppState>, who: Who) -> ApiResult<Dropdowns> {
     let key = format!("filter_options:{}", crate::cache::owner(&who));
-    let v = crate::cache::cached(&state, key, || filter_options_uncached(&state, &who)).await?;
-    Ok(Json(v))
+    crate::cache::cached(&state, key, || filter_options_uncached(&state, &who)).await
 }
 
-async fn filter_options_uncached(state: &AppState, who: &Who) -> ApiResult<Value> {
+async fn filter_options_uncached(state: &AppState, who: &Who) -> ApiResult<Dropdowns> {
     let s = state.settings();
     let (listing, user) = state.listing(who).await?;
     let rows = listing.matching(&Filters::default(), &user);
-    let list = |facet: Facet, limit: usize| -> Vec<Value> {
+    let list = |facet: Facet, limit: usize| -> Vec<ValueCount> {
         listing
             .value_counts(&rows, facet, Some(limit))
             .into_iter()
-            .map(|(value, count)| json!({"value": value, "count": count}))
+            .map(ValueCount::of)
             .collect()
     };
-    Ok(json!({
-        "categories": list(Facet::Category, s.max_categories),
-        "cameras": list(Facet::Camera, s.max_cameras),
-        "lenses": list(Facet::Lens, s.max_lenses),
-        "tags": list(Facet::Tag, s.max_tags),
-    }))
+    Ok(Dropdowns {
+        cameras: list(Facet::Camera, s.max_cameras),
+        categories: list(Facet::Category, s.max_categories),
+        lenses: list(Facet::Lens, s.max_lenses),
+        tags: list(Facet::Tag, s.max_tags),
+    })
+}
+
+/// `GET /api/type_counts`'s answer.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TypeCounts {
+    all: usize,
+    categories: Vec<ValueCount>,
+    top_picks: usize,
+}
+
+/// The query parameter of `/api/type_counts` ([`Filters::counts`]).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // read by hand (`Params`), for 400s naming the parameter
+pub struct CountsParams {
+    /// Leave rejected photos out of the counts (default
+    /// viewer.defaults.hide_rejected).
+    hide_rejected: Option<bool>,
 }
 
 /// `GET /api/type_counts`: all photos, Top Picks, and each category.
+#[utoipa::path(get, path = "/api/type_counts", params(CountsParams), responses(
+    (status = 200, description = "The counts.", body = TypeCounts),
+))]
 pub async fn type_counts(
     State(state): State<AppState>,
     who: Who,
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<TypeCounts>> {
     let p = params(q)?;
     let filters = Filters::counts(&p, state.settings())?;
     let key = format!(
@@ -319,19 +603,23 @@ pub async fn type_counts(
     Ok(Json(v))
 }
 
-async fn type_counts_uncached(state: &AppState, who: &Who, filters: Filters) -> ApiResult<Value> {
+async fn type_counts_uncached(
+    state: &AppState,
+    who: &Who,
+    filters: Filters,
+) -> ApiResult<TypeCounts> {
     let (listing, user) = state.listing(who).await?;
     let rows = listing.matching(&filters, &user);
     let top_picks = rows.iter().filter(|&&i| listing.is_top_pick(i)).count();
-    Ok(json!({
-        "all": rows.len(),
-        "top_picks": top_picks,
-        "categories": listing
+    Ok(TypeCounts {
+        all: rows.len(),
+        categories: listing
             .value_counts(&rows, Facet::Category, None)
             .into_iter()
-            .map(|(value, count)| json!({"value": value, "count": count}))
-            .collect::<Vec<_>>(),
-    }))
+            .map(ValueCount::of)
+            .collect(),
+        top_picks,
+    })
 }
 
 /// A JSON body, or a 400.
@@ -370,12 +658,51 @@ enum Change {
     Rejected(bool),
 }
 
-/// `POST /api/rating {"path", "rating": 0-5}`.
+/// `POST /api/rating`'s body.
+#[derive(ToSchema)]
+#[allow(dead_code)] // read by hand (`body`), for 400s naming the field
+pub struct RatingBody {
+    path: String,
+    /// Stars; 0 clears the rating.
+    #[schema(minimum = 0, maximum = 5)]
+    rating: u8,
+}
+
+/// `POST /api/favorite`'s body.
+#[derive(ToSchema)]
+#[allow(dead_code)] // read by hand (`body`), for 400s naming the field
+pub struct FavoriteBody {
+    path: String,
+    favorite: bool,
+}
+
+/// `POST /api/reject`'s body.
+#[derive(ToSchema)]
+#[allow(dead_code)] // read by hand (`body`), for 400s naming the field
+pub struct RejectBody {
+    path: String,
+    rejected: bool,
+}
+
+/// A photo's user state (after a change).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserState {
+    favorite: bool,
+    path: String,
+    rating: i32,
+    rejected: bool,
+}
+
+/// `POST /api/rating {"path", "rating": 0-5}`: rate a photo (0 clears the
+/// rating).
+#[utoipa::path(post, path = "/api/rating", request_body = RatingBody, responses(
+    (status = 200, description = "The photo's user state after the change.", body = UserState),
+))]
 pub async fn rating(
     State(state): State<AppState>,
     who: Who,
     b: Result<Json<Value>, JsonRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<UserState>> {
     let b = body(b)?;
     let path = body_path(&b)?;
     let rating = match b.get("rating").and_then(Value::as_i64) {
@@ -390,24 +717,32 @@ pub async fn rating(
     update(&state, &who, &path, Change::Rating(rating)).await
 }
 
-/// `POST /api/favorite {"path", "favorite": bool}`.
+/// `POST /api/favorite {"path", "favorite": bool}`: mark or unmark a
+/// favourite.
+#[utoipa::path(post, path = "/api/favorite", request_body = FavoriteBody, responses(
+    (status = 200, description = "The photo's user state after the change.", body = UserState),
+))]
 pub async fn favorite(
     State(state): State<AppState>,
     who: Who,
     b: Result<Json<Value>, JsonRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<UserState>> {
     let b = body(b)?;
     let path = body_path(&b)?;
     let v = body_bool(&b, "favorite")?;
     update(&state, &who, &path, Change::Favorite(v)).await
 }
 
-/// `POST /api/reject {"path", "rejected": bool}`.
+/// `POST /api/reject {"path", "rejected": bool}`: reject or un-reject a
+/// photo.
+#[utoipa::path(post, path = "/api/reject", request_body = RejectBody, responses(
+    (status = 200, description = "The photo's user state after the change.", body = UserState),
+))]
 pub async fn reject(
     State(state): State<AppState>,
     who: Who,
     b: Result<Json<Value>, JsonRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<UserState>> {
     let b = body(b)?;
     let path = body_path(&b)?;
     let v = body_bool(&b, "rejected")?;
@@ -418,7 +753,12 @@ pub async fn reject(
 /// `user_state` (single-user mode) or the member's row of
 /// `user_preferences` (upsert by key). Serialised, so concurrent changes to
 /// one photo never lose each other.
-async fn update(state: &AppState, who: &Who, path: &str, change: Change) -> ApiResult<Json<Value>> {
+async fn update(
+    state: &AppState,
+    who: &Who,
+    path: &str,
+    change: Change,
+) -> ApiResult<Json<UserState>> {
     who.check(path)?;
     let _guard = state.inner.user_state_lock.lock().await;
     let ctx = state.session().await?;
@@ -478,10 +818,10 @@ async fn update(state: &AppState, who: &Who, path: &str, change: Change) -> ApiR
     ]);
     let batch = RecordBatch::try_new(table.schema(), columns).map_err(ApiError::internal)?;
     state.store().upsert(&table, batch).await?;
-    Ok(Json(json!({
-        "path": path,
-        "rating": rating,
-        "favorite": favorite,
-        "rejected": rejected,
-    })))
+    Ok(Json(UserState {
+        favorite,
+        path: path.to_string(),
+        rating,
+        rejected,
+    }))
 }

@@ -9,7 +9,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 
 /// Leaflet, loaded at run time by the map view only (never committed here);
 /// the UI falls back to a plain list when it cannot load.
@@ -52,7 +52,11 @@ fn text(body: &'static str, content_type: &'static str) -> Response {
 }
 
 /// `GET /`: the gallery page. The policy lets the map view load Leaflet and
-/// its tiles only when `viewer.features.show_map` is on.
+/// its tiles only when `viewer.features.show_map` is on. Public: the page
+/// asks for a login when the API answers 401.
+#[utoipa::path(get, path = "/", responses(
+    (status = 200, description = "The page.", content(("text/html"))),
+))]
 pub async fn index(State(state): State<AppState>) -> Response {
     let mut r = text(INDEX, "text/html; charset=utf-8");
     let (cdn, tiles) = if state.settings().features.show_map {
@@ -70,7 +74,16 @@ pub async fn index(State(state): State<AppState>) -> Response {
 }
 
 /// `GET /assets/{file}`: the UI's script, style sheet, icons and
-/// translation tables (`i18n/LANG.json`).
+/// translation tables (`i18n/LANG.json`). Public.
+#[utoipa::path(get, path = "/assets/{file}",
+    params(("file" = String, Path, description = "The asset's path under assets/ (`app.js`, `app.css`, `icon-192.png`, `i18n/en.json`, …).")),
+    responses(
+        (status = 200, description = "The asset.", content(
+            ("text/javascript"), ("text/css"), ("application/json"), ("image/png"),
+        )),
+        (status = 404, description = "No such asset.", body = ErrorBody),
+    ),
+)]
 pub async fn asset(Path(file): Path<String>) -> Result<Response, ApiError> {
     if let Some(size) = ICON_SIZES.iter().find(|s| file == format!("icon-{s}.png")) {
         let mut r = icon(*size).into_response();
@@ -96,7 +109,11 @@ pub async fn asset(Path(file): Path<String>) -> Result<Response, ApiError> {
         .ok_or_else(|| ApiError::NotFound("no such asset".into()))
 }
 
-/// `GET /manifest.webmanifest`: what makes the gallery installable.
+/// `GET /manifest.webmanifest`: what makes the gallery installable (the web
+/// app manifest; public).
+#[utoipa::path(get, path = "/manifest.webmanifest", responses(
+    (status = 200, description = "The manifest.", content(("application/manifest+json"))),
+))]
 pub async fn manifest() -> Response {
     let icons: Vec<serde_json::Value> = ICON_SIZES
         .iter()
@@ -127,7 +144,10 @@ pub async fn manifest() -> Response {
     r
 }
 
-/// `GET /sw.js`: the service worker (scope `/`).
+/// `GET /sw.js`: the service worker (scope `/`; public).
+#[utoipa::path(get, path = "/sw.js", responses(
+    (status = 200, description = "The script.", content(("text/javascript"))),
+))]
 pub async fn service_worker() -> Response {
     text(
         include_str!("../web/sw.js"),

@@ -182,9 +182,11 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use facet_config::Role;
+use serde::Serialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::scope::Scope;
 use crate::{AppState, Settings};
 
@@ -632,7 +634,7 @@ pub fn role_for_change(path: &str) -> Role {
 }
 
 fn deny(status: StatusCode, message: &str) -> Response {
-    (status, Json(json!({ "error": message }))).into_response()
+    (status, Json(ErrorBody::new(message))).into_response()
 }
 
 /// Middleware: records [`Who`] the request is, then 401 without a session
@@ -738,11 +740,78 @@ fn query_pairs(uri: &axum::http::Uri) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
+/// A member's role, as the API names it.
+fn role_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .enum_values(Some(["user", "admin", "superadmin"]))
+        .build()
+}
+
+/// `POST /api/login`'s body.
+#[derive(ToSchema)]
+#[allow(dead_code)] // read by hand, for 400s naming the field
+pub struct LoginBody {
+    /// viewer.password or viewer.edition_password (single-user mode), or
+    /// the member's password.
+    password: String,
+    /// The member's name (multi-user mode).
+    username: Option<String>,
+}
+
+/// `POST /api/login`'s answer.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum LoggedIn {
+    Member(MemberLogin),
+    Single(SingleLogin),
+}
+
+/// A member logged in (multi-user mode).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberLogin {
+    can_edit: bool,
+    display_name: String,
+    ok: bool,
+    #[schema(schema_with = role_schema)]
+    role: Role,
+    /// The member's name.
+    user: String,
+}
+
+/// Logged in with a password (single-user mode).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SingleLogin {
+    /// The edition password (or none is set).
+    can_edit: bool,
+    ok: bool,
+}
+
+/// `ok`: true.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Done {
+    ok: bool,
+}
+
+/// Sessions ended.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Revoked {
+    ok: bool,
+    /// How many sessions ended.
+    revoked: usize,
+}
+
 /// `POST /api/login`: single-user `{"password"}` (the edition password gives
 /// view and edit, the viewer password view only); multi-user `{"username",
 /// "password"}`. Set-Cookie on success; 401 on a wrong name or password
 /// (the same answer, after the same work); 429 after too many failures from
-/// one client in a minute.
+/// one client in a minute. Sets an HttpOnly, SameSite=Strict session cookie.
+#[utoipa::path(post, path = "/api/login", request_body = LoginBody, responses(
+    (status = 200, description = "Logged in (Set-Cookie).", body = LoggedIn),
+    (status = 400, description = "No password (or, in multi-user mode, no user name).", body = ErrorBody),
+    (status = 401, description = "Wrong user name or password.", body = ErrorBody),
+    (status = 429, description = "Too many failed logins from this client (or for this user name) in a minute.", body = ErrorBody),
+))]
 pub async fn login(
     State(state): State<AppState>,
     extensions: axum::http::Extensions,
@@ -801,12 +870,12 @@ pub async fn login(
             Ok(t) => t,
             Err(e) => return ApiError::from(e).into_response(),
         };
-        let mut r = Json(json!({
-            "ok": true,
-            "can_edit": true,
-            "user": m.name,
-            "display_name": m.display_name,
-            "role": m.role,
+        let mut r = Json(LoggedIn::Member(MemberLogin {
+            can_edit: true,
+            display_name: m.display_name.clone(),
+            ok: true,
+            role: m.role,
+            user: m.name.clone(),
         }))
         .into_response();
         r.headers_mut()
@@ -833,9 +902,11 @@ pub async fn login(
         Ok(t) => t,
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let mut r =
-        Json(json!({ "ok": true, "can_edit": level == "edit" || gate.edition_password.is_none() }))
-            .into_response();
+    let mut r = Json(LoggedIn::Single(SingleLogin {
+        can_edit: level == "edit" || gate.edition_password.is_none(),
+        ok: true,
+    }))
+    .into_response();
     r.headers_mut()
         .insert(header::SET_COOKIE, session_cookie(&state, &token));
     r
@@ -843,13 +914,16 @@ pub async fn login(
 
 /// `POST /api/logout`: ends this session (its cookie then gets 401) and
 /// clears the cookie.
+#[utoipa::path(post, path = "/api/logout", responses(
+    (status = 200, description = "Logged out.", body = Done),
+))]
 pub async fn logout(State(state): State<AppState>, extensions: axum::http::Extensions) -> Response {
     if let Some(CurrentSession(c)) = extensions.get::<CurrentSession>()
         && let Err(e) = state.sessions().revoke(state.store(), &c.hash).await
     {
         return ApiError::from(e).into_response();
     }
-    let mut r = Json(json!({ "ok": true })).into_response();
+    let mut r = Json(Done { ok: true }).into_response();
     r.headers_mut().insert(header::SET_COOKIE, cleared_cookie());
     r
 }
@@ -857,6 +931,9 @@ pub async fn logout(State(state): State<AppState>, extensions: axum::http::Exten
 /// `POST /api/auth/logout-all`: ends every session of this member (in
 /// single-user mode: every session of this access level), this one
 /// included, and clears the cookie. `{"ok", "revoked"}`.
+#[utoipa::path(post, path = "/api/auth/logout-all", responses(
+    (status = 200, description = "`ok`, and `revoked`: how many sessions ended.", body = Revoked),
+))]
 pub async fn logout_all(
     State(state): State<AppState>,
     extensions: axum::http::Extensions,
@@ -872,9 +949,19 @@ pub async fn logout_all(
         Ok(n) => n,
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let mut r = Json(json!({ "ok": true, "revoked": revoked })).into_response();
+    let mut r = Json(Revoked { ok: true, revoked }).into_response();
     r.headers_mut().insert(header::SET_COOKIE, cleared_cookie());
     r
+}
+
+/// `POST /api/auth/password`'s body.
+#[derive(ToSchema)]
+#[allow(dead_code)] // read by hand, for 400s naming the field
+pub struct PasswordBody {
+    current_password: String,
+    /// At least 8 characters.
+    #[schema(min_length = 8)]
+    new_password: String,
 }
 
 /// Shortest password `POST /api/auth/password` takes (as `facet user add`).
@@ -888,6 +975,11 @@ pub const MIN_PASSWORD_CHARS: usize = 8;
 /// login throttle: 429 after too many), 400 naming `new_password` for one
 /// under [`MIN_PASSWORD_CHARS`] characters or in single-user mode (whose
 /// passwords are the configuration's). `{"ok", "revoked"}`.
+#[utoipa::path(post, path = "/api/auth/password", request_body = PasswordBody, responses(
+    (status = 200, description = "`ok`, and `revoked`: how many other sessions ended.", body = Revoked),
+    (status = 400, description = "A wrong current password, or a bad new one (the parameter is named).", body = ErrorBody),
+    (status = 429, description = "Too many wrong passwords for this member or client in a minute.", body = ErrorBody),
+))]
 pub async fn change_password(
     State(state): State<AppState>,
     extensions: axum::http::Extensions,
@@ -953,7 +1045,11 @@ pub async fn change_password(
         .revoke_subject(state.store(), &c.subject, Some(&c.hash))
         .await
     {
-        Ok(n) => Json(json!({ "ok": true, "revoked": n })).into_response(),
+        Ok(n) => Json(Revoked {
+            ok: true,
+            revoked: n,
+        })
+        .into_response(),
         Err(e) => ApiError::from(e).into_response(),
     }
 }
@@ -979,24 +1075,56 @@ pub fn write_password_hash(path: &Path, name: &str, hash: &str) -> std::io::Resu
     std::fs::rename(&tmp, path)
 }
 
-/// `GET /api/me`: who this session is and what it may do.
-pub async fn me(State(state): State<AppState>, who: Who) -> Response {
+/// `GET /api/me`'s answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Me {
+    can_edit: bool,
+    can_manage_people: bool,
+    can_scan: bool,
+    can_view: bool,
+    /// Single-user mode with viewer.edition_password set.
+    edition_password_required: bool,
+    multi_user: bool,
+    password_required: bool,
+    /// The member (multi-user mode), else null.
+    user: Option<MeUser>,
+}
+
+/// The member a session is.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeUser {
+    display_name: String,
+    name: String,
+    #[schema(schema_with = role_schema)]
+    role: Role,
+}
+
+/// `GET /api/me`: who this session is (multi_user, user: name,
+/// display_name, role) and what it may do (can_view, can_edit,
+/// can_manage_people, can_scan); which passwords are set.
+#[utoipa::path(get, path = "/api/me", responses(
+    (status = 200, description = "The session.", body = Me),
+))]
+pub async fn me(State(state): State<AppState>, who: Who) -> Json<Me> {
     let gate = state.gate();
     let user = match &who {
-        Who::Member(m) => json!({"name": m.name, "display_name": m.display_name, "role": m.role}),
-        _ => Value::Null,
+        Who::Member(m) => Some(MeUser {
+            display_name: m.display_name.clone(),
+            name: m.name.clone(),
+            role: m.role,
+        }),
+        _ => None,
     };
-    Json(json!({
-        "multi_user": gate.multi_user(),
-        "user": user,
-        "can_view": !matches!(who, Who::Nobody),
-        "can_edit": who.can_edit(),
-        "can_manage_people": who.has(Role::Admin),
-        "can_scan": who.has(Role::Superadmin),
-        "password_required": gate.multi_user() || gate.password.is_some(),
-        "edition_password_required": !gate.multi_user() && gate.edition_password.is_some(),
-    }))
-    .into_response()
+    Json(Me {
+        can_edit: who.can_edit(),
+        can_manage_people: who.has(Role::Admin),
+        can_scan: who.has(Role::Superadmin),
+        can_view: !matches!(who, Who::Nobody),
+        edition_password_required: !gate.multi_user() && gate.edition_password.is_some(),
+        multi_user: gate.multi_user(),
+        password_required: gate.multi_user() || gate.password.is_some(),
+        user,
+    })
 }
 
 #[cfg(test)]

@@ -15,14 +15,16 @@ use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use facet_store::PHOTOS_STORED;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::json;
+use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::api::{lookup, params, photo_json};
+use crate::api::{Photo, lookup, params, photo_json};
 use crate::auth::Who;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::listing::{Listing, UserCols};
-use crate::query::{BBox, Filters, Params};
+use crate::query::{BBox, FilterParams, Filters, Params, PathParam};
 use crate::settings::MAX_PER_PAGE;
 
 type Q = Result<Query<HashMap<String, String>>, QueryRejection>;
@@ -35,11 +37,11 @@ const MAX_MARKERS: usize = 2000;
 const NPROBES: usize = 20;
 
 /// The listed photos of `rows`, in that order, as the API shows them.
-fn photos(listing: &Listing, user: &UserCols, rows: &[u32]) -> ApiResult<Vec<Value>> {
+fn photos(listing: &Listing, user: &UserCols, rows: &[u32]) -> ApiResult<Vec<Photo>> {
     Ok(listing
         .rows(rows, user)?
         .into_iter()
-        .map(|r| Value::Object(photo_json(r)))
+        .map(|r| Photo(photo_json(r)))
         .collect())
 }
 
@@ -65,11 +67,63 @@ fn direction(p: &Params) -> ApiResult<bool> {
     }
 }
 
-/// `GET /api/timeline[?year=[&month=]]`: the years (or a year's months, or a
-/// month's days) with their counts and up to `timeline.photos_per_group`
-/// photos each: the group's best, in capture order.
-/// Kept for `viewer.cache_ttl_seconds` while the store is unchanged.
-pub async fn timeline(State(state): State<AppState>, who: Who, q: Q) -> ApiResult<Json<Value>> {
+/// `/api/timeline`'s own query parameters (the filters of `/api/photos`
+/// too).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // read by hand (`Params`), for 400s naming the parameter
+pub struct TimelineParams {
+    /// Drill down to this year's months.
+    #[param(minimum = 1, maximum = 9999)]
+    year: Option<u32>,
+    /// With `year`: drill down to this month's days.
+    #[param(minimum = 1, maximum = 12)]
+    month: Option<u32>,
+    /// Photos per group (default timeline.photos_per_group).
+    #[param(minimum = 1, maximum = 500)]
+    per_group: Option<u32>,
+    /// Group order: newest first (desc, default) or oldest first (asc).
+    #[param(schema_with = crate::query::direction_schema, required = false)]
+    dir: Option<String>,
+}
+
+/// `GET /api/timeline`'s answer.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Timeline {
+    groups: Vec<TimelineGroup>,
+    /// `year`, `month` or `day`.
+    level: &'static str,
+    month: Option<u32>,
+    per_group: usize,
+    total: usize,
+    /// Photos without a capture date (year level only).
+    undated: Option<usize>,
+    year: Option<u32>,
+}
+
+/// A year, month or day of the timeline.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TimelineGroup {
+    count: usize,
+    day: Option<u32>,
+    /// YYYY, YYYY-MM or YYYY-MM-DD.
+    key: String,
+    month: Option<u32>,
+    /// Its best photos, in capture order.
+    photos: Vec<Photo>,
+    year: u32,
+}
+
+/// `GET /api/timeline[?year=[&month=]]`: photos by capture date
+/// (`date_taken`): the years (or a year's months, or a month's days) with
+/// their counts and up to `timeline.photos_per_group` photos each: the
+/// group's best, in capture order. Takes the filters of /api/photos.
+/// Kept for `viewer.cache_ttl_seconds` while the store is unchanged. Off with
+/// viewer.features.show_timeline.
+#[utoipa::path(get, path = "/api/timeline", params(TimelineParams, FilterParams), responses(
+    (status = 200, description = "The groups.", body = Timeline),
+))]
+pub async fn timeline(State(state): State<AppState>, who: Who, q: Q) -> ApiResult<Json<Timeline>> {
     let p = params(q)?;
     let key = format!(
         "{}:{}",
@@ -80,7 +134,7 @@ pub async fn timeline(State(state): State<AppState>, who: Who, q: Q) -> ApiResul
     Ok(Json(v))
 }
 
-async fn timeline_uncached(state: &AppState, who: &Who, p: Params) -> ApiResult<Value> {
+async fn timeline_uncached(state: &AppState, who: &Who, p: Params) -> ApiResult<Timeline> {
     let s = state.settings();
     let year = p.uint_in("year", 1, 9999)?.map(|v| v as u32);
     let month = p.uint_in("month", 1, 12)?.map(|v| v as u32);
@@ -159,20 +213,24 @@ async fn timeline_uncached(state: &AppState, who: &Who, p: Params) -> ApiResult<
                 Some(g % 100),
             ),
         };
-        out.push(json!({
-            "key": key, "year": y, "month": m, "day": d, "count": count,
-            "photos": photos(&listing, &user, &shown)?,
-        }));
+        out.push(TimelineGroup {
+            count,
+            day: d,
+            key,
+            month: m,
+            photos: photos(&listing, &user, &shown)?,
+            year: y,
+        });
     }
-    Ok(json!({
-        "level": level,
-        "year": year,
-        "month": month,
-        "total": total,
-        "undated": if level == "year" { json!(undated) } else { Value::Null },
-        "per_group": per_group,
-        "groups": out,
-    }))
+    Ok(Timeline {
+        groups: out,
+        level,
+        month,
+        per_group,
+        total,
+        undated: (level == "year").then_some(undated),
+        year,
+    })
 }
 
 /// Today (UTC) as `yyyymmdd`.
@@ -193,9 +251,46 @@ fn today() -> u32 {
     (y * 10_000 + m * 100 + d) as u32
 }
 
+/// `/api/memories`' own query parameters (the filters of `/api/photos`
+/// too).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // read by hand (`Params`), for 400s naming the parameter
+pub struct MemoriesParams {
+    /// The day (YYYY-MM-DD; default today, UTC).
+    #[param(format = Date)]
+    date: Option<String>,
+    /// Most photos returned (default viewer.pagination.default_per_page).
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<u32>,
+}
+
+/// `GET /api/memories`' answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Memories {
+    /// The day, YYYY-MM-DD.
+    date: String,
+    /// The photos, best first, each with `years_ago`.
+    photos: Vec<Photo>,
+    total: usize,
+    /// The earlier years with photos of the day, latest first.
+    years: Vec<YearCount>,
+}
+
+/// A year and its photos of the day.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct YearCount {
+    count: usize,
+    year: u32,
+}
+
 /// `GET /api/memories[?date=YYYY-MM-DD]`: "on this day": photos taken on the
-/// date's month and day in earlier years, best first.
-pub async fn memories(State(state): State<AppState>, who: Who, q: Q) -> ApiResult<Json<Value>> {
+/// date's month and day in earlier years, best first. Takes the filters of
+/// /api/photos. Off with viewer.features.show_memories.
+#[utoipa::path(get, path = "/api/memories", params(MemoriesParams, FilterParams), responses(
+    (status = 200, description = "The memories.", body = Memories),
+))]
+pub async fn memories(State(state): State<AppState>, who: Who, q: Q) -> ApiResult<Json<Memories>> {
     let p = params(q)?;
     let s = state.settings();
     let date = match p.date("date")? {
@@ -230,20 +325,72 @@ pub async fn memories(State(state): State<AppState>, who: Who, q: Q) -> ApiResul
     let shown = best(&listing, rows, limit);
     let mut out = photos(&listing, &user, &shown)?;
     for (photo, &i) in out.iter_mut().zip(&shown) {
-        photo["years_ago"] = json!(year - listing.day(i) / 10_000);
+        photo
+            .0
+            .insert("years_ago".into(), json!(year - listing.day(i) / 10_000));
     }
-    Ok(Json(json!({
-        "date": format!("{:04}-{:02}-{:02}", year, month_day / 100, month_day % 100),
-        "total": total,
-        "years": years.iter().rev().map(|(y, n)| json!({"year": y, "count": n})).collect::<Vec<_>>(),
-        "photos": out,
-    })))
+    Ok(Json(Memories {
+        date: format!("{:04}-{:02}-{:02}", year, month_day / 100, month_day % 100),
+        photos: out,
+        total,
+        years: years
+            .iter()
+            .rev()
+            .map(|(&year, &count)| YearCount { count, year })
+            .collect(),
+    }))
 }
 
-/// `GET /api/map?zoom=&bbox=`: the geotagged photos in the box, clustered on
-/// a grid of Web-Mercator tile cells at this zoom (each cluster: count,
-/// centre, best photo), one by one at or above `map.cluster_zoom_threshold`.
-pub async fn map(State(state): State<AppState>, who: Who, q: Q) -> ApiResult<Json<Value>> {
+/// `/api/map`'s own query parameters (the filters of `/api/photos` too).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // read by hand (`Params`), for 400s naming the parameter
+pub struct MapParams {
+    /// Map zoom level (default 2).
+    #[param(minimum = 0, maximum = 22)]
+    zoom: Option<u32>,
+    /// west,south,east,north in degrees (Leaflet's toBBoxString);
+    /// longitudes may run past ±180. Default: the world.
+    bbox: Option<String>,
+}
+
+/// `GET /api/map`'s answer.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Map)]
+pub struct MapAnswer {
+    cluster_zoom_threshold: u32,
+    clustered: bool,
+    /// Most populous first, at most 2000.
+    markers: Vec<Marker>,
+    /// Geotagged photos in the box.
+    total: usize,
+    /// More markers than those sent.
+    truncated: bool,
+    zoom: i32,
+}
+
+/// A cluster of photos (or one photo) on the map.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Marker {
+    /// west,south,east,north of its photos.
+    bbox: String,
+    count: usize,
+    /// The centre: the mean of its photos' positions.
+    lat: f64,
+    lon: f64,
+    /// Its best photo.
+    photo: Photo,
+}
+
+/// `GET /api/map?zoom=&bbox=`: the geotagged photos (`gps_lat`, `gps_lon`)
+/// in the box, clustered on a grid of Web-Mercator tile cells at this zoom
+/// (each cluster: count, centre, best photo), one by one at or above
+/// `map.cluster_zoom_threshold`; most populous first, at most 2000 markers.
+/// Takes the filters of /api/photos. Off unless viewer.features.show_map.
+#[utoipa::path(get, path = "/api/map", params(MapParams, FilterParams), responses(
+    (status = 200, description = "The markers.", body = MapAnswer),
+))]
+pub async fn map(State(state): State<AppState>, who: Who, q: Q) -> ApiResult<Json<MapAnswer>> {
     let p = params(q)?;
     let s = state.settings();
     let zoom = p.uint_in("zoom", 0, 22)?.unwrap_or(2) as i32;
@@ -309,24 +456,29 @@ pub async fn map(State(state): State<AppState>, who: Who, q: Q) -> ApiResult<Jso
     let truncated = list.len() > MAX_MARKERS;
     list.truncate(MAX_MARKERS);
     let reps: Vec<u32> = list.iter().map(|c| c.best).collect();
-    let markers: Vec<Value> = list
+    let markers: Vec<Marker> = list
         .iter()
         .zip(photos(&listing, &user, &reps)?)
         .map(|(c, photo)| {
             let n = c.count as f64;
             let [w, s, e, n_] = c.bounds;
-            json!({"lat": c.lat / n, "lon": c.lon / n, "count": c.count, "photo": photo,
-                   "bbox": format!("{w},{s},{e},{n_}")})
+            Marker {
+                bbox: format!("{w},{s},{e},{n_}"),
+                count: c.count,
+                lat: c.lat / n,
+                lon: c.lon / n,
+                photo,
+            }
         })
         .collect();
-    Ok(Json(json!({
-        "zoom": zoom,
-        "clustered": clustered,
-        "cluster_zoom_threshold": s.map_cluster_zoom_threshold,
-        "total": total,
-        "truncated": truncated,
-        "markers": markers,
-    })))
+    Ok(Json(MapAnswer {
+        cluster_zoom_threshold: s.map_cluster_zoom_threshold,
+        clustered,
+        markers,
+        total,
+        truncated,
+        zoom,
+    }))
 }
 
 /// The vector of a one-row batch's `embedding` column: `Err` with a 409 when
@@ -354,10 +506,39 @@ fn embedding(batch: &RecordBatch) -> ApiResult<Option<Vec<f32>>> {
     Ok(Some(v.as_primitive::<Float32Type>().values().to_vec()))
 }
 
+/// `/api/similar`'s `limit`.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // read by hand (`Params`), for 400s naming the parameter
+pub struct SimilarParams {
+    /// Most photos returned.
+    #[param(minimum = 1, maximum = 100, default = 20)]
+    limit: Option<u32>,
+}
+
+/// `GET /api/similar`'s answer.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Similar)]
+pub struct SimilarAnswer {
+    /// The photo asked about.
+    path: String,
+    /// The nearest photos, each with `similarity`.
+    photos: Vec<Photo>,
+}
+
 /// `GET /api/similar?path=&limit=`: the photos nearest to this one by
-/// cosine distance of the `embedding` column, nearest first, each with its
-/// `similarity` (the cosine).
-pub async fn similar(State(state): State<AppState>, who: Who, q: Q) -> ApiResult<Json<Value>> {
+/// cosine distance of the `embedding` column (the store's vector index),
+/// nearest first, each with its `similarity` (the cosine). Off with
+/// viewer.features.show_similar_button.
+#[utoipa::path(get, path = "/api/similar", params(PathParam, SimilarParams), responses(
+    (status = 200, description = "The nearest photos.", body = SimilarAnswer),
+    (status = 409, description = "The library (or this photo) has no embedding.", body = ErrorBody),
+))]
+pub async fn similar(
+    State(state): State<AppState>,
+    who: Who,
+    q: Q,
+) -> ApiResult<Json<SimilarAnswer>> {
     let p = params(q)?;
     let path = p.path()?;
     let limit = p.uint_in("limit", 1, 100)?.unwrap_or(20) as usize;
@@ -388,9 +569,12 @@ pub async fn similar(State(state): State<AppState>, who: Who, q: Q) -> ApiResult
         .unzip();
     let mut out = photos(&listing, &user, &rows)?;
     for (photo, s) in out.iter_mut().zip(similarity) {
-        photo["similarity"] = json!(s);
+        photo.0.insert("similarity".into(), json!(s));
     }
-    Ok(Json(json!({"path": path, "photos": out})))
+    Ok(Json(SimilarAnswer {
+        path: path.to_string(),
+        photos: out,
+    }))
 }
 
 #[cfg(test)]

@@ -5,11 +5,11 @@
 //! was computed from, and a request that finds other versions (a run, a
 //! rating, a person renamed) computes afresh.
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-use serde_json::Value;
 
 use crate::AppState;
 use crate::error::ApiResult;
@@ -20,7 +20,8 @@ const MAX_ENTRIES: usize = 512;
 struct Entry {
     at: Instant,
     versions: Vec<Option<u64>>,
-    value: Value,
+    /// The answer, of its route's type.
+    value: Arc<dyn Any + Send + Sync>,
 }
 
 /// The cached answers, by route and query.
@@ -35,8 +36,10 @@ impl AppState {
     pub(crate) async fn versions(&self) -> ApiResult<Vec<Option<u64>>> {
         let mut cache = self.inner.cache.lock().await;
         let snap = self.fresh(&mut cache).await?;
+        // The event outbox changes with every delivery and no answer reads it.
         Ok(facet_schemas::tables()
             .iter()
+            .filter(|t| t.name != "event_outbox")
             .map(|t| snap.version(t.name))
             .collect())
     }
@@ -53,11 +56,13 @@ pub(crate) fn owner(who: &crate::auth::Who) -> String {
 }
 
 /// The answer for `key`: from the cache when computed less than the TTL ago
-/// from the tables as they are now, else `compute`d (and kept).
-pub(crate) async fn cached<F, Fut>(state: &AppState, key: String, compute: F) -> ApiResult<Value>
+/// from the tables as they are now, else `compute`d (and kept). A key is
+/// one route's: its answers are all of one type `T`.
+pub(crate) async fn cached<T, F, Fut>(state: &AppState, key: String, compute: F) -> ApiResult<T>
 where
+    T: Clone + Send + Sync + 'static,
     F: FnOnce() -> Fut,
-    Fut: Future<Output = ApiResult<Value>>,
+    Fut: Future<Output = ApiResult<T>>,
 {
     let ttl = Duration::from_secs(state.settings().cache_ttl_seconds);
     if ttl.is_zero() {
@@ -70,8 +75,9 @@ where
         if let Some(e) = entries.get(&key)
             && e.versions == versions
             && e.at.elapsed() < ttl
+            && let Some(v) = e.value.downcast_ref::<T>()
         {
-            return Ok(e.value.clone());
+            return Ok(v.clone());
         }
     }
     let value = compute().await?;
@@ -90,7 +96,7 @@ where
         Entry {
             at: Instant::now(),
             versions,
-            value: value.clone(),
+            value: Arc::new(value.clone()),
         },
     );
     Ok(value)

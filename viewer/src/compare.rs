@@ -21,7 +21,9 @@ use datafusion::prelude::*;
 use facet_config::FacetConfig;
 use facet_stages::score::compare::{self, Candidate, Choice, Strategy};
 use facet_store::Store;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::auth::Who;
@@ -150,12 +152,66 @@ fn query(
         .map_err(|e| ApiError::bad("query", e.body_text()))
 }
 
-/// `GET /api/comparison/pair?category=&strategy=`: two photos not compared yet.
+fn strategy_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .enum_values(Some(Strategy::NAMES.iter().copied()))
+        .build()
+}
+
+/// `/api/comparison/pair`'s query parameters.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // read by hand, for 400s naming the parameter
+pub struct PairParams {
+    /// The category to compare in.
+    category: String,
+    /// How the pair is picked (default: pair_selection_strategy).
+    #[param(schema_with = strategy_schema, required = false)]
+    strategy: Option<String>,
+}
+
+/// The `category` query parameter.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // read by hand, for 400s naming the parameter
+pub struct CategoryParam {
+    /// The category.
+    category: String,
+}
+
+/// `GET /api/comparison/pair`'s answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Pair {
+    a: Compared,
+    b: Compared,
+    category: String,
+    /// The comparisons made in the category.
+    comparisons: usize,
+    min_comparisons_for_optimization: usize,
+    strategy: &'static str,
+}
+
+/// A photo to compare.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Compared {
+    /// When viewer.comparison_mode.show_current_scores.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    aggregate: Option<f64>,
+    filename: String,
+    path: String,
+}
+
+/// `GET /api/comparison/pair?category=&strategy=`: comparison mode: two
+/// photos of a category not compared yet (viewer.comparison_mode).
+#[utoipa::path(get, path = "/api/comparison/pair", params(PairParams), responses(
+    (status = 200, description = "The pair; 404 when every pair has been compared.", body = Pair),
+))]
 pub async fn pair(
     State(state): State<AppState>,
     who: Who,
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Pair>> {
     let q = query(q)?;
     let config = state.config();
     let settings = ComparisonSettings::from_config(config);
@@ -187,30 +243,54 @@ pub async fn pair(
             done.len()
         )));
     };
-    let show = |c: &Candidate| {
-        let mut v = json!({ "path": c.path, "filename": filename(&c.path) });
-        if settings.show_current_scores {
-            v["aggregate"] = json!(c.aggregate);
-        }
-        v
+    let show = |c: &Candidate| Compared {
+        aggregate: settings.show_current_scores.then_some(c.aggregate),
+        filename: filename(&c.path).to_string(),
+        path: c.path.clone(),
     };
-    Ok(Json(json!({
-        "category": category,
-        "strategy": strategy.name(),
-        "a": show(a),
-        "b": show(b),
-        "comparisons": done.len(),
-        "min_comparisons_for_optimization": settings.min_comparisons_for_optimization,
-    })))
+    Ok(Json(Pair {
+        a: show(a),
+        b: show(b),
+        category,
+        comparisons: done.len(),
+        min_comparisons_for_optimization: settings.min_comparisons_for_optimization,
+        strategy: strategy.name(),
+    }))
+}
+
+/// `POST /api/comparison`'s body.
+#[derive(ToSchema)]
+#[allow(dead_code)] // read by hand, for 400s naming the field
+pub struct ChoiceBody {
+    /// The better photo's path.
+    winner: String,
+    /// The other photo's path (same category).
+    loser: String,
+    /// Neither is better.
+    tie: Option<bool>,
+    /// The strategy that picked the pair (default uncertainty).
+    #[schema(schema_with = strategy_schema, required = false)]
+    strategy: Option<String>,
+}
+
+/// `POST /api/comparison`'s answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Recorded {
+    category: String,
+    /// The comparisons made in the category.
+    comparisons: usize,
 }
 
 /// `POST /api/comparison {"winner", "loser", "tie"?, "strategy"?}`: records a
 /// choice between two scored photos of one category.
+#[utoipa::path(post, path = "/api/comparison", request_body = ChoiceBody, responses(
+    (status = 200, description = "The category and its number of comparisons.", body = Recorded),
+))]
 pub async fn record(
     State(state): State<AppState>,
     who: Who,
     b: Result<Json<Value>, JsonRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Recorded>> {
     let Json(b) = b.map_err(|e| ApiError::bad("body", e.body_text()))?;
     let text = |k: &str| {
         b.get(k)
@@ -292,17 +372,42 @@ pub async fn record(
     state.store().append(&table, batch).await?;
     let ctx = state.session().await?;
     let n = choices(&ctx, cw, who.user()).await?.len();
-    Ok(Json(json!({ "category": cw, "comparisons": n })))
+    Ok(Json(Recorded {
+        category: cw.clone(),
+        comparisons: n,
+    }))
 }
 
-/// The fit for `category`: `None` until `min` comparisons exist.
+/// `GET /api/comparison/suggestion`'s answer: the current weights and, from
+/// `min_comparisons_for_optimization` choices on, the fitted ones.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Suggestion {
+    /// How many choices the current weights predict (0–1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    agreement_current: Option<f64>,
+    /// How many choices the suggested weights predict (0–1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    agreement_suggested: Option<f64>,
+    category: String,
+    comparisons: usize,
+    /// The category's weights (metric → percent).
+    current: BTreeMap<String, f64>,
+    min_comparisons_for_optimization: usize,
+    /// Enough choices for a fit.
+    ready: bool,
+    /// The fitted weights (metric → percent), once ready.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    suggested: Option<BTreeMap<String, f64>>,
+}
+
+/// The fit for `category`: no `suggested` until `min` comparisons exist.
 pub async fn suggestion(
     ctx: &SessionContext,
     config: &FacetConfig,
     category: &str,
     min: usize,
     who: &Who,
-) -> ApiResult<Value> {
+) -> ApiResult<Suggestion> {
     // Within the session's scope: its own choices between photos it sees,
     // fitted on the photos it sees.
     let done: Vec<Choice> = choices(ctx, category, who.user())
@@ -321,13 +426,16 @@ pub async fn suggestion(
         .filter(|(_, w)| **w > 0.0)
         .map(|(k, w)| (k.trim_end_matches("_percent").to_string(), *w))
         .collect();
-    let mut out = json!({
-        "category": category,
-        "comparisons": done.len(),
-        "min_comparisons_for_optimization": min,
-        "ready": done.len() >= min,
-        "current": current,
-    });
+    let mut out = Suggestion {
+        agreement_current: None,
+        agreement_suggested: None,
+        category: category.to_string(),
+        comparisons: done.len(),
+        current,
+        min_comparisons_for_optimization: min,
+        ready: done.len() >= min,
+        suggested: None,
+    };
     if done.len() < min {
         return Ok(out);
     }
@@ -337,20 +445,26 @@ pub async fn suggestion(
         .filter(|c| who.allows(&c.path))
         .map(|c| (c.path, c.metrics))
         .collect();
-    if let Some(s) = compare::fit(&current, &photos, &done) {
-        out["suggested"] = json!(s.suggested);
-        out["agreement_current"] = json!(s.agreement_current);
-        out["agreement_suggested"] = json!(s.agreement_suggested);
+    if let Some(s) = compare::fit(&out.current, &photos, &done) {
+        out.suggested = Some(s.suggested);
+        out.agreement_current = Some(s.agreement_current);
+        out.agreement_suggested = Some(s.agreement_suggested);
     }
     Ok(out)
 }
 
-/// `GET /api/comparison/suggestion?category=`: current and fitted weights.
+/// `GET /api/comparison/suggestion?category=`: the category's current
+/// weights and, from min_comparisons_for_optimization choices on, the weights
+/// a Bradley-Terry fit of the choices suggests, with how many choices each
+/// predicts.
+#[utoipa::path(get, path = "/api/comparison/suggestion", params(CategoryParam), responses(
+    (status = 200, description = "The current and suggested weights.", body = Suggestion),
+))]
 pub async fn suggest(
     State(state): State<AppState>,
     who: Who,
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Suggestion>> {
     let q = query(q)?;
     let config = state.config();
     let category = category_param(&q, config)?;
@@ -372,6 +486,7 @@ pub async fn suggested_weights(
     let report = suggestion(&ctx, config, category, min, &everyone)
         .await
         .map_err(|e| format!("{e:?}"))?;
+    let report = serde_json::to_value(report).map_err(|e| e.to_string())?;
     let Some(s) = report.get("suggested").and_then(Value::as_object) else {
         return Err(format!(
             "`{category}` has {} comparisons; the fit needs {min} (viewer.comparison_mode.min_comparisons_for_optimization)",

@@ -4,7 +4,27 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
+
+/// The body of every error answer (the OpenAPI document's `Error`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    /// What went wrong (for a 400, `param: why`).
+    pub error: String,
+    /// The bad parameter (400 only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub param: Option<String>,
+}
+
+impl ErrorBody {
+    pub fn new(error: impl Into<String>) -> ErrorBody {
+        ErrorBody {
+            error: error.into(),
+            param: None,
+        }
+    }
+}
 
 #[derive(Debug)]
 pub enum ApiError {
@@ -53,20 +73,23 @@ impl IntoResponse for ApiError {
         let (status, body) = match self {
             ApiError::BadParam { param, message } => (
                 StatusCode::BAD_REQUEST,
-                json!({"error": format!("{param}: {message}"), "param": param}),
+                ErrorBody {
+                    error: format!("{param}: {message}"),
+                    param: Some(param),
+                },
             ),
-            ApiError::Forbidden(why) => (StatusCode::FORBIDDEN, json!({"error": why})),
-            ApiError::NotFound(what) => (StatusCode::NOT_FOUND, json!({"error": what})),
+            ApiError::Forbidden(why) => (StatusCode::FORBIDDEN, ErrorBody::new(why)),
+            ApiError::NotFound(what) => (StatusCode::NOT_FOUND, ErrorBody::new(what)),
             ApiError::TooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
-                json!({"error": "the request body is too large"}),
+                ErrorBody::new("the request body is too large"),
             ),
-            ApiError::Unavailable(why) => (StatusCode::CONFLICT, json!({"error": why})),
+            ApiError::Unavailable(why) => (StatusCode::CONFLICT, ErrorBody::new(why)),
             ApiError::Internal(detail) => {
                 eprintln!("facet serve: internal error: {detail}");
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    json!({"error": "internal error (see the server's log)"}),
+                    ErrorBody::new("internal error (see the server's log)"),
                 )
             }
         };

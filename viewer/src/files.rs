@@ -19,6 +19,23 @@ use crate::api::{lookup, params};
 use crate::auth::Who;
 use crate::error::{ApiError, ApiResult};
 use crate::json::filename;
+use crate::query::PathParam;
+
+/// Bytes of an image or a file, as the API document names them.
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)] // the schema of the routes' bytes
+pub struct Binary(Vec<u8>);
+
+/// The `share` query parameter of the files of a shared album.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // read by [`crate::auth::guard`]
+pub struct ShareParam {
+    /// A share link's token (/api/shared): for its album's photos, without
+    /// a session.
+    share: Option<String>,
+}
 
 const FILE_COLUMNS: &[&str] = &[
     "path",
@@ -188,7 +205,11 @@ async fn converted_bytes(
     .map_err(ApiError::internal)
 }
 
-/// `GET /thumbnail?path=`: the JPEG thumbnail.
+/// `GET /thumbnail?path=`: the photo's JPEG thumbnail (cacheable; ETag).
+#[utoipa::path(get, path = "/thumbnail", params(PathParam, ShareParam), responses(
+    (status = 200, description = "The thumbnail.", content_type = "image/jpeg", body = Binary),
+    (status = 304, description = "Not modified (If-None-Match)."),
+))]
 pub async fn thumbnail(
     State(state): State<AppState>,
     who: Who,
@@ -209,6 +230,10 @@ pub async fn thumbnail(
 /// `GET /image?path=`: the original for formats browsers display; other
 /// formats (HEIC among them) converted to JPEG (`display.image_jpeg_quality`),
 /// else (undecodable files) the thumbnail.
+#[utoipa::path(get, path = "/image", params(PathParam, ShareParam), responses(
+    (status = 200, description = "The image.", content_type = "image/*", body = Binary),
+    (status = 304, description = "Not modified (If-None-Match)."),
+))]
 pub async fn image(
     State(state): State<AppState>,
     who: Who,
@@ -266,6 +291,9 @@ fn attachment(name: &str) -> String {
 }
 
 /// `GET /api/download?path=`: the original file as an attachment.
+#[utoipa::path(get, path = "/api/download", params(PathParam, ShareParam), responses(
+    (status = 200, description = "The file (Content-Disposition: attachment).", content_type = "application/octet-stream", body = Binary),
+))]
 pub async fn download(
     State(state): State<AppState>,
     who: Who,

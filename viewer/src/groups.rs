@@ -14,14 +14,49 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Query, State};
 use datafusion::prelude::{col, lit};
 use facet_stages::groups::{Decision, Kind};
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::api::{body, body_path, lookup, params, photo_json};
+use crate::api::{Photo, body, body_path, lookup, params, photo_json};
 use crate::auth::Who;
 use crate::error::{ApiError, ApiResult};
 use crate::json::rows;
+use crate::query::PathParam;
 use facet_store::PHOTOS_STORED;
+
+/// `GET /api/groups`' answer: the photo's groups, `null` where in none.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Groups {
+    burst: Option<Group>,
+    duplicate: Option<Group>,
+    path: String,
+    similar: Option<Group>,
+}
+
+/// A burst, duplicate or similar group.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Group {
+    /// The user's decision: `lead`, `keep_all` or null.
+    decision: Option<String>,
+    group_id: String,
+    /// `burst`, `duplicate` or `similar`.
+    kind: String,
+    /// The lead's path.
+    lead: Option<String>,
+    /// Every member the session may see (with `is_lead`), leads first, then
+    /// by score.
+    members: Vec<Photo>,
+    /// Why the lead leads, as stored.
+    reason: Option<String>,
+    size: usize,
+    /// Why the lead leads, in English words.
+    why: Option<String>,
+    /// Why the lead leads, as codes the page words in its language:
+    /// sharpest, eyes_open, best_score, most_pleasing, largest.
+    why_codes: Option<Vec<&'static str>>,
+}
 
 /// `GET /api/groups?path=`: the photo's burst, duplicate and similar groups
 /// (`null` when in none), each with its lead, why in words (`why`, from
@@ -30,11 +65,14 @@ use facet_store::PHOTOS_STORED;
 /// decision (`"lead"`, `"keep_all"` or `null`), and every member the
 /// session may see as a photo of `/api/photos` plus `is_lead`: the leads
 /// first, then by score.
+#[utoipa::path(get, path = "/api/groups", operation_id = "groups", params(PathParam), responses(
+    (status = 200, description = "The groups.", body = Groups),
+))]
 pub async fn list(
     State(state): State<AppState>,
     who: Who,
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Groups>> {
     let p = params(q)?;
     let path = p.path()?;
     who.check(path)?;
@@ -48,7 +86,7 @@ pub async fn list(
         .collect()
         .await?;
     let (listing, user) = state.listing(&who).await?;
-    let mut out = Map::new();
+    let mut out: HashMap<String, Group> = HashMap::new();
     for row in rows(&mine) {
         let (Some(kind), Some(id)) = (row["kind"].as_str(), row["group_id"].as_str()) else {
             continue;
@@ -98,27 +136,25 @@ pub async fn list(
             .filter_map(|m| decided.get(m["path"].as_str()?))
             .max_by_key(|d| d.as_str() == "keep_all")
             .cloned();
-        out.insert(
-            kind.to_string(),
-            json!({
-                "kind": kind,
-                "group_id": id,
-                "size": photos.len(),
-                "lead": lead.map(|m| m["path"].clone()),
-                "why": lead.map(|l| why_codes(l, &photos).join(", ").replace('_', " ")),
-                "why_codes": lead.map(|l| why_codes(l, &photos)),
-                "reason": reason,
-                "decision": decision,
-                "members": photos,
-            }),
-        );
+        let group = Group {
+            decision,
+            group_id: id.to_string(),
+            kind: kind.to_string(),
+            lead: lead.and_then(|m| m["path"].as_str()).map(str::to_string),
+            reason,
+            size: photos.len(),
+            why: lead.map(|l| why_codes(l, &photos).join(", ").replace('_', " ")),
+            why_codes: lead.map(|l| why_codes(l, &photos)),
+            members: photos.into_iter().map(Photo).collect(),
+        };
+        out.insert(kind.to_string(), group);
     }
-    Ok(Json(json!({
-        "path": path,
-        "burst": out.remove("burst").unwrap_or(Value::Null),
-        "duplicate": out.remove("duplicate").unwrap_or(Value::Null),
-        "similar": out.remove("similar").unwrap_or(Value::Null),
-    })))
+    Ok(Json(Groups {
+        burst: out.remove("burst"),
+        duplicate: out.remove("duplicate"),
+        path: path.to_string(),
+        similar: out.remove("similar"),
+    }))
 }
 
 /// The decisions of `kind`, by path.
@@ -185,16 +221,51 @@ pub(crate) fn why_codes(
     .collect()
 }
 
+/// `POST /api/groups/decide`'s body.
+#[derive(ToSchema)]
+#[allow(dead_code)] // read by hand (`body`), for 400s naming the field
+pub struct DecideBody {
+    path: String,
+    #[schema(inline)]
+    kind: GroupKind,
+    /// `lead` makes the photo its group's lead, `keep_all` keeps every
+    /// member, `reset` hands the group back to the automatic choice.
+    #[schema(inline)]
+    decision: DecisionName,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)] // read by hand: [`Kind::parse`]
+pub enum GroupKind {
+    Burst,
+    Duplicate,
+    Similar,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)] // read by hand (`decide`)
+pub enum DecisionName {
+    Lead,
+    KeepAll,
+    Reset,
+}
+
 /// `POST /api/groups/decide {"path", "kind": "burst"|"duplicate"|"similar",
 /// "decision": "lead"|"keep_all"|"reset"}`: `lead` makes the photo its
 /// group's lead, `keep_all` keeps every member of its group, `reset` hands
 /// the group back to automatic choice. The groups are detected again before
 /// the answer (incrementally), which is `GET /api/groups` of the photo.
+/// Admins only in multi-user mode.
+#[utoipa::path(post, path = "/api/groups/decide", request_body = DecideBody, responses(
+    (status = 200, description = "The photo's groups after the decision.", body = Groups),
+))]
 pub async fn decide(
     State(state): State<AppState>,
     who: Who,
     b: Result<Json<Value>, JsonRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Groups>> {
     let b = body(b)?;
     let path = body_path(&b)?;
     who.check(&path)?;

@@ -30,6 +30,7 @@ mod options;
 mod persons;
 #[cfg(test)]
 mod persons_tests;
+mod plugins;
 pub mod preferences;
 mod query;
 pub mod routes;

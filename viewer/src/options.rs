@@ -8,10 +8,10 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use crate::AppState;
-use crate::api::params;
+use crate::api::{Dropdowns, ValueCount, params};
 use crate::auth::Who;
 use crate::error::{ApiError, ApiResult};
 use crate::listing::Facet;
@@ -25,16 +25,64 @@ const DEFAULT_MATCHES: usize = 200;
 /// The searchable fields, as `field=` names them.
 pub(crate) const FIELDS: [&str; 4] = ["camera", "lens", "tag", "category"];
 
+/// `/api/filter_options`' query parameters.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // read by hand (`Params`), for 400s naming the parameter
+pub struct OptionsParams {
+    /// Search one dropdown's values (400 naming `field` for another).
+    #[param(schema_with = field_schema, required = false)]
+    field: Option<String>,
+    /// What the values contain, in any case (needs `field`).
+    q: Option<String>,
+    /// Most values returned (default: the dropdown's viewer.dropdowns limit
+    /// without `q`, 200 with it).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<u32>,
+}
+
+fn field_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .enum_values(Some(FIELDS))
+        .build()
+}
+
+/// `GET /api/filter_options`' answer: the dropdowns, or with `field` the
+/// values of one that match `q`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum FilterOptions {
+    Dropdowns(Dropdowns),
+    Matches(Matches),
+}
+
+/// The values of one dropdown containing `q`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Matches {
+    field: String,
+    q: String,
+    /// How many values match.
+    total: usize,
+    /// The first `limit`, most frequent first.
+    values: Vec<ValueCount>,
+}
+
 /// `GET /api/filter_options[?field=camera|lens|tag|category[&q=][&limit=]]`:
+/// the dropdowns' values with counts, most frequent first
+/// (viewer.dropdowns limits);
 /// with `field`, `{field, q, total, values}`: the values containing `q`
 /// (all when empty) with their counts, most frequent first, at most
 /// `limit` (without it, the dropdown's own limit when `q` is empty, else
 /// 200), and `total`, how many match. Kept for `viewer.cache_ttl_seconds`.
+#[utoipa::path(get, path = "/api/filter_options", params(OptionsParams), responses(
+    (status = 200, description = "The options, or with `field` the matching values.", body = FilterOptions),
+))]
 pub async fn filter_options(
     State(state): State<AppState>,
     who: Who,
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<FilterOptions>> {
     let p = params(q)?;
     let Some(field) = p.str("field") else {
         if p.str("q").is_some() {
@@ -43,7 +91,8 @@ pub async fn filter_options(
                 format!("needs field: one of {}", FIELDS.join(", ")),
             ));
         }
-        return crate::api::filter_options(State(state), who).await;
+        let d = crate::api::filter_options(State(state), who).await?;
+        return Ok(Json(FilterOptions::Dropdowns(d)));
     };
     let s = state.settings();
     let (facet, cap) = match field {
@@ -81,17 +130,17 @@ pub async fn filter_options(
             .into_iter()
             .filter(|(v, _)| v.to_lowercase().contains(&needle))
             .collect();
-        Ok(json!({
-            "field": field,
-            "q": asked,
-            "total": matches.len(),
-            "values": matches
-                .iter()
+        Ok(Matches {
+            field,
+            q: asked,
+            total: matches.len(),
+            values: matches
+                .into_iter()
                 .take(limit)
-                .map(|(value, count)| json!({"value": value, "count": count}))
-                .collect::<Vec<_>>(),
-        }))
+                .map(ValueCount::of)
+                .collect(),
+        })
     })
     .await?;
-    Ok(Json(v))
+    Ok(Json(FilterOptions::Matches(v)))
 }

@@ -25,7 +25,9 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use datafusion::functions_aggregate::expr_fn::{count, count_distinct};
 use datafusion::prelude::*;
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::api::params;
@@ -231,23 +233,73 @@ async fn counts(ctx: &SessionContext, who: &Who) -> ApiResult<Counts> {
     })
 }
 
-fn person_json(p: &Person, counts: &Counts) -> Value {
-    json!({
-        "person_id": p.person_id,
-        "name": p.name,
-        "face_count": counts.faces(p),
-        "photo_count": counts.photos(p.person_id),
-        "hidden": p.hidden,
-        "representative_face": p.representative_face,
-        "thumbnail": format!("/api/persons/thumbnail?person_id={}", p.person_id),
-    })
+/// A person as the API shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = Person)]
+pub struct PersonJson {
+    face_count: i64,
+    /// Merges only: its faces that moved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    faces_moved: Option<usize>,
+    hidden: bool,
+    /// Merges only: the id removed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    merged: Option<i64>,
+    name: Option<String>,
+    person_id: i64,
+    photo_count: i64,
+    representative_face: Option<String>,
+    /// The URL of the face crop.
+    thumbnail: String,
 }
 
-/// `GET /api/persons[?include_hidden=&min_photos=&limit=]`: the people, most
-/// photographed first (then by id), each with its name, face and photo counts,
-/// whether hidden, and its thumbnail's URL. Hidden people are left out unless
-/// `include_hidden`.
-pub async fn list(State(state): State<AppState>, who: Who, q: Q) -> ApiResult<Json<Value>> {
+fn person_json(p: &Person, counts: &Counts) -> PersonJson {
+    PersonJson {
+        face_count: counts.faces(p),
+        faces_moved: None,
+        hidden: p.hidden,
+        merged: None,
+        name: p.name.clone(),
+        person_id: p.person_id,
+        photo_count: counts.photos(p.person_id),
+        representative_face: p.representative_face.clone(),
+        thumbnail: format!("/api/persons/thumbnail?person_id={}", p.person_id),
+    }
+}
+
+/// `GET /api/persons`' answer.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Persons {
+    /// Hidden people (all, within the member's folders).
+    hidden: usize,
+    persons: Vec<PersonJson>,
+    /// How many match (before `limit`).
+    total: usize,
+}
+
+/// `/api/persons`' query parameters.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // read by hand (`Params`), for 400s naming the parameter
+pub struct PersonsParams {
+    /// Also the hidden people (default false).
+    include_hidden: Option<bool>,
+    /// Only people in at least this many photos.
+    min_photos: Option<u32>,
+    /// Most people returned.
+    #[param(minimum = 1, maximum = 100000)]
+    limit: Option<u32>,
+}
+
+/// `GET /api/persons[?include_hidden=&min_photos=&limit=]`: the people found
+/// by face clustering, most photographed first (then by id), each with its
+/// name, face and photo counts, whether hidden, and its thumbnail's URL.
+/// Hidden people are left out unless `include_hidden`. Their photos:
+/// /api/photos?person=ID.
+#[utoipa::path(get, path = "/api/persons", operation_id = "persons", params(PersonsParams), responses(
+    (status = 200, description = "The people.", body = Persons),
+))]
+pub async fn list(State(state): State<AppState>, who: Who, q: Q) -> ApiResult<Json<Persons>> {
     let p = params(q)?;
     let include_hidden = p.bool("include_hidden")?.unwrap_or(false);
     let min_photos = p.uint_in("min_photos", 0, u32::MAX as u64)?.unwrap_or(0) as i64;
@@ -272,15 +324,15 @@ pub async fn list(State(state): State<AppState>, who: Who, q: Q) -> ApiResult<Js
         if let Some(l) = limit {
             shown.truncate(l);
         }
-        Ok(json!({
-            "total": total,
+        Ok(Persons {
             // Within the member's folders, as the list.
-            "hidden": persons
+            hidden: persons
                 .iter()
                 .filter(|p| p.hidden && (!member || counts.photos(p.person_id) > 0))
                 .count(),
-            "persons": shown.iter().map(|(p, _)| person_json(p, &counts)).collect::<Vec<_>>(),
-        }))
+            persons: shown.iter().map(|(p, _)| person_json(p, &counts)).collect(),
+            total,
+        })
     })
     .await?;
     Ok(Json(v))
@@ -316,8 +368,21 @@ async fn check_visible(ctx: &SessionContext, who: &Who, ids: &[i64]) -> ApiResul
     }
 }
 
+/// The `person_id` query parameter.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // read by hand (`person_param`), for 400s naming it
+pub struct PersonParam {
+    /// The person's id (`persons.person_id`).
+    person_id: i64,
+}
+
 /// `GET /api/persons/thumbnail?person_id=`: the JPEG crop of the person's
-/// representative face, else of its most confident face with a crop.
+/// representative face (faces.thumbnail), else of its most confident face
+/// with a crop.
+#[utoipa::path(get, path = "/api/persons/thumbnail", operation_id = "person_thumbnail", params(PersonParam), responses(
+    (status = 200, description = "The face crop.", content_type = "image/jpeg", body = crate::files::Binary),
+))]
 pub async fn thumbnail(State(state): State<AppState>, who: Who, q: Q) -> ApiResult<Response> {
     let p = params(q)?;
     let id = person_param(&p)?;
@@ -431,7 +496,7 @@ async fn edit(
     who: &Who,
     id: i64,
     edit: impl FnOnce(&mut Person) -> ApiResult<()>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PersonJson>> {
     let _guard = state.inner.user_state_lock.lock().await;
     let ctx = state.session().await?;
     let mut persons = read_persons(&ctx).await?;
@@ -448,13 +513,44 @@ async fn edit(
     Ok(Json(person_json(&edited, &counts)))
 }
 
+/// `POST /api/persons/rename`'s body.
+#[derive(ToSchema)]
+#[allow(dead_code)] // read by hand (`body`), for 400s naming the field
+pub struct RenameBody {
+    person_id: i64,
+    /// The name; empty or null removes it.
+    #[schema(max_length = 200)]
+    name: Option<String>,
+}
+
+/// `POST /api/persons/hide`'s body.
+#[derive(ToSchema)]
+#[allow(dead_code)] // read by hand (`body`), for 400s naming the field
+pub struct HideBody {
+    person_id: i64,
+    hidden: bool,
+}
+
+/// `POST /api/persons/merge`'s body.
+#[derive(ToSchema)]
+#[allow(dead_code)] // read by hand (`body`), for 400s naming the field
+pub struct MergeBody {
+    /// The person kept.
+    into: i64,
+    /// The person merged into `into`, then removed.
+    from: i64,
+}
+
 /// `POST /api/persons/rename {"person_id", "name"}`: names a person (an
 /// empty name or null removes the name).
+#[utoipa::path(post, path = "/api/persons/rename", request_body = RenameBody, responses(
+    (status = 200, description = "The person after the change.", body = PersonJson),
+))]
 pub async fn rename(
     State(state): State<AppState>,
     who: Who,
     b: Result<Json<Value>, JsonRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PersonJson>> {
     let b = body(b)?;
     let id = body_id(&b, "person_id")?;
     let name = match b.get("name") {
@@ -476,11 +572,14 @@ pub async fn rename(
 }
 
 /// `POST /api/persons/hide {"person_id", "hidden"}`: hides (or shows) a person.
+#[utoipa::path(post, path = "/api/persons/hide", request_body = HideBody, responses(
+    (status = 200, description = "The person after the change.", body = PersonJson),
+))]
 pub async fn hide(
     State(state): State<AppState>,
     who: Who,
     b: Result<Json<Value>, JsonRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PersonJson>> {
     let b = body(b)?;
     let id = body_id(&b, "person_id")?;
     let Some(hidden) = b.get("hidden").and_then(Value::as_bool) else {
@@ -497,11 +596,14 @@ pub async fn hide(
 /// become `into`'s (and stay so: manual assignments), `from` is removed;
 /// `into` keeps its name (else takes `from`'s), its face count is the sum and
 /// its centroid the faces' mean.
+#[utoipa::path(post, path = "/api/persons/merge", request_body = MergeBody, responses(
+    (status = 200, description = "The merged person, with `merged` (the id removed) and `faces_moved`.", body = PersonJson),
+))]
 pub async fn merge(
     State(state): State<AppState>,
     who: Who,
     b: Result<Json<Value>, JsonRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PersonJson>> {
     let b = body(b)?;
     let into = body_id(&b, "into")?;
     let from = body_id(&b, "from")?;
@@ -592,8 +694,8 @@ pub async fn merge(
     write_persons(&state, &persons).await?;
     let counts = counts(&state.session().await?, &who).await?;
     let mut out = person_json(&merged, &counts);
-    out["merged"] = json!(from);
-    out["faces_moved"] = json!(ids.len());
+    out.merged = Some(from);
+    out.faces_moved = Some(ids.len());
     Ok(Json(out))
 }
 

@@ -357,3 +357,105 @@ impl Page {
         })
     }
 }
+
+/// The query parameters [`Filters::parse`] reads, as the API document
+/// describes them (`/api/photos` and the routes that take its filters).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // read by hand (`Params`), for 400s naming the parameter
+pub struct FilterParams {
+    /// Scoring category.
+    category: Option<String>,
+    /// EXIF camera model (`camera_model`).
+    camera: Option<String>,
+    /// EXIF lens model.
+    lens: Option<String>,
+    /// Photos having this tag.
+    tag: Option<String>,
+    /// Taken on or after (YYYY-MM-DD, local time).
+    #[param(format = Date)]
+    date_from: Option<String>,
+    /// Taken on or before (YYYY-MM-DD, local time).
+    #[param(format = Date)]
+    date_to: Option<String>,
+    /// Aggregate at least.
+    #[param(minimum = 0, maximum = 10)]
+    min_score: Option<f64>,
+    /// Aggregate at most.
+    #[param(minimum = 0, maximum = 10)]
+    max_score: Option<f64>,
+    /// Aesthetic at least.
+    #[param(minimum = 0, maximum = 10)]
+    min_aesthetic: Option<f64>,
+    /// Top Picks only.
+    top_picks: Option<bool>,
+    /// Rated at least this many stars.
+    #[param(minimum = 0, maximum = 5)]
+    rating_min: Option<u8>,
+    /// Favourites only.
+    favorites: Option<bool>,
+    /// Hide rejected photos (default viewer.defaults.hide_rejected).
+    hide_rejected: Option<bool>,
+    /// Only burst leads (default viewer.defaults.hide_bursts).
+    hide_bursts: Option<bool>,
+    /// Only duplicate leads (default viewer.defaults.hide_duplicates).
+    hide_duplicates: Option<bool>,
+    /// Hide photos whose judged faces blink (`is_blink`, from a faces
+    /// stage); default viewer.defaults.hide_blinks.
+    hide_blinks: Option<bool>,
+    /// Also the photos whose file is gone (`missing_since`, offline);
+    /// hidden by default.
+    show_missing: Option<bool>,
+    /// Only the photos taken in this box: west,south,east,north in degrees
+    /// (as `/api/map` takes it).
+    bbox: Option<String>,
+    /// Only the photos of this person (/api/persons); 404 for an unknown
+    /// person.
+    person: Option<i64>,
+}
+
+/// The sort keys, as the document lists them.
+fn sort_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .enum_values(Some(SORTS.iter().map(|(k, _)| *k)))
+        .build()
+}
+
+/// `asc` or `desc`.
+pub(crate) fn direction_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .enum_values(Some(["asc", "desc"]))
+        .build()
+}
+
+/// The query parameters [`Page::parse`] reads.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // read by hand (`Params`), for 400s naming the parameter
+pub struct PageParams {
+    /// Page, from 1.
+    #[param(minimum = 1, default = 1)]
+    page: Option<u32>,
+    /// Photos per page (default viewer.pagination.default_per_page; larger
+    /// values than 500 are capped).
+    #[param(minimum = 1)]
+    per_page: Option<u32>,
+    /// Sort key (default viewer.defaults.sort).
+    #[param(schema_with = sort_schema, required = false)]
+    sort: Option<String>,
+    /// Direction (default viewer.defaults.sort_direction).
+    #[param(schema_with = direction_schema, required = false)]
+    dir: Option<String>,
+}
+
+/// The `path` query parameter ([`Params::path`]).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // read by hand (`Params`), for 400s naming the parameter
+pub struct PathParam {
+    /// The photo's path as stored (URL-encoded); only stored photos are
+    /// served.
+    path: String,
+}

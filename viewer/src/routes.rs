@@ -14,7 +14,7 @@ use axum::routing::{self, MethodRouter};
 
 use crate::settings::Features;
 use crate::{AppState, albums, api, assets, auth, browse, compare, failures, files, groups};
-use crate::{openapi, options, persons, scan, search};
+use crate::{openapi, options, persons, plugins, scan, search};
 
 /// The least access a route needs, lowest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -199,6 +199,12 @@ pub fn table() -> Vec<Route> {
         get("/api/shared", View, albums::shared).when(Albums),
         get("/api/scan", Superadmin, scan::status).when(ScanButton),
         post("/api/scan", Superadmin, scan::start).when(ScanButton),
+        get("/api/plugins", Superadmin, plugins::list),
+        post(
+            "/api/plugins/test-webhook",
+            Superadmin,
+            plugins::test_webhook,
+        ),
     ]
 }
 

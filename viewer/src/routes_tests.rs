@@ -21,6 +21,8 @@ const SESSION_ENDING: &[(&str, &str)] =
 fn minimal_body(method: &str, path: &str) -> Option<Value> {
     match (method, path) {
         ("POST", "/api/scan") => Some(json!({"directories": []})),
+        // Refused before any connection (loopback is blocked).
+        ("POST", "/api/plugins/test-webhook") => Some(json!({"url": "http://127.0.0.1:9/"})),
         ("POST", _) => Some(json!({})),
         _ => None,
     }
@@ -276,17 +278,31 @@ async fn features_switch_their_routes_off() {
     }
 }
 
-/// Every route of the table is in the OpenAPI document, and every
-/// operation the document describes is a route of the table.
+/// The operations of the generated document, as (METHOD, path).
+fn documented(doc: &Value) -> BTreeSet<(String, String)> {
+    const METHODS: [&str; 8] = [
+        "get", "put", "post", "delete", "options", "head", "patch", "trace",
+    ];
+    let mut documented = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for method in item.as_object().expect("a path item").keys() {
+            if METHODS.contains(&method.as_str()) {
+                documented.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    documented
+}
+
+/// Every route of the table is in the OpenAPI document (generated from the
+/// handlers' `#[utoipa::path]`, gathered by `openapi::ApiDoc`), and every
+/// operation the document describes is a route of the table: a route added
+/// to the table without its `#[utoipa::path]` (or not listed in `ApiDoc`)
+/// fails here.
 #[test]
 fn the_openapi_document_describes_exactly_the_tables_routes() {
     let doc = crate::openapi::spec();
-    let mut documented = BTreeSet::new();
-    for (path, ops) in doc["paths"].as_object().expect("paths") {
-        for method in ops.as_object().expect("operations").keys() {
-            documented.insert((method.to_uppercase(), path.clone()));
-        }
-    }
+    let documented = documented(&doc);
     let table: BTreeSet<(String, String)> = routes::table()
         .iter()
         .map(|r| (r.method.to_string(), r.openapi_path()))
@@ -294,12 +310,134 @@ fn the_openapi_document_describes_exactly_the_tables_routes() {
     let undocumented: Vec<_> = table.difference(&documented).collect();
     assert!(
         undocumented.is_empty(),
-        "routes not in /openapi.json: {undocumented:?}"
+        "routes of routes::table() not in /openapi.json (give the handler a \
+         #[utoipa::path] and list it in openapi::ApiDoc): {undocumented:?}"
     );
     let unrouted: Vec<_> = documented.difference(&table).collect();
     assert!(
         unrouted.is_empty(),
         "documented, yet no such route: {unrouted:?}"
+    );
+}
+
+/// Every operation of the document: a unique `operationId`, a 200 answer,
+/// and each `$ref` names a schema of the document's components; the
+/// routes that need a session say 401.
+#[test]
+fn the_openapi_document_is_whole() {
+    let doc = crate::openapi::spec();
+    assert_eq!(doc["openapi"], json!("3.1.0"));
+    assert_eq!(doc["info"]["title"], json!("Facet gallery"));
+    let schemas = doc["components"]["schemas"].as_object().expect("schemas");
+    for name in [
+        "Error",
+        "Photo",
+        "PhotoPage",
+        "UserState",
+        "Album",
+        "ScanStatus",
+    ] {
+        assert!(schemas.contains_key(name), "no schema {name}");
+    }
+    let mut ids = BTreeSet::new();
+    for r in routes::table() {
+        let op = &doc["paths"][r.openapi_path()][r.method.as_str().to_lowercase()];
+        let what = format!("{} {}", r.method, r.path);
+        let id = op["operationId"].as_str().unwrap_or_default().to_string();
+        assert!(ids.insert(id.clone()), "{what}: operationId {id:?} twice");
+        assert!(op["responses"].get("200").is_some(), "{what}: no 200: {op}");
+        if r.needs > Needs::Anyone {
+            assert!(op["responses"].get("401").is_some(), "{what}: no 401");
+        }
+        if r.needs > Needs::View {
+            assert!(op["responses"].get("403").is_some(), "{what}: no 403");
+        }
+    }
+    // Every reference resolves.
+    fn refs(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                if let Some(Value::String(r)) = m.get("$ref") {
+                    out.push(r.clone());
+                }
+                m.values().for_each(|v| refs(v, out));
+            }
+            Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    refs(&doc, &mut found);
+    assert!(!found.is_empty());
+    for r in found {
+        let name = r
+            .strip_prefix("#/components/schemas/")
+            .unwrap_or_else(|| panic!("a reference outside the schemas: {r}"));
+        assert!(
+            schemas.contains_key(name),
+            "{r} is no schema of the document"
+        );
+    }
+}
+
+/// The paths the web UI calls (`/api/...`, `/thumbnail`, `/image`, as
+/// string literals in `app.js`; query strings left out).
+fn ui_paths(js: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for quote in ['"', '\'', '`'] {
+        for prefix in ["/api/", "/thumbnail", "/image"] {
+            let opening = format!("{quote}{prefix}");
+            for (at, _) in js.match_indices(&opening) {
+                let path: String = js[at + 1..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || "/_-.".contains(*c))
+                    .collect();
+                // `/images…` or `/thumbnails…` would be other paths.
+                let rest = &js[at + 1 + path.len()..];
+                if prefix != "/api/" && path != prefix {
+                    continue;
+                }
+                if prefix != "/api/" && !rest.starts_with(['?', quote]) {
+                    continue;
+                }
+                out.insert(path);
+            }
+        }
+    }
+    out
+}
+
+/// Every path the web UI calls is a documented route.
+#[test]
+fn the_uis_calls_are_documented_routes() {
+    let js = include_str!("../web/app.js");
+    let called = ui_paths(js);
+    // The extraction finds the UI's calls (not nothing).
+    for p in [
+        "/api/photos",
+        "/api/me",
+        "/api/login",
+        "/thumbnail",
+        "/image",
+    ] {
+        assert!(called.contains(p), "{p} not found in app.js: {called:?}");
+    }
+    assert!(called.len() >= 30, "{called:?}");
+    let doc = crate::openapi::spec();
+    let paths: BTreeSet<String> = documented(&doc).into_iter().map(|(_, p)| p).collect();
+    let unknown: Vec<&String> = called.iter().filter(|p| !paths.contains(*p)).collect();
+    assert!(
+        unknown.is_empty(),
+        "app.js calls paths /openapi.json lacks: {unknown:?}"
+    );
+    // And the extraction sees a path that is not documented.
+    let made_up = ui_paths("fetch(`/api/no_such_route?x=${y}`); api(\"/thumbnail?path=1\")");
+    assert_eq!(
+        made_up,
+        ["/api/no_such_route", "/thumbnail"]
+            .map(String::from)
+            .into_iter()
+            .collect()
     );
 }
 
@@ -316,4 +454,29 @@ async fn the_served_document_follows_the_features() {
             .is_some();
         assert_eq!(listed, r.enabled(&features), "{} {}", r.method, r.path);
     }
+}
+
+/// The bounds the document states as numbers are the code's constants.
+#[test]
+fn the_documents_bounds_are_the_codes() {
+    let doc = crate::openapi::spec();
+    let max = |path: &str, name: &str| {
+        doc["paths"][path]["get"]["parameters"]
+            .as_array()
+            .and_then(|ps| ps.iter().find(|p| p["name"] == name))
+            .map(|p| p["schema"]["maximum"].clone())
+            .unwrap_or_else(|| panic!("{path}: no parameter {name}"))
+    };
+    let per_page = json!(crate::settings::MAX_PER_PAGE);
+    for (path, name) in [
+        ("/api/search", "limit"),
+        ("/api/memories", "limit"),
+        ("/api/timeline", "per_group"),
+    ] {
+        assert_eq!(max(path, name), per_page, "{path} {name}");
+    }
+    assert_eq!(
+        max("/api/filter_options", "limit"),
+        json!(crate::options::MAX_MATCHES)
+    );
 }

@@ -21,11 +21,11 @@ use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use facet_config::Role;
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::AppState;
 use crate::auth::Who;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::scope::{Scope, normalize};
 
 /// Builds the command that analyses `directories` into the gallery's store.
@@ -36,24 +36,31 @@ pub trait Scanner: Send + Sync {
 /// Lines of the run's output kept for the status.
 const LOG_LINES: usize = 20;
 
-/// The latest scan.
-#[derive(Debug, Clone, Default, Serialize)]
+/// The latest scan (fields in key order: the JSON the API sends).
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct ScanStatus {
-    pub running: bool,
     pub directories: Vec<String>,
-    pub started_by: Option<String>,
-    pub started_at: Option<u64>,
-    pub finished_at: Option<u64>,
-    /// Files found, skipped as unchanged, queued and analysed so far.
-    pub found: u64,
-    pub skipped: u64,
-    pub queued: u64,
+    /// Files analysed so far.
     pub done: u64,
+    pub exit_code: Option<i32>,
+    /// Seconds since the epoch.
+    pub finished_at: Option<u64>,
+    /// Files found so far.
+    pub found: u64,
+    /// The run's last lines (summaries, warnings, failures).
+    #[schema(value_type = Vec<String>)]
+    pub log: VecDeque<String>,
+    /// Files queued for analysis so far.
+    pub queued: u64,
+    pub running: bool,
     /// Still walking the folders.
     pub scanning: bool,
-    pub exit_code: Option<i32>,
-    /// The run's last lines (summaries, warnings, failures).
-    pub log: VecDeque<String>,
+    /// Files skipped as unchanged so far.
+    pub skipped: u64,
+    /// Seconds since the epoch.
+    pub started_at: Option<u64>,
+    /// The member who started it.
+    pub started_by: Option<String>,
 }
 
 /// The scanner and the latest scan's status.
@@ -222,13 +229,32 @@ async fn scannable(state: &AppState, requested: Vec<String>) -> ApiResult<Vec<St
     Ok(requested)
 }
 
-/// `POST /api/scan {"directories"?: [...]}`: starts a scan; 409 while one
-/// runs.
+/// `POST /api/scan`'s body (optional).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // read by hand, for 400s naming the field
+pub struct ScanBody {
+    /// The folders to scan (default: every folder this session may scan).
+    directories: Option<Vec<String>>,
+}
+
+/// `POST /api/scan {"directories"?: [...]}`: starts a scan of `directories`
+/// (default: every folder this session may scan: members' and shared
+/// directories in multi-user mode, else the folders of the store's photos);
+/// each must hold photos of this library. 409 while a scan runs.
+/// Superadmins only in multi-user mode. Off unless
+/// viewer.features.show_scan_button.
+#[utoipa::path(post, path = "/api/scan", operation_id = "start_scan",
+    request_body(content = Option<ScanBody>, description = "Optional.", content_type = "application/json"),
+    responses(
+        (status = 200, description = "The scan started (its status).", body = ScanStatus),
+        (status = 409, description = "A scan is already running, or this gallery cannot start scans.", body = ErrorBody),
+    ),
+)]
 pub async fn start(
     State(state): State<AppState>,
     who: Who,
     b: Result<Json<Value>, JsonRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ScanStatus>> {
     who.require(Role::Superadmin)?;
     let requested = match b {
         Ok(Json(v)) => match v.get("directories") {
@@ -249,18 +275,24 @@ pub async fn start(
     };
     let dirs = scannable(&state, requested).await?;
     let s = state.scans().start(dirs, who.user().map(str::to_string))?;
-    Ok(Json(json!(s)))
+    Ok(Json(s))
 }
 
-/// `GET /api/scan`: the latest scan's progress and outcome.
-pub async fn status(State(state): State<AppState>, who: Who) -> ApiResult<Json<Value>> {
+/// `GET /api/scan`: the latest scan's progress and outcome. Superadmins
+/// only in multi-user mode, the edition password in single-user mode. Off
+/// unless viewer.features.show_scan_button.
+#[utoipa::path(get, path = "/api/scan", operation_id = "scan_status", responses(
+    (status = 200, description = "The scan's status.", body = ScanStatus),
+))]
+pub async fn status(State(state): State<AppState>, who: Who) -> ApiResult<Json<ScanStatus>> {
     who.require(Role::Superadmin)?;
-    Ok(Json(json!(state.scans().status())))
+    Ok(Json(state.scans().status()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn progress_lines_are_read() {

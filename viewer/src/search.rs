@@ -15,13 +15,14 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use facet_stages::onnx::text::TextEncoder;
 use facet_store::PHOTOS_STORED;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::json;
 
 use crate::AppState;
-use crate::api::{params, photo_json};
+use crate::api::{Photo, params, photo_json};
 use crate::auth::Who;
-use crate::error::{ApiError, ApiResult};
-use crate::query::Filters;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::query::{FilterParams, Filters};
 use crate::settings::MAX_PER_PAGE;
 
 type Q = Result<Query<HashMap<String, String>>, QueryRejection>;
@@ -85,19 +86,65 @@ impl AppState {
 }
 
 /// What `/api/config` says of search.
-pub(crate) fn config(state: &AppState) -> Value {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = SearchConfig)]
+pub struct SearchConfig {
+    /// A text encoder is there and viewer.features.show_semantic_search is on.
+    available: bool,
+    /// The image-embedding column searched.
+    column: Option<String>,
+    /// Where the text encoder came from (pipeline file and stage).
+    source: Option<String>,
+}
+
+/// What `/api/config` says of search.
+pub(crate) fn config(state: &AppState) -> SearchConfig {
     let t = state.text_search();
-    json!({
-        "available": t.is_some() && state.settings().features.show_semantic_search,
-        "column": t.as_ref().map(|t| t.column.clone()),
-        "source": t.as_ref().map(|t| t.source.clone()),
-    })
+    SearchConfig {
+        available: t.is_some() && state.settings().features.show_semantic_search,
+        column: t.as_ref().map(|t| t.column.clone()),
+        source: t.as_ref().map(|t| t.source.clone()),
+    }
+}
+
+/// `GET /api/search`'s answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SearchAnswer {
+    /// The photos, most similar first, each with `similarity`.
+    photos: Vec<Photo>,
+    /// The query.
+    q: String,
+}
+
+/// `/api/search`'s own query parameters (the filters of `/api/photos` too).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // read by hand (`Params`), for 400s naming the parameter
+pub struct SearchParams {
+    /// What to look for, in words.
+    #[param(max_length = 500)]
+    q: String,
+    /// Most photos returned (default viewer.pagination.default_per_page).
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<u32>,
 }
 
 /// `GET /api/search?q=&limit=` (and the filters of `/api/photos`): the
 /// photos nearest to the text by cosine similarity, most similar first, each
 /// with its `similarity`. The filters apply to the nearest `4 × limit`.
-pub async fn search(State(state): State<AppState>, who: Who, q: Q) -> ApiResult<Json<Value>> {
+///
+/// The query is embedded by the pipeline's text encoder (`facet serve
+/// --pipeline`; the zero_shot_tags stage's text model); 404 when the server
+/// has none. Off with viewer.features.show_semantic_search.
+#[utoipa::path(get, path = "/api/search", params(SearchParams, FilterParams), responses(
+    (status = 200, description = "The photos, each with `similarity` (the cosine).", body = SearchAnswer),
+    (status = 409, description = "The library has no image embeddings from the same encoder.", body = ErrorBody),
+))]
+pub async fn search(
+    State(state): State<AppState>,
+    who: Who,
+    q: Q,
+) -> ApiResult<Json<SearchAnswer>> {
     let p = params(q)?;
     let s = state.settings();
     let text = p
@@ -172,13 +219,15 @@ pub async fn search(State(state): State<AppState>, who: Who, q: Q) -> ApiResult<
         .filter(|(i, _)| keep[*i as usize])
         .take(limit)
         .unzip();
-    let mut photos: Vec<Value> = listing
+    let photos: Vec<Photo> = listing
         .rows(&rows, &user)?
         .into_iter()
-        .map(|r| Value::Object(photo_json(r)))
+        .zip(similarity)
+        .map(|(r, s)| {
+            let mut r = photo_json(r);
+            r.insert("similarity".into(), json!(s));
+            Photo(r)
+        })
         .collect();
-    for (photo, s) in photos.iter_mut().zip(similarity) {
-        photo["similarity"] = json!(s);
-    }
-    Ok(Json(json!({"q": text, "photos": photos})))
+    Ok(Json(SearchAnswer { photos, q: text }))
 }

@@ -66,37 +66,37 @@ pub struct Settings {
 
 /// `viewer.features` (the reference's defaults). A feature switched off
 /// hides its UI control and its routes (404).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Features {
-    /// `show_similar_button` (true; also read from `viewer.display`, off
-    /// when either says false): `/api/similar` and the viewer's button.
-    pub show_similar_button: bool,
-    /// `show_rating_controls` (true): `POST /api/rating`, `/api/favorite`.
-    pub show_rating_controls: bool,
-    /// `show_rating_badge` (true): the stars on the cards (UI only).
-    pub show_rating_badge: bool,
-    /// `show_critique` (true): the score breakdown in `/api/photo` and the viewer.
-    pub show_critique: bool,
-    /// `show_memories` (true): `/api/memories`.
-    pub show_memories: bool,
-    /// `show_timeline` (true): `/api/timeline`.
-    pub show_timeline: bool,
-    /// `show_map` (false: photos may lack GPS data): `/api/map`.
-    pub show_map: bool,
     /// `show_albums` (true): `/api/albums`, `/api/album*`, `/api/shared`.
     pub show_albums: bool,
+    /// `show_critique` (true): the score breakdown in `/api/photo` and the viewer.
+    pub show_critique: bool,
+    /// `show_map` (false: photos may lack GPS data): `/api/map`.
+    pub show_map: bool,
+    /// `show_memories` (true): `/api/memories`.
+    pub show_memories: bool,
+    /// `show_rating_badge` (true): the stars on the cards (UI only).
+    pub show_rating_badge: bool,
+    /// `show_rating_controls` (true): `POST /api/rating`, `/api/favorite`.
+    pub show_rating_controls: bool,
     /// `show_scan_button` (false): `/api/scan`, for superadmins.
     pub show_scan_button: bool,
     /// `show_semantic_search` (true): `/api/search` and the search box
     /// (shown only when `facet serve --pipeline` gave a text encoder).
     pub show_semantic_search: bool,
+    /// `show_similar_button` (true; also read from `viewer.display`, off
+    /// when either says false): `/api/similar` and the viewer's button.
+    pub show_similar_button: bool,
+    /// `show_timeline` (true): `/api/timeline`.
+    pub show_timeline: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Slider {
-    pub min_px: u32,
-    pub max_px: u32,
     pub default_px: u32,
+    pub max_px: u32,
+    pub min_px: u32,
     pub step_px: u32,
 }
 

@@ -98,7 +98,7 @@ impl StageKind for BrisqueStage {
 
     fn build(&self, cfg: &BrisqueConfig, cx: &BuildCx) -> Result<Built, StageError> {
         let pcx = cx.plan_cx();
-        let model = Brisque::load(&pcx.model_path(&cfg.model), &pcx.model_path(&cfg.range))
+        let model = shared_model(&pcx.model_path(&cfg.model), &pcx.model_path(&cfg.range))
             .map_err(StageError::Config)?;
         Ok(Built::Transform(Box::new(Scorer {
             model,
@@ -109,8 +109,36 @@ impl StageKind for BrisqueStage {
     }
 }
 
+/// The process's copy of a BRISQUE model (its support vectors), loaded once
+/// and shared by every worker's stage: scoring only reads it.
+fn shared_model(
+    model: &std::path::Path,
+    range: &std::path::Path,
+) -> Result<std::sync::Arc<Brisque>, String> {
+    use std::collections::HashMap;
+    use std::path::PathBuf;
+    use std::sync::{Arc, Mutex, OnceLock, Weak};
+    type Loaded = Mutex<HashMap<(PathBuf, PathBuf), Weak<Brisque>>>;
+    static LOADED: OnceLock<Loaded> = OnceLock::new();
+    let key = (
+        std::fs::canonicalize(model).unwrap_or_else(|_| model.to_path_buf()),
+        std::fs::canonicalize(range).unwrap_or_else(|_| range.to_path_buf()),
+    );
+    let mut loaded = LOADED
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    loaded.retain(|_, m| m.strong_count() > 0);
+    if let Some(m) = loaded.get(&key).and_then(Weak::upgrade) {
+        return Ok(m);
+    }
+    let m = Arc::new(Brisque::load(model, range)?);
+    loaded.insert(key, Arc::downgrade(&m));
+    Ok(m)
+}
+
 struct Scorer {
-    model: Brisque,
+    model: std::sync::Arc<Brisque>,
     side: u32,
     into: Option<String>,
     resizer: fr::Resizer,

@@ -64,12 +64,11 @@ use facet_engine::{
     BuildCx, Built, Diagnostic, PlanCx, Stage, StageCx, StageError, StageKind, StagePlan,
 };
 use fast_image_resize as fr;
-use ort::session::Session;
-use ort::value::Tensor;
 use serde::Deserialize;
 
 use crate::onnx::preprocess::{Channels, Layout, Preprocess, Range, Resize};
-use crate::onnx::{Provider, open_session};
+use crate::onnx::shared::{self, Client};
+use crate::onnx::{Provider, intra_threads};
 use crate::working::{self, Images, RgbRef, photos_field};
 use crop::Region;
 use detection::{Decoder, Detection};
@@ -455,11 +454,10 @@ impl Faces {
                 )));
             }
         }
-        let threads = cfg.threads.unwrap_or_else(|| {
-            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-            (cores / cx.config.processing.num_workers.max(1)).max(1)
-        });
-        let open = |p: &PathBuf| open_session(p, cfg.provider, threads);
+        // Each model's session is the process's, shared with the other
+        // workers (see `onnx::shared`).
+        let threads = intra_threads(cfg.threads, cx);
+        let open = |p: &PathBuf| shared::shared(p, cfg.provider, threads);
         let mut paths = models.iter().map(|m| m.path.clone());
         let detector = match cfg.detector.decoder {
             Decoder::Blazeface | Decoder::Scrfd => Detector::Anchors {
@@ -571,9 +569,12 @@ type Outputs = Vec<(String, Vec<Vec<f32>>)>;
 /// Every output of a run on one crop: name and values.
 type CropOutputs = Vec<(String, Vec<f32>)>;
 
-/// A model session with its input and how images become its input.
+/// A model (its shared session) with its input and how images become its input.
 pub(crate) struct Model {
-    session: Session,
+    client: Client,
+    /// The most crops one inference gathers (across workers): the model's
+    /// fixed batch, else the stage's `batch:`, else what is waiting.
+    cap: usize,
     input: String,
     outputs: Vec<String>,
     pre: Preprocess,
@@ -582,15 +583,16 @@ pub(crate) struct Model {
 
 impl Model {
     fn new(
-        session: Session,
+        client: Client,
         field: &str,
         input: Option<&str>,
         pre: Preprocess,
     ) -> Result<Model, StageError> {
-        let names: Vec<String> = session
-            .inputs()
+        let names: Vec<String> = client
+            .info()
+            .inputs
             .iter()
-            .map(|i| i.name().to_string())
+            .map(|(n, _)| n.clone())
             .collect();
         let input = match input {
             Some(n) if names.iter().any(|i| i == n) => n.to_string(),
@@ -609,13 +611,15 @@ impl Model {
                 )));
             }
         };
-        let outputs = session
-            .outputs()
-            .iter()
-            .map(|o| o.name().to_string())
-            .collect();
+        let outputs = client.info().outputs.clone();
+        let cap = client
+            .info()
+            .fixed_batch(&input)
+            .or(facet_engine::stage::build_hints().batch)
+            .unwrap_or(usize::MAX);
         Ok(Model {
-            session,
+            client,
+            cap,
             input,
             outputs,
             pre,
@@ -643,14 +647,10 @@ impl Model {
             Layout::Nchw => vec![n, 3, h, w],
             Layout::Nhwc => vec![n, h, w, 3],
         };
-        let tensor = Tensor::from_array((shape, data)).map_err(|e| e.to_string())?;
-        let out = self
-            .session
-            .run(ort::inputs![self.input.as_str() => tensor])
-            .map_err(|e| format!("inference failed: {e}"))?;
+        let out = self.client.run(&self.input, shape, data, self.cap, false)?;
         let mut result = Vec::new();
         for name in &self.outputs {
-            let Ok((_, values)) = out[name.as_str()].try_extract_tensor::<f32>() else {
+            let Some((_, _, values)) = out.iter().find(|(o, _, _)| o == name) else {
                 continue;
             };
             let per = values.len() / n.max(1);

@@ -17,9 +17,8 @@
 //! trained on MATLAB's column-major, transposed images — scaled as
 //! (x − 127.5) / 128; their outputs come back in the same transposed layout.
 
+use crate::onnx::shared::Client;
 use fast_image_resize as fr;
-use ort::session::Session;
-use ort::value::Tensor;
 
 use super::detection::Detection;
 use crate::working::RgbRef;
@@ -205,9 +204,10 @@ fn crop(
 /// Boxes and their crops.
 type Crops = (Vec<[f32; 4]>, Vec<Vec<u8>>);
 
-/// One of the three nets: its session and input name.
+/// One of the three nets: its session (the process's, shared with the
+/// other workers) and input name.
 pub struct Net {
-    session: Session,
+    client: Client,
     input: String,
 }
 
@@ -215,11 +215,12 @@ pub struct Net {
 type NetOutputs = Vec<(Vec<i64>, Vec<f32>)>;
 
 impl Net {
-    pub fn new(session: Session, field: &str) -> Result<Net, String> {
-        let inputs: Vec<String> = session
-            .inputs()
+    pub fn new(client: Client, field: &str) -> Result<Net, String> {
+        let inputs: Vec<String> = client
+            .info()
+            .inputs
             .iter()
-            .map(|i| i.name().to_string())
+            .map(|(n, _)| n.clone())
             .collect();
         let [input] = inputs.as_slice() else {
             return Err(format!(
@@ -229,24 +230,19 @@ impl Net {
         };
         Ok(Net {
             input: input.clone(),
-            session,
+            client,
         })
     }
 
     fn run(&mut self, shape: [usize; 4], data: Vec<f32>) -> Result<NetOutputs, String> {
-        let tensor = Tensor::from_array((shape.to_vec(), data)).map_err(|e| e.to_string())?;
+        // Gathered with other workers' requests of the same shape.
         let out = self
-            .session
-            .run(ort::inputs![self.input.as_str() => tensor])
-            .map_err(|e| format!("inference failed: {e}"))?;
-        let mut result = Vec::new();
-        for (_, value) in out.iter() {
-            let (shape, values) = value
-                .try_extract_tensor::<f32>()
-                .map_err(|e| e.to_string())?;
-            result.push((shape.to_vec(), values.to_vec()));
-        }
-        Ok(result)
+            .client
+            .run(&self.input, shape.to_vec(), data, usize::MAX, false)?;
+        Ok(out
+            .into_iter()
+            .map(|(_, shape, values)| (shape, values))
+            .collect())
     }
 
     /// Runs on `size`×`size` crops in batches; per crop, the values of the

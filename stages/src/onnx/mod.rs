@@ -29,6 +29,7 @@
 pub mod outputs;
 pub mod preprocess;
 pub mod runtime;
+pub mod shared;
 pub mod text;
 
 use std::collections::BTreeMap;
@@ -41,7 +42,6 @@ use facet_engine::{
 };
 use fast_image_resize as fr;
 use ort::session::Session;
-use ort::value::{Tensor, ValueType};
 use serde::Deserialize;
 
 use crate::working::{self, Images};
@@ -49,7 +49,7 @@ use outputs::{Output, OutputSpec};
 use preprocess::{Channels, Layout, Preprocess, Range, Resize};
 
 /// Where inference runs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Provider {
     /// ONNX Runtime's CPU provider.
@@ -121,7 +121,8 @@ pub struct OnnxConfig {
     /// cpu (default), cuda, auto.
     #[serde(default)]
     pub provider: Provider,
-    /// ONNX Runtime intra-op threads (default: the cores divided among the workers).
+    /// ONNX Runtime intra-op threads of the model's one session (default:
+    /// the cores divided among the workers, see [`intra_threads`]).
     #[serde(default)]
     pub threads: Option<usize>,
     /// Output tensor name → what it becomes (see [`OutputSpec`]).
@@ -254,17 +255,10 @@ impl StageKind for Onnx {
                 )));
             }
         }
-        let threads = cfg.threads.unwrap_or_else(|| {
-            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-            (cores / cx.config.processing.num_workers.max(1)).max(1)
-        });
-        let session = open_session(&plan.models[0].path, cfg.provider, threads)?;
-        let (input, fixed_batch) = check_input(&session, cfg)?;
-        let available: Vec<String> = session
-            .outputs()
-            .iter()
-            .map(|o| o.name().to_string())
-            .collect();
+        let threads = intra_threads(cfg.threads, cx);
+        let client = shared::shared(&plan.models[0].path, cfg.provider, threads)?;
+        let (input, fixed_batch) = check_input(client.info(), cfg)?;
+        let available: Vec<String> = client.info().outputs.clone();
         let mut outputs = Vec::new();
         for (tensor, spec) in &cfg.outputs {
             if !available.contains(tensor) {
@@ -286,7 +280,8 @@ impl StageKind for Onnx {
             );
         }
         Ok(Built::Transform(Box::new(Runner {
-            session,
+            client,
+            declared_batch: facet_engine::stage::build_hints().batch,
             input,
             fixed_batch,
             batch_size: cfg.batch_size,
@@ -299,6 +294,24 @@ impl StageKind for Onnx {
             tuned_batch: (cfg.provider != Provider::Cpu).then(|| cx.gpu_batch.clone()),
         })))
     }
+}
+
+/// ONNX Runtime intra-op threads of a model session: `threads:` when the
+/// stage sets it, else the cores divided among the run's workers (at least
+/// one). A model has one session per process that runs one inference at a
+/// time, and each worker waits on at most one inference, so at most
+/// `workers` inferences run at once: their threads together never exceed
+/// the cores, however many models the pipeline has.
+pub fn intra_threads(threads: Option<usize>, cx: &BuildCx) -> usize {
+    threads.unwrap_or_else(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        (cores
+            / facet_engine::stage::build_hints()
+                .workers
+                .unwrap_or(cx.config.processing.num_workers)
+                .max(1))
+        .max(1)
+    })
 }
 
 /// Opens a model on the configured provider.
@@ -340,11 +353,14 @@ pub fn open_session(
 
 /// The input's name and fixed batch size (if any), after checking the model's
 /// input shape against `size` and `layout`.
-fn check_input(session: &Session, cfg: &OnnxConfig) -> Result<(String, Option<usize>), StageError> {
-    let inputs = session.inputs();
-    let names: Vec<&str> = inputs.iter().map(|i| i.name()).collect();
-    let outlet = match &cfg.input {
-        Some(n) => inputs.iter().find(|i| i.name() == n).ok_or_else(|| {
+fn check_input(
+    info: &shared::ModelInfo,
+    cfg: &OnnxConfig,
+) -> Result<(String, Option<usize>), StageError> {
+    let inputs = &info.inputs;
+    let names: Vec<&str> = inputs.iter().map(|(n, _)| n.as_str()).collect();
+    let (name, dims) = match &cfg.input {
+        Some(n) => inputs.iter().find(|(i, _)| i == n).ok_or_else(|| {
             StageError::Config(format!(
                 "with.input: the model has no input `{n}` (it has: {})",
                 names.join(", ")
@@ -359,13 +375,11 @@ fn check_input(session: &Session, cfg: &OnnxConfig) -> Result<(String, Option<us
             )));
         }
     };
-    let ValueType::Tensor { shape, .. } = outlet.dtype() else {
+    if dims.is_empty() {
         return Err(StageError::Config(format!(
-            "input `{}` is not a tensor",
-            outlet.name()
+            "input `{name}` is not a tensor"
         )));
-    };
-    let dims: Vec<i64> = shape.iter().copied().collect();
+    }
     let (w, h) = (cfg.size[0] as i64, cfg.size[1] as i64);
     let want = match cfg.layout {
         Layout::Nchw => [3, h, w],
@@ -375,19 +389,19 @@ fn check_input(session: &Session, cfg: &OnnxConfig) -> Result<(String, Option<us
     if !fits {
         return Err(StageError::Config(format!(
             "input `{}` has shape {dims:?} (−1: any), but the pipeline feeds [N, {}] ({:?} layout, size {w}×{h}): check `size` and `layout`",
-            outlet.name(),
+            name,
             want.map(|d| d.to_string()).join(", "),
             cfg.layout
         )));
     }
-    Ok((
-        outlet.name().to_string(),
-        (dims[0] > 0).then_some(dims[0] as usize),
-    ))
+    Ok((name.clone(), (dims[0] > 0).then_some(dims[0] as usize)))
 }
 
 struct Runner {
-    session: Session,
+    /// The process's session of the model, shared with the other workers.
+    client: shared::Client,
+    /// The stage's `batch:`: the most rows one inference gathers.
+    declared_batch: Option<usize>,
     input: String,
     fixed_batch: Option<usize>,
     batch_size: Option<usize>,
@@ -400,27 +414,28 @@ struct Runner {
 }
 
 impl Runner {
-    /// Runs one chunk of prepared images; per output, each image's values.
-    fn infer(&mut self, data: Vec<f32>, n: usize) -> Result<Vec<Vec<Vec<f32>>>, String> {
-        let run_n = self.fixed_batch.unwrap_or(n);
-        let mut data = data;
-        data.resize(run_n * self.pre.len(), 0.0);
+    /// Runs one chunk of prepared images on the shared session, gathered
+    /// with other workers' rows into inferences of at most `cap` rows; per
+    /// output, each image's values.
+    fn infer(
+        &mut self,
+        data: Vec<f32>,
+        n: usize,
+        cap: usize,
+    ) -> Result<Vec<Vec<Vec<f32>>>, String> {
         let (w, h) = (self.pre.width as usize, self.pre.height as usize);
         let shape = match self.pre.layout {
-            Layout::Nchw => vec![run_n, 3, h, w],
-            Layout::Nhwc => vec![run_n, h, w, 3],
+            Layout::Nchw => vec![n, 3, h, w],
+            Layout::Nhwc => vec![n, h, w, 3],
         };
-        let tensor = Tensor::from_array((shape, data)).map_err(|e| e.to_string())?;
-        let out = self
-            .session
-            .run(ort::inputs![self.input.as_str() => tensor])
-            .map_err(|e| format!("inference failed: {e}"))?;
+        let out = self.client.run(&self.input, shape, data, cap, false)?;
         let mut per_output = Vec::with_capacity(self.outputs.len());
         for o in &self.outputs {
-            let (_, values) = out[o.tensor.as_str()]
-                .try_extract_tensor::<f32>()
-                .map_err(|e| format!("output `{}`: {e}", o.tensor))?;
-            let per = values.len() / run_n.max(1);
+            let (_, _, values) = out
+                .iter()
+                .find(|(name, _, _)| *name == o.tensor)
+                .ok_or_else(|| format!("output `{}`: not an f32 tensor", o.tensor))?;
+            let per = values.len() / n.max(1);
             if !self.checked {
                 o.check_len(per)
                     .map_err(|e| format!("{}: {e}", self.model.display()))?;
@@ -449,12 +464,17 @@ impl Stage for Runner {
             .tuned_batch
             .as_ref()
             .map(|b| b.load(std::sync::atomic::Ordering::Relaxed));
-        let chunk = self
+        // Rows per inference: the model's fixed batch, else `batch_size`,
+        // else the tuned GPU batch, never above the stage's `batch:`.
+        let cap = self
             .fixed_batch
             .or(self.batch_size)
             .or(tuned)
-            .unwrap_or(rows.len())
+            .map(|c| self.declared_batch.map_or(c, |d| c.min(d)))
+            .or(self.declared_batch)
+            .unwrap_or(usize::MAX)
             .max(1);
+        let chunk = cap.min(rows.len()).max(1);
         for part in rows.chunks(chunk) {
             let mut data = vec![0.0f32; part.len() * self.pre.len()];
             let mut ok = Vec::with_capacity(part.len());
@@ -473,7 +493,7 @@ impl Stage for Runner {
             if ok.is_empty() {
                 continue;
             }
-            match self.infer(data, ok.len()) {
+            match self.infer(data, ok.len(), cap) {
                 Ok(per_output) => {
                     for (o, values) in per_output.into_iter().enumerate() {
                         for (&r, v) in ok.iter().zip(values) {

@@ -26,6 +26,7 @@
 //! and nothing else. A full re-score writes the state the next one starts
 //! from. Both paths store the same scores (tested).
 
+pub mod live;
 pub mod state;
 
 use std::collections::HashMap;
