@@ -10,8 +10,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+mod capsules;
 mod categories;
 mod sections;
+pub use capsules::*;
 pub use categories::*;
 pub use sections::*;
 
@@ -96,6 +98,8 @@ pub struct FacetConfig {
     pub face_detection: FaceDetection,
     pub face_clustering: FaceClustering,
     pub face_processing: FaceProcessing,
+    /// Curated slideshows (the gallery's `/api/capsules`).
+    pub capsules: Capsules,
     /// Sections read by features that type them themselves.
     #[serde(flatten)]
     pub other: BTreeMap<String, serde_json::Value>,
@@ -132,6 +136,7 @@ impl Default for FacetConfig {
             face_detection: FaceDetection::default(),
             face_clustering: FaceClustering::default(),
             face_processing: FaceProcessing::default(),
+            capsules: Capsules::default(),
             other: BTreeMap::new(),
         }
     }
@@ -314,6 +319,7 @@ impl FacetConfig {
             );
         }
         self.validate_faces(&mut v);
+        self.capsules.validate(&mut v);
         let lang = &self.translation.target_language;
         if !(2..=3).contains(&lang.len()) || !lang.bytes().all(|b| b.is_ascii_lowercase()) {
             v.push(

@@ -16,6 +16,7 @@ mod browse;
 #[cfg(test)]
 mod browse_tests;
 mod cache;
+mod capsules;
 pub mod compare;
 mod error;
 mod failures;
@@ -89,6 +90,8 @@ struct Inner {
     built: tokio::sync::Notify,
     /// Share links resolved, per table versions.
     guests: albums::Guests,
+    /// The capsules built, per session owner (see `capsules`).
+    capsules: capsules::Cache,
 }
 
 /// The session and the `/api/photos` listing, kept while no table changes.
@@ -140,6 +143,7 @@ impl AppState {
                 text: std::sync::OnceLock::new(),
                 built: tokio::sync::Notify::new(),
                 guests: albums::Guests::default(),
+                capsules: capsules::Cache::default(),
             }),
         }
     }

@@ -215,7 +215,7 @@ impl UserCols {
     }
 }
 
-fn strings(b: &RecordBatch, name: &str) -> Option<StringArray> {
+pub(crate) fn strings(b: &RecordBatch, name: &str) -> Option<StringArray> {
     let c = b.column_by_name(name)?;
     let c = arrow::compute::cast(c, &DataType::Utf8).ok()?;
     Some(c.as_string::<i32>().clone())
@@ -241,7 +241,7 @@ fn interned(b: &RecordBatch, name: &str) -> (Dict, Vec<u32>) {
     (d, ids)
 }
 
-fn bools(b: &RecordBatch, name: &str) -> Vec<Option<bool>> {
+pub(crate) fn bools(b: &RecordBatch, name: &str) -> Vec<Option<bool>> {
     match b.column_by_name(name).and_then(|c| c.as_boolean_opt()) {
         Some(a) => a.iter().collect(),
         None => vec![None; b.num_rows()],
@@ -249,7 +249,7 @@ fn bools(b: &RecordBatch, name: &str) -> Vec<Option<bool>> {
 }
 
 /// A numeric column as f64 per row, NaN where null or absent.
-fn floats(b: &RecordBatch, name: &str) -> Vec<f64> {
+pub(crate) fn floats(b: &RecordBatch, name: &str) -> Vec<f64> {
     match b
         .column_by_name(name)
         .and_then(|a| arrow::compute::cast(a, &DataType::Float64).ok())

@@ -14,7 +14,7 @@ use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use crate::AppState;
 use crate::error::ErrorBody;
 use crate::routes::Needs;
-use crate::{albums, api, assets, auth, browse, compare, failures, files, groups};
+use crate::{albums, api, assets, auth, browse, capsules, compare, failures, files, groups};
 use crate::{options, persons, plugins, scan, search};
 
 /// The document: every route of [`crate::routes::table`] (the routes test
@@ -72,6 +72,8 @@ use crate::{options, persons, plugins, scan, search};
         albums::share,
         albums::unshare,
         albums::shared,
+        capsules::list,
+        capsules::show,
         scan::status,
         scan::start,
         plugins::list,

@@ -107,6 +107,17 @@ async fn read_persons(ctx: &SessionContext) -> ApiResult<Vec<Person>> {
     Ok(out)
 }
 
+/// The named people the gallery shows (not hidden): id and name, by id.
+pub(crate) async fn named(ctx: &SessionContext) -> ApiResult<Vec<(i64, String)>> {
+    Ok(read_persons(ctx)
+        .await?
+        .into_iter()
+        .filter(|p| !p.hidden)
+        .filter_map(|p| Some((p.person_id, p.name?)))
+        .filter(|(_, n)| !n.trim().is_empty())
+        .collect())
+}
+
 async fn write_persons(state: &AppState, persons: &[Person]) -> ApiResult<()> {
     let t = facet_schemas::persons();
     let mut centroid = ListBuilder::new(arrow::array::Float32Builder::new());

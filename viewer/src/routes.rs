@@ -14,7 +14,7 @@ use axum::routing::{self, MethodRouter};
 
 use crate::settings::Features;
 use crate::{AppState, albums, api, assets, auth, browse, compare, failures, files, groups};
-use crate::{openapi, options, persons, plugins, scan, search};
+use crate::{capsules, openapi, options, persons, plugins, scan, search};
 
 /// The least access a route needs, lowest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -47,11 +47,12 @@ pub enum Feature {
     SemanticSearch,
     Albums,
     ScanButton,
+    Capsules,
 }
 
 impl Feature {
     /// Every flag.
-    pub const ALL: [Feature; 8] = [
+    pub const ALL: [Feature; 9] = [
         Feature::RatingControls,
         Feature::Timeline,
         Feature::Memories,
@@ -60,6 +61,7 @@ impl Feature {
         Feature::SemanticSearch,
         Feature::Albums,
         Feature::ScanButton,
+        Feature::Capsules,
     ];
 
     /// Its key under `viewer.features`.
@@ -73,6 +75,7 @@ impl Feature {
             Feature::SemanticSearch => "show_semantic_search",
             Feature::Albums => "show_albums",
             Feature::ScanButton => "show_scan_button",
+            Feature::Capsules => "show_capsules",
         }
     }
 
@@ -87,6 +90,7 @@ impl Feature {
             Feature::SemanticSearch => f.show_semantic_search,
             Feature::Albums => f.show_albums,
             Feature::ScanButton => f.show_scan_button,
+            Feature::Capsules => f.show_capsules,
         }
     }
 }
@@ -197,6 +201,8 @@ pub fn table() -> Vec<Route> {
         post("/api/album/share", Edit, albums::share).when(Albums),
         post("/api/album/unshare", Edit, albums::unshare).when(Albums),
         get("/api/shared", View, albums::shared).when(Albums),
+        get("/api/capsules", View, capsules::list).when(Capsules),
+        get("/api/capsule", View, capsules::show).when(Capsules),
         get("/api/scan", Superadmin, scan::status).when(ScanButton),
         post("/api/scan", Superadmin, scan::start).when(ScanButton),
         get("/api/plugins", Superadmin, plugins::list),

@@ -70,6 +70,8 @@ pub struct Settings {
 pub struct Features {
     /// `show_albums` (true): `/api/albums`, `/api/album*`, `/api/shared`.
     pub show_albums: bool,
+    /// `show_capsules` (true): `/api/capsules`, `/api/capsule`.
+    pub show_capsules: bool,
     /// `show_critique` (true): the score breakdown in `/api/photo` and the viewer.
     pub show_critique: bool,
     /// `show_map` (false: photos may lack GPS data): `/api/map`.
@@ -129,6 +131,7 @@ impl Features {
             show_rating_controls: feature("show_rating_controls", true),
             show_rating_badge: feature("show_rating_badge", true),
             show_critique: feature("show_critique", true),
+            show_capsules: feature("show_capsules", true),
             show_memories: feature("show_memories", true),
             show_timeline: feature("show_timeline", true),
             show_map: feature("show_map", false),
