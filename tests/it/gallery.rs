@@ -2123,3 +2123,327 @@ fn gallery_account_password_and_logout_everywhere_in_headless_chromium() {
     assert_eq!(http_login(&server, "alice", "alice's new password").0, 200);
     b.screenshot(&screenshots_dir().join("account.png"));
 }
+
+/// What the active slide's transition looks like: its class, its CSS
+/// transition (property and duration) and its photo's animation.
+const SLIDE_STYLE: &str = "(() => { const s = document.querySelector('#show-stage .slide.active'); if (!s) return null; \
+     const cs = getComputedStyle(s), is = getComputedStyle(s.querySelector('img')); \
+     return {cls: s.className, prop: cs.transitionProperty, dur: cs.transitionDuration, \
+             anim: is.animationName, anim_dur: is.animationDuration, anim_state: is.animationPlayState}; })()";
+
+/// A swipe with the finger (DevTools touch events) across the slideshow.
+fn swipe(b: &mut Browser, from_x: f64, to_x: f64, y: f64) {
+    b.page(
+        "Input.dispatchTouchEvent",
+        json!({"type": "touchStart", "touchPoints": [{"x": from_x, "y": y}]}),
+    );
+    for k in 1..=4 {
+        let x = from_x + (to_x - from_x) * k as f64 / 4.0;
+        b.page(
+            "Input.dispatchTouchEvent",
+            json!({"type": "touchMove", "touchPoints": [{"x": x, "y": y}]}),
+        );
+    }
+    b.page(
+        "Input.dispatchTouchEvent",
+        json!({"type": "touchEnd", "touchPoints": []}),
+    );
+}
+
+#[test]
+fn gallery_capsules_slideshow_in_headless_chromium() {
+    let Some(shared) = shared_photos() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let photos = tmp.path().join("photos");
+    copy_photos(&shared, PHOTOS, &photos);
+    let store = tmp.path().join("store");
+    let r = run_in(
+        tmp.path(),
+        &[
+            "run",
+            photos.to_str().unwrap(),
+            "--quiet",
+            "--store",
+            store.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.status, 0, "{}\n{}", r.stdout, r.stderr);
+    // Seven photos: thresholds low enough for a few capsules, overlapping
+    // ones kept, no geocoding.
+    let config = tmp.path().join("gallery.json");
+    std::fs::write(
+        &config,
+        r#"{"capsules": {"min_aggregate": 0, "max_photo_overlap": 1.0, "reverse_geocoding": false,
+              "golden": {"percentile": 50}, "seasonal": {"min_photos": 2},
+              "journey": {"min_photos": 3}, "seeded": {"min_photos": 3}},
+            "viewer": {"features": {"show_capsules": true}}}"#,
+    )
+    .unwrap();
+    let server = Server::start(&store, &config);
+    let shots = screenshots_dir();
+    let mut b = Browser::launch();
+    b.viewport(1440, 900, false);
+    b.navigate(&format!("{}/", server.url));
+    b.wait("document.body.dataset.ready === '1'", "the gallery");
+
+    // What the backend made of these photos: the best ones (Ken Burns) and
+    // the geotagged place (slide in from the right), at least.
+    let list = b.eval("fetch('/api/capsules').then(r => r.json())");
+    let capsules = list["capsules"].as_array().unwrap().clone();
+    let find = |kind: &str| {
+        capsules
+            .iter()
+            .find(|c| c["type"] == json!(kind))
+            .unwrap_or_else(|| panic!("no {kind} capsule: {list}"))
+            .clone()
+    };
+    let golden = find("golden");
+    let place = find("location");
+    assert_eq!(golden["transition"], json!("kenburns"), "{golden}");
+    assert_eq!(place["transition"], json!("slide"), "{place}");
+    let golden_n = golden["count"].as_u64().unwrap();
+    assert!(golden_n >= 3, "{golden}");
+
+    // The Capsules tab: one card per capsule, with its cover, title and count.
+    b.wait(
+        "!document.getElementById('view-capsules').hidden",
+        "the Capsules tab",
+    );
+    b.click("[data-testid=view-capsules]");
+    b.wait(
+        &format!(
+            "location.search.includes('view=capsules') && document.getElementById('capsules').dataset.ready === '1' \
+             && document.querySelectorAll('[data-testid=capsule]').length === {}",
+            capsules.len()
+        ),
+        "the capsule cards",
+    );
+    let card = format!("[data-testid=capsule][data-id={}]", json!(golden["id"]));
+    let text = b.eval(&format!(
+        "document.querySelector({}).textContent",
+        json!(card)
+    ));
+    let text = text.as_str().unwrap();
+    assert!(
+        text.contains(golden["title"].as_str().unwrap())
+            && text.contains(&format!("{golden_n} photos")),
+        "{text}"
+    );
+    b.wait(
+        "[...document.querySelectorAll('[data-testid=capsule] img')].every(i => i.complete && i.naturalWidth > 0)",
+        "the covers",
+    );
+    b.screenshot(&shots.join("27-capsules.png"));
+
+    // Opening one plays its slideshow, a step in the history.
+    b.click(&card);
+    let shown = "document.getElementById('show').dataset.ready === '1' && !document.getElementById('show').hidden";
+    b.wait(shown, "the slideshow");
+    assert!(
+        b.eval("location.search")
+            .as_str()
+            .unwrap()
+            .contains(&format!("capsule={}", golden["id"].as_str().unwrap()))
+    );
+    assert_eq!(
+        b.eval("document.getElementById('show').dataset.transition"),
+        json!("kenburns")
+    );
+    let index = "Number(document.getElementById('show').dataset.index)";
+    assert_eq!(b.eval(index), json!(0));
+    // Ken Burns: a slow zoom on the photo over the whole slide.
+    let style = b.eval(SLIDE_STYLE);
+    assert!(
+        style["cls"].as_str().unwrap().contains("t-kenburns")
+            && style["anim"] == json!("kenburns")
+            && style["anim_dur"] == json!("4.5s")
+            && style["anim_state"] == json!("running"),
+        "{style}"
+    );
+    b.wait(
+        "(() => { const i = document.querySelector('#show-stage .slide.active img'); return i && i.complete && i.naturalWidth > 0; })()",
+        "the first photo",
+    );
+    // It plays by itself: slide 2, then 3.
+    b.wait(&format!("{index} === 1"), "the second slide");
+    b.wait(
+        "(() => { const i = document.querySelector('#show-stage .slide.active img'); return i && i.complete && i.naturalWidth > 0; })()",
+        "the second photo",
+    );
+    // Mid-zoom.
+    std::thread::sleep(Duration::from_millis(1500));
+    b.screenshot(&shots.join("28-capsule-kenburns.png"));
+    b.wait(&format!("{index} === 2"), "the third slide");
+    let caption = b.eval("document.getElementById('show-counter').textContent");
+    assert_eq!(caption, json!(format!("3 of {golden_n}")));
+
+    // Keys: Space pauses (nothing moves on, the zoom stops), → and ← step,
+    // Space plays again, Escape closes.
+    b.key(" ", "Space", 32);
+    b.wait(
+        "document.getElementById('show').dataset.paused === '1'",
+        "paused",
+    );
+    assert_eq!(
+        b.eval("document.getElementById('show-pause').getAttribute('aria-pressed')"),
+        json!("true")
+    );
+    assert_eq!(b.eval(SLIDE_STYLE)["anim_state"], json!("paused"));
+    std::thread::sleep(Duration::from_millis(5500));
+    assert_eq!(b.eval(index), json!(2), "paused, yet it moved on");
+    b.key("ArrowRight", "ArrowRight", 39);
+    b.wait(
+        &format!("{index} === {}", 3 % golden_n),
+        "the next slide (→)",
+    );
+    b.key("ArrowLeft", "ArrowLeft", 37);
+    b.wait(&format!("{index} === 2"), "the previous slide (←)");
+    assert_eq!(
+        b.eval("document.getElementById('show').dataset.paused"),
+        json!("1")
+    );
+    b.key(" ", "Space", 32);
+    b.wait(
+        "document.getElementById('show').dataset.paused === '0'",
+        "playing again",
+    );
+    b.wait(
+        &format!("{index} === {}", 3 % golden_n),
+        "the slideshow moving on once played again",
+    );
+    b.key("Escape", "Escape", 27);
+    b.wait(
+        "document.getElementById('show').hidden && !location.search.includes('capsule=') \
+         && location.search.includes('view=capsules')",
+        "the slideshow closed (Esc)",
+    );
+
+    // Another capsule, another transition: the place slides in from the
+    // right in 500 ms. Back closes it.
+    b.click(&format!(
+        "[data-testid=capsule][data-id={}]",
+        json!(place["id"])
+    ));
+    b.wait(shown, "the place's slideshow");
+    assert_eq!(
+        b.eval("document.getElementById('show').dataset.transition"),
+        json!("slide")
+    );
+    let style = b.eval(SLIDE_STYLE);
+    assert!(
+        style["cls"].as_str().unwrap().contains("t-slide")
+            && style["prop"] == json!("transform")
+            && style["dur"] == json!("0.5s")
+            && style["anim"] == json!("none"),
+        "{style}"
+    );
+    b.wait(
+        "(() => { const i = document.querySelector('#show-stage .slide.active img'); return i && i.complete && i.naturalWidth > 0; })()",
+        "the place's first photo",
+    );
+    b.click("[data-testid=slideshow-next]");
+    // The previous slide leaves while the next one slides in.
+    b.wait(
+        &format!("{index} === 1 && !!document.querySelector('#show-stage .slide.t-slide.leaving')"),
+        "the next slide (button) sliding in",
+    );
+    b.screenshot(&shots.join("29-capsule-slide.png"));
+    // A crossfade capsule, when the draw made one.
+    if let Some(fade) = capsules
+        .iter()
+        .find(|c| c["transition"] == json!("crossfade"))
+    {
+        b.eval("history.back()");
+        b.wait(
+            "document.getElementById('show').hidden && !location.search.includes('capsule=')",
+            "the slideshow closed (Back)",
+        );
+        b.click(&format!(
+            "[data-testid=capsule][data-id={}]",
+            json!(fade["id"])
+        ));
+        b.wait(shown, "the crossfade slideshow");
+        let style = b.eval(SLIDE_STYLE);
+        assert!(
+            style["cls"].as_str().unwrap().contains("t-crossfade")
+                && style["prop"] == json!("opacity")
+                && style["dur"] == json!("0.3s"),
+            "{style}"
+        );
+    }
+    b.eval("history.back()");
+    b.wait(
+        "document.getElementById('show').hidden && !location.search.includes('capsule=')",
+        "the slideshow closed (Back)",
+    );
+
+    // An unknown capsule in the URL: the error, asked once, no slideshow.
+    b.navigate(&format!("{}/?view=capsules&capsule=nope", server.url));
+    b.wait(
+        "document.body.dataset.ready === '1' && !document.getElementById('error').hidden",
+        "the error message",
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let asked = b.eval(
+        "performance.getEntriesByType('resource').filter(e => e.name.includes('/api/capsule?')).length",
+    );
+    assert_eq!(asked, json!(1), "/api/capsule asked {asked} times");
+    let message = b.eval("document.getElementById('error').textContent");
+    assert!(
+        message.as_str().is_some_and(|m| m.contains("nope")),
+        "{message}"
+    );
+    assert_eq!(
+        b.eval("document.getElementById('show').hidden"),
+        json!(true)
+    );
+
+    // A phone: the cards in two columns, the slideshow full screen, swipes.
+    b.viewport(390, 844, true);
+    b.navigate(&format!("{}/?view=capsules", server.url));
+    b.wait(
+        &format!(
+            "document.body.dataset.ready === '1' && document.getElementById('capsules').dataset.ready === '1' \
+             && document.querySelectorAll('[data-testid=capsule]').length === {}",
+            capsules.len()
+        ),
+        "the capsule cards on a phone",
+    );
+    b.click(&card);
+    b.wait(shown, "the slideshow on a phone");
+    let fits = b.eval(
+        "['show-close', 'show-prev', 'show-pause', 'show-next'].every(id => { \
+           const r = document.getElementById(id).getBoundingClientRect(); \
+           return r.width >= 40 && r.top >= 0 && r.bottom <= innerHeight && r.left >= 0 && r.right <= innerWidth; })",
+    );
+    assert_eq!(fits, json!(true), "the controls within 390×844");
+    b.click("[data-testid=slideshow-pause]");
+    b.wait(
+        "document.getElementById('show').dataset.paused === '1'",
+        "paused (button)",
+    );
+    b.page(
+        "Emulation.setTouchEmulationEnabled",
+        json!({"enabled": true, "maxTouchPoints": 1}),
+    );
+    swipe(&mut b, 330.0, 60.0, 420.0);
+    b.wait(&format!("{index} === 1"), "the next slide (swipe left)");
+    b.wait(
+        "(() => { const i = document.querySelector('#show-stage .slide.active img'); return i && i.complete && i.naturalWidth > 0; })()",
+        "the swiped-to photo",
+    );
+    std::thread::sleep(Duration::from_millis(400));
+    b.screenshot(&shots.join("30-phone-capsule.png"));
+    swipe(&mut b, 60.0, 330.0, 420.0);
+    b.wait(
+        &format!("{index} === 0"),
+        "the previous slide (swipe right)",
+    );
+    b.click("[data-testid=slideshow-close]");
+    b.wait(
+        "document.getElementById('show').hidden && !location.search.includes('capsule=')",
+        "the slideshow closed on a phone",
+    );
+}

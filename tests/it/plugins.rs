@@ -158,9 +158,12 @@ fn copy_to_folder_copies_exactly_the_photos_at_or_above_its_score_once() {
     assert_eq!(copied, want);
 }
 
+/// The requests a receiver got: each one's header lines and body.
+type Received = Arc<Mutex<Vec<(Vec<String>, String)>>>;
+
 /// A one-request-at-a-time HTTP receiver on loopback that records
 /// (headers, body) and answers 200.
-fn receiver(listener: TcpListener) -> Arc<Mutex<Vec<(Vec<String>, String)>>> {
+fn receiver(listener: TcpListener) -> Received {
     let got = Arc::new(Mutex::new(Vec::new()));
     let out = got.clone();
     std::thread::spawn(move || {

@@ -1075,6 +1075,7 @@ window.addEventListener("popstate", async () => {
       state.popping = false;
     }
   }
+  showCapsuleFromUrl();
   const path = params().get("photo");
   if (!path) {
     if (!$("viewer").hidden) closePhoto(true);
@@ -1325,7 +1326,7 @@ async function showSimilar() {
 // ---------- Views: grid, timeline, map, memories ----------
 
 // Each view and the viewer.features switch it needs (null: always there).
-const VIEWS = { timeline: "show_timeline", map: "show_map", memories: "show_memories", persons: null, compare: null, search: "show_semantic_search", albums: "show_albums" };
+const VIEWS = { timeline: "show_timeline", map: "show_map", memories: "show_memories", persons: null, compare: null, search: "show_semantic_search", albums: "show_albums", capsules: "show_capsules" };
 
 function viewOn(v) {
   if (!(v in VIEWS)) return false;
@@ -1365,6 +1366,8 @@ function showView() {
   $("compare").hidden = v !== "compare";
   $("search-view").hidden = v !== "search";
   $("albums").hidden = v !== "albums";
+  $("capsules").hidden = v !== "capsules";
+  if (v !== "capsules" && !$("show").hidden) closeShow(true);
   document.body.dataset.view = v || "grid";
   if (v === "timeline") loadTimeline();
   else if (v === "map") loadMap();
@@ -1373,6 +1376,7 @@ function showView() {
   else if (v === "compare") loadCompare();
   else if (v === "search") loadSearch();
   else if (v === "albums") loadAlbums();
+  else if (v === "capsules") loadCapsules();
 }
 
 function bindViews() {
@@ -1394,6 +1398,7 @@ function bindViews() {
   bindPersons();
   bindCompare();
   bindAlbums();
+  bindCapsules();
   bindScan();
 }
 
@@ -1959,6 +1964,7 @@ async function main() {
     state.gridStale = !!currentView();
     await Promise.all([loadToolbar(), loadFailures(), state.gridStale ? Promise.resolve() : reload()]);
     showView();
+    showCapsuleFromUrl();
     const open = params().get("photo");
     if (open) {
       const index = state.photos.findIndex((p) => p.path === open);
@@ -2183,3 +2189,262 @@ async function pollScan() {
 }
 
 main();
+
+// ---------- Capsules: curated slideshows (viewer.features.show_capsules) ----------
+
+// How long each slide stays (the Ken Burns zoom lasts as long).
+const SLIDE_MS = 4500;
+// The slide transitions /api/capsules names, and how long each swap takes
+// (the reference: crossfade 300 ms, slide 500 ms, zoom 400 ms; Ken Burns
+// fades in over 300 ms and zooms over the whole slide).
+const TRANSITIONS = { crossfade: 300, slide: 500, zoom: 400, kenburns: 300 };
+const show = { capsule: null, index: -1, paused: false, timer: 0, started: 0, left: SLIDE_MS, touch: null, loading: null };
+
+const capsuleType = (type) => tOr(`capsules.type.${type}`, idWords(type));
+
+async function loadCapsules() {
+  const box = $("capsules");
+  box.dataset.ready = "0";
+  $("capsules-summary").textContent = t("capsules.loading");
+  try {
+    const r = await api("/api/capsules");
+    $("capsules-summary").textContent = r.total ? tn("capsules.count", r.total) : t("capsules.none");
+    $("capsule-list").replaceChildren(...r.capsules.map(capsuleCard));
+  } catch (e) {
+    $("capsules-summary").textContent = "";
+    showError(e);
+  }
+  box.dataset.ready = "1";
+}
+
+function capsuleCard(c) {
+  const img = withFallback(el("img", { src: `/thumbnail?path=${enc(c.cover.path)}`, alt: "", loading: "lazy", decoding: "async" }), c.cover.path);
+  const a = el(
+    "a",
+    {
+      className: "capsule-card",
+      href: `?${new URLSearchParams({ ...Object.fromEntries(params()), capsule: c.id })}`,
+      role: "listitem",
+      dataset: { testid: "capsule", id: c.id, type: c.type, transition: c.transition, count: String(c.count) },
+    },
+    el("span", { className: "capsule-cover" }, img, el("span", { className: "capsule-type" }, capsuleType(c.type))),
+    el("strong", { className: "capsule-title", dataset: { testid: "capsule-title" } }, c.title),
+  );
+  if (c.subtitle) a.append(el("span", { className: "summary capsule-subtitle", dataset: { testid: "capsule-subtitle" } }, c.subtitle));
+  a.append(el("span", { className: "summary", dataset: { testid: "capsule-count" } }, tn("count.photos", c.count)));
+  a.addEventListener("click", (e) => {
+    if (e.metaKey || e.ctrlKey || e.shiftKey) return;
+    e.preventDefault();
+    openCapsule(c.id);
+  });
+  return a;
+}
+
+// The capsule the URL names (`?view=capsules&capsule=ID`), shown or closed.
+function showCapsuleFromUrl() {
+  const id = currentView() === "capsules" ? params().get("capsule") : null;
+  if (!id) {
+    if (!$("show").hidden) closeShow(true);
+    return;
+  }
+  if (show.capsule?.id !== id && show.loading !== id) openCapsule(id, true);
+}
+
+// Opens a capsule's slideshow. Opening is a step in the history (Back
+// closes it), made once its photos came: a failed request shows the error,
+// leaves the URL without the capsule and asks nothing again.
+async function openCapsule(id, fromUrl = false) {
+  show.loading = id;
+  const box = $("show");
+  box.dataset.ready = "0";
+  let c;
+  try {
+    c = await api(`/api/capsule?id=${enc(id)}`);
+  } catch (e) {
+    show.loading = null;
+    if (!box.hidden) closeShow(true);
+    if (params().get("capsule") === id) setParam("capsule", null);
+    showError(e);
+    return;
+  }
+  if (show.loading !== id) return;
+  show.loading = null;
+  $("error").hidden = true;
+  if (!fromUrl) {
+    const p = params();
+    p.set("view", "capsules");
+    p.set("capsule", id);
+    history.pushState({ capsule: true }, "", `?${p}`);
+  }
+  show.capsule = c;
+  show.paused = false;
+  box.hidden = false;
+  box.dataset.id = c.id;
+  box.dataset.type = c.type;
+  box.dataset.transition = c.transition in TRANSITIONS ? c.transition : "crossfade";
+  box.style.setProperty("--slide-ms", `${SLIDE_MS}ms`);
+  document.body.classList.add("viewing");
+  $("show-title").textContent = c.title;
+  $("show-subtitle").textContent = c.subtitle || capsuleType(c.type);
+  $("show-stage").replaceChildren();
+  syncPause();
+  if (!c.photos.length) {
+    $("show-caption").textContent = t("capsules.empty");
+    box.dataset.ready = "1";
+    return;
+  }
+  showSlide(0, 1);
+  box.dataset.ready = "1";
+  box.focus({ preventScroll: true });
+}
+
+// Closes the slideshow: Back when opening it made a history step.
+function closeShow(fromHistory = false) {
+  if (!fromHistory && history.state?.capsule && params().has("capsule")) {
+    history.back();
+    return;
+  }
+  clearTimeout(show.timer);
+  show.capsule = null;
+  show.index = -1;
+  const box = $("show");
+  box.hidden = true;
+  box.dataset.index = "-1";
+  box.dataset.id = "";
+  $("show-stage").replaceChildren();
+  document.body.classList.remove("viewing");
+  if (!fromHistory && params().has("capsule")) setParam("capsule", null);
+}
+
+function slideCaption(p) {
+  const parts = [];
+  if (p.date_taken) parts.push(fmtDate(p.date_taken, { dateStyle: "long" }));
+  const camera = cameraName(p.camera_make, p.camera_model);
+  if (camera) parts.push(camera);
+  if (p.aggregate !== null && p.aggregate !== undefined) parts.push(t("capsules.score", { score: p.aggregate.toFixed(1) }));
+  return parts.length ? parts.join(" \u00b7 ") : p.filename;
+}
+
+// Shows slide `i` (wrapping around); `dir` 1 forwards, -1 backwards.
+function showSlide(i, dir = 1) {
+  const c = show.capsule;
+  if (!c || !c.photos.length) return;
+  const n = c.photos.length;
+  i = ((i % n) + n) % n;
+  show.index = i;
+  const box = $("show");
+  const transition = box.dataset.transition;
+  const p = c.photos[i];
+  const img = el("img", { src: `/thumbnail?path=${enc(p.path)}`, alt: p.filename, decoding: "async", draggable: false });
+  withFallback(img, p.path);
+  const full = new Image();
+  full.onload = () => {
+    if (img.isConnected) img.src = full.src;
+  };
+  full.src = `/image?path=${enc(p.path)}`;
+  const slide = el("figure", { className: `slide t-${transition}${dir < 0 ? " back" : ""}`, dataset: { testid: "slide", index: String(i), path: p.path } }, img);
+  const stage = $("show-stage");
+  for (const old of stage.querySelectorAll(".slide")) {
+    if (!old.classList.contains("active")) {
+      old.remove();
+      continue;
+    }
+    old.classList.remove("active");
+    old.classList.add("leaving");
+    old.classList.toggle("back", dir < 0);
+    setTimeout(() => old.remove(), TRANSITIONS[transition] + 50);
+  }
+  stage.append(slide);
+  // The entering state is drawn once, then the transition runs to `active`.
+  void slide.offsetWidth;
+  slide.classList.add("active");
+  if (show.paused) slide.classList.add("paused");
+  box.dataset.index = String(i);
+  $("show-caption").textContent = slideCaption(p);
+  $("show-counter").textContent = t("capsules.position", { n: i + 1, total: n });
+  // The next photo, ahead of time.
+  const next = c.photos[(i + 1) % n];
+  if (next) new Image().src = `/thumbnail?path=${enc(next.path)}`;
+  restartTimer();
+}
+
+function restartTimer() {
+  clearTimeout(show.timer);
+  show.left = SLIDE_MS;
+  const bar = $("show-bar");
+  bar.style.transition = "none";
+  bar.style.width = "0%";
+  if (!show.paused) runTimer();
+}
+
+function runTimer() {
+  show.started = performance.now();
+  const bar = $("show-bar");
+  void bar.offsetWidth;
+  bar.style.transition = `width ${show.left}ms linear`;
+  bar.style.width = "100%";
+  show.timer = setTimeout(() => showSlide(show.index + 1, 1), show.left);
+}
+
+function syncPause() {
+  const b = $("show-pause");
+  b.textContent = t(show.paused ? "capsules.play" : "capsules.pause");
+  b.setAttribute("aria-pressed", String(show.paused));
+  $("show").dataset.paused = show.paused ? "1" : "0";
+}
+
+function togglePause() {
+  if (!show.capsule) return;
+  show.paused = !show.paused;
+  const bar = $("show-bar");
+  if (show.paused) {
+    clearTimeout(show.timer);
+    show.left = Math.max(0, show.left - (performance.now() - show.started));
+    const w = getComputedStyle(bar).width;
+    bar.style.transition = "none";
+    bar.style.width = w;
+  } else {
+    runTimer();
+  }
+  for (const s of $("show-stage").querySelectorAll(".slide")) s.classList.toggle("paused", show.paused);
+  syncPause();
+}
+
+function bindCapsules() {
+  $("show-close").addEventListener("click", () => closeShow());
+  $("show-prev").addEventListener("click", () => showSlide(show.index - 1, -1));
+  $("show-next").addEventListener("click", () => showSlide(show.index + 1, 1));
+  $("show-pause").addEventListener("click", togglePause);
+  document.addEventListener("keydown", (e) => {
+    if ($("show").hidden || !show.capsule) return;
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.key === "ArrowRight") showSlide(show.index + 1, 1);
+    else if (e.key === "ArrowLeft") showSlide(show.index - 1, -1);
+    else if (e.key === " " || e.key === "Spacebar") {
+      // A focused button would also take the Space as a click.
+      if (document.activeElement instanceof HTMLButtonElement) document.activeElement.blur();
+      togglePause();
+    }
+    else if (e.key === "Escape") closeShow();
+    else return;
+    e.preventDefault();
+    e.stopPropagation();
+  });
+  // Swipes: left for the next photo, right for the previous one.
+  const stage = $("show-stage");
+  stage.addEventListener("touchstart", (e) => {
+    const p = e.changedTouches[0];
+    show.touch = p ? { x: p.clientX, y: p.clientY } : null;
+  }, { passive: true });
+  stage.addEventListener("touchend", (e) => {
+    const p = e.changedTouches[0];
+    const from = show.touch;
+    show.touch = null;
+    if (!p || !from) return;
+    const dx = p.clientX - from.x;
+    const dy = p.clientY - from.y;
+    if (Math.abs(dx) < 40 || Math.abs(dx) < Math.abs(dy)) return;
+    if (dx < 0) showSlide(show.index + 1, 1);
+    else showSlide(show.index - 1, -1);
+  });
+}
