@@ -1,7 +1,12 @@
 //! Capture times as the photos record them (local wall-clock time, the UTC
 //! offset left aside: a trip's evening is an evening where it was shot),
-//! civil-date arithmetic (days since 1970-01-01, H. Hinnant's algorithms),
-//! ISO weeks, and the seasons of each hemisphere.
+//! civil dates as days since 1970-01-01 and ISO weeks (chrono's
+//! `NaiveDate`), and the seasons of each hemisphere.
+
+use chrono::{Datelike, NaiveDate};
+
+/// 1970-01-01 as chrono counts days from the common era (0001-01-01 = 1).
+const EPOCH_CE: i64 = 719_163;
 
 /// A capture time: the wall clock of `date_taken`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -58,56 +63,51 @@ impl Taken {
 
     /// 0 = Sunday … 6 = Saturday.
     pub fn weekday(&self) -> u32 {
-        // 1970-01-01 was a Thursday.
-        (self.days() + 4).rem_euclid(7) as u32
+        date_of_days(self.days()).weekday().num_days_from_sunday()
     }
 
     /// The ISO 8601 week: (week-based year, week 1–53).
     pub fn iso_week(&self) -> (i32, u32) {
-        let monday0 = (self.weekday() + 6) % 7; // Monday = 0
-        let thursday = self.days() - i64::from(monday0) + 3;
-        let (y, _, _) = civil_from_days(thursday);
-        let week = (thursday - days_from_civil(y, 1, 1)) / 7 + 1;
-        (y, week as u32)
+        let w = date_of_days(self.days()).iso_week();
+        (w.year(), w.week())
     }
 }
 
 pub fn is_leap(y: i32) -> bool {
-    y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)
+    NaiveDate::from_ymd_opt(y, 1, 1).is_some_and(|d| d.leap_year())
 }
 
 pub fn days_in_month(y: i32, m: u32) -> u32 {
-    match m {
-        2 if is_leap(y) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
+    NaiveDate::from_ymd_opt(y, m, 1).map_or(31, |d| u32::from(d.num_days_in_month()))
 }
 
-/// Days since 1970-01-01 of a civil date.
+/// Days since 1970-01-01 of a civil date (a day past the month's end counts
+/// on into the next month).
 pub fn days_from_civil(y: i32, m: u32, d: u32) -> i64 {
-    let y = i64::from(y) - i64::from(m <= 2);
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    let first = NaiveDate::from_ymd_opt(y, m.clamp(1, 12), 1).unwrap_or(if y < 0 {
+        NaiveDate::MIN
+    } else {
+        NaiveDate::MAX
+    });
+    i64::from(first.num_days_from_ce()) - EPOCH_CE + i64::from(d) - 1
+}
+
+/// The date of days since 1970-01-01 (chrono's range bounds it).
+fn date_of_days(days: i64) -> NaiveDate {
+    i32::try_from(days + EPOCH_CE)
+        .ok()
+        .and_then(NaiveDate::from_num_days_from_ce_opt)
+        .unwrap_or(if days < 0 {
+            NaiveDate::MIN
+        } else {
+            NaiveDate::MAX
+        })
 }
 
 /// The civil date of days since 1970-01-01.
 pub fn civil_from_days(days: i64) -> (i32, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = (yoe + era * 400 + i64::from(m <= 2)) as i32;
-    (y, m, d)
+    let d = date_of_days(days);
+    (d.year(), d.month(), d.day())
 }
 
 pub const MONTHS: [&str; 12] = [
