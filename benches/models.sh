@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Photos/s and peak RSS of the local model pipeline (benches/models-local.yaml:
-# BRISQUE, MobileNetV2 tags and embedding, faceres, faces with BlazeFace,
-# the face mesh, the eye contours and faceres) with 1, 2 and 4 workers:
-# the workers share one ONNX Runtime session per model, so the peak RSS of
-# 4 workers should stay within 1.25× of 1 worker's.
+# BRISQUE, MobileNetV2 tags and embedding, faces with BlazeFace, the face
+# mesh, the eye contours and faceres) with 1, 2 and 4 workers, on two
+# corpora — the shared photos and 16 photos of 24 MP (the criterion bench's
+# `24mp` photos: the shared JPEGs upscaled with grain) — each twice, in one
+# run: "shared" (today: one ONNX Runtime session per model for every worker)
+# and "per worker" (FACET_SESSION_PER_WORKER=1: each worker opens its own
+# sessions, as before they were shared). The goal: the peak RSS of 4 workers
+# within 1.25× of 1 worker's, and photos/s not lower than per worker.
 #
-#   benches/models.sh [PHOTOS] [WORKERS…]     (defaults: ../shared/photos, 1 2 4)
+#   benches/models.sh [WORKERS…]     (default: 1 2 4)
 #
 # Each run is `facet run` into a fresh store under `/usr/bin/time -v` (peak
 # RSS from the kernel); photos/s is what `facet run` reports. Uses the
@@ -14,8 +18,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARED="${FACET_SHARED:-../shared}"
-PHOTOS="${1:-$SHARED/photos}"
-shift || true
 WORKERS=("${@:-1 2 4}")
 # shellcheck disable=SC2206
 WORKERS=(${WORKERS[*]})
@@ -25,21 +27,39 @@ if [ -z "${FACET:-}" ]; then
   [ -x "$FACET" ] || FACET="$TARGET/debug/facet"
 fi
 [ -x "$FACET" ] || { echo "no facet binary at $FACET (cargo build)"; exit 2; }
-[ -d "$PHOTOS" ] || { echo "SKIPPED: $PHOTOS is absent"; exit 0; }
-[ -d "$SHARED/models" ] || { echo "SKIPPED: $SHARED/models is absent"; exit 0; }
+[ -d "$SHARED/photos" ] || { echo "needs $SHARED/photos"; exit 2; }
+[ -d "$SHARED/models" ] || { echo "needs $SHARED/models"; exit 2; }
 export ORT_DYLIB_PATH="${ORT_DYLIB_PATH:-$(tools/onnxruntime)}"
 command -v /usr/bin/time >/dev/null || { echo "needs /usr/bin/time (apt-get install time)"; exit 2; }
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
-echo "binary: $FACET; photos: $PHOTOS; $(nproc) cores"
-first=""
-for w in "${WORKERS[@]}"; do
-  /usr/bin/time -v "$FACET" run benches/models-local.yaml "$PHOTOS" --workers "$w" \
-    --store "$TMP/store-$w" >"$TMP/out-$w" 2>&1 || { cat "$TMP/out-$w"; exit 1; }
-  line="$(grep -h ' analysed, ' "$TMP/out-$w" | tail -1)"
-  rate="$(sed -n 's/.*(\([0-9.]*\) photos\/s.*/\1/p' <<<"$line")"
-  kib="$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$TMP/out-$w")"
-  first="${first:-$kib}"
-  awk -v w="$w" -v r="$rate" -v k="$kib" -v f="$first" 'BEGIN {
-    printf "%d worker(s): %6s photos/s, peak RSS %7.1f MiB (%.2fx the first)\n", w, r, k / 1024, k / f }'
+
+# The 24 MP corpus, written by the pipeline bench (test profile: no release build).
+FACET_WRITE_24MP="$TMP/24mp" FACET_24MP_COUNT="${FACET_24MP_COUNT:-16}" \
+  cargo test -q --bench pipeline >/dev/null
+
+echo "binary: $FACET; $(nproc) cores; $(date -u +%F)"
+for corpus in "$SHARED/photos" "$TMP/24mp"; do
+  echo "corpus: $corpus ($(find "$corpus" -type f | wc -l) files)"
+  for mode in shared per-worker; do
+    first=""
+    rate1=""
+    for w in "${WORKERS[@]}"; do
+      store="$TMP/store-$mode-$w"
+      out="$TMP/out-$mode-$w"
+      if [ "$mode" = per-worker ]; then export FACET_SESSION_PER_WORKER=1; else unset FACET_SESSION_PER_WORKER; fi
+      /usr/bin/time -v "$FACET" run benches/models-local.yaml "$corpus" --workers "$w" \
+        --store "$store" >"$out" 2>&1 || { cat "$out"; exit 1; }
+      rm -rf "$store"
+      line="$(grep -h ' analysed, ' "$out" | tail -1)"
+      rate="$(sed -n 's/.*(\([0-9.]*\) photos\/s.*/\1/p' <<<"$line")"
+      kib="$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$out")"
+      first="${first:-$kib}"
+      rate1="${rate1:-$rate}"
+      awk -v m="$mode" -v w="$w" -v r="$rate" -v k="$kib" -v f="$first" -v r1="$rate1" 'BEGIN {
+        printf "  %-10s %d worker(s): %6s photos/s (%.2fx 1 worker), peak RSS %7.1f MiB (%.2fx 1 worker)\n",
+          m, w, r, r / r1, k / 1024, k / f }'
+    done
+  done
+  unset FACET_SESSION_PER_WORKER
 done

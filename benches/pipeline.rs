@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use facet_config::FacetConfig;
 use facet_engine::runtime::{Progress, RunOptions};
 use facet_stages::decode::heif::Codec;
@@ -31,6 +31,11 @@ const HEIGHT: u32 = 4000;
 /// largest JPEGs upscaled to 6000×4000 with a little sensor-like grain, so the
 /// entropy is that of a camera file); otherwise synthetic gradients and edges.
 fn photos() -> Vec<Vec<u8>> {
+    photos_n(FILES)
+}
+
+/// `n` such photos: the sources in turn, each with its own grain.
+fn photos_n(n: u32) -> Vec<Vec<u8>> {
     let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/photos/cameras/jpg");
     let mut sources: Vec<PathBuf> = [
         "tests/42_IndexError.jpg",
@@ -46,9 +51,9 @@ fn photos() -> Vec<Vec<u8>> {
         eprintln!("../shared/photos is absent: benchmarking synthetic 24 MP photos");
     }
     sources.truncate(FILES as usize);
-    (0..FILES)
+    (0..n)
         .map(|i| {
-            let img = match sources.get(i as usize) {
+            let img = match sources.get((i % FILES) as usize) {
                 Some(p) => {
                     let src = image::open(p).unwrap().to_rgb8();
                     let mut big = image::imageops::resize(
@@ -143,6 +148,7 @@ fn run_pipeline(dir: &Path, workers: usize) {
         budget: facet_engine::Budget::new(2 << 30),
         batch_rows: Some(1),
         tuning: None,
+        cluster: None,
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
     let s = facet_store::Store::open(store.path()).unwrap();
@@ -247,4 +253,27 @@ fn bench(c: &mut Criterion) {
 }
 
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+/// `FACET_WRITE_24MP=DIR [FACET_24MP_COUNT=N]`: writes N (default 16) of
+/// this bench's 24 MP photos into DIR and exits — the 24 MP corpus of
+/// `benches/models.sh`. Otherwise criterion's main.
+fn main() {
+    if let Some(dir) = std::env::var_os("FACET_WRITE_24MP") {
+        let dir = PathBuf::from(dir);
+        let n: u32 = std::env::var("FACET_24MP_COUNT")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(16);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (i, bytes) in photos_n(n).into_iter().enumerate() {
+            std::fs::write(dir.join(format!("24mp-{i:02}.jpg")), bytes).unwrap();
+        }
+        eprintln!(
+            "{n} photos of {WIDTH}×{HEIGHT} written to {}",
+            dir.display()
+        );
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -50,6 +50,19 @@ pub struct RunArgs {
     /// the gallery's scans read them.
     #[arg(long, hide = true)]
     progress_lines: bool,
+    /// A run over several processes (machines), on timely's cluster mode:
+    /// how many take part. Every process is started with the same pipeline,
+    /// photo folders (at the same paths), store and --workers.
+    #[arg(long, requires_all = ["process", "hosts"])]
+    processes: Option<usize>,
+    /// This process's number in a cluster run, from 0; process 0 writes the
+    /// store and runs the library-wide phases.
+    #[arg(long, requires = "processes")]
+    process: Option<usize>,
+    /// A cluster run's hosts file: one `host:port` per process, in process
+    /// order (the same file on every machine).
+    #[arg(long, requires = "processes")]
+    hosts: Option<PathBuf>,
 }
 
 pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
@@ -58,6 +71,20 @@ pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
         Err(code) => return Ok(code),
     };
     let bar = Bar::from_args(&args);
+    if let Some(cluster) = session.cluster.as_ref().filter(|c| !c.writes()) {
+        let (stats, secs) = session.shard_pass(&roots, args.force, bar)?;
+        println!(
+            "process {} of {}: {} found, {} analysed here and sent to process 0, {} skipped (unchanged), {} for the other processes in {:.1}s",
+            cluster.process,
+            cluster.processes,
+            stats.found,
+            stats.queued,
+            stats.skipped,
+            stats.elsewhere,
+            secs
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let report = session.pass(&roots, &[], args.force, bar)?;
     report.print();
     // Webhooks, actions and plugins: what is due now; what fails waits in
@@ -104,6 +131,8 @@ pub struct Session {
     live: Option<std::cell::RefCell<derive::scores::live::Live>>,
     /// Plugins, webhooks and actions (`plugins` of the configuration).
     plugins: Arc<facet_events::Plugins>,
+    /// A cluster run (`--processes`): this process's place in it.
+    cluster: Option<facet_engine::Cluster>,
 }
 
 /// What one pass over some paths did.
@@ -222,7 +251,18 @@ impl Session {
             .clone()
             .or(plan.store.as_ref().map(PathBuf::from))
             .unwrap_or_else(|| PathBuf::from(crate::DEFAULT_STORE));
-        let store = Arc::new(crate::open_store(&store_dir)?);
+        let cluster = match (args.processes, args.process, &args.hosts) {
+            (Some(n), Some(i), Some(hosts)) => {
+                Some(facet_engine::Cluster::from_hosts_file(hosts, n, i)?)
+            }
+            _ => None,
+        };
+        // Process 0 alone writes the store (and upgrades it); the others
+        // read it, to skip what is analysed already.
+        let store = Arc::new(match &cluster {
+            Some(c) if !c.writes() => open_store_to_read(&store_dir)?,
+            _ => crate::open_store(&store_dir)?,
+        });
         let rt = tokio::runtime::Runtime::new()?;
         let workers = args.workers.unwrap_or(config.processing.num_workers).max(1);
         Ok(Ok((
@@ -238,6 +278,7 @@ impl Session {
                 quiet: args.quiet,
                 live: None,
                 plugins: Arc::new(plugins),
+                cluster,
             },
             roots,
         )))
@@ -272,6 +313,106 @@ impl Session {
         self.store.dir()
     }
 
+    /// The dataflow's options for a pass over `roots`, and its workers.
+    fn run_options(&self, roots: &[PathBuf]) -> (usize, RunOptions) {
+        let (config, plan) = (&self.config, &self.plan);
+        // (Every process of a cluster runs the same number of workers.)
+        let workers = match &self.cluster {
+            Some(_) => self.workers,
+            None => workers_for(self.workers, roots),
+        };
+        // The VRAM that model passes are packed into: the pipeline's, else the GPU's.
+        let vram = plan.budget.vram.or_else(|| {
+            (!plan.models().is_empty())
+                .then(|| facet_engine::tuning::gpu().ok().map(|(_, total)| total))
+                .flatten()
+        });
+        let quiet = self.quiet;
+        let opts = RunOptions {
+            vram,
+            workers,
+            store_dir: self.store.dir().to_path_buf(),
+            config: config.clone(),
+            budget: Budget::from_system(
+                config.processing.auto_tuning.memory_limit_percent,
+                plan.budget.ram,
+            ),
+            batch_rows: self.batch,
+            tuning: Some(facet_engine::runtime::Tuning {
+                probe: {
+                    let (probe, _) = facet_engine::tuning::SystemProbe::new();
+                    Box::new(probe)
+                },
+                report: Box::new(move |msg: &str| {
+                    if !quiet {
+                        eprintln!("{msg}");
+                    }
+                }),
+            }),
+            cluster: self.cluster.clone(),
+        };
+        (workers, opts)
+    }
+
+    /// A cluster run's process other than 0: analyses its shard of what is
+    /// new or changed under `roots` and ships the results to process 0
+    /// (`facet_engine::cluster`). It writes nothing: moves are skipped here
+    /// (process 0 records them), and the library-wide phases are process 0's.
+    pub fn shard_pass(
+        &self,
+        roots: &[PathBuf],
+        force: bool,
+        bar: Bar,
+    ) -> Result<(facet_engine::runtime::RunStats, f64)> {
+        let (store, rt, plan) = (&self.store, &self.rt, &self.plan);
+        let started = Instant::now();
+        let scanned = absolute_roots(roots);
+        let known = rt.block_on(KnownFiles::load(
+            store,
+            &plan.photos_table(),
+            Some(&scanned),
+        ))?;
+        let moved: std::collections::HashSet<String> =
+            if rt.block_on(store.table_version("photos"))?.is_some() {
+                let files = facet_engine::runtime::list_files(
+                    plan,
+                    roots,
+                    self.config.clone(),
+                    store.dir().to_path_buf(),
+                )?;
+                let candidates =
+                    lifecycle::move_candidates(files.into_iter().map(|f| f.path), |p| {
+                        known.get(p).is_some()
+                    });
+                rt.block_on(lifecycle::find_moves(store, &candidates))?
+                    .into_iter()
+                    .map(|m| m.new)
+                    .collect()
+            } else {
+                Default::default()
+            };
+        let skip = |e: &facet_engine::FileEntry| {
+            let path = e.path.to_string_lossy();
+            moved.contains(path.as_ref())
+                || (!force && known.unchanged(&path, e.size as i64, e.mtime_ns))
+        };
+        let (_, opts) = self.run_options(roots);
+        let progress = Arc::new(Progress::default());
+        // Worker 0, in process 0, receives every batch: nothing comes here.
+        let (sink_tx, _sink_rx) = crossbeam_channel::unbounded::<Output>();
+        let bar = match bar {
+            Bar::Lines => Some(spawn_progress_lines(progress.clone())),
+            Bar::Terminal => Some(spawn_progress(progress.clone())),
+            Bar::None => None,
+        };
+        let result = facet_engine::runtime::run(plan, roots, opts, &skip, sink_tx, progress);
+        if let Some((stop, handle)) = bar {
+            stop.store(true, Ordering::Relaxed);
+            let _ = handle.join();
+        }
+        Ok((result?, started.elapsed().as_secs_f64()))
+    }
+
     /// Analyses what is new or changed under `roots` (folders or files),
     /// follows moved photos, marks the stored photos under `roots` that are
     /// not there any more — and those at or under `gone` (paths a watcher saw
@@ -291,15 +432,7 @@ impl Session {
         // one index of the known paths, read by the skip check, kept by the writer.
         let photos_t = plan.photos_table();
         // Only the rows under the scanned roots (spelled as the scan spells them).
-        let scanned: Vec<String> = roots
-            .iter()
-            .map(|r| {
-                std::path::absolute(r)
-                    .unwrap_or_else(|_| r.clone())
-                    .to_string_lossy()
-                    .into_owned()
-            })
-            .collect();
+        let scanned = absolute_roots(roots);
         // Moves a killed run journaled are finished first.
         let resumed = rt.block_on(lifecycle::apply_pending(store))?;
         if resumed > 0 {
@@ -351,40 +484,7 @@ impl Session {
             }
         };
 
-        let budget = Budget::from_system(
-            config.processing.auto_tuning.memory_limit_percent,
-            plan.budget.ram,
-        );
-        let workers = workers_for(self.workers, roots);
-        // The VRAM that model passes are packed into: the pipeline's, else the GPU's.
-        let vram = plan.budget.vram.or_else(|| {
-            (!plan.models().is_empty())
-                .then(|| facet_engine::tuning::gpu().ok().map(|(_, total)| total))
-                .flatten()
-        });
-        let opts = RunOptions {
-            vram,
-            workers,
-            store_dir: store.dir().to_path_buf(),
-            config: config.clone(),
-            budget: budget.clone(),
-            batch_rows: self.batch,
-            tuning: Some(facet_engine::runtime::Tuning {
-                probe: {
-                    let (probe, _) = facet_engine::tuning::SystemProbe::new();
-                    Box::new(probe)
-                },
-                report: {
-                    let quiet = self.quiet;
-                    Box::new(move |msg: &str| {
-                        if !quiet {
-                            eprintln!("{msg}");
-                        }
-                    })
-                },
-            }),
-        };
-
+        let (workers, opts) = self.run_options(roots);
         let progress = Arc::new(Progress::default());
         let (sink_tx, sink_rx) = crossbeam_channel::bounded::<Output>(workers * 2);
         let writer = writer::spawn(
@@ -396,7 +496,7 @@ impl Session {
                 photos: photos_t.clone(),
                 commit_every: self.commit_every,
                 max_delay: Duration::from_secs(30),
-                budget: budget.clone(),
+                budget: opts.budget.clone(),
             },
         );
         let bar = match bar {
@@ -485,8 +585,36 @@ impl Session {
     }
 }
 
-/// A root that is gone or unreadable (an unmounted share) is an error,
-/// never a library of missing photos.
+/// The roots as the scan spells the paths under them.
+fn absolute_roots(roots: &[PathBuf]) -> Vec<String> {
+    roots
+        .iter()
+        .map(|r| {
+            std::path::absolute(r)
+                .unwrap_or_else(|_| r.clone())
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect()
+}
+
+/// A cluster process's view of the store that process 0 writes: opened as
+/// it is, never upgraded here (process 0 upgrades it when it opens it).
+fn open_store_to_read(dir: &Path) -> Result<Store> {
+    let format = facet_library::upgrade::format_of(dir)
+        .with_context(|| format!("opening the store {}", dir.display()))?;
+    if let Some(f) = format
+        && f != facet_library::upgrade::FORMAT
+    {
+        bail!(
+            "{}: the store is in format {f}, this Facet reads format {}: run process 0 first (it upgrades the store), then this process",
+            dir.display(),
+            facet_library::upgrade::FORMAT
+        );
+    }
+    Store::open(dir).with_context(|| format!("opening the store {}", dir.display()))
+}
+
 /// The dataflow workers a pass over `roots` starts: `configured`, or one per
 /// file when every root is a file (a watcher's batch, `facet run a.jpg`):
 /// a worker with no photo would only poll its channel for the whole pass
@@ -500,6 +628,8 @@ fn workers_for(configured: usize, roots: &[PathBuf]) -> usize {
     }
 }
 
+/// A root that is gone or unreadable (an unmounted share) is an error,
+/// never a library of missing photos.
 pub fn check_roots(roots: &[PathBuf]) -> Result<()> {
     for r in roots {
         if !r.exists() {

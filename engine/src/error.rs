@@ -35,6 +35,9 @@ pub enum FacetError {
     Stage { stage: String, source: StageError },
     #[error("resources: {0}")]
     Resource(String),
+    /// A cluster run lost one of its processes (or the network between them).
+    #[error("cluster: {0}")]
+    Cluster(String),
     #[error("internal error (please report): {0}")]
     Internal(String),
 }

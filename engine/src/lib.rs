@@ -6,9 +6,11 @@
 
 pub mod batch;
 pub mod budget;
+pub mod cluster;
 pub mod compile;
 pub mod diagnostic;
 pub mod error;
+pub mod failpoint;
 pub mod locate;
 pub mod passes;
 pub mod runtime;
@@ -20,6 +22,7 @@ pub mod tuning;
 
 pub use batch::{ChildRows, split_children, with_columns};
 pub use budget::{Budget, Reservation};
+pub use cluster::Cluster;
 pub use compile::{Alternative, Plan, PlannedStage, compile, compile_at};
 pub use diagnostic::Diagnostic;
 pub use error::{FacetError, StageError};

@@ -26,9 +26,10 @@ use std::cell::Cell;
 use std::rc::Rc;
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::operators::vec::Map;
-use timely::dataflow::operators::{Input, Probe};
+use timely::dataflow::operators::{Exchange, Input, Probe};
 use timely::dataflow::{InputHandle, ProbeHandle};
 
+use crate::cluster::{Cluster, PeerWatch, Shipped};
 use crate::passes::Passes;
 use crate::stage::{Found, ScanIssue};
 use crate::{
@@ -48,6 +49,10 @@ pub struct RunOptions {
     /// The VRAM budget for model passes (the pipeline's `budget.vram`, else
     /// the GPU's memory); `None` without a GPU.
     pub vram: Option<u64>,
+    /// A run over several processes (`facet run --processes`): this process
+    /// analyses its shard of the photos and ships the results to process 0
+    /// (see [`crate::cluster`]); `None` for a local run.
+    pub cluster: Option<Cluster>,
 }
 
 /// Auto-tuning during a run: where samples come from and where decisions go.
@@ -92,6 +97,8 @@ pub struct RunStats {
     pub passes: Option<Passes>,
     /// Model stages built during the run (multi-pass: per pass and RAM chunk).
     pub model_loads: u64,
+    /// Files other processes of a cluster run analyse (their shards).
+    pub elsewhere: u64,
     /// Model-file bytes reserved from the memory budget for the run: the
     /// models resident at the worst moment, each once per process (the
     /// workers share the sessions); 0 when they did not fit beside a photo.
@@ -440,12 +447,35 @@ pub fn run(
     };
 
     let (work_tx, work_rx) = crossbeam_channel::bounded::<Item>(workers);
+    let cluster = opts.cluster.clone();
+    // A cluster run: every process runs `workers` workers; worker 0 (in
+    // process 0) receives every finished batch.
+    let (config, first_worker) = match &cluster {
+        Some(c) => {
+            PeerWatch::install();
+            (
+                timely::Config {
+                    communication: timely::CommunicationConfig::Cluster {
+                        threads: workers,
+                        process: c.process,
+                        addresses: c.addresses.clone(),
+                        report: false,
+                        zerocopy: false,
+                    },
+                    worker: timely::WorkerConfig::default(),
+                },
+                c.process * workers,
+            )
+        }
+        None => (timely::Config::process(workers), 0),
+    };
     let guards = {
         let per_worker = per_worker.clone();
         let progress = progress.clone();
         let loads = loads.clone();
-        timely::execute(timely::Config::process(workers), move |worker| {
-            let stages = per_worker.lock().expect("stages lock")[worker.index()]
+        let shipping = cluster.is_some();
+        timely::execute(config, move |worker| {
+            let stages = per_worker.lock().expect("stages lock")[worker.index() - first_worker]
                 .take()
                 .expect("stages for worker");
             worker_loop(
@@ -455,9 +485,13 @@ pub fn run(
                 sink.clone(),
                 progress.clone(),
                 loads.clone(),
+                shipping,
             )
         })
-        .map_err(FacetError::Internal)?
+        .map_err(|e| match &cluster {
+            Some(_) => FacetError::Cluster(format!("cannot start the cluster's connections: {e}")),
+            None => FacetError::Internal(e),
+        })?
     };
 
     let mut stats = RunStats {
@@ -478,13 +512,31 @@ pub fn run(
                 .map_err(FacetError::Resource)?;
             let batch = file_batch(&file_schema, entries);
             entries.clear();
-            work_tx
-                .send(Item {
-                    batch,
-                    failures: Vec::new(),
-                    _reservation: Arc::new(reservation),
-                })
-                .map_err(|_| FacetError::Internal("dataflow workers stopped early".into()))
+            let mut item = Item {
+                batch,
+                failures: Vec::new(),
+                _reservation: Arc::new(reservation),
+            };
+            // (A cluster's workers stop when a peer process is lost: the
+            // scan stops with them.)
+            loop {
+                match work_tx.send_timeout(item, Duration::from_millis(100)) {
+                    Ok(()) => return Ok(()),
+                    Err(crossbeam_channel::SendTimeoutError::Timeout(back)) => {
+                        if let Some(c) = &cluster
+                            && PeerWatch::lost()
+                        {
+                            return Err(PeerWatch::error(c));
+                        }
+                        item = back;
+                    }
+                    Err(crossbeam_channel::SendTimeoutError::Disconnected(_)) => {
+                        return Err(FacetError::Internal(
+                            "dataflow workers stopped early".into(),
+                        ));
+                    }
+                }
+            }
         };
         for found in source.scan(roots) {
             match found {
@@ -495,6 +547,13 @@ pub fn run(
                     if skip(&entry) {
                         stats.skipped += 1;
                         progress.skipped.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                    // Another process's shard (it sees the same files).
+                    if let Some(c) = &cluster
+                        && !c.owns(&entry.path)
+                    {
+                        stats.elsewhere += 1;
                         continue;
                     }
                     stats.queued += 1;
@@ -515,10 +574,21 @@ pub fn run(
         }
     }
     drop(work_tx);
-    let results = guards.join();
+    // (After a lost peer, timely's guard of the network threads panics as it
+    // joins the threads that panicked: that is the loss already reported.)
+    let results = match catch_unwind(AssertUnwindSafe(|| guards.join())) {
+        Ok(results) => results,
+        Err(_) if cluster.is_some() && PeerWatch::lost() => Vec::new(),
+        Err(panic) => std::panic::resume_unwind(panic),
+    };
     stop_tuner.store(true, Ordering::Relaxed);
     if let Some(t) = tuner {
         let _ = t.join();
+    }
+    if let Some(c) = &cluster
+        && PeerWatch::lost()
+    {
+        return Err(PeerWatch::error(c));
     }
     for r in results {
         if let Err(e) = r {
@@ -534,6 +604,10 @@ pub fn run(
     Ok(stats)
 }
 
+/// One worker: its stages as timely operators over the batches it admits;
+/// finished batches go to `sink` — in a cluster run (`shipping`), as Arrow
+/// IPC through an `exchange` to worker 0, in process 0, which hands them to
+/// its sink (the store's writer).
 fn worker_loop(
     worker: &mut timely::worker::Worker,
     stages: WorkerStages,
@@ -541,6 +615,7 @@ fn worker_loop(
     sink: Sender<Output>,
     progress: Arc<Progress>,
     loads: Arc<AtomicU64>,
+    shipping: bool,
 ) {
     let mut input: InputHandle<u64, CapacityContainerBuilder<Vec<Item>>> = InputHandle::new();
     // Photos that have left the dataflow on this worker (the local probe).
@@ -576,21 +651,57 @@ fn worker_loop(
             let sink = sink.clone();
             let progress = progress.clone();
             let completed = completed.clone();
-            stream
-                .map(move |item: Item| {
-                    let rows = item.batch.num_rows() + item.failures.len();
-                    let photos = strip_working_columns(&item.batch);
-                    // The receiver only goes away when the run is being torn down.
-                    let _ = sink.send(Output {
-                        photos,
-                        failures: item.failures,
-                    });
-                    progress.done.fetch_add(rows as u64, Ordering::Relaxed);
-                    completed.set(completed.get() + 1);
-                })
-                .probe_with(&probe);
+            // A batch is through when it has left this worker: sent to the
+            // sink, or packed for process 0 in a cluster run.
+            let through = move |item: &Item| {
+                let rows = item.batch.num_rows() + item.failures.len();
+                progress.done.fetch_add(rows as u64, Ordering::Relaxed);
+                completed.set(completed.get() + 1);
+            };
+            if shipping {
+                stream
+                    .map(move |item: Item| {
+                        let photos = strip_working_columns(&item.batch);
+                        let shipped = Shipped::pack(&photos, item.failures.clone())
+                            .expect("Arrow IPC of a valid batch");
+                        through(&item);
+                        fail::fail_point!("runtime::shipped", |_| {
+                            crate::failpoint::hold("runtime::shipped")
+                        });
+                        shipped
+                    })
+                    .exchange(|_| 0)
+                    .map(move |shipped: Shipped| match shipped.unpack() {
+                        Ok((photos, failures)) => {
+                            let _ = sink.send(Output { photos, failures });
+                        }
+                        Err(e) => eprintln!(
+                            "internal error (please report): a batch from another process cannot be read: {e}"
+                        ),
+                    })
+                    .probe_with(&probe);
+            } else {
+                stream
+                    .map(move |item: Item| {
+                        let photos = strip_working_columns(&item.batch);
+                        // The receiver only goes away when the run is being torn down.
+                        let _ = sink.send(Output {
+                            photos,
+                            failures: item.failures.clone(),
+                        });
+                        through(&item);
+                    })
+                    .probe_with(&probe);
+            }
         });
     }
+    // A cluster run whose peer is gone stops here (see `crate::cluster`).
+    let lost = || shipping && PeerWatch::lost();
+    let abandon = |worker: &mut timely::worker::Worker| {
+        for id in worker.installed_dataflows() {
+            worker.drop_dataflow(id);
+        }
+    };
     let mut epoch = 0u64;
     loop {
         match work.recv_timeout(Duration::from_millis(50)) {
@@ -603,7 +714,7 @@ fn worker_loop(
                 // (their epochs advance independently), so the wait is on the
                 // local count of batches out of the sink; the operators are all
                 // pipelined on this worker, so stepping is enough to drain it.
-                while completed.get() < epoch {
+                while completed.get() < epoch && !lost() {
                     worker.step();
                 }
             }
@@ -612,10 +723,21 @@ fn worker_loop(
             }
             Err(RecvTimeoutError::Disconnected) => break,
         }
+        if lost() {
+            drop(input);
+            abandon(worker);
+            return;
+        }
     }
     drop(input);
     while !probe.done() {
-        worker.step();
+        if lost() {
+            abandon(worker);
+            return;
+        }
+        // (Parks until there is work, at most 50 ms: in a cluster run the
+        // rest may come from other processes.)
+        worker.step_or_park(Some(Duration::from_millis(50)));
     }
     for (name, slot) in stages.lock().expect("stage lock").iter_mut() {
         let stage = match slot {
@@ -778,6 +900,7 @@ mod tests {
             budget: Budget::new(budget),
             batch_rows: None,
             tuning: None,
+            cluster: None,
         }
     }
 
@@ -1019,6 +1142,81 @@ mod tests {
                 assert!(o.photos.column_by_name("size").is_some());
             }
         }
+    }
+
+    /// Three processes of a cluster run (threads here, each with its own
+    /// timely cluster endpoint on loopback): every photo is analysed by
+    /// exactly one of them, and every result reaches process 0's sink.
+    #[test]
+    fn a_cluster_of_three_analyses_each_photo_once_and_process_0_receives_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut names: Vec<String> = (0..60).map(|i| format!("p{i:02}")).collect();
+        names.push("old.skip".into());
+        for n in &names {
+            std::fs::write(dir.path().join(n), b"x").unwrap();
+        }
+        let addresses: Vec<String> = (0..3)
+            .map(|_| {
+                let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                format!("127.0.0.1:{}", l.local_addr().unwrap().port())
+            })
+            .collect();
+        let runs: Vec<_> = (0..3)
+            .map(|process| {
+                let (root, addresses) = (dir.path().to_path_buf(), addresses.clone());
+                std::thread::spawn(move || {
+                    let (tx, rx) = crossbeam_channel::unbounded();
+                    let opts = RunOptions {
+                        batch_rows: Some(2),
+                        cluster: Some(Cluster::new(addresses, 3, process).unwrap()),
+                        ..options(&root, FacetConfig::default(), 1 << 30, 2)
+                    };
+                    let skip = |e: &FileEntry| e.path.to_string_lossy().ends_with("skip");
+                    let stats = run(
+                        &plan(100_000),
+                        std::slice::from_ref(&root),
+                        opts,
+                        &skip,
+                        tx,
+                        Arc::new(Progress::default()),
+                    )
+                    .unwrap();
+                    (stats, rx.into_iter().collect::<Vec<Output>>())
+                })
+            })
+            .collect();
+        let runs: Vec<(RunStats, Vec<Output>)> =
+            runs.into_iter().map(|h| h.join().unwrap()).collect();
+        for (i, (stats, outs)) in runs.iter().enumerate() {
+            assert_eq!((stats.found, stats.skipped), (61, 1), "process {i}");
+            assert_eq!(stats.queued + stats.elsewhere, 60, "process {i}");
+            assert!(
+                stats.queued > 5,
+                "process {i} had a shard: {}",
+                stats.queued
+            );
+            if i > 0 {
+                assert!(outs.is_empty(), "only process 0 receives results");
+            }
+        }
+        assert_eq!(runs.iter().map(|(s, _)| s.queued).sum::<u64>(), 60);
+        let mut paths: Vec<String> = runs[0]
+            .1
+            .iter()
+            .flat_map(|o| {
+                let p = o.photos.column_by_name("path").unwrap();
+                let p = p.as_any().downcast_ref::<StringArray>().unwrap();
+                assert!(o.photos.column_by_name("size").is_some(), "stages ran");
+                p.iter().map(|p| p.unwrap().to_string()).collect::<Vec<_>>()
+            })
+            .collect();
+        paths.sort();
+        let mut want: Vec<String> = names[..60]
+            .iter()
+            .map(|n| dir.path().join(n).to_string_lossy().into_owned())
+            .collect();
+        want.sort();
+        assert_eq!(paths, want);
     }
 
     #[test]

@@ -208,7 +208,7 @@ pub trait Source: Send {
 }
 
 /// A photo that a stage rejected.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Failure {
     pub path: String,
     pub file_size: i64,

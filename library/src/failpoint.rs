@@ -14,13 +14,7 @@
 //! no table rewritten yet), `lifecycle::table_moved` (one table of a move
 //! rewritten).
 
-/// Reports the point on stderr and waits there until the process is killed.
-pub(crate) fn hold(name: &str) -> ! {
-    eprintln!("facet-failpoint {name}");
-    loop {
-        std::thread::park();
-    }
-}
+pub(crate) use facet_engine::failpoint::hold;
 
 /// A fail point named `$name` (see the module documentation).
 macro_rules! point {

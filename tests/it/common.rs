@@ -99,6 +99,76 @@ pub fn run_into(
         .expect("facet runs"))
 }
 
+/// Every row of `table`, every column but the write times (`…_at`), sorted:
+/// what two runs over the same photos must agree on.
+pub fn stored(store: &Path, table: &str) -> Vec<String> {
+    let mut rows: Vec<String> = sql_json(store, &format!("SELECT * FROM {table}"))
+        .into_iter()
+        .map(|mut r| {
+            r.retain(|k, _| !k.ends_with("_at"));
+            serde_json::Value::Object(r).to_string()
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// The pipelines whose stored results must not depend on how the run is
+/// spread (workers, passes, processes): the default pipeline on `generated`
+/// photos, and every pipeline of `tests/pipelines/models/` on the shared
+/// photos it is meant for — each with the tables it writes.
+pub fn spread_cases(generated: &Path) -> Vec<(&'static str, PathBuf, Vec<&'static str>)> {
+    let photos = shared_photos().expect("../shared/photos");
+    shared_models().expect("../shared/models");
+    vec![
+        (
+            "pipelines/cpu.yaml",
+            generated.to_path_buf(),
+            vec!["photos", "failures", "scores", "photo_groups"],
+        ),
+        (
+            "tests/pipelines/models/imagenet.yaml",
+            photos.join("objects"),
+            vec!["photos", "scores"],
+        ),
+        (
+            "tests/pipelines/models/brisque.yaml",
+            photos.join("objects"),
+            vec!["photos"],
+        ),
+        (
+            "tests/pipelines/models/translate.yaml",
+            photos.join("objects"),
+            vec!["photos"],
+        ),
+        (
+            "tests/pipelines/models/faces.yaml",
+            photos.join("faces"),
+            vec!["photos", "faces"],
+        ),
+        (
+            "tests/pipelines/models/faces-mtcnn.yaml",
+            photos.join("faces"),
+            vec!["photos", "faces"],
+        ),
+    ]
+}
+
+/// Photos for [`spread_cases`]' default pipeline: `n` generated JPEGs with
+/// EXIF, a duplicate pair (groups across batches) and a file that fails.
+pub fn spread_library(dir: &Path, n: u32) {
+    std::fs::create_dir_all(dir).unwrap();
+    for i in 0..n {
+        std::fs::write(
+            dir.join(format!("p{i:03}.jpg")),
+            jpeg_with_exif(1200, 900, i, &META),
+        )
+        .unwrap();
+    }
+    std::fs::copy(dir.join("p000.jpg"), dir.join("p000-copy.jpg")).unwrap();
+    std::fs::write(dir.join("broken.jpg"), b"not a photo").unwrap();
+}
+
 /// `facet sql --format json` → rows.
 pub fn sql_json(store: &Path, query: &str) -> Vec<serde_json::Map<String, serde_json::Value>> {
     let r = ran(facet()

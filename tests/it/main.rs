@@ -2,6 +2,7 @@
 //! They drive the real `facet` binary on real files, a real Lance store and real DataFusion.
 
 mod check;
+mod cluster;
 mod common;
 mod exif_oracle;
 mod faces;

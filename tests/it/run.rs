@@ -331,28 +331,12 @@ fn a_decode_the_budget_can_never_free_fails_that_photo_and_the_run_goes_on() {
     );
 }
 
-/// Every row of `table`, every column but the write times (`…_at`), sorted:
-/// what two runs over the same photos must agree on.
-fn stored(store: &Path, table: &str) -> Vec<String> {
-    let mut rows: Vec<String> = sql_json(store, &format!("SELECT * FROM {table}"))
-        .into_iter()
-        .map(|mut r| {
-            r.retain(|k, _| !k.ends_with("_at"));
-            serde_json::Value::Object(r).to_string()
-        })
-        .collect();
-    rows.sort();
-    rows
-}
-
 /// The model stages share one ONNX Runtime session per model among the
 /// workers and gather several workers' rows into one inference: with 1 and
-/// 4 workers (and single- vs multi-pass), every stored number is the same.
+/// 4 workers (and single- vs multi-pass), every stored column is the same —
+/// for the default pipeline and every pipeline of `tests/pipelines/models/`.
 #[test]
-fn model_pipelines_store_the_same_results_with_one_and_four_workers() {
-    let (Some(photos), Some(_)) = (shared_photos(), shared_models()) else {
-        return;
-    };
+fn pipelines_store_the_same_results_with_one_and_four_workers_and_in_multi_pass() {
     let tmp = tempfile::tempdir().unwrap();
     let multi = tmp.path().join("multi-pass.json");
     std::fs::write(
@@ -361,27 +345,39 @@ fn model_pipelines_store_the_same_results_with_one_and_four_workers() {
             .to_string(),
     )
     .unwrap();
-    // (pipeline, photos, tables); small batches so that the four workers
-    // run at once and their rows meet in the shared sessions.
-    let cases = [
-        (
-            "tests/pipelines/models/imagenet.yaml",
-            photos.join("objects"),
-            vec!["photos"],
-        ),
-        (
-            "tests/pipelines/models/faces.yaml",
-            photos.join("faces"),
-            vec!["photos", "faces"],
-        ),
-    ];
+    let generated = tmp.path().join("generated");
+    spread_library(&generated, 12);
+    let cases = spread_cases(&generated);
+    // Every pipeline of tests/pipelines/models/ is a case.
+    let mut listed: Vec<String> = std::fs::read_dir(root().join("tests/pipelines/models"))
+        .unwrap()
+        .map(|e| {
+            format!(
+                "tests/pipelines/models/{}",
+                e.unwrap().file_name().to_string_lossy()
+            )
+        })
+        .collect();
+    listed.sort();
+    let mut covered: Vec<String> = cases
+        .iter()
+        .filter(|(p, _, _)| p.starts_with("tests/"))
+        .map(|(p, _, _)| p.to_string())
+        .collect();
+    covered.sort();
+    assert_eq!(
+        listed, covered,
+        "a model pipeline is not among spread_cases"
+    );
     for (pipeline, dir, tables) in cases {
         let mut runs: Vec<(String, Vec<Vec<String>>)> = Vec::new();
+        // Small batches so that the four workers run at once and their rows
+        // meet in the shared sessions.
         let mut variants = vec![
             ("1 worker", vec!["--workers", "1", "--batch", "2"]),
             ("4 workers", vec!["--workers", "4", "--batch", "2"]),
         ];
-        if pipeline.ends_with("imagenet.yaml") {
+        if pipeline.starts_with("tests/") {
             variants.push((
                 "4 workers, multi-pass",
                 vec!["--workers", "4", "--config", multi.to_str().unwrap()],
@@ -399,6 +395,9 @@ fn model_pipelines_store_the_same_results_with_one_and_four_workers() {
                 "{pipeline}, {what}:\n{}\n{}",
                 r.stdout, r.stderr
             );
+            if what.contains("multi-pass") {
+                assert!(r.stdout.contains("multi-pass"), "{pipeline}: {}", r.stdout);
+            }
             runs.push((
                 what.to_string(),
                 tables.iter().map(|t| stored(&store, t)).collect(),
