@@ -405,10 +405,20 @@ pub fn run(
     let admit_for_photos =
         admit_limit.saturating_sub(models_held.as_ref().map_or(0, |r| r.bytes()));
     let by_memory = (admit_for_photos / (per_photo * workers as u64 * 2).max(1)) as usize;
+    // A worker's batch. With model stages, the workers share each model's
+    // session, which gathers their rows into the stage's `batch:`: together
+    // they hold one `batch:` of photos, not one each, so the photos in
+    // flight (most of the memory) do not grow with the workers.
+    let stage_batch = plan.batch_limit().unwrap_or(16);
+    let worker_batch = if plan.models().is_empty() || session_per_worker() {
+        stage_batch
+    } else {
+        stage_batch.div_ceil(workers)
+    };
     // Multi-pass: a batch is a RAM chunk, decoded once for every pass.
     let batch_rows = opts.batch_rows.unwrap_or_else(|| {
         if passes.single {
-            by_memory.clamp(1, plan.batch_limit().unwrap_or(16))
+            by_memory.clamp(1, worker_batch)
         } else {
             opts.config
                 .processing
@@ -431,10 +441,14 @@ pub fn run(
                 progress.clone(),
             );
             // The chunk never goes above what the budget admits, nor (in
-            // single-pass, where a batch is the stages' batch) above the
-            // smallest `batch:` a stage declares: `batch:` is an upper bound.
+            // single-pass, where a batch is the stages' batch) above a
+            // worker's share of the smallest `batch:` a stage declares:
+            // `batch:` is an upper bound.
             let most = if passes.single {
-                by_memory.min(plan.batch_limit().unwrap_or(usize::MAX))
+                by_memory.min(match plan.batch_limit() {
+                    None if plan.models().is_empty() => usize::MAX,
+                    _ => worker_batch,
+                })
             } else {
                 by_memory
             }
@@ -608,6 +622,16 @@ pub fn run(
 /// finished batches go to `sink` — in a cluster run (`shipping`), as Arrow
 /// IPC through an `exchange` to worker 0, in process 0, which hands them to
 /// its sink (the store's writer).
+/// `FACET_SESSION_PER_WORKER=1`: the engine as it was before the workers
+/// shared their model sessions — each worker opens its own
+/// (`facet_stages::onnx::shared`) and admits a whole `batch:` of its own.
+/// The baseline `benches/models.sh` measures against in the same run; not
+/// for users.
+pub fn session_per_worker() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("FACET_SESSION_PER_WORKER").is_some_and(|v| v == "1"))
+}
+
 fn worker_loop(
     worker: &mut timely::worker::Worker,
     stages: WorkerStages,
@@ -1141,6 +1165,36 @@ mod tests {
             if o.photos.num_rows() > 0 {
                 assert!(o.photos.column_by_name("size").is_some());
             }
+        }
+    }
+
+    /// With a model stage, the workers' batches together make one `batch:`
+    /// (its shared session gathers them): the photos in flight do not grow
+    /// with the workers.
+    #[test]
+    fn the_workers_share_a_model_stages_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..12 {
+            std::fs::write(dir.path().join(format!("p{i:02}")), vec![1u8; i + 1]).unwrap();
+        }
+        let text = "version: 1\nstages:\n  f: { uses: files }\n  l: { uses: load, after: [f], with: { bytes: 3 } }\n  a: { uses: model, after: [l], batch: 4, with: { column: a_share, model: a.onnx } }\n";
+        for (workers, each) in [(1, 4), (2, 2), (3, 2), (4, 1)] {
+            let plan =
+                crate::compile(text, &crate::testkit::registry(), &FacetConfig::default()).unwrap();
+            let (tx, rx) = crossbeam_channel::unbounded();
+            let stats = run(
+                &plan,
+                &[dir.path().to_path_buf()],
+                options(dir.path(), FacetConfig::default(), 1 << 30, workers),
+                &|_| false,
+                tx,
+                Arc::new(Progress::default()),
+            )
+            .unwrap();
+            assert_eq!(stats.batch_rows, each, "{workers} workers");
+            let outs: Vec<Output> = rx.into_iter().collect();
+            assert!(outs.iter().all(|o| o.photos.num_rows() <= each));
+            assert_eq!(outs.iter().map(|o| o.photos.num_rows()).sum::<usize>(), 12);
         }
     }
 

@@ -194,14 +194,6 @@ fn registry() -> &'static Mutex<HashMap<Key, Weak<Service>>> {
     R.get_or_init(Default::default)
 }
 
-/// `FACET_SESSION_PER_WORKER=1`: every stage instance opens a session of its
-/// own, as each worker did before the sessions were shared — the baseline
-/// `benches/models.sh` measures against, in the same run. Not for users.
-fn session_per_worker() -> bool {
-    static ON: OnceLock<bool> = OnceLock::new();
-    *ON.get_or_init(|| std::env::var_os("FACET_SESSION_PER_WORKER").is_some_and(|v| v == "1"))
-}
-
 /// A client of the process's session of `path` (with `provider` and
 /// `threads` intra-op threads), opening it on first use.
 pub fn shared(path: &Path, provider: Provider, threads: usize) -> Result<Client, StageError> {
@@ -214,7 +206,8 @@ pub fn shared(path: &Path, provider: Provider, threads: usize) -> Result<Client,
     // opening its own copy.
     let mut services = registry().lock().unwrap_or_else(|e| e.into_inner());
     services.retain(|_, s| s.strong_count() > 0);
-    let private = session_per_worker();
+    // (The bench's baseline: every stage instance opens its own session.)
+    let private = facet_engine::runtime::session_per_worker();
     let found = if private {
         None
     } else {
