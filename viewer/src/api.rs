@@ -321,7 +321,7 @@ pub async fn photos(
     let mut filters = Filters::parse(&p, state.settings())?;
     let page = Page::parse(&p, state.settings())?;
     let (listing, user) = state.listing(&who).await?;
-    crate::persons::restrict(&state, &listing, &mut filters).await?;
+    crate::persons::restrict(&state, &who, &listing, &mut filters).await?;
     let (rows, total) = listing.page(&filters, &page, &user);
     let offset = (page.page - 1).saturating_mul(page.per_page);
     // Each photo the defaults would hide says why (when shown on request),

@@ -147,7 +147,7 @@ async fn timeline_uncached(state: &AppState, who: &Who, p: Params) -> ApiResult<
     let asc = direction(&p)?;
     let mut filters = Filters::parse(&p, s)?;
     let (listing, user) = state.listing(who).await?;
-    crate::persons::restrict(state, &listing, &mut filters).await?;
+    crate::persons::restrict(state, who, &listing, &mut filters).await?;
     // The slot of a day (`yyyymmdd`) at this level (the year, the month or
     // the day: a dense index, no map look-up per row), `None` when outside
     // it; and a slot's group key.
@@ -297,7 +297,7 @@ pub async fn memories(State(state): State<AppState>, who: Who, q: Q) -> ApiResul
         .map_or(s.default_per_page, |v| v as usize);
     let mut filters = Filters::parse(&p, s)?;
     let (listing, user) = state.listing(&who).await?;
-    crate::persons::restrict(&state, &listing, &mut filters).await?;
+    crate::persons::restrict(&state, &who, &listing, &mut filters).await?;
     let (year, month_day) = (date / 10_000, date % 10_000);
     let mut years: BTreeMap<u32, usize> = BTreeMap::new();
     let rows: Vec<u32> = listing
@@ -389,7 +389,7 @@ pub async fn map(State(state): State<AppState>, who: Who, q: Q) -> ApiResult<Jso
     let mut filters = Filters::parse(&p, s)?;
     let clustered = (zoom as u32) < s.map_cluster_zoom_threshold;
     let (listing, user) = state.listing(&who).await?;
-    crate::persons::restrict(&state, &listing, &mut filters).await?;
+    crate::persons::restrict(&state, &who, &listing, &mut filters).await?;
     let (lats, lons) = (listing.num("gps_lat"), listing.num("gps_lon"));
     let cells = 2f64.powi(zoom) * CELLS_PER_TILE;
     struct Cluster {

@@ -755,13 +755,16 @@ pub(crate) async fn person_rows(
 }
 
 /// Restricts `filters` to the photos of their `person` (404 for an unknown
-/// person); nothing when no person is asked for.
+/// person, and the same 404 for a person `who` may not see); nothing when
+/// no person is asked for.
 pub(crate) async fn restrict(
     state: &AppState,
+    who: &Who,
     listing: &Listing,
     filters: &mut crate::query::Filters,
 ) -> ApiResult<()> {
     if let Some(id) = filters.person {
+        check_visible(&state.session().await?, who, &[id]).await?;
         filters.only = Some(person_rows(state, listing, id).await?);
     }
     Ok(())

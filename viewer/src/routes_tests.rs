@@ -480,3 +480,243 @@ fn the_documents_bounds_are_the_codes() {
         json!(crate::options::MAX_MATCHES)
     );
 }
+
+/// Fields that name a photo (besides any with `path` in its name).
+const PHOTO_FIELDS: &[&str] = &["winner", "loser", "a", "b", "photo", "add", "remove"];
+
+/// A value for a request field the document describes: Bob's photo and
+/// person (`photo`, `person`) — or their stand-ins that do not exist —
+/// where the field names one; a plain value where the field is required;
+/// nothing otherwise (filters left out keep the answers comparable).
+fn probe_value(
+    name: &str,
+    schema: &Value,
+    required: bool,
+    photo: &str,
+    person: i64,
+) -> Option<Value> {
+    let kind = schema["type"]
+        .as_str()
+        .or_else(|| schema["type"].as_array().and_then(|t| t[0].as_str()))
+        .unwrap_or("");
+    let names_person = name.contains("person") || name == "from";
+    let names_photo = name.contains("path") || PHOTO_FIELDS.contains(&name);
+    Some(match kind {
+        "integer" | "number" if names_person => json!(person),
+        // (Merging Bob's person into one Alice sees.)
+        "integer" if name == "into" => json!(2),
+        "string" if names_person => json!(person.to_string()),
+        "array" if names_photo => json!([photo]),
+        "string" if names_photo => json!(photo),
+        _ if !required => return None,
+        _ if schema["enum"].is_array() => schema["enum"][0].clone(),
+        "integer" if name == "rating" => json!(3),
+        "integer" | "number" => json!(1),
+        "boolean" => json!(true),
+        "array" => json!([]),
+        "string" => json!("x"),
+        _ => return None,
+    })
+}
+
+/// The route's request naming `photo` and `person` wherever the document
+/// says it takes a field: (uri with its query, JSON body).
+fn probe_request(
+    doc: &Value,
+    method: &str,
+    path: &str,
+    photo: &str,
+    person: i64,
+) -> (String, Option<Value>) {
+    let op = &doc["paths"][path][method.to_lowercase()];
+    let mut query = Vec::new();
+    for p in op["parameters"].as_array().into_iter().flatten() {
+        let name = p["name"].as_str().unwrap_or("");
+        let required = p["required"].as_bool().unwrap_or(false);
+        if p["in"] == "query"
+            && let Some(v) = probe_value(name, &p["schema"], required, photo, person)
+        {
+            let v = match v {
+                Value::String(s) => s,
+                Value::Array(a) => a[0].as_str().unwrap_or("").to_string(),
+                v => v.to_string(),
+            };
+            query.push(format!("{name}={}", crate::tests::enc(&v)));
+        }
+    }
+    let uri = if query.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{}", query.join("&"))
+    };
+    let body = op["requestBody"]["content"]["application/json"]["schema"]
+        .as_object()
+        .map(|schema| {
+            let mut schema = Value::Object(schema.clone());
+            // (`Option<Body>` is documented as oneOf [null, $ref].)
+            if let Some(one) = schema["oneOf"]
+                .as_array()
+                .and_then(|o| o.iter().find(|s| s.get("$ref").is_some()).cloned())
+            {
+                schema = one;
+            }
+            if let Some(r) = schema["$ref"].as_str() {
+                let name = r.rsplit('/').next().unwrap_or("");
+                schema = doc["components"]["schemas"][name].clone();
+            }
+            let mut body = serde_json::Map::new();
+            let required: Vec<&str> = schema["required"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            for (name, field) in schema["properties"].as_object().into_iter().flatten() {
+                let needed = required.contains(&name.as_str());
+                if let Some(v) = probe_value(name, field, needed, photo, person) {
+                    body.insert(name.clone(), v);
+                }
+            }
+            Value::Object(body)
+        })
+        .or_else(|| (method == "POST").then(|| json!({})));
+    (uri, body)
+}
+
+/// What the owner sees of their photo, their people and their groups.
+async fn owners_view(f: &Family, owner: &Option<String>, photo: &str) -> Vec<(StatusCode, String)> {
+    let mut seen = Vec::new();
+    for uri in [
+        format!("/api/photo?path={}", crate::tests::enc(photo)),
+        "/api/persons?include_hidden=true".to_string(),
+        "/api/groups".to_string(),
+    ] {
+        seen.push(call(f, owner, "GET", &uri, None).await);
+    }
+    seen
+}
+
+/// Every route of the table called by `prober` naming `(photo, person)` —
+/// another member's — and then a photo and a person that do not exist (see
+/// `no_route_lets_a_member_see_or_change_anothers_photos_or_people`).
+async fn probe_every_route(
+    f: &Family,
+    prober: &str,
+    visible: &[&str],
+    (photo, person): (&str, i64),
+    owner: &str,
+) {
+    let doc = crate::openapi::spec();
+    let none_photo = f.path(&format!(
+        "{}/nothing.jpg",
+        photo.rsplit('/').nth(1).unwrap_or("")
+    ));
+    let none_person = 1_000_001i64;
+    let owner = as_(f, Some(owner)).await;
+    let before = owners_view(f, &owner, photo).await;
+    let caller = as_(f, Some(prober)).await;
+    let skip = [
+        "/api/login",
+        "/api/logout",
+        "/api/auth/logout-all",
+        "/api/auth/password",
+    ];
+    let mut probed = 0;
+    for r in routes::table() {
+        let (method, path) = (r.method.as_str(), r.openapi_path());
+        if skip.contains(&path.as_str()) {
+            continue;
+        }
+        let (uri_o, body_o) = probe_request(&doc, method, &path, photo, person);
+        let (uri_n, body_n) = probe_request(&doc, method, &path, &none_photo, none_person);
+        let (s_o, a_o) = call(f, &caller, method, &uri_o, body_o.clone()).await;
+        let (s_n, a_n) = call(f, &caller, method, &uri_n, body_n.clone()).await;
+        let what = format!("{prober} {method} {uri_o} {body_o:?}: {s_o} {a_o}");
+        // (A refusal may repeat what was asked; an answer shows only theirs.)
+        if s_o.is_success() {
+            for p in crate::users_tests::mentioned(f, &a_o) {
+                assert!(visible.contains(&p.as_str()), "{what}: shows {p}");
+            }
+        }
+        assert_eq!(
+            s_o, s_n,
+            "not theirs and absent differ: {what} / {s_n} {a_n}"
+        );
+        // The same words too, when the route answers the same request alike.
+        let (s_again, again) = call(f, &caller, method, &uri_n, body_n).await;
+        if s_again == s_n && again == a_n {
+            let a_n = a_n
+                .replace(&none_photo, photo)
+                .replace(&none_person.to_string(), &person.to_string());
+            assert_eq!(a_o, a_n, "not theirs and absent differ: {what}");
+        }
+        probed += 1;
+    }
+    assert!(probed > 40, "{probed} routes probed");
+    let after = owners_view(f, &owner, photo).await;
+    assert_eq!(
+        before, after,
+        "{prober} changed another member's photo or people"
+    );
+}
+
+/// Scope on every route, generated from the API document (a route added
+/// later is probed with no change here): a member calls each route naming
+/// another member's photo and a person only that member's photos show,
+/// wherever the document says the request names one (query parameters and
+/// body fields), then naming a photo and a person that do not exist. The
+/// two answers are the same (one answer for "not yours" and "does not
+/// exist"), no successful answer mentions a photo outside the caller's
+/// folders, and the owner's photo and people are as they were afterwards.
+/// Probed as alice (a user: the routes every member has) against Bob's
+/// things, and as bob (an admin: persons rename, hide, merge, group
+/// decisions) against Alice's.
+#[tokio::test]
+async fn no_route_lets_a_member_see_or_change_anothers_photos_or_people() {
+    use crate::users_tests::{ALICE, BOB, FAMILY, bobs_people};
+    let f = family_with(all_features_on).await;
+    bobs_people(&f).await;
+    // Person 3: only in Alice's a2.
+    let store = facet_store::Store::open(&f.store_dir()).unwrap();
+    let face = crate::tests::batch(vec![
+        (
+            "face_id",
+            std::sync::Arc::new(arrow::array::StringArray::from(vec!["a2#0"]))
+                as arrow::array::ArrayRef,
+        ),
+        (
+            "path",
+            std::sync::Arc::new(arrow::array::StringArray::from(vec![
+                f.path("Alice/a2.jpg"),
+            ])),
+        ),
+        (
+            "person_id",
+            std::sync::Arc::new(arrow::array::Int64Array::from(vec![3])),
+        ),
+    ]);
+    store.upsert(&facet_schemas::faces(), face).await.unwrap();
+    let person = crate::tests::batch(vec![
+        (
+            "person_id",
+            std::sync::Arc::new(arrow::array::Int64Array::from(vec![3])) as arrow::array::ArrayRef,
+        ),
+        (
+            "name",
+            std::sync::Arc::new(arrow::array::StringArray::from(vec!["Alice's friend"])),
+        ),
+        (
+            "face_count",
+            std::sync::Arc::new(arrow::array::Int64Array::from(vec![1])),
+        ),
+    ]);
+    store
+        .upsert(&facet_schemas::persons(), person)
+        .await
+        .unwrap();
+
+    let alices: Vec<&str> = [ALICE, FAMILY].concat();
+    probe_every_route(&f, "alice", &alices, (&f.path("Bob/b1.jpg"), 1), "bob").await;
+    let bobs: Vec<&str> = [BOB, FAMILY].concat();
+    probe_every_route(&f, "bob", &bobs, (&f.path("Alice/a2.jpg"), 3), "alice").await;
+}

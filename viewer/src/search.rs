@@ -198,7 +198,7 @@ pub async fn search(
         )));
     }
     let (listing, user) = state.listing(&who).await?;
-    crate::persons::restrict(&state, &listing, &mut filters).await?;
+    crate::persons::restrict(&state, &who, &listing, &mut filters).await?;
     let mut keep = vec![false; listing.len()];
     for i in listing.matching(&filters, &user) {
         keep[i as usize] = true;

@@ -36,14 +36,18 @@ pub(crate) struct Family {
 }
 
 impl Family {
-    fn path(&self, rel: &str) -> String {
+    pub(crate) fn store_dir(&self) -> PathBuf {
+        self._dir.path().join("store")
+    }
+
+    pub(crate) fn path(&self, rel: &str) -> String {
         self.lib.join(rel).to_string_lossy().into_owned()
     }
 }
 
-const ALICE: &[&str] = &["Alice/a1.jpg", "Alice/a2.jpg", "Alice/link.jpg"];
-const BOB: &[&str] = &["Bob/b1.jpg", "Bob/b2.jpg"];
-const FAMILY: &[&str] = &["Family/f1.jpg"];
+pub(crate) const ALICE: &[&str] = &["Alice/a1.jpg", "Alice/a2.jpg", "Alice/link.jpg"];
+pub(crate) const BOB: &[&str] = &["Bob/b1.jpg", "Bob/b2.jpg"];
+pub(crate) const FAMILY: &[&str] = &["Family/f1.jpg"];
 /// A folder whose name starts like Alice's.
 const ALICEX: &[&str] = &["Alicex/x1.jpg"];
 
@@ -257,7 +261,7 @@ fn json_of(body: &str) -> Value {
 }
 
 /// Every path a listing-like answer mentions.
-fn mentioned(f: &Family, body: &str) -> Vec<String> {
+pub(crate) fn mentioned(f: &Family, body: &str) -> Vec<String> {
     let lib = f.lib.to_string_lossy().into_owned();
     let mut out = Vec::new();
     let mut rest = body;
@@ -872,12 +876,10 @@ async fn albums_are_their_owners_and_share_links_stay_in_their_folders() {
     }
 }
 
-#[tokio::test]
-async fn people_are_seen_through_the_members_folders() {
-    let f = family().await;
+/// Faces and people in the family's store: person 1 only in Bob's photo;
+/// person 2 in Bob's and Alice's, its representative face Bob's.
+pub(crate) async fn bobs_people(f: &Family) {
     let store = Store::open(&f._dir.path().join("store")).unwrap();
-    // Person 1 only in Bob's photo; person 2 in Bob's and Alice's, its
-    // representative face Bob's.
     let faces = batch(vec![
         (
             "face_id",
@@ -925,6 +927,12 @@ async fn people_are_seen_through_the_members_folders() {
         .replace(&facet_schemas::persons(), persons)
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn people_are_seen_through_the_members_folders() {
+    let f = family().await;
+    bobs_people(&f).await;
     let alice = as_(&f, Some("alice")).await;
     let bob = as_(&f, Some("bob")).await;
     let (s, b) = call(&f, &alice, "GET", "/api/persons", None).await;
@@ -967,8 +975,12 @@ async fn people_are_seen_through_the_members_folders() {
     // A person's photos: only Alice's own.
     let (_, b) = call(&f, &alice, "GET", "/api/photos?person=2", None).await;
     assert_eq!(mentioned(&f, &b), ["Alice/a1.jpg"]);
-    let (_, b) = call(&f, &alice, "GET", "/api/photos?person=1", None).await;
-    assert_eq!(json_of(&b)["total"], 0, "{b}");
+    // A person only in Bob's photos is no person for her, as one that
+    // does not exist (the same 404: an id's existence is not told).
+    let (s, b) = call(&f, &alice, "GET", "/api/photos?person=1", None).await;
+    let (s_none, b_none) = call(&f, &alice, "GET", "/api/photos?person=77", None).await;
+    assert_eq!((s, s_none), (StatusCode::NOT_FOUND, StatusCode::NOT_FOUND));
+    assert_eq!(b.replace('1', "77"), b_none, "{b}");
     // Renaming people is an admin's: Alice may not, Bob may.
     let (s, _) = call(
         &f,
