@@ -11,15 +11,20 @@ use std::time::{Duration, Instant};
 
 use crate::common::*;
 
-/// A hosts file naming three free loopback ports.
+/// A hosts file naming three free loopback ports — below the kernel's
+/// ephemeral range, so that no other test's `bind(:0)` or outgoing
+/// connection takes one between this check and the processes' own bind.
 fn hosts(dir: &Path, name: &str) -> PathBuf {
-    let listeners: Vec<std::net::TcpListener> = (0..3)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
-        .collect();
-    let text: String = listeners
-        .iter()
-        .map(|l| format!("127.0.0.1:{}\n", l.local_addr().unwrap().port()))
-        .collect();
+    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    let base = 20_000 + (std::process::id() % 500) as u16 * 16;
+    let mut ports = Vec::new();
+    while ports.len() < 3 {
+        let port = base + NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst) % 8_000;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            ports.push(port);
+        }
+    }
+    let text: String = ports.iter().map(|p| format!("127.0.0.1:{p}\n")).collect();
     let file = dir.join(name);
     std::fs::write(&file, format!("# three processes on loopback\n{text}")).unwrap();
     file
@@ -119,12 +124,45 @@ fn cluster_run(
     hosts: &Path,
     extra: &[&str],
 ) -> Vec<Ran> {
-    let started: Vec<Process> = (0..3)
+    let mut started: Vec<Process> = (0..3)
         .map(|i| start(cmd(), pipeline, photos, store, hosts, i, extra))
         .collect();
+    // A process that fails leaves the others waiting for it: they get 30 s.
+    let begun = Instant::now();
+    let mut failed_at: Option<Instant> = None;
+    loop {
+        let done: Vec<Option<std::process::ExitStatus>> = started
+            .iter_mut()
+            .map(|p| p.child.try_wait().unwrap())
+            .collect();
+        if done.iter().all(Option::is_some) {
+            break;
+        }
+        if failed_at.is_none() && done.iter().flatten().any(|s| !s.success()) {
+            failed_at = Some(Instant::now());
+        }
+        let gave_up = failed_at.is_some_and(|t| t.elapsed() > Duration::from_secs(30));
+        if gave_up || begun.elapsed() > Duration::from_secs(600) {
+            for p in &mut started {
+                let _ = p.child.kill();
+            }
+            let said: Vec<String> = started
+                .into_iter()
+                .map(|p| {
+                    let r = finish(p, Duration::from_secs(10));
+                    format!("status {}\n{}\n{}", r.status, r.stdout, r.stderr)
+                })
+                .collect();
+            panic!(
+                "a cluster run did not end together:\n{}",
+                said.join("\n---\n")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
     started
         .into_iter()
-        .map(|p| finish(p, Duration::from_secs(600)))
+        .map(|p| finish(p, Duration::from_secs(10)))
         .collect()
 }
 
