@@ -384,7 +384,7 @@ impl Session {
                     lifecycle::move_candidates(files.into_iter().map(|f| f.path), |p| {
                         known.get(p).is_some()
                     });
-                rt.block_on(lifecycle::find_moves(store, &candidates))?
+                rt.block_on(lifecycle::find_moves_reading(store, &candidates))?
                     .into_iter()
                     .map(|m| m.new)
                     .collect()

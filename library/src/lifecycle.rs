@@ -92,6 +92,25 @@ pub fn move_candidates(
 /// with that hash whose file is gone. A photo whose file still exists is a
 /// copy, not a move (two photos); each stored photo moves at most once.
 pub async fn find_moves(store: &Store, candidates: &[(String, String)]) -> Result<Vec<Move>> {
+    moves_among(store, candidates, true).await
+}
+
+/// [`find_moves`] for a reader of a store another process writes (a
+/// cluster run's other processes): the `content_hash` index is used as it
+/// is, never brought up to date here (that is a commit, which would
+/// conflict with the writer's).
+pub async fn find_moves_reading(
+    store: &Store,
+    candidates: &[(String, String)],
+) -> Result<Vec<Move>> {
+    moves_among(store, candidates, false).await
+}
+
+async fn moves_among(
+    store: &Store,
+    candidates: &[(String, String)],
+    index: bool,
+) -> Result<Vec<Move>> {
     if candidates.is_empty() {
         return Ok(Vec::new());
     }
@@ -101,8 +120,12 @@ pub async fn find_moves(store: &Store, candidates: &[(String, String)]) -> Resul
     if ds.schema().field("content_hash").is_none() {
         return Ok(Vec::new());
     }
-    store.index_scalar("photos", "content_hash").await?;
-    let ds = store.dataset("photos").await?.expect("just read");
+    let ds = if index {
+        store.index_scalar("photos", "content_hash").await?;
+        store.dataset("photos").await?.expect("just read")
+    } else {
+        ds
+    };
     let mut by_hash: HashMap<String, Vec<String>> = HashMap::new();
     let hashes: Vec<&str> = {
         let mut h: Vec<&str> = candidates.iter().map(|(_, h)| h.as_str()).collect();
