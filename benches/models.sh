@@ -15,45 +15,22 @@
 # RSS from the kernel); photos/s is what `facet run` reports. Uses the
 # release binary when there is one, else the dev profile's (FACET=path/to/facet
 # to choose); ONNX Runtime from ORT_DYLIB_PATH or `tools/onnxruntime`.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-SHARED="${FACET_SHARED:-../shared}"
 WORKERS=("${@:-1 2 4}")
 # shellcheck disable=SC2206
 WORKERS=(${WORKERS[*]})
-TARGET="${CARGO_TARGET_DIR:-target}"
-if [ -z "${FACET:-}" ]; then
-  FACET="$TARGET/release/facet"
-  [ -x "$FACET" ] || FACET="$TARGET/debug/facet"
-fi
-[ -x "$FACET" ] || { echo "no facet binary at $FACET (cargo build)"; exit 2; }
-[ -d "$SHARED/photos" ] || { echo "needs $SHARED/photos"; exit 2; }
-[ -d "$SHARED/models" ] || { echo "needs $SHARED/models"; exit 2; }
-export ORT_DYLIB_PATH="${ORT_DYLIB_PATH:-$(tools/onnxruntime)}"
-command -v /usr/bin/time >/dev/null || { echo "needs /usr/bin/time (apt-get install time)"; exit 2; }
-TMP="$(mktemp -d)"
-trap 'rm -rf "$TMP"' EXIT
+# shellcheck source=benches/models-common.sh
+source "$(dirname "$0")/models-common.sh"
 
-# The 24 MP corpus, written by the pipeline bench (test profile: no release build).
-FACET_WRITE_24MP="$TMP/24mp" FACET_24MP_COUNT="${FACET_24MP_COUNT:-16}" \
-  cargo test -q --bench pipeline >/dev/null
-
-echo "binary: $FACET; $(nproc) cores; $(date -u +%F)"
-for corpus in "$SHARED/photos" "$TMP/24mp"; do
+for corpus in "${CORPORA[@]}"; do
   echo "corpus: $corpus ($(find "$corpus" -type f | wc -l) files)"
   for mode in shared per-worker; do
     first=""
     rate1=""
     for w in "${WORKERS[@]}"; do
-      store="$TMP/store-$mode-$w"
-      out="$TMP/out-$mode-$w"
       if [ "$mode" = per-worker ]; then export FACET_SESSION_PER_WORKER=1; else unset FACET_SESSION_PER_WORKER; fi
-      /usr/bin/time -v "$FACET" run benches/models-local.yaml "$corpus" --workers "$w" \
-        --store "$store" >"$out" 2>&1 || { cat "$out"; exit 1; }
-      rm -rf "$store"
-      line="$(grep -h ' analysed, ' "$out" | tail -1)"
-      rate="$(sed -n 's/.*(\([0-9.]*\) photos\/s.*/\1/p' <<<"$line")"
-      kib="$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$out")"
+      measure benches/models-local.yaml "$corpus" "$w"
+      rate="$RATE"
+      kib="$KIB"
       first="${first:-$kib}"
       rate1="${rate1:-$rate}"
       awk -v m="$mode" -v w="$w" -v r="$rate" -v k="$kib" -v f="$first" -v r1="$rate1" 'BEGIN {

@@ -44,6 +44,8 @@ pub struct PlannedStage {
     pub uses: String,
     pub batch: Option<usize>,
     pub needs: spec::Needs,
+    /// The stages it runs after (`after:`), as the file names them.
+    pub after: Vec<String>,
     pub configured: Arc<dyn Configured>,
     /// For a stage that writes the working image: the largest side read downstream.
     pub image_side: Option<u32>,
@@ -479,6 +481,7 @@ pub fn compile_at(
                 uses: s.uses,
                 batch: s.batch,
                 needs: s.needs,
+                after: s.after,
                 configured,
                 image_side: image_side.get(&i).copied(),
             })

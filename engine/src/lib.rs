@@ -12,6 +12,7 @@ pub mod diagnostic;
 pub mod error;
 pub mod failpoint;
 pub mod locate;
+mod operators;
 pub mod passes;
 pub mod runtime;
 pub mod spec;

@@ -4,9 +4,12 @@
 //! The driver (the calling thread) scans, skips unchanged files, cuts the rest
 //! into batches and admits a batch only once its estimated memory is reserved
 //! from the [`Budget`]; a bounded channel hands admitted batches to the workers.
-//! Each worker feeds its timely input only as far as its probe shows the
-//! dataflow has caught up (timely's `flow_controlled` pattern), so at most one
-//! batch per worker is in flight and memory stays flat for any library size.
+//! Each worker runs the stage graph as timely operators (branches joined by
+//! photo, model stages on threads of their own: see [`crate::operators`])
+//! and feeds its timely input only as far as the batches out of its sink
+//! allow (timely's `flow_controlled` pattern): one batch in flight per
+//! worker, two when a model stage has its own thread (the next is decoded
+//! while the model works), so memory stays flat for any library size.
 //! Finished batches leave through the sink channel, working columns stripped,
 //! and the batch's reservation is released.
 
@@ -16,13 +19,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use arrow_array::{
-    ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray, TimestampNanosecondArray,
-};
+use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray, TimestampNanosecondArray};
 use arrow_schema::{Schema, SchemaRef};
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use facet_config::FacetConfig;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::operators::vec::Map;
@@ -30,11 +31,12 @@ use timely::dataflow::operators::{Exchange, Input, Probe};
 use timely::dataflow::{InputHandle, ProbeHandle};
 
 use crate::cluster::{Cluster, PeerWatch, Shipped};
+#[cfg(test)]
+use crate::operators::string_column;
+use crate::operators::{Graph, Item, Offloads, apply};
 use crate::passes::Passes;
 use crate::stage::{Found, ScanIssue};
-use crate::{
-    Budget, BuildCx, Built, FacetError, Failure, FileEntry, Plan, Reservation, Stage, StageCx,
-};
+use crate::{Budget, BuildCx, Built, FacetError, Failure, FileEntry, Plan, Stage, StageCx};
 
 /// Options of a run.
 pub struct RunOptions {
@@ -105,20 +107,15 @@ pub struct RunStats {
     pub model_bytes: u64,
 }
 
-#[derive(Clone)]
-struct Item {
-    batch: RecordBatch,
-    failures: Vec<Failure>,
-    _reservation: Arc<Reservation>,
-}
-
 type WorkerStages = Vec<(String, Slot)>;
 
 /// A stage on a worker: built for the whole run, or (multi-pass) built when
-/// its pass comes and dropped when another pass needs the room.
+/// its pass comes and dropped when another pass needs the room; `Away` once
+/// an offloaded stage has moved to its own thread (see [`crate::operators`]).
 enum Slot {
     Ready(Box<dyn Stage>),
     Lazy(Lazy),
+    Away,
 }
 
 struct Lazy {
@@ -147,7 +144,7 @@ impl Stage for Unbuilt {
 /// pass (unless kept) and loads stage `i`'s.
 fn ready(stages: &mut WorkerStages, i: usize, loads: &AtomicU64) -> Result<Box<dyn Stage>, String> {
     let pass = match &stages[i].1 {
-        Slot::Ready(_) => unreachable!("only lazy stages are readied"),
+        Slot::Ready(_) | Slot::Away => unreachable!("only lazy stages are readied"),
         Slot::Lazy(l) => l.pass,
     };
     for (j, (name, slot)) in stages.iter_mut().enumerate() {
@@ -384,6 +381,19 @@ pub fn run(
     }
     let loads = Arc::new(AtomicU64::new(0));
     let per_worker = Arc::new(Mutex::new(per_worker));
+    // The stage graph, and the stages that run on threads of their own: those
+    // that run models, in single-pass (multi-pass keeps one pass in memory
+    // at a time, which batches in several passes at once would defeat).
+    let graph = Arc::new(Graph::of(plan));
+    let offloaded: Arc<Vec<bool>> = Arc::new(
+        plan.stages
+            .iter()
+            .map(|s| {
+                let p = s.configured.plan();
+                passes.single && !stages_inline() && (!p.models.is_empty() || p.onnx_runtime)
+            })
+            .collect(),
+    );
 
     // Batch size from the budget: half the budget admits batches (and the
     // writer's buffer), the other half is headroom for decodes larger than
@@ -492,9 +502,14 @@ pub fn run(
             let stages = per_worker.lock().expect("stages lock")[worker.index() - first_worker]
                 .take()
                 .expect("stages for worker");
+            let plan = WorkerPlan {
+                stages,
+                graph: graph.clone(),
+                offloaded: offloaded.clone(),
+            };
             worker_loop(
                 worker,
-                stages,
+                plan,
                 work_rx.clone(),
                 sink.clone(),
                 progress.clone(),
@@ -526,11 +541,7 @@ pub fn run(
                 .map_err(FacetError::Resource)?;
             let batch = file_batch(&file_schema, entries);
             entries.clear();
-            let mut item = Item {
-                batch,
-                failures: Vec::new(),
-                _reservation: Arc::new(reservation),
-            };
+            let mut item = Item::new(batch, reservation);
             // (A cluster's workers stop when a peer process is lost: the
             // scan stops with them.)
             loop {
@@ -618,10 +629,6 @@ pub fn run(
     Ok(stats)
 }
 
-/// One worker: its stages as timely operators over the batches it admits;
-/// finished batches go to `sink` — in a cluster run (`shipping`), as Arrow
-/// IPC through an `exchange` to worker 0, in process 0, which hands them to
-/// its sink (the store's writer).
 /// `FACET_SESSION_PER_WORKER=1`: the engine as it was before the workers
 /// shared their model sessions — each worker opens its own
 /// (`facet_stages::onnx::shared`) and admits a whole `batch:` of its own.
@@ -632,46 +639,83 @@ pub fn session_per_worker() -> bool {
     *ON.get_or_init(|| std::env::var_os("FACET_SESSION_PER_WORKER").is_some_and(|v| v == "1"))
 }
 
+/// `FACET_STAGES_INLINE=1`: every stage on its worker's thread, one batch
+/// in flight per worker — the engine as it was before model stages got
+/// threads of their own (see [`crate::operators`]). The baseline
+/// `benches/overlap.sh` measures against in the same run; not for users.
+pub fn stages_inline() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("FACET_STAGES_INLINE").is_some_and(|v| v == "1"))
+}
+
+/// What a worker runs: its stages, the graph they form, and which of them
+/// run on threads of their own.
+struct WorkerPlan {
+    stages: WorkerStages,
+    graph: Arc<Graph>,
+    offloaded: Arc<Vec<bool>>,
+}
+
+/// One worker: its stages as timely operators (see [`crate::operators`])
+/// over the batches it admits; finished batches go to `sink` — in a cluster
+/// run (`shipping`), as Arrow IPC through an `exchange` to worker 0, in
+/// process 0, which hands them to its sink (the store's writer).
 fn worker_loop(
     worker: &mut timely::worker::Worker,
-    stages: WorkerStages,
+    plan: WorkerPlan,
     work: Receiver<Item>,
     sink: Sender<Output>,
     progress: Arc<Progress>,
     loads: Arc<AtomicU64>,
     shipping: bool,
 ) {
+    let WorkerPlan {
+        stages,
+        graph,
+        offloaded,
+    } = plan;
     let mut input: InputHandle<u64, CapacityContainerBuilder<Vec<Item>>> = InputHandle::new();
-    // Photos that have left the dataflow on this worker (the local probe).
+    // Batches that have left the dataflow on this worker (the local probe).
     let completed = Rc::new(Cell::new(0u64));
     let probe = ProbeHandle::new();
-    let names: Vec<String> = stages.iter().map(|(n, _)| n.clone()).collect();
     let stages = Arc::new(Mutex::new(stages));
+    let offloads = Rc::new(RefCell::new(Offloads::default()));
+    // Batches in flight on this worker: one, or two when a stage runs on a
+    // thread of its own (the next batch is decoded meanwhile).
+    let depth: u64 = if offloaded.iter().any(|&o| o) { 2 } else { 1 };
     {
         let stages = stages.clone();
         worker.dataflow(|scope| {
-            let mut stream = scope.input_from(&mut input);
-            for i in 0..names.len() {
+            let stream = scope.input_from(&mut input);
+            let stream = crate::operators::build(stream, &graph, |i, stream| {
+                if offloaded[i] {
+                    let mut guard = stages.lock().expect("stage lock");
+                    let name = guard[i].0.clone();
+                    if let Slot::Ready(stage) = std::mem::replace(&mut guard[i].1, Slot::Away) {
+                        return crate::operators::offload(stream, name, i, stage, &offloads);
+                    }
+                    unreachable!("only stages built for the whole run are offloaded");
+                }
                 let stages = stages.clone();
                 let loads = loads.clone();
-                stream = stream.map(move |item: Item| {
+                stream.map(move |item: Item| {
                     let mut guard = stages.lock().expect("stage lock");
                     if let (name, Slot::Ready(stage)) = &mut guard[i] {
-                        return apply(name, stage.as_mut(), item);
+                        return apply(name, i, stage.as_mut(), item);
                     }
                     let name = guard[i].0.clone();
                     match ready(&mut guard, i, &loads) {
                         Ok(mut stage) => {
-                            let out = apply(&name, stage.as_mut(), item);
+                            let out = apply(&name, i, stage.as_mut(), item);
                             if let Slot::Lazy(l) = &mut guard[i].1 {
                                 l.loaded = Some(stage);
                             }
                             out
                         }
-                        Err(why) => apply(&name, &mut Unbuilt(why), item),
+                        Err(why) => apply(&name, i, &mut Unbuilt(why), item),
                     }
-                });
-            }
+                })
+            });
             let sink = sink.clone();
             let progress = progress.clone();
             let completed = completed.clone();
@@ -725,27 +769,44 @@ fn worker_loop(
         for id in worker.installed_dataflows() {
             worker.drop_dataflow(id);
         }
+        offloads.borrow_mut().close();
     };
     let mut epoch = 0u64;
     loop {
-        match work.recv_timeout(Duration::from_millis(50)) {
-            Ok(item) => {
-                input.send(item);
-                epoch += 1;
-                input.advance_to(epoch);
-                // Flow control: the next batch enters only once this one is through.
-                // The global probe would also wait for the other workers' inputs
-                // (their epochs advance independently), so the wait is on the
-                // local count of batches out of the sink; the operators are all
-                // pipelined on this worker, so stepping is enough to drain it.
-                while completed.get() < epoch && !lost() {
-                    worker.step();
+        // Flow control: a batch enters only while fewer than `depth` are in
+        // flight. The global probe would also wait for the other workers'
+        // inputs (their epochs advance independently), so the count is the
+        // local one of batches out of the sink. Inline stages run as the
+        // worker steps; an offloaded stage's thread wakes the worker (its
+        // activator) when it hands a batch back.
+        let in_flight = epoch - completed.get();
+        let next = if in_flight > 0 {
+            match work.try_recv() {
+                Ok(item) => Some(item),
+                Err(TryRecvError::Empty) => {
+                    worker.step_or_park(Some(Duration::from_millis(2)));
+                    None
                 }
+                Err(TryRecvError::Disconnected) => break,
             }
-            Err(RecvTimeoutError::Timeout) => {
-                worker.step();
+        } else {
+            match work.recv_timeout(Duration::from_millis(50)) {
+                Ok(item) => Some(item),
+                Err(RecvTimeoutError::Timeout) => {
+                    worker.step();
+                    None
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
             }
-            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        if let Some(mut item) = next {
+            epoch += 1;
+            item.seq = epoch;
+            input.send(item);
+            input.advance_to(epoch);
+            while epoch - completed.get() >= depth && !lost() {
+                worker.step_or_park(Some(Duration::from_millis(20)));
+            }
         }
         if lost() {
             drop(input);
@@ -763,10 +824,12 @@ fn worker_loop(
         // rest may come from other processes.)
         worker.step_or_park(Some(Duration::from_millis(50)));
     }
+    offloads.borrow_mut().close();
     for (name, slot) in stages.lock().expect("stage lock").iter_mut() {
         let stage = match slot {
             Slot::Ready(s) => Some(s),
             Slot::Lazy(l) => l.loaded.as_mut(),
+            Slot::Away => None,
         };
         if let Some(stage) = stage
             && let Err(e) = stage.finish()
@@ -774,87 +837,6 @@ fn worker_loop(
             eprintln!("stage `{name}`: {e}");
         }
     }
-}
-
-/// Runs one stage over one batch; failed rows move to `item.failures`.
-fn apply(name: &str, stage: &mut dyn Stage, mut item: Item) -> Item {
-    let rows = item.batch.num_rows();
-    if rows == 0 {
-        return item;
-    }
-    let mut cx = StageCx::default();
-    let result = catch_unwind(AssertUnwindSafe(|| {
-        stage.process(item.batch.clone(), &mut cx)
-    }));
-    let (batch, failed): (RecordBatch, Vec<(usize, String)>) = match result {
-        Ok(Ok(batch)) if batch.num_rows() == rows => (batch, cx.take_failed()),
-        Ok(Ok(batch)) => {
-            let reason = format!(
-                "internal error (please report): stage returned {} rows for {rows}",
-                batch.num_rows()
-            );
-            (
-                item.batch.clone(),
-                (0..rows).map(|r| (r, reason.clone())).collect(),
-            )
-        }
-        Ok(Err(e)) => (
-            item.batch.clone(),
-            (0..rows).map(|r| (r, e.to_string())).collect(),
-        ),
-        Err(panic) => {
-            let msg = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "unknown panic".into());
-            let reason = format!("internal error (please report): panic: {msg}");
-            (
-                item.batch.clone(),
-                (0..rows).map(|r| (r, reason.clone())).collect(),
-            )
-        }
-    };
-    if failed.is_empty() {
-        item.batch = batch;
-        return item;
-    }
-    let mut keep = vec![true; rows];
-    let paths = string_column(&batch, "path");
-    let sizes = batch
-        .column_by_name("file_size")
-        .and_then(|c| c.as_any().downcast_ref::<Int64Array>().cloned());
-    let mtimes = batch.column_by_name("file_mtime").and_then(|c| {
-        c.as_any()
-            .downcast_ref::<TimestampNanosecondArray>()
-            .cloned()
-    });
-    for (row, reason) in failed {
-        if row >= rows || !keep[row] {
-            continue;
-        }
-        keep[row] = false;
-        item.failures.push(Failure {
-            path: paths
-                .as_ref()
-                .map(|p| p.value(row).to_string())
-                .unwrap_or_default(),
-            file_size: sizes.as_ref().map_or(0, |s| s.value(row)),
-            file_mtime_ns: mtimes.as_ref().map_or(0, |m| m.value(row)),
-            stage: name.to_string(),
-            reason,
-        });
-    }
-    let mask = BooleanArray::from(keep);
-    item.batch = arrow_select::filter::filter_record_batch(&batch, &mask)
-        .expect("filter rows of a valid batch");
-    item
-}
-
-fn string_column(batch: &RecordBatch, name: &str) -> Option<StringArray> {
-    batch
-        .column_by_name(name)
-        .and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned())
 }
 
 /// Drops working columns (`_image`, …): they are never stored.
@@ -1291,5 +1273,140 @@ mod tests {
             "batch {}",
             stats.batch_rows
         );
+    }
+
+    /// Column names, rows (every value, by path), failures (path, stage).
+    type RunOut = (Vec<String>, Vec<Vec<String>>, Vec<(String, String)>);
+
+    /// Runs pipeline `text` over files `names` with `workers` workers and
+    /// two photos per batch: the column names of what came out, its rows
+    /// (every value, by path) and the failures (path, stage).
+    fn run_text(text: &str, names: &[&str], workers: usize) -> RunOut {
+        let plan =
+            crate::compile(text, &crate::testkit::registry(), &FacetConfig::default()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        for n in names {
+            std::fs::write(dir.path().join(n), n.as_bytes()).unwrap();
+        }
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let mut opts = options(dir.path(), FacetConfig::default(), 1 << 30, workers);
+        opts.batch_rows = Some(2);
+        run(
+            &plan,
+            &[dir.path().to_path_buf()],
+            opts,
+            &|_| false,
+            tx,
+            Arc::new(Progress::default()),
+        )
+        .unwrap();
+        let base = |p: &str| p.rsplit('/').next().unwrap().to_string();
+        let (mut columns, mut rows, mut failures) = (None, Vec::new(), Vec::new());
+        for o in rx.into_iter() {
+            failures.extend(o.failures.iter().map(|f| (base(&f.path), f.stage.clone())));
+            let b = &o.photos;
+            if b.num_rows() == 0 {
+                continue;
+            }
+            let names: Vec<String> = b
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect();
+            assert_eq!(columns.get_or_insert(names.clone()), &names);
+            let paths = string_column(b, "path").unwrap();
+            for r in 0..b.num_rows() {
+                let mut row = vec![base(paths.value(r))];
+                row.extend(
+                    b.columns()
+                        .iter()
+                        .filter(|c| c.data_type() != &arrow_schema::DataType::Utf8)
+                        .map(|c| format!("{:?}", c.slice(r, 1))),
+                );
+                rows.push(row);
+            }
+        }
+        rows.sort();
+        failures.sort();
+        (columns.unwrap_or_default(), rows, failures)
+    }
+
+    #[test]
+    fn branches_are_operators_of_their_own_and_meet_again_by_photo() {
+        // Two branches from `l` (a model stage that fails `…x`, and
+        // `measure`) joined by `c`; `b` branches from the source and fails
+        // `…y` and `…bad` (which `l` fails too).
+        let stages = [
+            ("l", "load", "[f]", "{ bytes: 3 }"),
+            ("a", "model", "[l]", "{ column: a, model: a.onnx, fail: x }"),
+            ("m", "measure", "[l]", "{}"),
+            (
+                "b",
+                "model",
+                "[f]",
+                "{ column: b, model: b.onnx, fail: bad }",
+            ),
+            ("c", "model", "[a, m]", "{ column: c, model: c.onnx }"),
+        ];
+        let mut text = "version: 1\nstages:\n  f: { uses: files }\n".to_string();
+        for (name, uses, after, with) in stages {
+            text += &format!("  {name}: {{ uses: {uses}, after: {after}, with: {with} }}\n");
+        }
+        let plan =
+            crate::compile(&text, &crate::testkit::registry(), &FacetConfig::default()).unwrap();
+        let graph = Graph::of(&plan);
+        let order: Vec<&str> = plan.stages.iter().map(|s| s.name.as_str()).collect();
+        let at = |n: &str| order.iter().position(|o| *o == n).unwrap();
+        assert_eq!(
+            graph.parents[at("c")],
+            vec![at("a").min(at("m")), at("a").max(at("m"))]
+        );
+        assert!(graph.parents[at("b")].is_empty());
+        let mut leaves = vec![at("b"), at("c")];
+        leaves.sort();
+        assert_eq!(graph.leaves, leaves);
+        // The same stages as one chain, in the plan's order.
+        let mut chain = "version: 1\nstages:\n  f: { uses: files }\n".to_string();
+        let mut prev = "f";
+        for name in &order {
+            let (_, uses, _, with) = stages.iter().find(|s| s.0 == *name).unwrap();
+            chain += &format!("  {name}: {{ uses: {uses}, after: [{prev}], with: {with} }}\n");
+            prev = name;
+        }
+        let names = ["p1", "p2bad", "p3x", "p4", "p5", "p6x", "p7", "p8bad", "p9"];
+        let (chain_columns, chain_rows, chain_failures) = run_text(&chain, &names, 1);
+        assert_eq!(chain_rows.len(), 5);
+        for workers in [1, 3] {
+            let (columns, rows, failures) = run_text(&text, &names, workers);
+            assert_eq!(columns, chain_columns, "{workers} workers");
+            assert_eq!(rows, chain_rows, "{workers} workers");
+            assert_eq!(failures, chain_failures, "{workers} workers");
+        }
+        let stage_of = |p: &str| {
+            chain_failures
+                .iter()
+                .find(|(f, _)| f == p)
+                .map(|(_, s)| s.clone())
+        };
+        // `…bad` fails at `l` and at `b`: the failure kept is the first in
+        // the plan's order, as in the chain.
+        let first_bad = if at("l") < at("b") { "l" } else { "b" };
+        assert_eq!(stage_of("p2bad").as_deref(), Some(first_bad));
+        assert_eq!(stage_of("p3x").as_deref(), Some("a"));
+        assert_eq!(chain_failures.len(), 4);
+    }
+
+    #[test]
+    fn a_batch_is_loaded_while_the_previous_one_is_in_a_model_stage() {
+        // `a` holds its first batch until `l` has loaded another one: only
+        // a worker that goes on while its model stage works lets it through
+        // at once (a worker blocked in `a` would wait the stage's 20 s out).
+        let text = "version: 1\nstages:\n  f: { uses: files }\n  l: { uses: load, after: [f], with: { bytes: 3, count_as: overlap } }\n  a: { uses: model, after: [l], with: { column: a, model: a.onnx, await_load: overlap } }\n";
+        let (_, rows, failures) = run_text(text, &["p1", "p2", "p3", "p4", "p5"], 1);
+        assert_eq!(rows.len(), 5);
+        assert!(failures.is_empty(), "{failures:?}");
+        let seen = crate::testkit::OVERLAPPED.lock().unwrap().clone();
+        assert_eq!(seen, vec![("overlap".to_string(), true)]);
     }
 }

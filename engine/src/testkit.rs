@@ -27,6 +27,29 @@ pub struct Model;
 pub struct ModelConfig {
     pub column: String,
     pub model: String,
+    /// Photos whose path ends with this fail here.
+    #[serde(default)]
+    pub fail: Option<String>,
+    /// On its first batch, waits (at most 20 s) until a `load` stage
+    /// counting as this tag has processed another batch, and records in
+    /// [`OVERLAPPED`] whether it did: the proof that the worker went on
+    /// while this stage held a batch.
+    #[serde(default)]
+    pub await_load: Option<String>,
+}
+
+/// Batches each counting `load` stage processed, by tag.
+pub static LOADS: std::sync::Mutex<Vec<(String, usize)>> = std::sync::Mutex::new(Vec::new());
+/// Per `await_load` tag: whether another batch was loaded meanwhile.
+pub static OVERLAPPED: std::sync::Mutex<Vec<(String, bool)>> = std::sync::Mutex::new(Vec::new());
+
+fn loads(tag: &str) -> usize {
+    LOADS
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(t, _)| t == tag)
+        .map_or(0, |(_, n)| *n)
 }
 
 /// Builds of each `model` stage, by column (tests read it).
@@ -50,13 +73,43 @@ impl StageKind for Model {
     }
     fn build(&self, cfg: &ModelConfig, _: &BuildCx) -> Result<Built, StageError> {
         MODEL_BUILDS.lock().unwrap().push(cfg.column.clone());
-        Ok(Built::Transform(Box::new(ModelStage(cfg.column.clone()))))
+        Ok(Built::Transform(Box::new(ModelStage {
+            column: cfg.column.clone(),
+            fail: cfg.fail.clone(),
+            await_load: cfg.await_load.clone(),
+        })))
     }
 }
 
-struct ModelStage(String);
+struct ModelStage {
+    column: String,
+    fail: Option<String>,
+    await_load: Option<String>,
+}
 impl Stage for ModelStage {
-    fn process(&mut self, batch: RecordBatch, _: &mut StageCx) -> Result<RecordBatch, StageError> {
+    fn process(&mut self, batch: RecordBatch, cx: &mut StageCx) -> Result<RecordBatch, StageError> {
+        if let Some(tag) = self.await_load.take() {
+            let before = loads(&tag);
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while loads(&tag) == before && std::time::Instant::now() < until {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            let overlapped = loads(&tag) > before;
+            OVERLAPPED.lock().unwrap().push((tag, overlapped));
+        }
+        if let Some(suffix) = &self.fail {
+            let paths = batch
+                .column_by_name("path")
+                .unwrap()
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .unwrap();
+            for (row, p) in paths.iter().enumerate() {
+                if p.unwrap().ends_with(suffix.as_str()) {
+                    cx.fail(row, "the model refused it");
+                }
+            }
+        }
         let sizes = batch
             .column_by_name("file_size")
             .unwrap()
@@ -69,7 +122,7 @@ impl Stage for ModelStage {
         }
         append(
             batch,
-            Field::new(&self.0, DataType::Int64, true),
+            Field::new(&self.column, DataType::Int64, true),
             Arc::new(b.finish()),
         )
     }
@@ -84,6 +137,9 @@ pub struct NoConfig {}
 pub struct LoadConfig {
     /// Bytes per photo.
     pub bytes: u64,
+    /// Counts its batches in [`LOADS`] under this tag.
+    #[serde(default)]
+    pub count_as: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -152,13 +208,23 @@ impl StageKind for Load {
         })
     }
     fn build(&self, cfg: &LoadConfig, _: &BuildCx) -> Result<Built, StageError> {
-        Ok(Built::Transform(Box::new(LoadStage(cfg.bytes as usize))))
+        Ok(Built::Transform(Box::new(LoadStage(
+            cfg.bytes as usize,
+            cfg.count_as.clone(),
+        ))))
     }
 }
 
-struct LoadStage(usize);
+struct LoadStage(usize, Option<String>);
 impl Stage for LoadStage {
     fn process(&mut self, batch: RecordBatch, cx: &mut StageCx) -> Result<RecordBatch, StageError> {
+        if let Some(tag) = &self.1 {
+            let mut loads = LOADS.lock().unwrap();
+            match loads.iter_mut().find(|(t, _)| t == tag) {
+                Some((_, n)) => *n += 1,
+                None => loads.push((tag.clone(), 1)),
+            }
+        }
         let paths = batch
             .column_by_name("path")
             .unwrap()

@@ -299,9 +299,12 @@ impl StageKind for Onnx {
 /// ONNX Runtime intra-op threads of a model session: `threads:` when the
 /// stage sets it, else the cores divided among the run's workers (at least
 /// one). A model has one session per process that runs one inference at a
-/// time, and each worker waits on at most one inference, so at most
-/// `workers` inferences run at once: their threads together never exceed
-/// the cores, however many models the pipeline has.
+/// time (gathering the workers' rows), so the threads do not grow with the
+/// workers. Model stages on parallel branches of the pipeline (after
+/// `decode`, say) run at once, each on its own thread (see the engine's
+/// `operators`): their sessions then share the cores with each other and
+/// with the workers decoding the next batches — idle ONNX Runtime threads
+/// do not spin, so the cores go to whichever has work.
 pub fn intra_threads(threads: Option<usize>, cx: &BuildCx) -> usize {
     threads.unwrap_or_else(|| {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
