@@ -30,8 +30,8 @@ pub struct ModelConfig {
     /// Photos whose path ends with this fail here.
     #[serde(default)]
     pub fail: Option<String>,
-    /// On its first batch, waits (at most 20 s) until a `load` stage
-    /// counting as this tag has processed another batch, and records in
+    /// On its first batch (the first loaded), waits (at most 20 s) until a
+    /// `load` stage counting as this tag has loaded a second, and records in
     /// [`OVERLAPPED`] whether it did: the proof that the worker went on
     /// while this stage held a batch.
     #[serde(default)]
@@ -89,12 +89,13 @@ struct ModelStage {
 impl Stage for ModelStage {
     fn process(&mut self, batch: RecordBatch, cx: &mut StageCx) -> Result<RecordBatch, StageError> {
         if let Some(tag) = self.await_load.take() {
-            let before = loads(&tag);
+            // (Its own batch was the first loaded: a second one may have
+            // been loaded before this thread got here, or while it waits.)
             let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
-            while loads(&tag) == before && std::time::Instant::now() < until {
+            while loads(&tag) < 2 && std::time::Instant::now() < until {
                 std::thread::sleep(std::time::Duration::from_millis(5));
             }
-            let overlapped = loads(&tag) > before;
+            let overlapped = loads(&tag) >= 2;
             OVERLAPPED.lock().unwrap().push((tag, overlapped));
         }
         if let Some(suffix) = &self.fail {
