@@ -63,6 +63,10 @@ pub struct RunArgs {
     /// order (the same file on every machine).
     #[arg(long, requires = "processes")]
     hosts: Option<PathBuf>,
+    /// How long a cluster run's process waits for the others to connect
+    /// before it fails, in seconds.
+    #[arg(long, requires = "processes", default_value_t = facet_engine::cluster::CONNECT_TIMEOUT.as_secs())]
+    connect_timeout: u64,
 }
 
 pub fn run(args: RunArgs, config: FacetConfig) -> Result<ExitCode> {
@@ -253,7 +257,9 @@ impl Session {
             .unwrap_or_else(|| PathBuf::from(crate::DEFAULT_STORE));
         let cluster = match (args.processes, args.process, &args.hosts) {
             (Some(n), Some(i), Some(hosts)) => {
-                Some(facet_engine::Cluster::from_hosts_file(hosts, n, i)?)
+                let mut c = facet_engine::Cluster::from_hosts_file(hosts, n, i)?;
+                c.connect_timeout = std::time::Duration::from_secs(args.connect_timeout);
+                Some(c)
             }
             _ => None,
         };

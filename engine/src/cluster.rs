@@ -40,7 +40,14 @@ pub struct Cluster {
     pub process: usize,
     /// Every process's `host:port`, in process order.
     pub addresses: Vec<String>,
+    /// How long this process waits for the others to connect before the
+    /// run fails (`--connect-timeout`).
+    pub connect_timeout: std::time::Duration,
 }
+
+/// How long a process waits for the others by default: time to start the
+/// same command on each machine by hand.
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
 impl Cluster {
     /// Reads a hosts file: one `host:port` per process, in process order;
@@ -99,7 +106,26 @@ impl Cluster {
             processes,
             process,
             addresses,
+            connect_timeout: CONNECT_TIMEOUT,
         })
+    }
+
+    /// The error of a process whose peers did not all connect in time.
+    pub(crate) fn unreached(&self) -> FacetError {
+        let others: Vec<&str> = self
+            .addresses
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != self.process)
+            .map(|(_, a)| a.as_str())
+            .collect();
+        FacetError::Cluster(format!(
+            "process {} of {} waited {} s for the other processes ({}) to connect, and not all did; nothing was analysed. Start the same command, with its own --process, on every machine of the hosts file (or raise --connect-timeout)",
+            self.process,
+            self.processes,
+            self.connect_timeout.as_secs(),
+            others.join(", ")
+        ))
     }
 
     /// Whether this process analyses the photo at `path`.

@@ -498,7 +498,15 @@ pub fn run(
         let progress = progress.clone();
         let loads = loads.clone();
         let shipping = cluster.is_some();
-        timely::execute(config, move |worker| {
+        // The sink, taken back if the cluster never connects: timely's
+        // connecting thread cannot be stopped and keeps `logic`, but the
+        // writer must see the sink close to end.
+        let sink = Arc::new(Mutex::new(Some(sink)));
+        let sink_back = sink.clone();
+        let logic = move |worker: &mut timely::worker::Worker| {
+            let Some(sink) = sink.lock().expect("sink lock").clone() else {
+                return;
+            };
             let stages = per_worker.lock().expect("stages lock")[worker.index() - first_worker]
                 .take()
                 .expect("stages for worker");
@@ -511,13 +519,36 @@ pub fn run(
                 worker,
                 plan,
                 work_rx.clone(),
-                sink.clone(),
+                sink,
                 progress.clone(),
                 loads.clone(),
                 shipping,
             )
-        })
-        .map_err(|e| match &cluster {
+        };
+        let started = match &cluster {
+            // timely connects the processes before it starts the workers,
+            // retrying for as long as it takes: a process whose peers do not
+            // all come gives up after `connect_timeout`.
+            Some(c) => {
+                let (tx, rx) = std::sync::mpsc::channel();
+                std::thread::Builder::new()
+                    .name("facet-cluster-connect".into())
+                    .spawn(move || {
+                        let _ = tx.send(timely::execute(config, logic));
+                    })
+                    .map_err(|e| FacetError::Internal(format!("cannot start a thread: {e}")))?;
+                match rx.recv_timeout(c.connect_timeout) {
+                    Ok(started) => started,
+                    Err(_) => {
+                        stop_tuner.store(true, Ordering::Relaxed);
+                        sink_back.lock().expect("sink lock").take();
+                        return Err(c.unreached());
+                    }
+                }
+            }
+            None => timely::execute(config, logic),
+        };
+        started.map_err(|e| match &cluster {
             Some(_) => FacetError::Cluster(format!("cannot start the cluster's connections: {e}")),
             None => FacetError::Internal(e),
         })?

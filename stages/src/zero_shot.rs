@@ -215,29 +215,46 @@ impl StageKind for ZeroShotTags {
         }
         let enabled = cx.config.tagging.enabled;
         let vocabulary = if enabled {
-            Vocabulary::embed(
-                &cx.config.tag_vocabulary(),
-                cfg.prompt.as_deref(),
-                &mut TextEncoder::open(
-                    &model,
-                    &tokenizer,
-                    &TextInputs {
-                        ids: cfg.text_input.clone(),
-                        mask: cfg.attention_mask.clone(),
-                        output: cfg.text_output.clone(),
-                        max_length: cfg.max_length,
-                        pad_id: cfg.pad_id,
-                    },
-                    cfg.provider,
-                    // Embedded once, before any photo flows: every core (the
-                    // full SigLIP 2 text tower takes minutes on one).
-                    std::thread::available_parallelism().map_or(1, usize::from),
-                )?,
+            let tags = cx.config.tag_vocabulary();
+            // Embedded once per process: every worker's instance shares it.
+            let key = format!(
+                "{} {} {:?} {:?} {:?} {:?} {:?} {:?} {} {:?} {tags:?}",
+                model.display(),
+                tokenizer.display(),
+                cfg.text_input,
+                cfg.attention_mask,
+                cfg.text_output,
+                cfg.max_length,
+                cfg.pad_id,
+                cfg.prompt,
                 cfg.dim,
-            )
-            .map_err(|e| StageError::Config(format!("{}: {e}", model.display())))?
+                cfg.provider,
+            );
+            crate::onnx::shared::once_per_process(key, || {
+                Vocabulary::embed(
+                    &tags,
+                    cfg.prompt.as_deref(),
+                    &mut TextEncoder::open(
+                        &model,
+                        &tokenizer,
+                        &TextInputs {
+                            ids: cfg.text_input.clone(),
+                            mask: cfg.attention_mask.clone(),
+                            output: cfg.text_output.clone(),
+                            max_length: cfg.max_length,
+                            pad_id: cfg.pad_id,
+                        },
+                        cfg.provider,
+                        // Embedded once, before any photo flows: every core (the
+                        // full SigLIP 2 text tower takes minutes on one).
+                        std::thread::available_parallelism().map_or(1, usize::from),
+                    )?,
+                    cfg.dim,
+                )
+                .map_err(|e| StageError::Config(format!("{}: {e}", model.display())))
+            })?
         } else {
-            Vocabulary::default()
+            Arc::new(Vocabulary::default())
         };
         Ok(Built::Transform(Box::new(Tagger {
             column: cfg.embedding.clone(),
@@ -338,7 +355,8 @@ impl Vocabulary {
 struct Tagger {
     column: String,
     into: String,
-    vocabulary: Vocabulary,
+    /// Shared by every worker of the process.
+    vocabulary: Arc<Vocabulary>,
     threshold: f32,
     max_tags: usize,
     enabled: bool,

@@ -285,3 +285,52 @@ fn a_killed_process_fails_the_cluster_run_and_the_rerun_completes_it() {
     }
     assert_same_tables(&whole, &store, &tables, "killed and re-run");
 }
+
+/// A process whose peers never come (the other machines were not started)
+/// gives up after `--connect-timeout` with a message that names them, and
+/// leaves no store behind it that a later run could not open.
+#[test]
+fn a_process_whose_peers_never_come_fails_after_the_connect_timeout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let photos = tmp.path().join("photos");
+    spread_library(&photos, 4);
+    let store = tmp.path().join("store");
+    let hosts = hosts(tmp.path(), "hosts.txt");
+    let alone = start(
+        facet(),
+        "pipelines/cpu.yaml",
+        &photos,
+        &store,
+        &hosts,
+        0,
+        &["--workers", "1", "--connect-timeout", "2"],
+    );
+    let r = finish(alone, Duration::from_secs(120));
+    assert_ne!(r.status, 0, "{}\n{}", r.stdout, r.stderr);
+    let others: Vec<String> = std::fs::read_to_string(&hosts)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .skip(1)
+        .map(str::to_string)
+        .collect();
+    let said = r
+        .stderr
+        .lines()
+        .find(|l| l.contains("waited 2 s"))
+        .unwrap_or_else(|| panic!("no connect-timeout message:\n{}\n{}", r.stdout, r.stderr));
+    for other in &others {
+        assert!(said.contains(other.as_str()), "{said}");
+    }
+    assert!(said.contains("--connect-timeout"), "{said}");
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    // The same process alone (a one-process run) then analyses everything.
+    let r = run_into(
+        facet(),
+        Some("pipelines/cpu.yaml"),
+        &photos,
+        &store,
+        &["--workers", "1"],
+    );
+    assert_eq!(r.status, 0, "{}\n{}", r.stdout, r.stderr);
+}

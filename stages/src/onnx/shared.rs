@@ -509,3 +509,69 @@ mod tests {
         );
     }
 }
+
+/// What a stage builds once per process and every worker's instance shares
+/// (a translation model's sessions, a zero-shot vocabulary embedded by a
+/// text model), by `key`: the first worker's build opens it, the others get
+/// the same [`Arc`] while one is alive. Held while it opens, so a second
+/// worker waits rather than building its own copy. With
+/// `FACET_SESSION_PER_WORKER=1` (the bench's baseline) each builds its own.
+pub fn once_per_process<T: Send + Sync + 'static>(
+    key: String,
+    open: impl FnOnce() -> Result<T, StageError>,
+) -> Result<Arc<T>, StageError> {
+    type Shared = Weak<dyn std::any::Any + Send + Sync>;
+    static R: OnceLock<Mutex<HashMap<(std::any::TypeId, String), Shared>>> = OnceLock::new();
+    let mut held = R
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    held.retain(|_, v| v.strong_count() > 0);
+    let key = (std::any::TypeId::of::<T>(), key);
+    let private = facet_engine::runtime::session_per_worker();
+    if !private
+        && let Some(found) = held.get(&key).and_then(Weak::upgrade)
+        && let Ok(value) = found.downcast::<T>()
+    {
+        return Ok(value);
+    }
+    let value = Arc::new(open()?);
+    if !private {
+        let any: Arc<dyn std::any::Any + Send + Sync> = value.clone();
+        held.insert(key, Arc::downgrade(&any));
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod once_tests {
+    use super::*;
+
+    #[test]
+    fn once_per_process_shares_by_key_while_alive() {
+        let opened = AtomicUsize::new(0);
+        let open = || {
+            opened.fetch_add(1, Ordering::SeqCst);
+            Ok(vec![1u8, 2, 3])
+        };
+        let a = once_per_process("once-test a".into(), open).unwrap();
+        let b = once_per_process("once-test a".into(), open).unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!(opened.load(Ordering::SeqCst), 1);
+        let c = once_per_process("once-test c".into(), open).unwrap();
+        assert!(!Arc::ptr_eq(&a, &c));
+        // The same key of another type is another value.
+        let d = once_per_process("once-test a".into(), || Ok(7u32)).unwrap();
+        assert_eq!(*d, 7);
+        assert_eq!(opened.load(Ordering::SeqCst), 2);
+        // Dropped by every holder: opened again.
+        drop((a, b));
+        let _e = once_per_process("once-test a".into(), open).unwrap();
+        assert_eq!(opened.load(Ordering::SeqCst), 3);
+        // A failure is returned and nothing is kept.
+        let err = once_per_process::<u8>("once-test f".into(), || {
+            Err(StageError::Config("no".into()))
+        });
+        assert!(err.is_err());
+    }
+}

@@ -50,7 +50,7 @@ pub mod search;
 #[cfg(test)]
 mod tests;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use arrow_array::builder::StringBuilder;
 use arrow_array::{Array, RecordBatch, StringArray};
@@ -208,20 +208,29 @@ impl StageKind for Translate {
                     .join("; "),
             )
         })?;
-        let threads = cfg.threads.unwrap_or_else(|| {
-            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-            (cores / cx.config.processing.num_workers.max(1)).max(1)
-        });
-        let marian = Marian::open(&cfg.files(&plan_cx), cfg.provider, threads)?;
         Ok(Built::Transform(Box::new(Translator::new(
-            marian, cfg, &cx.config,
+            model(cfg, cx)?,
+            cfg,
+            &cx.config,
         ))))
     }
 }
 
+/// The stage's model: opened once per process (per files, provider and
+/// threads); every worker's instance takes its turn with it.
+fn model(cfg: &TranslateConfig, cx: &BuildCx) -> Result<Arc<Mutex<Marian>>, StageError> {
+    let threads = crate::onnx::intra_threads(cfg.threads, cx);
+    let files = cfg.files(&cx.plan_cx());
+    let key = format!("{files:?} {:?} {threads}", cfg.provider);
+    crate::onnx::shared::once_per_process(key, || {
+        Marian::open(&files, cfg.provider, threads).map(Mutex::new)
+    })
+}
+
 /// A built `translate` stage.
 pub struct Translator {
-    marian: Marian,
+    /// The model's sessions, shared by every worker of the process.
+    marian: Arc<Mutex<Marian>>,
     from: String,
     into: String,
     params: search::Params,
@@ -229,8 +238,15 @@ pub struct Translator {
 }
 
 impl Translator {
-    pub fn new(marian: Marian, cfg: &TranslateConfig, config: &facet_config::FacetConfig) -> Self {
-        let params = marian.params(cfg.beams, cfg.max_length);
+    pub fn new(
+        marian: Arc<Mutex<Marian>>,
+        cfg: &TranslateConfig,
+        config: &facet_config::FacetConfig,
+    ) -> Self {
+        let params = marian
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .params(cfg.beams, cfg.max_length);
         Self {
             marian,
             from: cfg.from.clone(),
@@ -251,14 +267,17 @@ impl Translator {
                 out[r] = Some(String::new());
             }
         }
+        // (A worker that panicked holding the model left it whole: its
+        // state is per call.)
+        let mut marian = self.marian.lock().unwrap_or_else(|e| e.into_inner());
         for part in rows.chunks(self.batch_size) {
             let sources = part
                 .iter()
-                .map(|&r| self.marian.tokenize(texts[r].expect("filtered")))
+                .map(|&r| marian.tokenize(texts[r].expect("filtered")))
                 .collect::<Result<Vec<_>, _>>()?;
-            let outputs = self.marian.generate(&sources, &self.params)?;
+            let outputs = marian.generate(&sources, &self.params)?;
             for (&r, o) in part.iter().zip(outputs) {
-                out[r] = Some(self.marian.detokenize(&o.ids)?);
+                out[r] = Some(marian.detokenize(&o.ids)?);
             }
         }
         Ok(out)

@@ -203,7 +203,7 @@ fn nulls_stay_null_through_the_stage() {
     };
     let config = facet_config::FacetConfig::default();
     let cfg = stage_config(&format!("{WITH}beams: 2\nmax_length: 8\n"));
-    let mut stage = Translator::new(m, &cfg, &config);
+    let mut stage = Translator::new(Arc::new(Mutex::new(m)), &cfg, &config);
     let schema = Arc::new(Schema::new(vec![Field::new(
         "caption",
         DataType::Utf8,
@@ -236,7 +236,7 @@ fn nulls_stay_null_through_the_stage() {
     // batch_size 1 gives the same translations
     let m = Marian::open(&files_in(&fixture_dir()), Provider::Cpu, 1).unwrap();
     let cfg = stage_config(&format!("{WITH}beams: 2\nmax_length: 8\nbatch_size: 1\n"));
-    let mut one = Translator::new(m, &cfg, &config);
+    let mut one = Translator::new(Arc::new(Mutex::new(m)), &cfg, &config);
     let again = one
         .translate(&[
             Some("a dog running on the beach at sunset"),
@@ -395,4 +395,30 @@ fn plan_rejects_bad_settings_and_unknown_fields() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("unknown field `beam`"), "{e}");
+}
+
+#[test]
+fn every_workers_translate_stage_shares_one_model() {
+    if runtime("every_workers_translate_stage_shares_one_model").is_none() {
+        return;
+    }
+    let config = Arc::new(facet_config::FacetConfig::default());
+    let cfg = stage_config(WITH);
+    let cx = |worker: usize| facet_engine::BuildCx {
+        config: config.clone(),
+        store_dir: PathBuf::from("."),
+        image_side: None,
+        budget: facet_engine::Budget::new(1 << 30),
+        worker,
+        models_dir: Some(fixture_dir()),
+        pipeline_dir: None,
+        gpu_batch: Arc::new(std::sync::atomic::AtomicUsize::new(8)),
+    };
+    let (a, b) = (model(&cfg, &cx(0)).unwrap(), model(&cfg, &cx(1)).unwrap());
+    assert!(Arc::ptr_eq(&a, &b), "each worker opened its own model");
+    // Another thread count is another session.
+    let mut other = cfg.clone();
+    other.threads = Some(cfg.threads.unwrap_or(1) + 1);
+    let c = model(&other, &cx(0)).unwrap();
+    assert!(!Arc::ptr_eq(&a, &c));
 }
