@@ -4,10 +4,12 @@
 # mesh, the eye contours and faceres) with 1, 2 and 4 workers, on two
 # corpora — the shared photos and 16 photos of 24 MP (the criterion bench's
 # `24mp` photos: the shared JPEGs upscaled with grain) — each twice, in one
-# run: "shared" (today: one ONNX Runtime session per model for every worker)
-# and "per worker" (FACET_SESSION_PER_WORKER=1: each worker opens its own
-# sessions, as before they were shared). The goal: the peak RSS of 4 workers
-# within 1.25× of 1 worker's, and photos/s not lower than per worker.
+# run: "now" (one ONNX Runtime session per model for every worker, model
+# stages on threads of their own) and "before" (the engine as it was:
+# FACET_SESSION_PER_WORKER=1, each worker opens its own sessions and admits
+# a whole `batch:`, and FACET_STAGES_INLINE=1, every stage on its worker's
+# thread). The goal: the peak RSS of 4 workers within 1.25× of 1 worker's,
+# and photos/s not lower than before.
 #
 #   benches/models.sh [WORKERS…]     (default: 1 2 4)
 #
@@ -23,11 +25,15 @@ source "$(dirname "$0")/models-common.sh"
 
 for corpus in "${CORPORA[@]}"; do
   echo "corpus: $corpus ($(find "$corpus" -type f | wc -l) files)"
-  for mode in shared per-worker; do
+  for mode in now before; do
     first=""
     rate1=""
     for w in "${WORKERS[@]}"; do
-      if [ "$mode" = per-worker ]; then export FACET_SESSION_PER_WORKER=1; else unset FACET_SESSION_PER_WORKER; fi
+      if [ "$mode" = before ]; then
+        export FACET_SESSION_PER_WORKER=1 FACET_STAGES_INLINE=1
+      else
+        unset FACET_SESSION_PER_WORKER FACET_STAGES_INLINE
+      fi
       measure benches/models-local.yaml "$corpus" "$w"
       rate="$RATE"
       kib="$KIB"
@@ -38,5 +44,5 @@ for corpus in "${CORPORA[@]}"; do
           m, w, r, r / r1, k / 1024, k / f }'
     done
   done
-  unset FACET_SESSION_PER_WORKER
+  unset FACET_SESSION_PER_WORKER FACET_STAGES_INLINE
 done

@@ -107,7 +107,42 @@ pub enum Bar {
     Lines,
 }
 
+/// How a look-up may treat the store's `content_hash` index.
+#[derive(Clone, Copy)]
+enum Index {
+    /// Bring it up to date first (a commit).
+    BringUpToDate,
+    /// Read it as it is (a cluster's processes other than 0 never write).
+    AsItIs,
+}
+
+/// A progress display while a pass runs; [`Shown::stop`] ends it.
+struct Shown(
+    Option<(
+        Arc<std::sync::atomic::AtomicBool>,
+        std::thread::JoinHandle<()>,
+    )>,
+);
+
+impl Shown {
+    fn stop(self) {
+        if let Some((stop, handle)) = self.0 {
+            stop.store(true, Ordering::Relaxed);
+            let _ = handle.join();
+        }
+    }
+}
+
 impl Bar {
+    /// Starts showing `progress` as this bar says.
+    fn show(self, progress: &Arc<Progress>) -> Shown {
+        Shown(match self {
+            Bar::Lines => Some(spawn_progress_lines(progress.clone())),
+            Bar::Terminal => Some(spawn_progress(progress.clone())),
+            Bar::None => None,
+        })
+    }
+
     pub fn from_args(args: &RunArgs) -> Bar {
         if args.progress_lines {
             Bar::Lines
@@ -360,6 +395,35 @@ impl Session {
         (workers, opts)
     }
 
+    /// The moves under `roots`: files unknown at their path (`known`) that
+    /// are stored photos whose file is gone, walked by the pipeline's own
+    /// source with its settings. `index` says whether the `content_hash`
+    /// index may be brought up to date (a commit: only the store's writer).
+    fn find_moves(
+        &self,
+        roots: &[PathBuf],
+        known: &KnownFiles,
+        index: Index,
+    ) -> Result<Vec<lifecycle::Move>> {
+        let (store, rt) = (&self.store, &self.rt);
+        if rt.block_on(store.table_version("photos"))?.is_none() {
+            return Ok(Vec::new());
+        }
+        let files = facet_engine::runtime::list_files(
+            &self.plan,
+            roots,
+            self.config.clone(),
+            store.dir().to_path_buf(),
+        )?;
+        let candidates = lifecycle::move_candidates(files.into_iter().map(|f| f.path), |p| {
+            known.get(p).is_some()
+        });
+        Ok(match index {
+            Index::BringUpToDate => rt.block_on(lifecycle::find_moves(store, &candidates))?,
+            Index::AsItIs => rt.block_on(lifecycle::find_moves_reading(store, &candidates))?,
+        })
+    }
+
     /// A cluster run's process other than 0: analyses its shard of what is
     /// new or changed under `roots` and ships the results to process 0
     /// (`facet_engine::cluster`). It writes nothing: moves are skipped here
@@ -378,25 +442,11 @@ impl Session {
             &plan.photos_table(),
             Some(&scanned),
         ))?;
-        let moved: std::collections::HashSet<String> =
-            if rt.block_on(store.table_version("photos"))?.is_some() {
-                let files = facet_engine::runtime::list_files(
-                    plan,
-                    roots,
-                    self.config.clone(),
-                    store.dir().to_path_buf(),
-                )?;
-                let candidates =
-                    lifecycle::move_candidates(files.into_iter().map(|f| f.path), |p| {
-                        known.get(p).is_some()
-                    });
-                rt.block_on(lifecycle::find_moves_reading(store, &candidates))?
-                    .into_iter()
-                    .map(|m| m.new)
-                    .collect()
-            } else {
-                Default::default()
-            };
+        let moved: std::collections::HashSet<String> = self
+            .find_moves(roots, &known, Index::AsItIs)?
+            .into_iter()
+            .map(|m| m.new)
+            .collect();
         let skip = |e: &facet_engine::FileEntry| {
             let path = e.path.to_string_lossy();
             moved.contains(path.as_ref())
@@ -406,16 +456,9 @@ impl Session {
         let progress = Arc::new(Progress::default());
         // Worker 0, in process 0, receives every batch: nothing comes here.
         let (sink_tx, _sink_rx) = crossbeam_channel::unbounded::<Output>();
-        let bar = match bar {
-            Bar::Lines => Some(spawn_progress_lines(progress.clone())),
-            Bar::Terminal => Some(spawn_progress(progress.clone())),
-            Bar::None => None,
-        };
+        let shown = bar.show(&progress);
         let result = facet_engine::runtime::run(plan, roots, opts, &skip, sink_tx, progress);
-        if let Some((stop, handle)) = bar {
-            stop.store(true, Ordering::Relaxed);
-            let _ = handle.join();
-        }
+        shown.stop();
         Ok((result?, started.elapsed().as_secs_f64()))
     }
 
@@ -449,20 +492,8 @@ impl Session {
         // have moved: their rows follow them, they are not analysed again.
         let moves = if scanned.is_empty() {
             Vec::new()
-        } else if rt.block_on(store.table_version("photos"))?.is_some() {
-            // Walked by the pipeline's own source, with its settings.
-            let files = facet_engine::runtime::list_files(
-                plan,
-                roots,
-                config.clone(),
-                store.dir().to_path_buf(),
-            )?;
-            let candidates = lifecycle::move_candidates(files.into_iter().map(|f| f.path), |p| {
-                known.get(p).is_some()
-            });
-            rt.block_on(lifecycle::find_moves(store, &candidates))?
         } else {
-            Vec::new()
+            self.find_moves(roots, &known, Index::BringUpToDate)?
         };
         let known = if moves.is_empty() {
             known
@@ -505,11 +536,7 @@ impl Session {
                 budget: opts.budget.clone(),
             },
         );
-        let bar = match bar {
-            Bar::Lines => Some(spawn_progress_lines(progress.clone())),
-            Bar::Terminal => Some(spawn_progress(progress.clone())),
-            Bar::None => None,
-        };
+        let shown = bar.show(&progress);
 
         let result = if roots.is_empty() {
             drop(sink_tx);
@@ -520,10 +547,7 @@ impl Session {
         let written = writer
             .join()
             .map_err(|_| anyhow::anyhow!("store writer panicked"))?;
-        if let Some((stop, handle)) = bar {
-            stop.store(true, Ordering::Relaxed);
-            let _ = handle.join();
-        }
+        shown.stop();
         let stats = result?;
         let summary = written?;
         // Stored photos under the roots that the scan did not find are missing

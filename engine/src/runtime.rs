@@ -381,6 +381,7 @@ pub fn run(
     }
     let loads = Arc::new(AtomicU64::new(0));
     let per_worker = Arc::new(Mutex::new(per_worker));
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     // The stage graph, and the stages that run on threads of their own: those
     // that run models, in single-pass (multi-pass keeps one pass in memory
     // at a time, which batches in several passes at once would defeat).
@@ -394,6 +395,7 @@ pub fn run(
             })
             .collect(),
     );
+    let depth = in_flight(offloaded.iter().any(|&o| o), workers, cores);
 
     // Batch size from the budget: half the budget admits batches (and the
     // writer's buffer), the other half is headroom for decodes larger than
@@ -415,20 +417,11 @@ pub fn run(
     let admit_for_photos =
         admit_limit.saturating_sub(models_held.as_ref().map_or(0, |r| r.bytes()));
     let by_memory = (admit_for_photos / (per_photo * workers as u64 * 2).max(1)) as usize;
-    // A worker's batch. With model stages, the workers share each model's
-    // session, which gathers their rows into the stage's `batch:`: together
-    // they hold one `batch:` of photos, not one each, so the photos in
-    // flight (most of the memory) do not grow with the workers.
-    let stage_batch = plan.batch_limit().unwrap_or(16);
-    let worker_batch = if plan.models().is_empty() || session_per_worker() {
-        stage_batch
-    } else {
-        stage_batch.div_ceil(workers)
-    };
+    let worker_batch = worker_batch(plan, workers);
     // Multi-pass: a batch is a RAM chunk, decoded once for every pass.
     let batch_rows = opts.batch_rows.unwrap_or_else(|| {
         if passes.single {
-            by_memory.clamp(1, worker_batch)
+            by_memory.clamp(1, worker_batch.unwrap_or(16))
         } else {
             opts.config
                 .processing
@@ -455,10 +448,7 @@ pub fn run(
             // worker's share of the smallest `batch:` a stage declares:
             // `batch:` is an upper bound.
             let most = if passes.single {
-                by_memory.min(match plan.batch_limit() {
-                    None if plan.models().is_empty() => usize::MAX,
-                    _ => worker_batch,
-                })
+                by_memory.min(worker_batch.unwrap_or(usize::MAX))
             } else {
                 by_memory
             }
@@ -514,6 +504,7 @@ pub fn run(
                 stages,
                 graph: graph.clone(),
                 offloaded: offloaded.clone(),
+                depth,
             };
             worker_loop(
                 worker,
@@ -670,6 +661,39 @@ pub fn session_per_worker() -> bool {
     *ON.get_or_init(|| std::env::var_os("FACET_SESSION_PER_WORKER").is_some_and(|v| v == "1"))
 }
 
+/// A worker's batch: the smallest `batch:` a stage declares (16 with model
+/// stages that declare none); `None` — no bound but the budget — without
+/// either. With model stages, the workers share each model's session, which
+/// gathers their rows into the stage's `batch:`: together they hold one
+/// `batch:` of photos, not one each (÷ workers, rounded up), so the photos
+/// in flight (most of the memory) do not grow with the workers.
+fn worker_batch(plan: &Plan, workers: usize) -> Option<usize> {
+    let models = !plan.models().is_empty();
+    let stage_batch = match plan.batch_limit() {
+        None if !models => return None,
+        limit => limit.unwrap_or(16),
+    };
+    Some(if !models || session_per_worker() {
+        stage_batch
+    } else {
+        stage_batch.div_ceil(workers)
+    })
+}
+
+/// Batches in flight on one worker: one; two when a stage runs on a thread
+/// of its own and the workers leave a core free (one worker: always) — the
+/// worker then decodes the next batch while the model works. With a worker
+/// per core the other workers keep the cores busy while one waits on a
+/// model, and a second batch each would only add memory (measured:
+/// `benches/models.sh`, `benches/overlap.sh`).
+fn in_flight(offloaded: bool, workers: usize, cores: usize) -> u64 {
+    if offloaded && workers < cores.max(2) {
+        2
+    } else {
+        1
+    }
+}
+
 /// `FACET_STAGES_INLINE=1`: every stage on its worker's thread, one batch
 /// in flight per worker — the engine as it was before model stages got
 /// threads of their own (see [`crate::operators`]). The baseline
@@ -685,6 +709,8 @@ struct WorkerPlan {
     stages: WorkerStages,
     graph: Arc<Graph>,
     offloaded: Arc<Vec<bool>>,
+    /// Batches in flight on the worker (see [`in_flight`]).
+    depth: u64,
 }
 
 /// One worker: its stages as timely operators (see [`crate::operators`])
@@ -704,6 +730,7 @@ fn worker_loop(
         stages,
         graph,
         offloaded,
+        depth,
     } = plan;
     let mut input: InputHandle<u64, CapacityContainerBuilder<Vec<Item>>> = InputHandle::new();
     // Batches that have left the dataflow on this worker (the local probe).
@@ -711,9 +738,6 @@ fn worker_loop(
     let probe = ProbeHandle::new();
     let stages = Arc::new(Mutex::new(stages));
     let offloads = Rc::new(RefCell::new(Offloads::default()));
-    // Batches in flight on this worker: one, or two when a stage runs on a
-    // thread of its own (the next batch is decoded meanwhile).
-    let depth: u64 = if offloaded.iter().any(|&o| o) { 2 } else { 1 };
     {
         let stages = stages.clone();
         worker.dataflow(|scope| {
@@ -1426,6 +1450,16 @@ mod tests {
         assert_eq!(stage_of("p2bad").as_deref(), Some(first_bad));
         assert_eq!(stage_of("p3x").as_deref(), Some("a"));
         assert_eq!(chain_failures.len(), 4);
+    }
+
+    #[test]
+    fn a_second_batch_enters_only_with_a_model_stage_and_a_free_core() {
+        assert_eq!(in_flight(false, 1, 8), 1);
+        assert_eq!(in_flight(true, 1, 1), 2);
+        assert_eq!(in_flight(true, 1, 2), 2);
+        assert_eq!(in_flight(true, 2, 2), 1);
+        assert_eq!(in_flight(true, 3, 8), 2);
+        assert_eq!(in_flight(true, 8, 8), 1);
     }
 
     #[test]

@@ -76,6 +76,24 @@ pub fn run_in(cwd: &Path, args: &[&str]) -> Ran {
         .expect("facet runs"))
 }
 
+/// `facet run PHOTOS --quiet --store DIR/store` (the default pipeline), in
+/// `dir`, which must succeed: the store.
+pub fn analysed_store(dir: &Path, photos: &Path) -> PathBuf {
+    let store = dir.join("store");
+    let r = run_in(
+        dir,
+        &[
+            "run",
+            photos.to_str().unwrap(),
+            "--quiet",
+            "--store",
+            store.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.status, 0, "{}\n{}", r.stdout, r.stderr);
+    store
+}
+
 /// `cmd run [PIPELINE] PHOTOS --store STORE --quiet EXTRA…` from the checkout's
 /// root (pipelines are named relative to it).
 pub fn run_into(

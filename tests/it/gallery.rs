@@ -453,23 +453,8 @@ fn gallery_in_headless_chromium_filter_sort_open_rate_reload() {
     eprintln!("chromium: {}", chromium.display());
     let tmp = tempfile::tempdir().unwrap();
     let photos = tmp.path().join("photos");
-    std::fs::create_dir_all(&photos).unwrap();
-    for p in PHOTOS {
-        let src = shared.join(p);
-        std::fs::copy(&src, photos.join(src.file_name().unwrap())).unwrap();
-    }
-    let store = tmp.path().join("store");
-    let r = run_in(
-        tmp.path(),
-        &[
-            "run",
-            photos.to_str().unwrap(),
-            "--quiet",
-            "--store",
-            store.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(r.status, 0, "{}\n{}", r.stdout, r.stderr);
+    copy_photos(&shared, PHOTOS, &photos);
+    let store = analysed_store(tmp.path(), &photos);
     let expected: Vec<(String, f64)> = sql_json(
         &store,
         &format!(
@@ -1146,18 +1131,7 @@ fn comparison_choices_move_the_weights_that_apply_writes() {
         )
         .unwrap();
     }
-    let store = tmp.path().join("store");
-    let r = run_in(
-        tmp.path(),
-        &[
-            "run",
-            photos.to_str().unwrap(),
-            "--quiet",
-            "--store",
-            store.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(r.status, 0, "{}\n{}", r.stdout, r.stderr);
+    let store = analysed_store(tmp.path(), &photos);
     let rows = sql_json(
         &store,
         "SELECT category, count(*) AS n FROM photos GROUP BY category ORDER BY n DESC",
@@ -1460,18 +1434,7 @@ fn gallery_culling_by_groups_in_headless_chromium() {
     std::fs::copy(lib.join("DSCN0010.jpg"), lib.join("copy_DSCN0010.jpg")).unwrap();
     // A file no decoder reads: listed in the gallery's failure notice.
     std::fs::write(lib.join("broken.jpg"), b"\xFF\xD8\xFF\xE0 not a JPEG").unwrap();
-    let store = tmp.path().join("store");
-    let r = run_in(
-        tmp.path(),
-        &[
-            "run",
-            lib.to_str().unwrap(),
-            "--quiet",
-            "--store",
-            store.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(r.status, 0, "{}\n{}", r.stdout, r.stderr);
+    let store = analysed_store(tmp.path(), &lib);
     let canon_burst = sql_json(
         &store,
         "SELECT path, is_lead FROM groups WHERE kind = 'burst' AND path LIKE '%canon_hdr%' ORDER BY path",
@@ -2158,18 +2121,7 @@ fn gallery_capsules_slideshow_in_headless_chromium() {
     let tmp = tempfile::tempdir().unwrap();
     let photos = tmp.path().join("photos");
     copy_photos(&shared, PHOTOS, &photos);
-    let store = tmp.path().join("store");
-    let r = run_in(
-        tmp.path(),
-        &[
-            "run",
-            photos.to_str().unwrap(),
-            "--quiet",
-            "--store",
-            store.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(r.status, 0, "{}\n{}", r.stdout, r.stderr);
+    let store = analysed_store(tmp.path(), &photos);
     // Seven photos: thresholds low enough for a few capsules, overlapping
     // ones kept, no geocoding.
     let config = tmp.path().join("gallery.json");
