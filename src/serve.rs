@@ -97,13 +97,7 @@ fn text_search(pipeline: &Path, config: &FacetConfig) -> Result<Option<TextSearc
     let encoder = facet_stages::onnx::text::TextEncoder::open(
         &model,
         &tokenizer,
-        &facet_stages::onnx::text::TextInputs {
-            ids: cfg.text_input.clone(),
-            mask: cfg.attention_mask.clone(),
-            output: cfg.text_output.clone(),
-            max_length: cfg.max_length,
-            pad_id: cfg.pad_id,
-        },
+        &cfg.text_inputs(),
         cfg.provider,
         1,
     )

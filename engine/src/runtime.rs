@@ -985,6 +985,22 @@ mod tests {
         (stats, rx.into_iter().collect())
     }
 
+    /// Runs `plan` over the files of `dir` (none skipped): the stats and
+    /// what came out.
+    fn run_plan(plan: &Plan, dir: &std::path::Path, opts: RunOptions) -> (RunStats, Vec<Output>) {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let stats = run(
+            plan,
+            &[dir.to_path_buf()],
+            opts,
+            &|_| false,
+            tx,
+            Arc::new(Progress::default()),
+        )
+        .unwrap();
+        (stats, rx.into_iter().collect())
+    }
+
     /// Runs 10 files through two model stages in `mode`; the photos out (by
     /// path, sorted) and the stats. Model builds land in `testkit::MODEL_BUILDS`.
     fn run_models(
@@ -1005,19 +1021,9 @@ mod tests {
         config.processing.mode = mode;
         config.processing.ram_chunk_size = 4;
         config.models.keep_in_ram = keep;
-        let (tx, rx) = crossbeam_channel::unbounded();
-        let opts = options(dir.path(), config, 1 << 30, 1);
-        let stats = run(
-            &plan,
-            &[dir.path().to_path_buf()],
-            opts,
-            &|_| false,
-            tx,
-            Arc::new(Progress::default()),
-        )
-        .unwrap();
+        let (stats, outs) = run_plan(&plan, dir.path(), options(dir.path(), config, 1 << 30, 1));
         let mut rows = Vec::new();
-        for o in rx.into_iter() {
+        for o in outs {
             let b = &o.photos;
             let paths = string_column(b, "path").unwrap();
             let col = |n: &str| {
@@ -1343,21 +1349,12 @@ mod tests {
         for n in names {
             std::fs::write(dir.path().join(n), n.as_bytes()).unwrap();
         }
-        let (tx, rx) = crossbeam_channel::unbounded();
         let mut opts = options(dir.path(), FacetConfig::default(), 1 << 30, workers);
         opts.batch_rows = Some(2);
-        run(
-            &plan,
-            &[dir.path().to_path_buf()],
-            opts,
-            &|_| false,
-            tx,
-            Arc::new(Progress::default()),
-        )
-        .unwrap();
+        let (_, outs) = run_plan(&plan, dir.path(), opts);
         let base = |p: &str| p.rsplit('/').next().unwrap().to_string();
         let (mut columns, mut rows, mut failures) = (None, Vec::new(), Vec::new());
-        for o in rx.into_iter() {
+        for o in outs {
             failures.extend(o.failures.iter().map(|f| (base(&f.path), f.stage.clone())));
             let b = &o.photos;
             if b.num_rows() == 0 {

@@ -99,13 +99,7 @@ impl Stage for ModelStage {
             OVERLAPPED.lock().unwrap().push((tag, overlapped));
         }
         if let Some(suffix) = &self.fail {
-            let paths = batch
-                .column_by_name("path")
-                .unwrap()
-                .as_any()
-                .downcast_ref::<StringArray>()
-                .unwrap();
-            for (row, p) in paths.iter().enumerate() {
+            for (row, p) in paths(&batch).iter().enumerate() {
                 if p.unwrap().ends_with(suffix.as_str()) {
                     cx.fail(row, "the model refused it");
                 }
@@ -226,13 +220,7 @@ impl Stage for LoadStage {
                 None => loads.push((tag.clone(), 1)),
             }
         }
-        let paths = batch
-            .column_by_name("path")
-            .unwrap()
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .unwrap()
-            .clone();
+        let paths = paths(&batch);
         let mut b = BinaryBuilder::new();
         for (row, p) in paths.iter().enumerate() {
             let p = p.unwrap();
@@ -271,13 +259,7 @@ impl StageKind for Measure {
 struct MeasureStage;
 impl Stage for MeasureStage {
     fn process(&mut self, batch: RecordBatch, _: &mut StageCx) -> Result<RecordBatch, StageError> {
-        let paths = batch
-            .column_by_name("path")
-            .unwrap()
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .unwrap();
-        if paths.iter().any(|p| p.unwrap().ends_with("panic")) {
+        if paths(&batch).iter().any(|p| p.unwrap().ends_with("panic")) {
             panic!("boom");
         }
         let blobs = batch
@@ -296,6 +278,16 @@ impl Stage for MeasureStage {
             Arc::new(b.finish()),
         )
     }
+}
+
+fn paths(batch: &RecordBatch) -> StringArray {
+    batch
+        .column_by_name("path")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap()
+        .clone()
 }
 
 fn append(

@@ -119,6 +119,17 @@ impl ZeroShotConfig {
             / 100.0
     }
 
+    /// How the text model's inputs and output are named and padded.
+    pub fn text_inputs(&self) -> TextInputs {
+        TextInputs {
+            ids: self.text_input.clone(),
+            mask: self.attention_mask.clone(),
+            output: self.text_output.clone(),
+            max_length: self.max_length,
+            pad_id: self.pad_id,
+        }
+    }
+
     fn embedding_field(&self) -> Field {
         Field::new(
             &self.embedding,
@@ -237,13 +248,7 @@ impl StageKind for ZeroShotTags {
                     &mut TextEncoder::open(
                         &model,
                         &tokenizer,
-                        &TextInputs {
-                            ids: cfg.text_input.clone(),
-                            mask: cfg.attention_mask.clone(),
-                            output: cfg.text_output.clone(),
-                            max_length: cfg.max_length,
-                            pad_id: cfg.pad_id,
-                        },
+                        &cfg.text_inputs(),
                         cfg.provider,
                         // Embedded once, before any photo flows: every core (the
                         // full SigLIP 2 text tower takes minutes on one).
