@@ -8,8 +8,9 @@
 //! photo, model stages on threads of their own: see [`crate::operators`])
 //! and feeds its timely input only as far as the batches out of its sink
 //! allow (timely's `flow_controlled` pattern): one batch in flight per
-//! worker, two when a model stage has its own thread (the next is decoded
-//! while the model works), so memory stays flat for any library size.
+//! worker, two when a model stage has its own thread and the workers leave
+//! a core free (the next is decoded while the model works; see
+//! `in_flight`), so memory stays flat for any library size.
 //! Finished batches leave through the sink channel, working columns stripped,
 //! and the batch's reservation is released.
 
